@@ -1,0 +1,235 @@
+"""Profiles, seeding, devices and run folders: what every notebook's setup cell resolves.
+
+A *profile* (``profiles/NAME.yaml``) holds papermill parameters per notebook::
+
+    name: cpu
+    description: 2-core CPU, the main job
+    notebooks:
+      02_mld_reward:
+        similarity: embedding
+
+A notebook's ``parameters`` cell holds only literal assignments whose defaults are the
+``smallest`` profile; papermill injects a profile's section for that notebook. Because
+papermill only warns on a misspelled parameter, :func:`check_profile` compares every key of
+a profile with the parameters a notebook declares (the tests run it on every profile).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import random
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "PROJECT_ROOT",
+    "PROFILES_DIR",
+    "NOTEBOOKS_DIR",
+    "Profile",
+    "RunContext",
+    "cache_dir",
+    "check_profile",
+    "list_profiles",
+    "load_profile",
+    "notebook_parameters",
+    "pick_device",
+    "resolve_run",
+    "seed_everything",
+]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROFILES_DIR = PROJECT_ROOT / "profiles"
+NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named set of notebook parameters (see the module docstring)."""
+
+    name: str
+    description: str
+    notebooks: Mapping[str, Mapping[str, Any]]
+    path: Path | None = None
+
+    def params_for(self, notebook: str) -> dict[str, Any]:
+        """Parameters for one notebook (by stem, e.g. ``02_mld_reward``), plus ``profile``."""
+        stem = Path(notebook).stem
+        return {"profile": self.name, **dict(self.notebooks.get(stem, {}))}
+
+
+def list_profiles(directory: Path = PROFILES_DIR) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.yaml"))
+
+
+def load_profile(name_or_path: str | os.PathLike[str], directory: Path = PROFILES_DIR) -> Profile:
+    """Load ``profiles/<name>.yaml`` (or a path). Unknown names list the known ones."""
+    import yaml
+
+    p = Path(name_or_path)
+    if p.suffix not in (".yaml", ".yml"):
+        p = directory / f"{name_or_path}.yaml"
+    if not p.exists():
+        raise FileNotFoundError(
+            f"profile {str(name_or_path)!r} not found; known profiles: {', '.join(list_profiles(directory))}"
+        )
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{p}: invalid YAML: {exc}") from None
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{p}: expected a mapping with 'name', 'description', 'notebooks'")
+    notebooks = data.get("notebooks") or {}
+    if not isinstance(notebooks, Mapping) or not all(isinstance(v, Mapping) for v in notebooks.values()):
+        raise ValueError(f"{p}: 'notebooks' must map notebook names to parameter mappings")
+    return Profile(
+        name=str(data.get("name", p.stem)),
+        description=str(data.get("description", "")),
+        notebooks={k: dict(v) for k, v in notebooks.items()},
+        path=p,
+    )
+
+
+def notebook_parameters(notebook: str | os.PathLike[str]) -> dict[str, Any]:
+    """The literal assignments of a notebook's cell tagged ``parameters``.
+
+    Raises ``ValueError`` if there is no such cell or it holds anything but literal
+    assignments (the house style: literals only, each with a help comment).
+    """
+    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            out: dict[str, Any] = {}
+            for node in ast.parse(src).body:
+                if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                        and isinstance(node.targets[0], ast.Name)):
+                    raise ValueError(f"{notebook}: parameters cell may only hold `name = literal` lines")
+                try:
+                    out[node.targets[0].id] = ast.literal_eval(node.value)
+                except ValueError:
+                    raise ValueError(
+                        f"{notebook}: parameter {node.targets[0].id!r} is not a literal"
+                    ) from None
+            return out
+    raise ValueError(f"{notebook}: no cell tagged 'parameters'")
+
+
+def check_profile(profile: Profile, notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
+    """Problems of a profile: unknown notebooks, unknown parameter names, wrong types."""
+    problems = []
+    for stem, params in profile.notebooks.items():
+        nb = notebooks_dir / f"{stem}.ipynb"
+        if not nb.exists():
+            problems.append(f"{profile.name}: no notebook {stem}.ipynb")
+            continue
+        declared = notebook_parameters(nb)
+        for key, value in params.items():
+            if key not in declared:
+                problems.append(f"{profile.name}: {stem} has no parameter {key!r}")
+            elif declared[key] is not None and value is not None:
+                if isinstance(declared[key], bool) != isinstance(value, bool) or not (
+                    isinstance(value, type(declared[key]))
+                    or (isinstance(declared[key], float) and isinstance(value, int))
+                ):
+                    problems.append(
+                        f"{profile.name}: {stem}.{key} is {type(value).__name__}, "
+                        f"the notebook declares {type(declared[key]).__name__}"
+                    )
+    return problems
+
+
+def seed_everything(seed: int, *, include_torch: bool | None = None) -> None:
+    """Seed Python, NumPy and torch.
+
+    ``include_torch=None`` seeds torch only if it is already imported, so notebooks that
+    never use torch do not pay for importing it.
+    """
+    random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+    if include_torch is None:
+        include_torch = "torch" in sys.modules
+    if include_torch:
+        import torch
+
+        torch.manual_seed(seed)
+
+
+def pick_device(preferred: str = "auto") -> str:
+    """``auto`` → ``cuda`` if available, else ``mps``, else ``cpu``; anything else as given."""
+    if preferred != "auto":
+        return preferred
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return "cpu"
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def cache_dir() -> Path:
+    """Where converted models and other derived artefacts are cached.
+
+    ``$DELTAMEM_CACHE`` if set, else ``~/.cache/deltamem``.
+    """
+    d = Path(os.environ.get("DELTAMEM_CACHE", Path.home() / ".cache" / "deltamem"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@dataclass
+class RunContext:
+    """Everything a notebook resolves at its start."""
+
+    notebook: str
+    profile: str
+    seed: int
+    device: str
+    output_dir: Path
+    figures_dir: Path
+    results_dir: Path
+    data_dir: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return (f"notebook {self.notebook} · profile {self.profile} · seed {self.seed} · "
+                f"device {self.device} · outputs in {self.output_dir}")
+
+
+def resolve_run(notebook: str, *, profile: str = "smallest", seed: int = 0,
+                output_dir: str | os.PathLike[str] | None = None, device: str = "auto",
+                needs_torch: bool = False) -> RunContext:
+    """One call for a notebook's setup cell: seed, device and output folders.
+
+    ``output_dir`` empty or None → ``runs/<profile>/`` under the project root (the main job
+    passes its own run folder). ``device`` is resolved only when ``needs_torch``; otherwise
+    it is reported as ``cpu`` without importing torch.
+    """
+    out = Path(output_dir) if output_dir else PROJECT_ROOT / "runs" / profile
+    figures, results = out / "figures", out / "results"
+    for d in (out, figures, results):
+        d.mkdir(parents=True, exist_ok=True)
+    seed_everything(seed, include_torch=needs_torch or None)
+    return RunContext(
+        notebook=notebook,
+        profile=profile,
+        seed=seed,
+        device=pick_device(device) if needs_torch else "cpu",
+        output_dir=out,
+        figures_dir=figures,
+        results_dir=results,
+        data_dir=PROJECT_ROOT / "data",
+    )

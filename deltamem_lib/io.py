@@ -1,0 +1,117 @@
+"""Safe file input and output shared by every part of the workbook.
+
+Nothing the workbook writes (a memory state, a dataset, a results file, a checkpoint
+manifest) may be left half-written: every writer here writes a temporary file in the
+target's folder, flushes it to disk and renames it over the target, which is atomic on
+POSIX file systems. Every reader names the file and the line when the content is bad.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DataFileError",
+    "atomic_write_text",
+    "atomic_write_json",
+    "atomic_write_jsonl",
+    "read_json",
+    "read_jsonl",
+    "iter_jsonl",
+]
+
+
+class DataFileError(ValueError):
+    """A file's content is malformed; the message names the file, and the line if known."""
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (temporary file + rename).
+
+    If anything fails before the rename, the previous content of ``path`` is untouched and
+    the temporary file is removed.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return target
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2) -> Path:
+    """Serialise ``obj`` as JSON and write it atomically.
+
+    The object is serialised in full *before* the file is opened, so an object that cannot
+    be serialised raises without touching the disk.
+    """
+    text = json.dumps(obj, indent=indent, ensure_ascii=False) + "\n"
+    return atomic_write_text(path, text)
+
+
+def atomic_write_jsonl(path: str | os.PathLike[str], records: Iterable[Any]) -> Path:
+    """Write one JSON object per line, atomically."""
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    return atomic_write_text(path, text)
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Read a JSON file; a syntax error is reported with file, line and column."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{p}: no such file") from None
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataFileError(
+            f"{p}: line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg}); "
+            "the file is corrupt or truncated"
+        ) from None
+
+
+def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line_number, object)`` for each non-blank line of a JSON-lines file."""
+    p = Path(path)
+    try:
+        fh = p.open(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{p}: no such file") from None
+    with fh:
+        lineno = 0
+        try:
+            for lineno, line in enumerate(fh, start=1):  # noqa: B007
+                if not line.strip():
+                    continue
+                try:
+                    yield lineno, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataFileError(
+                        f"{p}: line {lineno}, column {exc.colno}: invalid JSON ({exc.msg}); "
+                        "the file is corrupt or truncated"
+                    ) from None
+        except UnicodeDecodeError as exc:
+            raise DataFileError(f"{p}: line {lineno + 1}: not UTF-8 text ({exc.reason})") from None
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[Any]:
+    """Read a whole JSON-lines file (see :func:`iter_jsonl`)."""
+    return [obj for _, obj in iter_jsonl(path)]
