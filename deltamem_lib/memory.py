@@ -434,7 +434,7 @@ class MemoryState:
                 op = raw if isinstance(raw, Operation) else Operation.from_dict(raw, f"operation {i}")
                 reason = work._check(op, touched, allow_delete)
             except OperationError as exc:
-                op, reason = raw, "; ".join(exc.problems)
+                op, reason = raw, "; ".join(p.removeprefix(f"operation {i}: ") for p in exc.problems)
             if reason is not None:
                 result.rejected.append(Rejection(i, raw, reason))
                 problems.append(f"operation {i}: {reason}")
