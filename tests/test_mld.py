@@ -1,0 +1,209 @@
+"""The MLD reward against ``shared/docs/mld_spec.md``: worked examples and properties."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from deltamem_lib.memory import MemoryEntry
+from deltamem_lib.mld import (
+    keyword_coverage,
+    memory_levenshtein,
+    memory_levenshtein_batch,
+    memory_levenshtein_reference,
+    ordered_levenshtein,
+    tokens,
+)
+
+GOLD = [{"content": "User lives in Berlin", "keywords": ["Berlin"]},
+        {"content": "User works as a nurse", "keywords": ["nurse"]}]
+
+
+# ----- the spec's worked examples ----------------------------------------------------------
+def test_worked_example_missed_update():
+    r = memory_levenshtein(["User lives in Hamburg", "User lives in Berlin now"], GOLD)
+    assert r.q_total == pytest.approx(8 / 9)
+    assert r.reward == pytest.approx(2 * (8 / 9) / 4)
+    assert len(r.pairs) == 1 and r.pairs[0].gold == "User lives in Berlin" and r.pairs[0].cov == 1.0
+
+
+def test_stale_fact_earns_credit_only_without_lexical_fidelity():
+    do_nothing = ["User lives in Hamburg"]
+    assert memory_levenshtein(do_nothing, GOLD, lexical_fidelity=False).reward == pytest.approx(0.5)
+    assert memory_levenshtein(do_nothing, GOLD).reward == 0.0
+
+
+def test_conventions_for_empty_deltas():
+    assert memory_levenshtein([], []).reward == 1.0
+    assert memory_levenshtein(["same fact"], ["Same  fact!"]).reward == 1.0  # identical under norm
+    assert memory_levenshtein(["a fact"], []).reward == 0.0
+    assert memory_levenshtein([], ["a fact"]).reward == 0.0
+    assert memory_levenshtein([], [], scope="state").reward == 1.0
+
+
+def test_below_threshold_earns_nothing():
+    r = memory_levenshtein(["User enjoys chess"], ["User lives in Berlin"], threshold=0.5)
+    assert r.reward == 0.0 and r.pairs == ()
+    r = memory_levenshtein(["User enjoys chess"], ["User lives in Berlin"], threshold=0.0)
+    assert r.reward > 0.0
+
+
+def test_keyword_coverage_is_contiguous_token_match():
+    assert keyword_coverage(tokens("moved to New York City"), [tokens("New York")]) == 1.0
+    assert keyword_coverage(tokens("York is new"), [tokens("New York")]) == 0.0
+    assert keyword_coverage(tokens("x"), []) == 1.0
+    assert keyword_coverage(tokens("a cat named Miso in Leeds"), [tokens("Miso"), tokens("Bristol")]) == 0.5
+
+
+def test_accepts_entries_strings_and_mappings_alike():
+    as_entries = [MemoryEntry("m1", g["content"], keywords=tuple(g["keywords"])) for g in GOLD]
+    pred = ["User lives in Berlin now"]
+    assert memory_levenshtein(pred, as_entries).reward == memory_levenshtein(pred, GOLD).reward
+
+
+def test_bad_parameters_are_named():
+    with pytest.raises(ValueError, match="threshold"):
+        memory_levenshtein([], [], threshold=1.5)
+    with pytest.raises(ValueError, match="scope"):
+        memory_levenshtein([], [], scope="global")
+    with pytest.raises(ValueError, match="similarity"):
+        memory_levenshtein([], [], similarity="cosine")
+    with pytest.raises(TypeError, match=r"pred\[1\]"):
+        memory_levenshtein(["ok", 3], [])
+    with pytest.raises(TypeError, match="single string"):
+        memory_levenshtein("a string", [])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        memory_levenshtein(["a"], ["b"], similarity=lambda a, b: 2.0)
+
+
+def test_callable_similarity_is_used():
+    r = memory_levenshtein(["anything"], ["something else"], similarity=lambda a, b: 0.8)
+    assert r.reward == pytest.approx(0.8)
+
+
+def test_state_scope_counts_the_shared_part():
+    shared = [f"User fact number {i}" for i in range(8)]
+    pred = shared + ["User lives in Hamburg"]
+    gold = shared + [GOLD[0]]
+    delta = memory_levenshtein(pred, gold)
+    state = memory_levenshtein(pred, gold, scope="state")
+    assert delta.reward == 0.0  # the stale fact earns nothing
+    assert state.reward == pytest.approx(2 * 8 / 18)  # the unchanged part dominates
+    assert state.reward == pytest.approx(1 - state.normalized)
+
+
+# ----- properties ---------------------------------------------------------------------------
+WORDS = ["user", "lives", "in", "berlin", "hamburg", "works", "as", "a", "nurse", "cat",
+         "named", "miso", "likes", "jazz", "leeds", "teacher", "dog", "runs"]
+entry_text = st.lists(st.sampled_from(WORDS), min_size=1, max_size=6).map(" ".join)
+entry = st.builds(lambda c, kws: {"content": c, "keywords": kws}, entry_text,
+                  st.lists(st.sampled_from(WORDS), max_size=2))
+state = st.lists(entry, max_size=7)
+options = st.fixed_dictionaries({
+    "threshold": st.sampled_from([0.0, 0.3, 0.5, 0.8]),
+    "lexical_fidelity": st.booleans(),
+    "scope": st.sampled_from(["delta", "state"]),
+})
+
+
+@settings(max_examples=200, deadline=None)
+@given(state, state, options)
+def test_reward_in_unit_interval_and_equals_one_minus_normalized(P, G, opts):
+    r = memory_levenshtein(P, G, **opts)
+    assert 0.0 <= r.reward <= 1.0 + 1e-12
+    assert r.reward == pytest.approx(1.0 - r.normalized)
+    assert r.distance == pytest.approx(len(r.delta_pred) + len(r.delta_gold) - 2 * r.q_total)
+
+
+@settings(max_examples=100, deadline=None)
+@given(state, options)
+def test_identical_states_score_one(G, opts):
+    assert memory_levenshtein(list(G), G, **opts).reward == 1.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(state, state, options, st.randoms(use_true_random=False))
+def test_order_of_entries_does_not_matter(P, G, opts, rnd):
+    P2, G2 = list(P), list(G)
+    rnd.shuffle(P2)
+    rnd.shuffle(G2)
+    assert memory_levenshtein(P, G, **opts).reward == pytest.approx(memory_levenshtein(P2, G2, **opts).reward)
+
+
+@settings(max_examples=150, deadline=None)
+@given(state, state, options, st.lists(st.sampled_from(["zebra", "quartz", "violin", "orbit"]), min_size=1, max_size=4))
+def test_spurious_entry_never_raises_reward(P, G, opts, spurious_words):
+    spurious = " ".join(spurious_words)  # shares no token with any entry
+    assert memory_levenshtein(P + [spurious], G, **opts).reward <= memory_levenshtein(P, G, **opts).reward + 1e-12
+
+
+@settings(max_examples=200, deadline=None)
+@given(state, state, options)
+def test_fast_path_equals_plain_reference(P, G, opts):
+    fast = memory_levenshtein(P, G, **opts).reward
+    assert fast == pytest.approx(memory_levenshtein_reference(P, G, **opts))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(WORDS[:8]), max_size=7), st.lists(st.sampled_from(WORDS[:8]), max_size=7))
+def test_ordered_variant_with_exact_credit_is_insert_delete_distance(P, G):
+    n, m = len(P), len(G)
+    L = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n):
+        for j in range(m):
+            L[i + 1][j + 1] = L[i][j] + 1 if P[i] == G[j] else max(L[i][j + 1], L[i + 1][j])
+    r = ordered_levenshtein(P, G, similarity="exact")
+    assert r.distance == n + m - 2 * L[n][m]
+    assert r.reward == pytest.approx(1 - r.normalized)
+    costs = sum(c for *_, c in r.alignment)
+    assert costs == pytest.approx(r.distance)  # the edit script adds up
+
+
+def test_ordered_variant_depends_on_order_but_set_version_does_not():
+    a = ["User lives in Berlin", "User works as a nurse", "User likes jazz"]
+    b = list(reversed(a))
+    assert ordered_levenshtein(a, b, similarity="exact").distance > 0
+    assert memory_levenshtein(a, b).reward == 1.0
+
+
+def test_batch_equals_single_calls():
+    rnd = random.Random(0)
+    pairs = []
+    for _ in range(20):
+        P = [" ".join(rnd.choices(WORDS, k=rnd.randint(2, 6))) for _ in range(rnd.randint(0, 5))]
+        G = [{"content": " ".join(rnd.choices(WORDS, k=4)), "keywords": [rnd.choice(WORDS)]}
+             for _ in range(rnd.randint(0, 5))]
+        pairs.append((P, G))
+    batch = memory_levenshtein_batch(pairs)
+    single = [memory_levenshtein(P, G) for P, G in pairs]
+    assert [b.reward for b in batch] == pytest.approx([s.reward for s in single])
+    assert all(math.isfinite(b.reward) for b in batch)
+
+
+@pytest.mark.slow
+def test_embedding_similarity_offline_prefers_the_paraphrase():
+    gold = [{"content": "User adopted a dog named Rex", "keywords": ["Rex"]}]
+    para = memory_levenshtein(["The user has a new dog called Rex"], gold, similarity="embedding")
+    wrong = memory_levenshtein(["The user bought a red bicycle"], gold, similarity="embedding")
+    assert para.reward > wrong.reward
+    assert para.pairs and 0.5 <= para.pairs[0].sim <= 1.0
+    batch = memory_levenshtein_batch([(["The user has a new dog called Rex"], gold)] * 3, similarity="embedding")
+    assert [b.reward for b in batch] == pytest.approx([para.reward] * 3)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(entry_text, max_size=6),
+       st.lists(st.lists(st.lists(st.sampled_from(WORDS), max_size=3).map(" ".join), max_size=3), max_size=6))
+def test_vectorised_coverage_equals_pairwise_definition(preds, gold_keywords):
+    from deltamem_lib.mld import Item, coverage_matrix
+
+    a = [Item.of(p) for p in preds]
+    b = [Item.of("gold entry", tuple(kws)) for kws in gold_keywords]
+    C = coverage_matrix(a, b)
+    for i, p in enumerate(a):
+        for j, g in enumerate(b):
+            assert C[i, j] == pytest.approx(keyword_coverage(p.toks, g.kw_toks))
