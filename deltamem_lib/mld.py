@@ -293,7 +293,8 @@ def coverage_matrix(a: Sequence[Item], b: Sequence[Item]) -> np.ndarray:
         for kw in g.kw_toks:
             if kw:
                 index.setdefault(kw, len(index))
-    if not index:
+    if not index:  # no gold entry has a non-empty keyword: those with only empty ones get 0
+        C[:, [bool(g.kw_toks) for g in b]] = 0.0
         return C
     lengths = sorted({len(k) for k in index})
     present = np.zeros((len(index), len(a)))
