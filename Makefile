@@ -29,7 +29,7 @@ run: setup
 	$(PY) -m deltamem_lib notebooks --profile $(PROFILE) --out $(RUN_DIR)
 
 test: setup
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env tests notebooks
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not notebook" tests
