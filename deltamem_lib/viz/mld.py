@@ -1,0 +1,401 @@
+"""Figures for the MLD reward (notebook 02; DeltaMem §3.3, Definition 3.1, Figure 3).
+
+* :func:`plot_alignment` / :func:`plot_alignments` — the optimal-transport alignment of one
+  comparison: rows ΔP, columns ΔG, cells ``sim``, matched pairs boxed with ``cov`` and ``q``.
+* :func:`order_vs_set` + :func:`plot_order_vs_set` — the ordered edit distance changes when
+  the same memory is listed in another order; the set distance (MLD) does not.
+* :func:`reward_vs_threshold` + :func:`plot_reward_vs_threshold` — ``r_trans`` as ``τ``
+  moves, with lexical fidelity on and off.
+* :func:`plot_mistake_rewards` — reward per typical mistake (from
+  :func:`deltamem_lib.mistakes.mistake_rewards`): the lexical-fidelity ablation of Figure 3.
+* :func:`threshold_explorer` — a slider for ``τ`` when a notebook front end is attached,
+  else the static reward-vs-``τ`` figure.
+
+Each ``plot_*`` function returns the figure and, given ``save_dir``, writes
+``<name>.png`` and ``<name>.json`` (the numbers drawn) there.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import sys
+import tempfile
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from ..io import atomic_write_json
+from ..mld import (
+    EntryLike,
+    MLDResult,
+    SimilaritySpec,
+    as_items,
+    get_similarity,
+    memory_levenshtein,
+    ordered_levenshtein,
+)
+
+__all__ = [
+    "Table",
+    "save_figure",
+    "plot_alignment",
+    "plot_alignments",
+    "order_vs_set",
+    "plot_order_vs_set",
+    "reward_vs_threshold",
+    "plot_reward_vs_threshold",
+    "plot_mistake_rewards",
+    "has_widget_frontend",
+    "threshold_explorer",
+]
+
+_RED = "#d62728"
+_GROUP_COLORS = {("lexical", True): "#1f77b4", ("lexical", False): "#aec7e8",
+                 ("embedding", True): "#ff7f0e", ("embedding", False): "#ffbb78",
+                 ("exact", True): "#2ca02c", ("exact", False): "#98df8a"}
+
+
+# ----- small helpers ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Table:
+    """A small table that a notebook shows as Markdown (``display`` or last expression)."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    digits: int = 3
+
+    @classmethod
+    def from_records(cls, records: Iterable[Mapping[str, Any]], columns: Sequence[str], digits: int = 3) -> Table:
+        return cls(tuple(columns), tuple(tuple(r.get(c, "") for c in columns) for r in records), digits)
+
+    def _cell(self, v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.{self.digits}f}"
+        return str(v).replace("|", "\\|")
+
+    def _repr_markdown_(self) -> str:
+        head = "| " + " | ".join(self.columns) + " |\n|" + "---|" * len(self.columns) + "\n"
+        return head + "\n".join("| " + " | ".join(self._cell(v) for v in row) + " |" for row in self.rows)
+
+    def __str__(self) -> str:
+        return self._repr_markdown_()
+
+
+def save_figure(fig: Figure, data: Any, save_dir: str | os.PathLike[str] | None, name: str) -> Path | None:
+    """Write ``<name>.png`` and ``<name>.json`` into ``save_dir`` (each atomically); None: do nothing."""
+    if save_dir is None:
+        return None
+    folder = Path(save_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{name}.png"
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".png", dir=folder)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    atomic_write_json(folder / f"{name}.json", data)
+    return target
+
+
+def _wrap(text: str, width: int = 26) -> str:
+    return "\n".join(textwrap.wrap(text, width)) or text
+
+
+def _done(fig: Figure) -> Figure:
+    """Detach from pyplot so the notebook shows the figure once (when it is returned)."""
+    plt.close(fig)
+    return fig
+
+
+# ----- alignment heatmap -----------------------------------------------------------------------
+def _alignment_panel(ax: Any, title: str, result: MLDResult, pred: Sequence[EntryLike],
+                     gold: Sequence[EntryLike], threshold: float) -> dict[str, Any]:
+    P, G = as_items(pred, "pred"), as_items(gold, "gold")
+    rows = [P[i] for i in result.delta_pred]
+    cols = [G[j] for j in result.delta_gold]
+    S, C, Q = result.sim_matrix, result.cov_matrix, result.q_matrix
+    label = "r_trans" if result.scope == "delta" else "r_state"
+    head = (f"{title}\n" if title else "") + (
+        f"{label} = {result.reward:.3f}   Q* = {result.q_total:.3f}   "
+        f"|ΔP| = {len(rows)}, |ΔG| = {len(cols)}, shared = {len(result.shared)}")
+    ax.set_title(head, fontsize=9, loc="left")
+    matched = {(p.pred_index, p.gold_index): p for p in result.pairs}
+    if not rows or not cols:
+        side = "ΔP" if not rows else "ΔG"
+        other = cols if not rows else rows
+        lines = [f"{side} is empty: nothing to align."] + [
+            f"{'missed' if not rows else 'spurious'}: {x.content}" for x in other]
+        ax.text(0.02, 0.5, "\n".join(lines), va="center", fontsize=8, transform=ax.transAxes)
+        ax.set_axis_off()
+    else:
+        ax.imshow(S, vmin=0.0, vmax=1.0, cmap="Blues", aspect="auto")
+        for r in range(len(rows)):
+            for c in range(len(cols)):
+                s = float(S[r, c])
+                txt = f"sim {s:.2f}"
+                if s >= threshold:
+                    txt += f"\ncov {float(C[r, c]):.2f}\nq {float(Q[r, c]):.2f}"
+                else:
+                    ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, hatch="///",
+                                           edgecolor="0.75", linewidth=0))
+                ax.text(c, r, txt, ha="center", va="center", fontsize=7.5,
+                        color="white" if s > 0.65 else ("0.45" if s < threshold else "black"))
+                if (result.delta_pred[r], result.delta_gold[c]) in matched:
+                    ax.add_patch(Rectangle((c - 0.46, r - 0.46), 0.92, 0.92, fill=False,
+                                           edgecolor=_RED, linewidth=2.5))
+        used_p = {p for p, _ in matched}
+        used_g = {g for _, g in matched}
+        ylabels = [_wrap(x.content) for x in rows]
+        xlabels = [_wrap(x.content + (f"  [{', '.join(x.keywords)}]" if x.keywords else ""), 22) for x in cols]
+        ax.set_yticks(range(len(rows)), ylabels, fontsize=8)
+        ax.set_xticks(range(len(cols)), xlabels, fontsize=8)
+        for lab, i in zip(ax.get_yticklabels(), result.delta_pred):
+            lab.set_color("black" if i in used_p else _RED)
+        for lab, j in zip(ax.get_xticklabels(), result.delta_gold):
+            lab.set_color("black" if j in used_g else _RED)
+        ax.set_ylabel("ΔP: predicted, not shared", fontsize=8)
+        ax.set_xlabel("ΔG: gold [keywords], not shared\n(red label: unmatched; hatched: sim < τ)", fontsize=8)
+    return {
+        "title": title, "scope": result.scope, "reward": result.reward, "distance": result.distance,
+        "normalized": result.normalized, "precision": result.precision, "recall": result.recall,
+        "q_total": result.q_total, "threshold": threshold,
+        "delta_pred": [x.content for x in rows], "delta_gold": [x.content for x in cols],
+        "gold_keywords": [list(x.keywords) for x in cols],
+        "shared": [P[i].content for i, _ in result.shared],
+        "sim": np.asarray(S, dtype=float).round(6).tolist(), "cov": np.asarray(C, dtype=float).round(6).tolist(),
+        "q": np.asarray(Q, dtype=float).round(6).tolist(),
+        "pairs": [{"pred": p.pred, "gold": p.gold, "sim": p.sim, "cov": p.cov, "q": p.q} for p in result.pairs],
+    }
+
+
+def plot_alignments(panels: Sequence[tuple[str, MLDResult, Sequence[EntryLike], Sequence[EntryLike]]], *,
+                    threshold: float = 0.5, save_dir: str | os.PathLike[str] | None = None,
+                    name: str = "alignment") -> Figure:
+    """Side-by-side alignment heatmaps, one per ``(title, result, pred, gold)``.
+
+    ``result`` must come from ``memory_levenshtein(pred, gold, threshold=threshold, ...)``:
+    rows are ΔP, columns ΔG, each cell shows ``sim`` (and ``cov``, ``q`` where
+    ``sim ≥ τ``), the optimal matching is boxed in red, unmatched entries have red labels.
+    """
+    if not panels:
+        raise ValueError("plot_alignments: give at least one (title, result, pred, gold) panel")
+    widths = [max(2.6, 1.9 * max(len(r.delta_gold), 1)) for _, r, _, _ in panels]
+    height = max(2.8, 1.05 * max(max(len(r.delta_pred), 1) for _, r, _, _ in panels) + 2.2)
+    fig, axes = plt.subplots(1, len(panels), figsize=(sum(widths) + 2.6 * len(panels), height),
+                             gridspec_kw={"width_ratios": widths}, squeeze=False)
+    data = [_alignment_panel(ax, *panel, threshold) for ax, panel in zip(axes[0], panels)]
+    fig.tight_layout()
+    save_figure(fig, {"threshold": threshold, "panels": data}, save_dir, name)
+    return _done(fig)
+
+
+def plot_alignment(result: MLDResult, pred: Sequence[EntryLike], gold: Sequence[EntryLike], *,
+                   title: str = "", threshold: float = 0.5,
+                   save_dir: str | os.PathLike[str] | None = None, name: str = "alignment") -> Figure:
+    """One alignment heatmap (see :func:`plot_alignments`)."""
+    return plot_alignments([(title, result, pred, gold)], threshold=threshold, save_dir=save_dir, name=name)
+
+
+# ----- order versus set ------------------------------------------------------------------------
+def order_vs_set(pred: Sequence[EntryLike], gold: Sequence[EntryLike], *, n_orders: int = 24, seed: int = 0,
+                 similarity: SimilaritySpec = "lexical", threshold: float = 0.5,
+                 lexical_fidelity: bool = True) -> list[dict[str, Any]]:
+    """Ordered edit distance and set distance (MLD) for several orderings of ``pred``.
+
+    The first record is the order given; the others are distinct permutations (all of
+    them when there are at most ``n_orders``). Returns ``order`` (indices into ``pred``),
+    ``ordered_distance`` and ``set_distance`` per record.
+    """
+    n = len(pred)
+    perms: list[tuple[int, ...]] = [tuple(range(n))]
+    if n <= 6 and len(perms) < n_orders:
+        perms += [p for p in itertools.permutations(range(n)) if p != perms[0]][: n_orders - 1]
+    else:
+        rng, seen = random.Random(seed), set(perms)
+        while len(perms) < n_orders and len(seen) < 10 * n_orders:
+            p = tuple(rng.sample(range(n), n))
+            if p not in seen:
+                seen.add(p)
+                perms.append(p)
+    sim = get_similarity(similarity)
+    out = []
+    for p in perms:
+        shuffled = [pred[i] for i in p]
+        kw = {"similarity": sim, "threshold": threshold, "lexical_fidelity": lexical_fidelity}
+        out.append({"order": list(p), "ordered_distance": ordered_levenshtein(shuffled, gold, **kw).distance,
+                    "set_distance": memory_levenshtein(shuffled, gold, **kw).distance})
+    return out
+
+
+def plot_order_vs_set(records: Sequence[Mapping[str, Any]], *, title: str = "",
+                      save_dir: str | os.PathLike[str] | None = None, name: str = "order_vs_set") -> Figure:
+    """Dots: ordered edit distance per ordering of the prediction; line: the set distance."""
+    recs = sorted(records, key=lambda r: r["ordered_distance"])
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    x = np.arange(len(recs))
+    ax.plot(x, [r["ordered_distance"] for r in recs], "o", color="#1f77b4",
+            label="ordered edit distance (Levenshtein DP)")
+    ax.plot(x, [r["set_distance"] for r in recs], "-", color=_RED, lw=2, label="set distance (MLD, assignment)")
+    ax.set_xlabel("orderings of the same predicted memory (sorted)")
+    ax.set_ylabel("distance to the gold state")
+    ax.set_ylim(0, max(r["ordered_distance"] for r in recs) * 1.25 + 0.1)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(title or "The order of a memory changes the ordered distance, not the set distance", fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, {"records": list(records)}, save_dir, name)
+    return _done(fig)
+
+
+# ----- reward against the threshold ------------------------------------------------------------
+def reward_vs_threshold(pred: Sequence[EntryLike], gold: Sequence[EntryLike], *,
+                        taus: Sequence[float] | None = None, similarity: SimilaritySpec = "lexical",
+                        fidelity: Iterable[bool] = (True, False), scope: str = "delta") -> list[dict[str, Any]]:
+    """``r_trans`` (or ``r_state``) for each ``τ`` in ``taus`` (default 0, 0.01, …, 1)."""
+    grid = [round(float(t), 4) for t in (np.linspace(0, 1, 101) if taus is None else taus)]
+    sim = get_similarity(similarity)
+    return [{"threshold": t, "lexical_fidelity": bool(f), "scope": scope,
+             "reward": memory_levenshtein(pred, gold, similarity=sim, threshold=t,
+                                          lexical_fidelity=f, scope=scope).reward}
+            for f in fidelity for t in grid]
+
+
+def plot_reward_vs_threshold(records: Sequence[Mapping[str, Any]], *, threshold: float | None = None,
+                             title: str = "", save_dir: str | os.PathLike[str] | None = None,
+                             name: str = "reward_vs_threshold") -> Figure:
+    """Reward against ``τ``, one step curve per fidelity setting; ``threshold`` is marked."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.2))
+    for fid, color, lw in ((False, "#ffbb78", 4.0), (True, "#1f77b4", 1.8)):  # "on" drawn over "off"
+        rs = [r for r in records if r["lexical_fidelity"] == fid]
+        if not rs:
+            continue
+        ax.step([r["threshold"] for r in rs], [r["reward"] for r in rs], where="post", color=color,
+                lw=lw, label=f"lexical fidelity {'on' if fid else 'off'}")
+        if threshold is not None:
+            at = min(rs, key=lambda r: abs(r["threshold"] - threshold))
+            ax.annotate(f"{at['reward']:.3f}", (at["threshold"], at["reward"]), textcoords="offset points",
+                        xytext=(6, 6 if fid else -12), color=color, fontsize=8)
+    if threshold is not None:
+        ax.axvline(threshold, color="0.4", ls="--", lw=1, label=f"τ = {threshold:g}")
+    ax.set_xlabel("threshold τ (pairs with sim < τ earn nothing)")
+    ax.set_ylabel("r_trans" if all(r.get("scope", "delta") == "delta" for r in records) else "reward")
+    ax.set_ylim(-0.03, 1.05)
+    ax.set_xlim(0, 1)
+    ax.legend(fontsize=8)
+    ax.set_title(title or "Reward as the threshold moves", fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, {"threshold": threshold, "records": list(records)}, save_dir, name)
+    return _done(fig)
+
+
+# ----- reward per mistake ----------------------------------------------------------------------
+def plot_mistake_rewards(records: Sequence[Mapping[str, Any]], *, title: str = "",
+                         save_dir: str | os.PathLike[str] | None = None, name: str = "mistakes") -> Figure:
+    """Mean reward (± sd over scenarios) per mistake; one panel per scope, one bar per
+    (similarity backend, lexical fidelity). ``records`` from
+    :func:`deltamem_lib.mistakes.mistake_rewards` (several calls may be concatenated)."""
+    if not records:
+        raise ValueError("plot_mistake_rewards: no records")
+    mistakes = list(dict.fromkeys(r["mistake"] for r in records))
+    scopes = list(dict.fromkeys(r["scope"] for r in records))
+    groups = list(dict.fromkeys((r["similarity"], r["lexical_fidelity"]) for r in records))
+    index = {(r["mistake"], r["scope"], r["similarity"], r["lexical_fidelity"]): r for r in records}
+    height = 0.8 / len(groups)
+    fig, axes = plt.subplots(1, len(scopes), figsize=(5.2 * len(scopes), 0.55 * len(mistakes) * max(1, len(groups) / 2) + 1.6),
+                             sharey=True, squeeze=False)
+    for ax, scope in zip(axes[0], scopes):
+        for g, (sim, fid) in enumerate(groups):
+            ys, means, sds = [], [], []
+            for m, mistake in enumerate(mistakes):
+                r = index.get((mistake, scope, sim, fid))
+                if r is None:
+                    continue
+                ys.append(m - 0.4 + height * (g + 0.5))
+                means.append(r["mean"])
+                sds.append(r["std"])
+            color = _GROUP_COLORS.get((sim, fid), f"C{g}")
+            ax.barh(ys, means, height=height * 0.95, xerr=sds, color=color, ecolor="0.3", capsize=2,
+                    hatch=None if fid else "//", edgecolor="white" if fid else "0.35", linewidth=0.4,
+                    label=f"{sim}, fidelity {'on' if fid else 'off'}")
+            for y, v, sd in zip(ys, means, sds):
+                ax.text(min(v + sd, 1.0) + 0.02, y, f"{v:.2f}", va="center", fontsize=6.5)
+        ax.set_xlim(0, 1.12)
+        ax.axvline(1.0, color="0.8", lw=0.8)
+        ax.set_title("r_trans (delta scope: the spec's reward)" if scope == "delta"
+                     else "r_state (whole-state scope, ablation)", fontsize=9)
+        ax.set_xlabel("reward")
+    axes[0][0].invert_yaxis()  # shared y: the first mistake on top in every panel
+    axes[0][0].set_yticks(range(len(mistakes)), [m.replace("_", " ") for m in mistakes], fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(groups), fontsize=8, frameon=False)
+    n = max(r["n"] for r in records)
+    fig.suptitle(title or f"Reward per typical mistake (mean ± sd over {n} scenarios)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    save_figure(fig, {"records": list(records)}, save_dir, name)
+    return _done(fig)
+
+
+# ----- interactive explorer --------------------------------------------------------------------
+def has_widget_frontend() -> bool:
+    """Whether ipywidgets will be rendered live: Colab, or a kernel started by a Jupyter
+    server or VS Code. ``DELTAMEM_WIDGETS=1``/``0`` forces the answer. Papermill, nbval
+    and plain Python get False."""
+    forced = os.environ.get("DELTAMEM_WIDGETS")
+    if forced in ("0", "1"):
+        return forced == "1"
+    if "google.colab" in sys.modules:
+        return True
+    ip = sys.modules.get("IPython")
+    shell = ip.get_ipython() if ip is not None and hasattr(ip, "get_ipython") else None
+    if shell is None or not hasattr(shell, "kernel"):
+        return False
+    return bool(os.environ.get("JPY_SESSION_NAME") or os.environ.get("VSCODE_PID"))
+
+
+def threshold_explorer(pred: Sequence[EntryLike], gold: Sequence[EntryLike], *,
+                       similarity: SimilaritySpec = "lexical", threshold: float = 0.5,
+                       lexical_fidelity: bool = True, interactive: bool | None = None,
+                       save_dir: str | os.PathLike[str] | None = None,
+                       name: str = "threshold_explorer") -> Any:
+    """Explore ``τ`` and lexical fidelity on one comparison.
+
+    With a live front end (``interactive=None`` asks :func:`has_widget_frontend`) it returns
+    an ipywidgets box — a ``τ`` slider and a fidelity checkbox redrawing the alignment
+    heatmap. Without one it returns the static view: reward against ``τ`` for both fidelity
+    settings, the chosen ``τ`` marked (saved under ``name`` if ``save_dir`` is given).
+    """
+    sim = get_similarity(similarity)
+    if interactive is None:
+        interactive = has_widget_frontend()
+    if not interactive:
+        records = reward_vs_threshold(pred, gold, similarity=sim)
+        return plot_reward_vs_threshold(records, threshold=threshold, save_dir=save_dir, name=name,
+                                        title=f"Reward as τ moves ({sim.name} similarity)")
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    slider = widgets.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.01, description="τ",
+                                 continuous_update=False)
+    box = widgets.Checkbox(value=lexical_fidelity, description="lexical fidelity")
+    out = widgets.Output()
+
+    def redraw(tau: float, fid: bool) -> None:
+        res = memory_levenshtein(pred, gold, similarity=sim, threshold=tau, lexical_fidelity=fid)
+        out.clear_output(wait=True)
+        with out:
+            display(plot_alignment(res, pred, gold, threshold=tau,
+                                   title=f"τ = {tau:.2f}, fidelity {'on' if fid else 'off'}"))
+
+    widgets.interactive_output(redraw, {"tau": slider, "fid": box})
+    return widgets.VBox([widgets.HBox([slider, box]), out])
