@@ -7,9 +7,9 @@ fact may ride along in a turn about something else, and an event is often spread
 user turns with the assistant's question between them — so a memory manager has to read the
 whole session, not pattern-match one sentence.
 
-Every change's *evidence* is the list of user turns of its beat that carry its keywords (or
-every user turn of the beat for a DELETE). :func:`render_session` checks that each keyword of
-an ADD or UPDATE occurs in those turns and raises if a template breaks that rule.
+Every change's *evidence* is the list of user turns of its beat (a teaser and the detail that
+completes it are both needed to understand the fact). :func:`render_session` checks that each
+keyword of an ADD or UPDATE occurs in those turns and raises if a template breaks that rule.
 """
 
 from __future__ import annotations
@@ -251,12 +251,11 @@ def render_session(event: TimelineEvent, known: Mapping[str, Fact], first_name: 
             turns.append(Turn(tid, "user", u))
             user_ids.append((tid, u))
             turns.append(Turn(f"t{len(turns) + 1}", "assistant", a))
-        for i in beat.changes:
+        for i in beat.changes:  # the evidence is every user turn of the beat: a teaser and its detail
             kws = changes[i].fact.keywords() if changes[i].op is not OpType.DELETE else ()
-            ev = [tid for tid, u in user_ids if not kws or any(occurs(k, u) for k in kws)]
             missing = [k for k in kws if not any(occurs(k, u) for _, u in user_ids)]
             if missing:
                 raise RuntimeError(f"template bug: {changes[i].cause} for {changes[i].fact.type} "
                                    f"lost keyword(s) {missing} in {[u for _, u in user_ids]}")
-            evidence[i] = ev
+            evidence[i] = [tid for tid, _ in user_ids]
     return RenderedSession(turns, [tuple(e) for e in evidence], distractors)
