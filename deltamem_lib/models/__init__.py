@@ -1,0 +1,26 @@
+"""Model backends behind one interface (the memory manager's LLM, the data teacher, the
+answer model): local transformers models (SmolLM2 offline by default, any Hub id), and any
+OpenAI-compatible server. See :mod:`deltamem_lib.models.base`.
+
+Heavy imports (torch, transformers) happen only when a backend is built.
+"""
+
+from .base import BackendError, CallStats, ChatModel, ChatResponse, Messages, load_chat_model, tool_call_message
+
+__all__ = [
+    "BackendError",
+    "CallStats",
+    "ChatModel",
+    "ChatResponse",
+    "Messages",
+    "ensure_smollm2",
+    "load_chat_model",
+    "tool_call_message",
+]
+
+
+def ensure_smollm2(*args, **kwargs):  # noqa: ANN002, ANN003 — thin lazy wrapper
+    """See :func:`deltamem_lib.models.smollm2.ensure_smollm2`."""
+    from .smollm2 import ensure_smollm2 as _ensure
+
+    return _ensure(*args, **kwargs)
