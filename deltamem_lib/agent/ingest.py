@@ -1,0 +1,190 @@
+"""Ingesting whole users: sessions in order, the system's own memory carried forward.
+
+At deployment there is no gold state: the memory after session ``t`` is whatever the system
+made of sessions ``1..t`` (``Ŝ_{t+1} = f(Ŝ_t, d_{t+1})``, DeltaMem §3.1), and errors
+accumulate — the paper's Figures 4–5 plot accuracy as the number of sessions grows. This
+module produces that sequence of states for many users, with each session's own date as
+the timestamp of what it writes.
+
+**Batching.** Sessions of one user must run in order, but different users are independent:
+with ``batch_users=True`` the *t*-th sessions of up to ``max_batch`` users are processed
+together (one model batch per agent turn). ``benchmarks/bench_ingest.py`` measures the gain.
+
+**Resuming.** With ``out_dir``, each finished session's state is written atomically to
+``out_dir/states/<user>/<index>.json``. The work is a fixed schedule of *chunks* (a chunk =
+the sessions processed together); a rerun skips every chunk whose files all exist and
+recomputes a partly written chunk whole, from the saved states before it. Each chunk
+therefore sees exactly the inputs (and the same batch companions, hence the same padded
+batch) it had in an uninterrupted run, and the final states are the same.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..episodes import Episode, SessionExample, state_before_each_session
+from ..io import atomic_write_json, read_json
+from ..memory import MemoryState
+
+__all__ = ["IngestResult", "ingest_users", "load_ingested", "schedule"]
+
+
+@dataclass
+class IngestResult:
+    """States after each session per user, and what this run did.
+
+    Attributes:
+        states: ``user_id -> [state after session 0, after session 1, …]``.
+        processed: sessions computed in this run (resumed ones excluded).
+        skipped: sessions loaded from ``out_dir`` instead of computed.
+        seconds: wall time of this run.
+        per_session: ``(user_id, index) -> summary`` of each computed session.
+    """
+
+    states: dict[str, list[MemoryState]]
+    processed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    per_session: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def sessions_per_minute(self) -> float:
+        return 60.0 * self.processed / self.seconds if self.seconds > 0 else 0.0
+
+
+def schedule(episodes: Sequence[Episode], *, batch_users: bool = True, max_batch: int = 8) -> list[list[tuple[int, int]]]:
+    """The fixed order of work: chunks of ``(user position, session index)``.
+
+    ``batch_users=True``: step-major, the *t*-th sessions of up to ``max_batch`` users per
+    chunk. ``False``: one session per chunk, user after user (one-at-a-time ingestion).
+    """
+    if not batch_users:
+        return [[(u, k)] for u, ep in enumerate(episodes) for k in range(len(ep.sessions))]
+    chunks = []
+    for k in range(max((len(ep.sessions) for ep in episodes), default=0)):
+        users = [u for u, ep in enumerate(episodes) if k < len(ep.sessions)]
+        chunks += [[(u, k) for u in users[i:i + max_batch]] for i in range(0, len(users), max_batch)]
+    return chunks
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+def _path(out_dir: Path, user_id: str, k: int) -> Path:
+    return out_dir / "states" / _safe(user_id) / f"{k:04d}.json"
+
+
+def load_ingested(out_dir: str | Path, user_id: str) -> list[MemoryState]:
+    """The saved states of one user, in session order (stops at the first gap)."""
+    out, k = [], 0
+    while (p := _path(Path(out_dir), user_id, k)).is_file():
+        out.append(MemoryState.from_dict(read_json(p)["state"]))
+        k += 1
+    return out
+
+
+def ingest_users(system: Any, episodes: Sequence[Episode], *, out_dir: str | Path | None = None,
+                 batch_users: bool = True, max_batch: int = 8, seed: int | None = 0,
+                 callback: Callable[[str, int, MemoryState], None] | None = None,
+                 progress: bool = False) -> IngestResult:
+    """Run ``system`` over every session of every user, in order, from each user's initial memory.
+
+    Args:
+        system: a memory system (``run(examples, seed=) -> [SessionResult]``).
+        episodes: the users.
+        out_dir: where states are saved after each chunk; an existing run there is resumed
+            (it must be the same system and users, checked by a manifest).
+        batch_users: process the *t*-th sessions of several users together.
+        max_batch: users per chunk.
+        seed: chunk seeds derive from it (for sampling systems).
+        callback: called as ``callback(user_id, session_index, state)`` after each saved
+            session; an exception stops the run (what an interruption looks like).
+        progress: show a tqdm bar.
+    """
+    if len({ep.user_id for ep in episodes}) != len(episodes):
+        raise ValueError("ingest_users: duplicate user ids")
+    out = Path(out_dir) if out_dir is not None else None
+    model = getattr(getattr(system, "model", None), "name", None)
+    manifest = {"system": getattr(system, "name", type(system).__name__), "model": model,
+                "users": [ep.user_id for ep in episodes], "batch_users": batch_users, "max_batch": max_batch,
+                "seed": seed}
+    if out is not None:
+        mpath = out / "ingest_manifest.json"
+        if mpath.is_file():
+            old = read_json(mpath)
+            for key in ("system", "model", "users", "batch_users", "max_batch", "seed"):
+                if old.get(key) != manifest[key]:
+                    raise ValueError(f"{out}: holds an ingestion with a different {key} ({old.get(key)!r} vs "
+                                     f"{manifest[key]!r}); use another out_dir or delete it")
+        else:
+            atomic_write_json(mpath, manifest)
+    gold = {ep.user_id: [(s, after) for s, _, after in state_before_each_session(ep)] for ep in episodes}
+    states: dict[str, list[MemoryState | None]] = {ep.user_id: [None] * len(ep.sessions) for ep in episodes}
+    result = IngestResult(states={})
+    chunks = schedule(episodes, batch_users=batch_users, max_batch=max_batch)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=sum(len(c) for c in chunks), desc="ingest", leave=False)
+    t0 = time.perf_counter()
+
+    def before(u: int, k: int) -> MemoryState:
+        ep = episodes[u]
+        if k == 0:
+            return ep.initial_state()
+        prev = states[ep.user_id][k - 1]
+        if prev is None and out is not None:
+            prev = MemoryState.from_dict(read_json(_path(out, ep.user_id, k - 1))["state"])
+            states[ep.user_id][k - 1] = prev
+        assert prev is not None, "schedule order guarantees the previous session is done"
+        return prev
+
+    for ci, chunk in enumerate(chunks):
+        if out is not None and all(_path(out, episodes[u].user_id, k).is_file() for u, k in chunk):
+            for u, k in chunk:
+                states[episodes[u].user_id][k] = MemoryState.from_dict(
+                    read_json(_path(out, episodes[u].user_id, k))["state"])
+            result.skipped += len(chunk)
+            if bar is not None:
+                bar.update(len(chunk))
+            continue
+        examples = []
+        for u, k in chunk:
+            ep = episodes[u]
+            session, gold_after = gold[ep.user_id][k]
+            start = before(u, k).copy()
+            start.log = []
+            examples.append(SessionExample(ep.user_id, session.session_id, k, session.date, session.turns,
+                                           start, gold_after, session.gold_ops))
+        chunk_seed = None if seed is None else seed + 1000 * chunk[0][1] + ci
+        results = system.run(examples, seed=chunk_seed)
+        for (u, k), ex, res in zip(chunk, examples, results):
+            uid = episodes[u].user_id
+            states[uid][k] = res.state_after
+            summary = {"operations": len(res.operations), "invalid_calls": res.invalid_calls,
+                       "malformed_outputs": res.malformed_outputs, "prompt_tokens": res.prompt_tokens,
+                       "completion_tokens": res.completion_tokens, "seconds": round(res.seconds, 4)}
+            result.per_session[(uid, k)] = summary
+            if out is not None:
+                atomic_write_json(_path(out, uid, k), {"user_id": uid, "session_index": k,
+                                                       "session_id": ex.session_id, "date": ex.date,
+                                                       "state": res.state_after.to_dict(include_log=True),
+                                                       "summary": summary})
+        result.processed += len(chunk)
+        if bar is not None:
+            bar.update(len(chunk))
+        if callback is not None:
+            for (u, k) in chunk:
+                callback(episodes[u].user_id, k, states[episodes[u].user_id][k])  # type: ignore[arg-type]
+    result.seconds = time.perf_counter() - t0
+    if bar is not None:
+        bar.close()
+    result.states = {uid: [s for s in ss if s is not None] for uid, ss in states.items()}
+    return result

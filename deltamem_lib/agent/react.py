@@ -1,0 +1,112 @@
+"""The DeltaMem agent at inference: a ReAct loop over :class:`MemoryEnv`'s tools.
+
+DeltaMem §3.1: the manager reads the session, may search the memory, reasons, and emits
+memory operations; the episode ends when it answers without a tool call (``paper_notes.md``
+§4). This loop mirrors TRL's multi-turn rollout (``GRPOTrainer._tool_call_loop``) so that
+a model trained there behaves the same here:
+
+1. prompt = :func:`~.prompts.react_prompt` with the observation of ``env.reset`` appended
+   to the last user message, tools rendered from the environment's methods;
+2. generate; parse ``<tool_call>`` blocks; run each call on the environment; a failing call
+   becomes the tool message ``{'error': '<reason>'}`` (TRL's wording);
+3. repeat until the reply has no tool call or ``max_tool_calls`` calls were made.
+
+All sessions of a batch advance together, one ``chat_batch`` per turn, so a local model
+decodes them in one batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..episodes import SessionExample
+from .env import MemoryEnv, ToolCallError, make_env_factory
+from .prompts import react_prompt, tool_schemas
+from .systems import SessionResult
+
+__all__ = ["ReActAgent"]
+
+
+class ReActAgent:
+    """The ReAct memory agent.
+
+    Args:
+        model: a chat backend (:func:`deltamem_lib.models.load_chat_model`).
+        max_tool_calls: calls allowed per session (TRL's ``max_tool_calling_iterations``
+            counts turns; this counts calls).
+        max_new_tokens: generation budget per turn.
+        temperature: 0 for greedy decoding.
+        env_options: :class:`MemoryEnv` options (``allow_delete``, ``retriever`` …).
+    """
+
+    name = "deltamem"
+
+    def __init__(self, model: Any, *, max_tool_calls: int = 8, max_new_tokens: int = 192,
+                 temperature: float = 0.0, **env_options: Any) -> None:
+        self.model = model
+        self.max_tool_calls = max_tool_calls
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.env_cls = make_env_factory(**env_options) if env_options else MemoryEnv
+        self.tools = tool_schemas(self.env_cls)
+        self.tool_names = {t["function"]["name"] for t in self.tools}
+
+    def start(self, example: SessionExample) -> tuple[MemoryEnv, list[dict[str, Any]]]:
+        """A fresh environment on ``example`` and the first prompt (exactly TRL's)."""
+        env = self.env_cls()
+        obs = env.reset(example=example)
+        messages = [dict(m) for m in react_prompt(self.env_cls.allow_delete)]
+        messages[-1]["content"] += obs
+        return env, messages
+
+    def call_tool(self, env: MemoryEnv, name: str, arguments: Any) -> str:
+        """Run one parsed call; errors come back as TRL shows them (``{'error': ...}``)."""
+        fn = getattr(env, name, None) if name in self.tool_names else None
+        if fn is None:
+            env._log.append({"tool": name, "arguments": arguments, "ok": False, "result": "unknown tool"})
+            env._invalid += 1
+            return str({"error": f"Tool {name} not found."})
+        if not isinstance(arguments, dict):
+            arguments = {}
+        try:
+            return str(fn(**arguments))
+        except ToolCallError as exc:
+            return str({"error": str(exc)})
+
+    def run(self, examples: Sequence[SessionExample], *, seed: int | None = None) -> list[SessionResult]:
+        """Process sessions together (each from its own state before); one result each."""
+        started = [self.start(ex) for ex in examples]
+        envs = [e for e, _ in started]
+        convs = [m for _, m in started]
+        results = [SessionResult(self.name, ex.user_id, ex.session_id, ex.state_before) for ex in examples]
+        calls = [0] * len(examples)
+        active = list(range(len(examples)))
+        turn = 0
+        while active:
+            responses = self.model.chat_batch([convs[i] for i in active], max_new_tokens=self.max_new_tokens,
+                                              temperature=self.temperature, tools=self.tools,
+                                              seed=None if seed is None else seed + turn)
+            turn += 1
+            still = []
+            for i, r in zip(active, responses):
+                results[i].add_usage(r)
+                convs[i].append(r.as_message())
+                if not r.tool_calls:
+                    continue
+                for c in r.tool_calls:
+                    if calls[i] >= self.max_tool_calls:
+                        break
+                    calls[i] += 1
+                    out = self.call_tool(envs[i], c["name"], c.get("arguments"))
+                    convs[i].append({"role": "tool", "name": c["name"], "content": out})
+                if calls[i] < self.max_tool_calls:
+                    still.append(i)
+            active = still
+        for res, env, conv in zip(results, envs, convs):
+            res.state_after = env.state
+            res.operations = env.operations
+            res.tool_calls = env.num_calls
+            res.invalid_calls = env.invalid_calls
+            res.transcript = conv
+        return results
