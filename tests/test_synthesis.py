@@ -14,13 +14,14 @@ from hypothesis import strategies as st
 from deltamem_lib.cli import main as cli_main
 from deltamem_lib.episodes import Episode, EpisodeError, check_episode, load_episodes, parse_rl_row
 from deltamem_lib.memory import OpType
-from deltamem_lib.mld import norm
 from deltamem_lib.synthesis import phrases as P
 from deltamem_lib.synthesis import (SynthConfig, TargetError, check_targets, dataset_stats, generate_episode,
                                     generate_episodes, operation_counts, synthesize_user)
 from deltamem_lib.synthesis.dataset import build_dataset_dict, load_synth_output, split_users, write_synth_output
 from deltamem_lib.synthesis.events import EVENT_TYPES
-from deltamem_lib.synthesis.probes import PROBE_FIELDS, gold_lookup_answer, probe_questions, score_answer
+from deltamem_lib.synthesis.probes import (PROBE_FIELDS, gold_lookup_answer, lookup_accuracy, probe_questions,
+                                           score_answer)
+from deltamem_lib.synthesis.stats import extraction_difficulty
 from deltamem_lib.synthesis.text import occurs
 from deltamem_lib.synthesis.world import FACT_TYPES, article
 
@@ -132,15 +133,23 @@ def test_distractors_never_become_memories(episodes):
 
 
 def test_dialogues_are_not_trivially_extractable(episodes):
-    written = [(s, op) for ep in episodes for s in ep.sessions for op in s.gold_ops
-               if op.op in (OpType.ADD, OpType.UPDATE)]
-    text = {id(s): f" {norm(_user_text(s))} " for s, _ in written}
-    verbatim = sum(f" {norm(op.content)} " in text[id(s)] for s, op in written)
-    predicate = sum(f" {norm(op.content.split(' ', 1)[1])} " in text[id(s)] for s, op in written)
-    spread = sum(len(op.evidence) >= 2 for _, op in written)
-    assert verbatim == 0
-    assert predicate / len(written) < 0.15, predicate / len(written)
-    assert spread / len(written) > 0.15, spread / len(written)
+    d = extraction_difficulty(episodes)
+    assert d["verbatim"] == 0  # no entry is ever said word for word
+    assert d["predicate"] < 0.05, d  # nor, but rarely, "lives in Leeds" as such
+    assert d["spread"] > 0.2 and d["distractor"] > 0.4 and d["corrections"] > 0.05, d
+
+
+def test_extraction_difficulty_sees_a_verbatim_sentence(episodes):
+    ep = json.loads(json.dumps(episodes[0].to_dict()))
+    s = next(s for s in ep["sessions"] if any(o["op"] == "ADD" for o in s["gold_ops"]))
+    op = next(o for o in s["gold_ops"] if o["op"] == "ADD")
+    s["turns"].append({"turn_id": "t99", "speaker": "user", "text": f"For the record: {op['content']}"})
+    op["evidence"] = op["evidence"] + ["t99"]
+    before = extraction_difficulty([episodes[0]])
+    after = extraction_difficulty([Episode.from_dict(ep)])
+    written = sum(o.op in (OpType.ADD, OpType.UPDATE) for s in episodes[0].sessions for o in s.gold_ops)
+    assert after["verbatim"] == pytest.approx(before["verbatim"] + 1 / written)
+    assert after["predicate"] > before["predicate"]
 
 
 def test_many_distinct_phrasings_per_event_kind(episodes):
@@ -215,6 +224,15 @@ def test_probes_are_answerable_from_gold_state_and_not_from_stale(episodes):
             if p["kind"] == "changed" and p["answer_type"] == "span":
                 assert p["stale_answer"] and p["stale_answer"].lower() != p["answer"].lower()
     assert all(kinds[k] > 20 for k in ("added", "changed", "deleted", "unchanged")), kinds
+
+
+def test_lookup_accuracy_separates_gold_stale_and_empty_memories(episodes):
+    gold, previous, never = (lookup_accuracy(episodes[:30], m) for m in ("gold", "previous", "initial"))
+    assert set(gold.values()) == {1.0}
+    assert previous["unchanged"] == 1.0 and previous["changed"] == previous["added"] == previous["deleted"] == 0.0
+    assert never["all"] < previous["all"] < 1.0
+    with pytest.raises(ValueError, match="memory"):
+        lookup_accuracy(episodes[:1], "future")
 
 
 def test_probe_questions_are_deterministic_and_scored_by_tokens(episodes):

@@ -30,7 +30,7 @@ from ..mld import norm, tokens
 from .text import occurs
 from .world import FACT_TYPES
 
-__all__ = ["PROBE_FIELDS", "gold_lookup_answer", "probe_questions", "probe_rows", "score_answer"]
+__all__ = ["PROBE_FIELDS", "gold_lookup_answer", "lookup_accuracy", "probe_questions", "probe_rows", "score_answer"]
 
 PROBE_FIELDS = ("user_id", "session_id", "question", "answer", "answer_type", "kind", "fact_type",
                 "memory_ids", "gold_content", "keywords", "stale_answer", "asked_after_session_index")
@@ -136,3 +136,24 @@ def gold_lookup_answer(probe: Mapping[str, Any], entries: Iterable[MemoryEntry])
     if probe["answer_type"] == "yes_no":
         return "yes" if any(norm(e.content) == norm(probe["gold_content"]) for e in found) else "no"
     return " ".join(e.content for e in found) or "unknown"
+
+
+def lookup_accuracy(episodes: Iterable[Episode], memory: str = "gold") -> dict[str, float]:
+    """Share of probes :func:`gold_lookup_answer` gets right, by probe kind and in all.
+
+    ``memory`` says which state answers a probe asked after session *t*: ``"gold"`` the gold
+    state after *t*; ``"previous"`` the gold state before *t* (a manager that missed only this
+    session); ``"initial"`` the initial memory (a manager that never writes anything).
+    """
+    if memory not in ("gold", "previous", "initial"):
+        raise ValueError(f"memory must be 'gold', 'previous' or 'initial', got {memory!r}")
+    right: dict[str, list[float]] = {}
+    for ep in episodes:
+        states = [ep.initial_memory] + [s.state_after for s in ep.sessions]
+        for p in probe_questions(ep):
+            t = p["asked_after_session_index"]
+            state = {"gold": states[t + 1], "previous": states[t], "initial": states[0]}[memory]
+            score = score_answer(p, gold_lookup_answer(p, state))
+            right.setdefault(p["kind"], []).append(score)
+            right.setdefault("all", []).append(score)
+    return {k: sum(v) / len(v) for k, v in sorted(right.items())}

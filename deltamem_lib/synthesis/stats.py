@@ -21,8 +21,9 @@ from typing import Any
 
 from ..episodes import EVOLUTION_KINDS, Episode
 from ..memory import OpType
+from .text import padded
 
-__all__ = ["TargetError", "check_targets", "dataset_stats", "operation_counts"]
+__all__ = ["TargetError", "check_targets", "dataset_stats", "extraction_difficulty", "operation_counts"]
 
 OP_TYPES = ("ADD", "UPDATE", "DELETE")
 
@@ -131,3 +132,30 @@ def dataset_stats(episodes: Sequence[Episode], *, seed: int | None = None, gener
                                 "sessions": sum(sessions_by_user.get(u, 0) for u in ids)}
                          for name, ids in splits.items()}
     return out
+
+
+def extraction_difficulty(episodes: Iterable[Episode]) -> dict[str, float]:
+    """How far the dialogues are from "copy the memory out of the text".
+
+    Over the ADDs and UPDATEs: ``verbatim`` — the entry's sentence occurs word for word in the
+    user's turns; ``predicate`` — the sentence minus its subject ("lives in Leeds") does;
+    ``spread`` — the evidence spans two or more user turns. Over sessions: ``distractor`` —
+    a fact about someone else is mentioned; ``corrections`` — an earlier statement is corrected.
+    """
+    written = verbatim = predicate = spread = sessions = distractor = corrections = 0
+    for ep in episodes:
+        for s in ep.sessions:
+            sessions += 1
+            distractor += bool(s.event.get("distractors"))
+            corrections += any(o.evolution == "inter" and o.op is OpType.UPDATE for o in s.gold_ops)
+            text = padded(" ".join(t.text for t in s.turns if t.speaker == "user"))
+            for op in s.gold_ops:
+                if op.op not in (OpType.ADD, OpType.UPDATE) or not op.content:
+                    continue
+                written += 1
+                verbatim += padded(op.content) in text
+                predicate += padded(op.content.split(" ", 1)[-1]) in text
+                spread += len(op.evidence) >= 2
+    return {"verbatim": verbatim / max(written, 1), "predicate": predicate / max(written, 1),
+            "spread": spread / max(written, 1), "distractor": distractor / max(sessions, 1),
+            "corrections": corrections / max(sessions, 1)}

@@ -579,14 +579,16 @@ def _convert_smollm2() -> Path:
     return target
 
 
-def load_teacher_chat(spec: str = "smollm2", *, device: str = "cpu") -> Any:
+def load_teacher_chat(spec: str = "smollm2", *, device: str = "auto") -> Any:
     """A chat model for the teacher: ``"smollm2"`` (offline), a local folder or Hub id.
 
     Uses the project's backends (:func:`deltamem_lib.models.load_chat_model`) when present,
-    else :class:`TransformersChat`.
+    else :class:`TransformersChat`. ``device="auto"`` picks CUDA, then MPS, then the CPU.
     """
     try:
         from ..models import load_chat_model
     except ImportError:
-        return TransformersChat(_smollm2_dir() if spec == "smollm2" else spec, device=device)
+        from ..config import pick_device
+
+        return TransformersChat(_smollm2_dir() if spec == "smollm2" else spec, device=pick_device(device))
     return load_chat_model(spec, device=device)

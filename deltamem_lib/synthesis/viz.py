@@ -53,6 +53,10 @@ class Plot:
     png: Path | None = None
     json: Path | None = None
 
+    def __repr__(self) -> str:
+        where = f", saved to {self.png}" if self.png else ""
+        return f"Plot({self.name!r}{where})"
+
     def _repr_png_(self) -> bytes:
         import io
 
@@ -177,11 +181,13 @@ def plot_session_length(episodes: Sequence[Episode], figures_dir: str | Path | N
                              "mean_words": statistics.fmean(words) if words else 0.0}, figures_dir)
 
 
-def synthesis_figures(episodes: Sequence[Episode], figures_dir: str | Path | None = None) -> dict[str, Plot]:
-    """All five figures of notebook 01."""
-    plots = [f(episodes, figures_dir) for f in (plot_operation_mix, plot_ops_per_session, plot_memory_size,
-                                                 plot_keywords_per_entry, plot_session_length)]
-    return {p.name: p for p in plots}
+def synthesis_figures(episodes: Sequence[Episode], figures_dir: str | Path | None = None,
+                      tag: str = "") -> dict[str, Plot]:
+    """All five figures of notebook 01, keyed by name; ``tag`` (a profile) is appended to file names."""
+    figures = {"01_operation_mix": plot_operation_mix, "01_ops_per_session": plot_ops_per_session,
+               "01_memory_size": plot_memory_size, "01_keywords_per_entry": plot_keywords_per_entry,
+               "01_session_length": plot_session_length}
+    return {base: f(episodes, figures_dir, name=f"{base}_{tag}" if tag else base) for base, f in figures.items()}
 
 
 # ----- one session: dialogue, gold operations, state diff -------------------------------------
