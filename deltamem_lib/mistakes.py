@@ -242,6 +242,12 @@ class Prediction:
     operations: tuple[Operation, ...]
     state: MemoryState
 
+    def render_operations(self) -> str:
+        """The operations on one line, e.g. ``UPDATE m2 "…" · ADD "…"`` (``NOOP`` if none)."""
+        parts = [" ".join(x for x in (op.op.value, op.memory_id, f'"{op.content}"' if op.content else None) if x)
+                 for op in self.operations]
+        return " · ".join(parts) or "NOOP"
+
 
 def _plain(op: Operation) -> Operation:
     """The operation as an agent would emit it: no labels, and no id for an ADD."""

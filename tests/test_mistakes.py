@@ -222,3 +222,10 @@ def test_a_single_spec_call_agrees_with_the_batch(scenario, records):
     p = predictions(scenario)["missed_update"]
     r = memory_levenshtein(p.state.entries, scenario.after.entries, lexical_fidelity=False)
     assert 0.0 < r.reward < 1.0 and len(r.pairs) == 1
+
+
+def test_render_operations(scenario):
+    preds = predictions(scenario)
+    assert preds["do_nothing"].render_operations() == "NOOP"
+    line = preds["wrong_delete"].render_operations()
+    assert line.startswith("DELETE m") and " · ADD \"" in line

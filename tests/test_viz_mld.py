@@ -214,3 +214,16 @@ def test_shared_first_counterexample():
     assert check_shared_first_counterexample(pred, gold).ok is True
     assert check_shared_first_counterexample(PRED, GOLD).ok is False
     assert isinstance(check_shared_first_counterexample([], GOLD), Check)
+
+
+def test_unanswered_coding_exercises_are_not_failures():
+    assert check_order_example(None, None, GOLD).ok is None
+    assert check_shared_first_counterexample(None, None).ok is None
+
+
+def test_edit_script_table():
+    from deltamem_lib.mld import ordered_levenshtein
+    res = ordered_levenshtein(PRED, GOLD, similarity="exact")
+    t = viz.edit_script_table(res, PRED, GOLD)
+    assert t.columns[0] == "step" and len(t.rows) == len(res.alignment)
+    assert sum(row[3] for row in t.rows) == res.distance == 4  # nothing identical: 2 + 2

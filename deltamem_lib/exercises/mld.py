@@ -176,10 +176,13 @@ def check_dice(fn: Callable[[str, str], float]) -> Check:
                        "(repeated tokens, case, punctuation, empty strings).")
 
 
-def check_order_example(pred_a: Sequence[EntryLike], pred_b: Sequence[EntryLike], gold: Sequence[EntryLike], *,
+def check_order_example(pred_a: Sequence[EntryLike] | None, pred_b: Sequence[EntryLike] | None,
+                        gold: Sequence[EntryLike], *,
                         similarity: SimilaritySpec = "lexical", threshold: float = 0.5) -> Check:
     """Are ``pred_a`` and ``pred_b`` the same memory in two orders whose *ordered* distances
     to ``gold`` differ? (Their set rewards are then equal: the check shows it.)"""
+    if pred_a is None or pred_b is None:
+        return Check(None, "Fill in `pred_a` and `pred_b` (the same entries in two orders), then run again.")
     A, B = as_items(pred_a, "pred_a"), as_items(pred_b, "pred_b")
     if not A:
         return Check(False, "`pred_a` is empty: list a few entries.")
@@ -273,10 +276,12 @@ def full_assignment_credit(pred: Sequence[EntryLike], gold: Sequence[EntryLike],
     return float(Q[r, c].sum())
 
 
-def check_shared_first_counterexample(pred: Sequence[EntryLike], gold: Sequence[EntryLike], *,
+def check_shared_first_counterexample(pred: Sequence[EntryLike] | None, gold: Sequence[EntryLike] | None, *,
                                       threshold: float = 0.5) -> Check:
     """Is this a case where removing the identical entries first (spec step 1) gives less
     credit than one assignment over all entries?"""
+    if pred is None or gold is None:
+        return Check(None, "Fill in `pred` and `gold`, then run again.")
     if not as_items(pred) or not as_items(gold):
         return Check(False, "Both lists need entries.")
     res = memory_levenshtein(pred, gold, threshold=threshold, scope="state")

@@ -10,6 +10,7 @@ the numbers behind it as JSON next to it. Nothing here prints.
 
 from .mld import (
     Table,
+    edit_script_table,
     has_widget_frontend,
     order_vs_set,
     plot_alignment,
@@ -24,6 +25,7 @@ from .mld import (
 
 __all__ = [
     "Table",
+    "edit_script_table",
     "has_widget_frontend",
     "order_vs_set",
     "plot_alignment",

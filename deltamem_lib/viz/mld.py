@@ -37,6 +37,7 @@ from ..io import atomic_write_json
 from ..mld import (
     EntryLike,
     MLDResult,
+    OrderedResult,
     SimilaritySpec,
     as_items,
     get_similarity,
@@ -46,6 +47,7 @@ from ..mld import (
 
 __all__ = [
     "Table",
+    "edit_script_table",
     "save_figure",
     "plot_alignment",
     "plot_alignments",
@@ -90,6 +92,15 @@ class Table:
         return self._repr_markdown_()
 
 
+def edit_script_table(result: OrderedResult, pred: Sequence[EntryLike], gold: Sequence[EntryLike]) -> Table:
+    """The edit script of :func:`deltamem_lib.mld.ordered_levenshtein` as a table:
+    one row per step (``match``/``sub``/``del``/``ins``) with the entries and the cost."""
+    P, G = as_items(pred, "pred"), as_items(gold, "gold")
+    rows = tuple((op, P[i].content if i is not None else "", G[j].content if j is not None else "", cost)
+                 for op, i, j, cost in result.alignment)
+    return Table(("step", "predicted entry", "gold entry", "cost"), rows)
+
+
 def save_figure(fig: Figure, data: Any, save_dir: str | os.PathLike[str] | None, name: str) -> Path | None:
     """Write ``<name>.png`` and ``<name>.json`` into ``save_dir`` (each atomically); None: do nothing."""
     if save_dir is None:
@@ -101,6 +112,7 @@ def save_figure(fig: Figure, data: Any, save_dir: str | os.PathLike[str] | None,
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=120, bbox_inches="tight")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a figure is for everyone to read
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -285,7 +297,7 @@ def plot_reward_vs_threshold(records: Sequence[Mapping[str, Any]], *, threshold:
         if threshold is not None:
             at = min(rs, key=lambda r: abs(r["threshold"] - threshold))
             ax.annotate(f"{at['reward']:.3f}", (at["threshold"], at["reward"]), textcoords="offset points",
-                        xytext=(6, 6 if fid else -12), color=color, fontsize=8)
+                        xytext=(6, 6 if fid else -12), color=color if fid else "#e6550d", fontsize=8)
     if threshold is not None:
         ax.axvline(threshold, color="0.4", ls="--", lw=1, label=f"τ = {threshold:g}")
     ax.set_xlabel("threshold τ (pairs with sim < τ earn nothing)")
