@@ -30,6 +30,16 @@ class DataFileError(ValueError):
     """A file's content is malformed; the message names the file, and the line if known."""
 
 
+def _file_mode(target: Path) -> int:
+    """The mode a plain ``open(target, "w")`` would give: the existing file's, else 0666 & ~umask."""
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` atomically (temporary file + rename).
 
@@ -44,6 +54,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _file_mode(target))  # mkstemp creates 0600; give the usual mode
         os.replace(tmp, target)
     except BaseException:
         try:

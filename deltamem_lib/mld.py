@@ -590,7 +590,8 @@ def ordered_levenshtein(pred: Sequence[EntryLike], gold: Sequence[EntryLike], *,
     while i > 0 or j > 0:
         if i > 0 and j > 0 and math.isclose(D[i, j], D[i - 1, j - 1] + sub[i - 1, j - 1]):
             c = float(sub[i - 1, j - 1])
-            script.append(("match" if c == 0 else "sub", i - 1, j - 1, c))
+            same = P[i - 1].key == G[j - 1].key  # "match" only for identical entries
+            script.append(("match" if same else "sub", i - 1, j - 1, c))
             i, j = i - 1, j - 1
         elif i > 0 and math.isclose(D[i, j], D[i - 1, j] + 1):
             script.append(("del", i - 1, None, 1.0))

@@ -189,3 +189,17 @@ def test_entries_are_immutable():
     with pytest.raises(AttributeError):
         s["m1"].content = "changed"  # type: ignore[misc]
     assert isinstance(s["m1"], MemoryEntry)
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        path = _state().save(tmp_path / "state.json")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644
+        path.chmod(0o600)
+        _state().save(path)  # an existing file keeps its mode
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        os.umask(umask)

@@ -207,3 +207,10 @@ def test_vectorised_coverage_equals_pairwise_definition(preds, gold_keywords):
     for i, p in enumerate(a):
         for j, g in enumerate(b):
             assert C[i, j] == pytest.approx(keyword_coverage(p.toks, g.kw_toks))
+
+
+def test_ordered_script_calls_only_identical_entries_a_match():
+    r = ordered_levenshtein(["lives user berlin in"], ["User lives in Berlin"])
+    assert r.distance == 0.0  # same tokens: Dice 1, so the substitution is free …
+    assert r.alignment[0][0] == "sub"  # … but the entries are not identical
+    assert ordered_levenshtein(["User lives in Berlin."], ["user lives in berlin"]).alignment[0][0] == "match"
