@@ -20,7 +20,7 @@ from deltamem_lib.synthesis import (SynthConfig, TargetError, check_targets, dat
 from deltamem_lib.synthesis.dataset import build_dataset_dict, load_synth_output, split_users, write_synth_output
 from deltamem_lib.synthesis.events import EVENT_TYPES
 from deltamem_lib.synthesis.probes import (PROBE_FIELDS, gold_lookup_answer, lookup_accuracy, probe_questions,
-                                           score_answer)
+                                           probe_rows, score_answer)
 from deltamem_lib.synthesis.stats import extraction_difficulty
 from deltamem_lib.synthesis.text import occurs
 from deltamem_lib.synthesis.world import FACT_TYPES, article
@@ -237,6 +237,7 @@ def test_lookup_accuracy_separates_gold_stale_and_empty_memories(episodes):
 
 def test_probe_questions_are_deterministic_and_scored_by_tokens(episodes):
     assert probe_questions(episodes[0]) == probe_questions(episodes[0])
+    assert probe_rows(episodes[:3]) == [p for ep in episodes[:3] for p in probe_questions(ep)]
     span = {"answer_type": "span", "answer": "St Mary's Hospital"}
     assert score_answer(span, "She works at st mary's hospital now.") == 1.0
     assert score_answer(span, "St Mary Hospital") == 0.0

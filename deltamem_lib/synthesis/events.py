@@ -72,12 +72,6 @@ class TimelineEvent:
     summary: str
     changes: list[Change] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"date": self.date, "kind": self.kind, "summary": self.summary,
-                "changes": [{"op": c.op.value, "evolution": c.evolution, "cause": c.cause,
-                             "before": c.before.content() if c.before else None,
-                             "after": c.after.content() if c.after else None} for c in self.changes]}
-
 
 class World:
     """What is true about the user and what the memory already knows, while planning."""
@@ -148,10 +142,6 @@ def _upd(fact: Fact, evo: str, cause: str, **attrs: str) -> Change:
     return Change(fact.slot, fact, fact.replace(**attrs), evo, cause)
 
 
-def _pick(rng: random.Random, facts: list[Fact]) -> Fact:
-    return rng.choice(facts)
-
-
 def _mk_move(w: World, rng: random.Random, t: int) -> list[Change]:
     home = w.known_of("home")[0]
     city = w.new("home", rng).attrs["city"]
@@ -217,7 +207,7 @@ def _mk_adopt_pet(w: World, rng: random.Random, t: int) -> list[Change]:
 
 def _mk_delete(ftype: str, cause: str, gap: int, evo: str = "intra") -> Maker:
     def make(w: World, rng: random.Random, t: int) -> list[Change]:
-        f = _pick(rng, w.known_of(ftype, t, gap))
+        f = rng.choice(w.known_of(ftype, t, gap))
         return [Change(f.slot, f, None, evo, cause)]
     return make
 
@@ -244,7 +234,7 @@ def _mk_buy_car(w: World, rng: random.Random, t: int) -> list[Change]:
 
 
 def _mk_change_taste(w: World, rng: random.Random, t: int) -> list[Change]:
-    fact = _pick(rng, [f for ft in ("cuisine", "music", "author") for f in w.known_of(ft, t, 2)])
+    fact = rng.choice([f for ft in ("cuisine", "music", "author") for f in w.known_of(ft, t, 2)])
     key = fact.spec.keyword_keys[0]
     return [_upd(fact, "intra", "change_taste", **{key: w.new(fact.type, rng).attrs[key]})]
 
@@ -278,7 +268,7 @@ def _correctable(w: World, t: int, touched: set[str] = frozenset()) -> list[Fact
 
 def make_correction(w: World, rng: random.Random, t: int, touched: set[str] = frozenset()) -> list[Change]:
     """The user corrects an earlier statement: the memory recorded a wrong value."""
-    fact = _pick(rng, _correctable(w, t, touched))
+    fact = rng.choice(_correctable(w, t, touched))
     key = rng.choice(fact.spec.correctable)
     if fact.type == "family":
         value = new_fact("family", rng, "", used_names=w.profile.used_names, relation=fact.attrs["relation"]).attrs["name"]
@@ -319,7 +309,7 @@ def _retractable(w: World, t: int) -> list[Fact]:
 
 
 def _mk_retract(w: World, rng: random.Random, t: int) -> list[Change]:
-    f = _pick(rng, _retractable(w, t))
+    f = rng.choice(_retractable(w, t))
     return [Change(f.slot, f, None, "inter", "retract_hobby")]
 
 

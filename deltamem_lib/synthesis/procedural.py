@@ -172,7 +172,8 @@ def _taboo(profile: Profile, timeline: list[TimelineEvent]) -> set[str]:
 def render_episode(profile: Profile, timeline: list[TimelineEvent], labels: Labels, rng: random.Random,
                    meta: dict[str, Any] | None = None) -> Episode:
     """Step 4: a dialogue per session, evidence turns per operation, gold state after each."""
-    known: dict[str, Fact] = {s: f for s in profile.initial for f in profile.facts if f.slot == s}
+    facts = {f.slot: f for f in profile.facts}
+    known: dict[str, Fact] = {s: facts[s] for s in profile.initial}
     taboo = _taboo(profile, timeline)
     state = MemoryState(labels.initial)
     sessions = []

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "CATALOGUES",
     "FACT_TYPES",
     "Fact",
     "FactType",
@@ -130,16 +129,6 @@ AUTHORS = ["Ursula K. Le Guin", "Terry Pratchett", "Toni Morrison", "Haruki Mura
            "Chimamanda Ngozi Adichie", "Italo Calvino", "Hilary Mantel", "Ted Chiang", "Elena Ferrante"]
 FAMILY_RELATIONS = ["sister", "brother", "daughter", "son"]
 
-CATALOGUES: dict[str, Any] = {
-    "city": CITIES, "jobs": JOBS, "employers": EMPLOYERS, "female_names": FEMALE_NAMES,
-    "male_names": MALE_NAMES, "neutral_names": NEUTRAL_NAMES, "surnames": SURNAMES,
-    "species": PET_SPECIES, "pet_names": PET_NAMES, "injuries": INJURIES, "conditions": CONDITIONS,
-    "allergens": ALLERGENS, "diets": DIETS, "hobbies": HOBBIES, "habits": HABITS, "degrees": DEGREES,
-    "fields": FIELDS, "universities": UNIVERSITIES, "cars": CARS, "places": PLACES,
-    "cuisines": CUISINES, "music": MUSIC, "authors": AUTHORS,
-}
-
-
 def article(phrase: str) -> str:
     """``"a nurse"``, ``"an accountant"``, ``"an HR advisor"``, ``"a UX designer"``."""
     first = phrase.split()[0]
@@ -170,7 +159,6 @@ class FactType:
     keyword_keys: tuple[str, ...]
     question: Mapping[str, str]
     answer_key: Mapping[str, str | None]
-    multi: bool = False
     correctable: tuple[str, ...] = ()
 
     def template(self, attrs: Mapping[str, str]) -> str:
@@ -214,9 +202,9 @@ FACT_TYPES: dict[str, FactType] = {f.name: f for f in [
     _ft("best_friend", "relationships", "{U}'s best friend is {name}.", ("name",),
         "Who is the user's best friend?", "name", correctable=("name",)),
     _ft("family", "family", "{U} has {a_relation} named {name}.", ("relation", "name"),
-        "What is the name of the user's {relation}?", "name", multi=True, correctable=("name",)),
+        "What is the name of the user's {relation}?", "name", correctable=("name",)),
     _ft("pet", "pets", "{U} has {a_species} named {name}.", ("species", "name"),
-        "What is the name of the user's {species}?", "name", multi=True, correctable=("name",)),
+        "What is the name of the user's {species}?", "name", correctable=("name",)),
     _ft("injury", "health and diet", "{U} has {a_injury}.", ("injury",),
         "What injury is the user recovering from?", "injury"),
     _ft("condition", "health and diet", "{U} has {condition}.", ("condition",),
@@ -226,9 +214,9 @@ FACT_TYPES: dict[str, FactType] = {f.name: f for f in [
     _ft("diet", "health and diet", "{U} is {diet}.", ("diet",), "Which diet does the user follow?",
         "diet", correctable=("diet",)),
     _ft("hobby", "hobbies", "{U} enjoys {hobby}.", ("hobby",), "Does the user currently enjoy {hobby}?",
-        None, multi=True),
+        None),
     _ft("habit", "hobbies", "{U} has a habit of {habit}.", ("habit",),
-        "Does the user currently have a habit of {habit}?", None, multi=True),
+        "Does the user currently have a habit of {habit}?", None),
     _ft("education", "education",
         {"studying": "{U} is studying for {a_degree} in {field}.", "done": "{U} has {a_degree} in {field}."},
         ("degree_kw", "field"),
@@ -240,7 +228,7 @@ FACT_TYPES: dict[str, FactType] = {f.name: f for f in [
         {"planning": "{U} is planning a trip to {place}.", "done": "{U} has been to {place}."},
         ("place",),
         {"planning": "Where is the user planning to travel?", "done": "Has the user been to {place}?"},
-        {"planning": "place", "done": None}, multi=True),
+        {"planning": "place", "done": None}),
     _ft("cuisine", "tastes", "{U}'s favourite cuisine is {cuisine}.", ("cuisine",),
         "What is the user's favourite cuisine?", "cuisine", correctable=("cuisine",)),
     _ft("music", "tastes", "{U}'s favourite kind of music is {genre}.", ("genre",),
@@ -316,16 +304,13 @@ class Profile:
     def first_name(self) -> str:
         return self.name.split()[0]
 
-    def hidden(self) -> list[Fact]:
-        return [f for f in self.facts if f.slot not in self.initial]
-
     def to_dict(self) -> dict[str, Any]:
         """The ``persona`` field of an episode."""
         return {
             "name": self.name,
             "age": self.age,
             "seed": self.seed,
-            "profile": [{"fact_type": f.type, "content": f.content(), "keywords": list(f.keywords()),
+            "profile": [{"category": f.spec.category, "fact_type": f.type, "content": f.content(), "keywords": list(f.keywords()),
                          "in_initial_memory": f.slot in self.initial} for f in self.facts],
         }
 
