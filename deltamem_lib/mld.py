@@ -22,6 +22,9 @@ operation sequences reach the same state). This module implements
    the F1 of soft precision :math:`Q^*/|\Delta P|` and recall :math:`Q^*/|\Delta G|`.
 
 ``scope="state"`` scores whole states: :math:`r_{state} = 2(|E| + Q^*)/(|P| + |G|)`.
+``scope="transition"`` (beyond the spec, opt-in) drops only the entries that the state
+before the session, ``P`` and ``G`` all hold unchanged, then scores the rest like
+``"state"``: a correct change is credited instead of vanishing into the shared part.
 :func:`ordered_levenshtein` is the classic dynamic programme over *ordered* lists, kept for
 the derivation in notebook 02. :func:`memory_levenshtein_reference` is a deliberately plain,
 per-pair version of the same definition: the tests check the fast path against it and
@@ -30,6 +33,7 @@ per-pair version of the same definition: the tests check the fast path against i
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -61,6 +65,7 @@ __all__ = [
     "memory_levenshtein",
     "memory_levenshtein_batch",
     "memory_levenshtein_reference",
+    "SCOPES",
     "OrderedResult",
     "ordered_levenshtein",
 ]
@@ -351,6 +356,7 @@ class MLDResult:
     sim_matrix: np.ndarray = field(repr=False, compare=False, default_factory=lambda: np.zeros((0, 0)))
     cov_matrix: np.ndarray = field(repr=False, compare=False, default_factory=lambda: np.zeros((0, 0)))
     q_matrix: np.ndarray = field(repr=False, compare=False, default_factory=lambda: np.zeros((0, 0)))
+    untouched: int = 0  # scope="transition": entries before, pred and gold all hold unchanged
 
     @property
     def unmatched_pred(self) -> tuple[int, ...]:
@@ -370,11 +376,16 @@ class MLDResult:
                 f"|ΔG|={len(self.delta_gold)} shared={len(self.shared)} Q*={self.q_total:.3f}")
 
 
-def _check_options(threshold: float, scope: str) -> None:
+SCOPES = ("delta", "state", "transition")
+
+
+def _check_options(threshold: float, scope: str, has_before: bool | None = None) -> None:
     if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold={threshold!r}: must be a number in [0, 1]")
-    if scope not in ("delta", "state"):
-        raise ValueError(f"scope={scope!r}: expected 'delta' (the paper's r_trans) or 'state'")
+    if scope not in SCOPES:
+        raise ValueError(f"scope={scope!r}: expected 'delta' (the paper's r_trans), 'state' or 'transition'")
+    if scope == "transition" and has_before is False:
+        raise ValueError("scope='transition' needs before= (the gold state before the session)")
 
 
 def _shared(P: Sequence[Item], G: Sequence[Item]) -> tuple[list[tuple[int, int]], list[int], list[int]]:
@@ -433,9 +444,39 @@ def _score(P: list[Item], G: list[Item], sim: Similarity, threshold: float,
     )
 
 
+def _untouched(before: Sequence[Item], P: Sequence[Item], G: Sequence[Item]) -> tuple[list[int], list[int]]:
+    """Indices of P and G left after removing the entries that ``before``, ``P`` and ``G``
+    all hold unchanged (a multiset intersection of the three under identity)."""
+    common = Counter(b.key for b in before) & Counter(p.key for p in P) & Counter(g.key for g in G)
+    keep = []
+    for side in (P, G):
+        left = Counter(common)
+        idx = []
+        for i, x in enumerate(side):
+            if left[x.key] > 0:
+                left[x.key] -= 1
+            else:
+                idx.append(i)
+        keep.append(idx)
+    return keep[0], keep[1]
+
+
+def _score_transition(P: list[Item], G: list[Item], before: list[Item], sim: Similarity, threshold: float,
+                      lexical_fidelity: bool) -> MLDResult:
+    kp, kg = _untouched(before, P, G)
+    r = _score([P[i] for i in kp], [G[j] for j in kg], sim, threshold, lexical_fidelity, "state")
+    return dataclasses.replace(
+        r, scope="transition", n_pred=len(P), n_gold=len(G), untouched=len(P) - len(kp),
+        pairs=tuple(dataclasses.replace(m, pred_index=kp[m.pred_index], gold_index=kg[m.gold_index]) for m in r.pairs),
+        shared=tuple((kp[i], kg[j]) for i, j in r.shared),
+        delta_pred=tuple(kp[i] for i in r.delta_pred), delta_gold=tuple(kg[j] for j in r.delta_gold),
+    )
+
+
 def memory_levenshtein(pred: Iterable[EntryLike], gold: Iterable[EntryLike], *,
                        similarity: SimilaritySpec = "lexical", threshold: float = 0.5,
-                       lexical_fidelity: bool = True, scope: str = "delta") -> MLDResult:
+                       lexical_fidelity: bool = True, scope: str = "delta",
+                       before: Iterable[EntryLike] | None = None) -> MLDResult:
     """Score a predicted memory state against the gold state (``mld_spec.md``).
 
     Args:
@@ -448,21 +489,29 @@ def memory_levenshtein(pred: Iterable[EntryLike], gold: Iterable[EntryLike], *,
         threshold: ``τ``; pairs less similar than this earn no credit.
         lexical_fidelity: check gold keywords in the matched prediction (``cov``); off is
             the ablation of the paper's Figure 3.
-        scope: ``"delta"`` (``r_trans``, the default) or ``"state"`` (whole states).
+        scope: ``"delta"`` (``r_trans``, the default), ``"state"`` (whole states), or
+            ``"transition"`` — a variant beyond the spec: only the entries that ``before``,
+            ``pred`` and ``gold`` all hold unchanged are dropped, and the rest is scored
+            like ``"state"``. Correct changes then earn credit; under ``"delta"`` they fall
+            into the shared part, so one wrong operation scores like doing nothing.
+        before: the gold state before the session (needed by ``scope="transition"``).
 
     Returns:
         :class:`MLDResult` with ``reward``, ``distance``, ``normalized``, ``precision``,
         ``recall``, the matched ``pairs`` and the matrices behind them.
     """
-    _check_options(threshold, scope)
-    return _score(as_items(pred, "pred"), as_items(gold, "gold"), get_similarity(similarity),
-                  threshold, lexical_fidelity, scope)
+    _check_options(threshold, scope, before is not None)
+    P, G, sim = as_items(pred, "pred"), as_items(gold, "gold"), get_similarity(similarity)
+    if scope == "transition":
+        return _score_transition(P, G, as_items(before, "before"), sim, threshold, lexical_fidelity)  # type: ignore[arg-type]
+    return _score(P, G, sim, threshold, lexical_fidelity, scope)
 
 
-def memory_levenshtein_batch(pairs: Iterable[tuple[Iterable[EntryLike], Iterable[EntryLike]]], *,
+def memory_levenshtein_batch(pairs: Iterable[Sequence[Iterable[EntryLike]]], *,
                              similarity: SimilaritySpec = "lexical", threshold: float = 0.5,
                              lexical_fidelity: bool = True, scope: str = "delta") -> list[MLDResult]:
-    """Score many ``(pred, gold)`` pairs with one similarity backend.
+    """Score many ``(pred, gold)`` pairs (``(pred, gold, before)`` triples with
+    ``scope="transition"``) with one similarity backend.
 
     Strings are tokenised once (entries repeated across rollouts share their ``Item``), and
     with ``similarity="embedding"`` every distinct string of the batch is embedded in one
@@ -478,9 +527,17 @@ def memory_levenshtein_batch(pairs: Iterable[tuple[Iterable[EntryLike], Iterable
             out.append(memo.setdefault((it.content, it.keywords), it))
         return out
 
-    prepared = [(items(p, f"pairs[{k}].pred"), items(g, f"pairs[{k}].gold")) for k, (p, g) in enumerate(pairs)]
+    prepared = []
+    for k, pair in enumerate(pairs):
+        if len(pair) not in (2, 3):
+            raise ValueError(f"pairs[{k}]: expected (pred, gold) or (pred, gold, before), got {len(pair)} items")
+        if scope == "transition" and len(pair) != 3:
+            raise ValueError(f"pairs[{k}]: scope='transition' needs (pred, gold, before) triples")
+        prepared.append([items(x, f"pairs[{k}][{n}]") for n, x in enumerate(pair)])
     sim.prepare(memo.values())
-    return [_score(P, G, sim, threshold, lexical_fidelity, scope) for P, G in prepared]
+    if scope == "transition":
+        return [_score_transition(P, G, B, sim, threshold, lexical_fidelity) for P, G, B in prepared]
+    return [_score(t[0], t[1], sim, threshold, lexical_fidelity, scope) for t in prepared]
 
 
 def _pre_items(entries: Iterable[EntryLike], memo: dict[tuple[str, tuple[str, ...]], Item]) -> list[EntryLike]:

@@ -214,3 +214,41 @@ def test_ordered_script_calls_only_identical_entries_a_match():
     assert r.distance == 0.0  # same tokens: Dice 1, so the substitution is free …
     assert r.alignment[0][0] == "sub"  # … but the entries are not identical
     assert ordered_levenshtein(["User lives in Berlin."], ["user lives in berlin"]).alignment[0][0] == "match"
+
+
+# ----- the opt-in transition scope (beyond the spec) ---------------------------------------
+BEFORE = [{"content": "User lives in Hamburg"}, {"content": "User has a cat named Miso", "keywords": ["Miso"]},
+          {"content": "User likes jazz"}]
+AFTER = [{"content": "User lives in Berlin", "keywords": ["Berlin"]}, BEFORE[1], BEFORE[2],
+         {"content": "User works as a nurse", "keywords": ["nurse"]}]
+
+
+def test_transition_scope_credits_correct_changes_that_delta_ignores():
+    two_of_three = ["User lives in Hamburg", "User has a cat named Miso", "User likes jazz", "User works as a nurse"]
+    delta = memory_levenshtein(two_of_three, AFTER)
+    trans = memory_levenshtein(two_of_three, AFTER, scope="transition", before=BEFORE)
+    assert delta.reward == 0.0  # the correct ADD is shared, only the missed update is scored
+    assert trans.untouched == 2 and trans.reward == pytest.approx(2 * 1 / 4)  # ADD right, update missed
+    nothing = memory_levenshtein([b["content"] for b in BEFORE], AFTER, scope="transition", before=BEFORE)
+    perfect = memory_levenshtein(AFTER, AFTER, scope="transition", before=BEFORE)
+    assert nothing.reward == 0.0 and perfect.reward == 1.0
+    assert {(p.pred_index, p.gold_index) for p in trans.pairs} | set(trans.shared) == {(3, 3)}
+
+
+def test_transition_scope_needs_before():
+    with pytest.raises(ValueError, match="before="):
+        memory_levenshtein([], [], scope="transition")
+    with pytest.raises(ValueError, match="triples"):
+        memory_levenshtein_batch([([], [])], scope="transition")
+
+
+@settings(max_examples=150, deadline=None)
+@given(state, state, state, st.booleans())
+def test_transition_reward_is_at_least_delta_reward(P, G, B, fidelity):
+    d = memory_levenshtein(P, G, lexical_fidelity=fidelity)
+    t = memory_levenshtein(P, G, lexical_fidelity=fidelity, scope="transition", before=B)
+    assert 0.0 <= t.reward <= 1.0 + 1e-12
+    assert t.reward >= d.reward - 1e-12
+    assert t.reward == pytest.approx(1 - t.normalized)
+    batch = memory_levenshtein_batch([(P, G, B)], lexical_fidelity=fidelity, scope="transition")
+    assert batch[0].reward == pytest.approx(t.reward)
