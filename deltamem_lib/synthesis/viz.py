@@ -177,6 +177,8 @@ def plot_session_length(episodes: Sequence[Episode], figures_dir: str | Path | N
                  f"{statistics.fmean(words) if words else 0:.0f} words)")
     ax.legend()
     return _save(name, fig, {"turns_with_operations": _histogram(changed), "turns_no_change": _histogram(quiet),
+                             "mean_turns_with_operations": statistics.fmean(changed) if changed else 0.0,
+                             "mean_turns_no_change": statistics.fmean(quiet) if quiet else 0.0,
                              "mean_turns": statistics.fmean(changed + quiet) if changed + quiet else 0.0,
                              "mean_words": statistics.fmean(words) if words else 0.0}, figures_dir)
 
