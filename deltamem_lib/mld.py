@@ -33,6 +33,7 @@ per-pair version of the same definition: the tests check the fast path against i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
@@ -322,6 +323,26 @@ def coverage_matrix(a: Sequence[Item], b: Sequence[Item]) -> np.ndarray:
     return C
 
 
+@functools.lru_cache(maxsize=1)
+def _blas_controller() -> Any:
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        return None
+    return ThreadpoolController()
+
+
+def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
+    """Run the reward's small matrix products on one BLAS thread.
+
+    Measured on 2 cores: with the machine loaded (a GRPO step, other processes),
+    multi-threaded OpenBLAS made a 200-entry comparison 30x slower (1.5 ms to 46 ms) while
+    one thread kept it at 1.5 ms. Entering the limit costs about 15 µs.
+    """
+    c = _blas_controller()
+    return c.limit(limits=1, user_api="blas") if c is not None else contextlib.nullcontext()
+
+
 # ----- results ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class MatchedPair:
@@ -502,9 +523,10 @@ def memory_levenshtein(pred: Iterable[EntryLike], gold: Iterable[EntryLike], *,
     """
     _check_options(threshold, scope, before is not None)
     P, G, sim = as_items(pred, "pred"), as_items(gold, "gold"), get_similarity(similarity)
-    if scope == "transition":
-        return _score_transition(P, G, as_items(before, "before"), sim, threshold, lexical_fidelity)  # type: ignore[arg-type]
-    return _score(P, G, sim, threshold, lexical_fidelity, scope)
+    with _one_blas_thread():
+        if scope == "transition":
+            return _score_transition(P, G, as_items(before, "before"), sim, threshold, lexical_fidelity)  # type: ignore[arg-type]
+        return _score(P, G, sim, threshold, lexical_fidelity, scope)
 
 
 def memory_levenshtein_batch(pairs: Iterable[Sequence[Iterable[EntryLike]]], *,
@@ -535,9 +557,10 @@ def memory_levenshtein_batch(pairs: Iterable[Sequence[Iterable[EntryLike]]], *,
             raise ValueError(f"pairs[{k}]: scope='transition' needs (pred, gold, before) triples")
         prepared.append([items(x, f"pairs[{k}][{n}]") for n, x in enumerate(pair)])
     sim.prepare(memo.values())
-    if scope == "transition":
-        return [_score_transition(P, G, B, sim, threshold, lexical_fidelity) for P, G, B in prepared]
-    return [_score(t[0], t[1], sim, threshold, lexical_fidelity, scope) for t in prepared]
+    with _one_blas_thread():
+        if scope == "transition":
+            return [_score_transition(P, G, B, sim, threshold, lexical_fidelity) for P, G, B in prepared]
+        return [_score(t[0], t[1], sim, threshold, lexical_fidelity, scope) for t in prepared]
 
 
 def _pre_items(entries: Iterable[EntryLike], memo: dict[tuple[str, tuple[str, ...]], Item]) -> list[EntryLike]:
@@ -623,7 +646,8 @@ def ordered_levenshtein(pred: Sequence[EntryLike], gold: Sequence[EntryLike], *,
     """
     _check_options(threshold, "delta")
     P, G = as_items(pred, "pred"), as_items(gold, "gold")
-    S = get_similarity(similarity).matrix(P, G) if P and G else np.zeros((len(P), len(G)))
+    with _one_blas_thread():
+        S = get_similarity(similarity).matrix(P, G) if P and G else np.zeros((len(P), len(G)))
     n, m = len(P), len(G)
     sub = np.zeros((n, m))
     for i in range(n):
