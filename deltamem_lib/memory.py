@@ -328,6 +328,8 @@ class MemoryState:
         if next_id <= highest:
             raise ValueError(f"next_id {next_id} would reuse an existing id (highest is m{highest})")
         self._next_id = next_id
+        # One record per applied operation (resolved id, timestamp, source); records are
+        # read-only once logged, so copies of the state share them.
         self.log: list[dict[str, Any]] = []
 
     # ----- reading ---------------------------------------------------------------------
@@ -383,7 +385,7 @@ class MemoryState:
         new = MemoryState.__new__(MemoryState)
         new._entries = dict(self._entries)
         new._next_id = self._next_id
-        new.log = copy.deepcopy(self.log)
+        new.log = list(self.log)  # records are never mutated after they are logged
         return new
 
     def diff(self, other: MemoryState) -> StateDiff:
