@@ -208,27 +208,12 @@ def _entries(x: MemoryState | Sequence[EntryLike]) -> list[EntryLike]:
 def touched_reward_reference(before: MemoryState | Sequence[EntryLike], pred: MemoryState | Sequence[EntryLike],
                              gold: MemoryState | Sequence[EntryLike], *, similarity: SimilaritySpec = "lexical",
                              threshold: float = 0.5, lexical_fidelity: bool = True) -> float:
-    """A session-scoped variant (not the spec's): drop the entries identical in all three of
-    ``before``, ``pred`` and ``gold`` (what the session left untouched and the manager
-    kept), then score the rest as whole states (``scope="state"``), so correct changes
-    earn credit. 1 when nothing is left."""
-    B, P, G = as_items(_entries(before), "before"), as_items(_entries(pred), "pred"), as_items(_entries(gold), "gold")
-    untouched = Counter(x.key for x in B) & Counter(x.key for x in P) & Counter(x.key for x in G)
-
-    def rest(items: list[Item]) -> list[Item]:
-        left, out = Counter(untouched), []
-        for x in items:
-            if left[x.key] > 0:
-                left[x.key] -= 1
-            else:
-                out.append(x)
-        return out
-
-    P2, G2 = rest(P), rest(G)
-    if not P2 and not G2:
-        return 1.0
-    return memory_levenshtein(P2, G2, similarity=similarity, threshold=threshold,
-                              lexical_fidelity=lexical_fidelity, scope="state").reward
+    """The solution of exercise 6: the library's opt-in ``scope="transition"`` (not the spec's
+    reward). It drops the entries identical in all three of ``before``, ``pred`` and ``gold``
+    (what the session left untouched and the manager kept), then scores the rest as whole
+    states (``scope="state"``), so correct changes earn credit; 1 when nothing is left."""
+    return memory_levenshtein(_entries(pred), _entries(gold), similarity=similarity, threshold=threshold,
+                              lexical_fidelity=lexical_fidelity, scope="transition", before=_entries(before)).reward
 
 
 def check_touched_reward(fn: Callable[..., float], *, n_scenarios: int = 3, seed: int = 0) -> Check:
