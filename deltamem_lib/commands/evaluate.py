@@ -73,12 +73,8 @@ def run(args: argparse.Namespace) -> int:
 
         model = load_chat_model(args.model, device=args.device, load_adapter=args.adapter,
                                 batch_size=args.batch_size)
-    options: dict[str, Any] = dict(env_options)
-    if args.system == "deltamem":
-        options.update(max_tool_calls=args.max_tool_calls, max_new_tokens=args.max_new_tokens)
-    elif args.system in ("deltamem-oneshot", "mem0-style", "add-only"):
-        options.update(max_new_tokens=args.max_new_tokens)
-    system = make_system(args.system, model, **options)
+    system = make_system(args.system, model, max_tool_calls=args.max_tool_calls, max_new_tokens=args.max_new_tokens,
+                         **env_options)
     print(f"evaluating {args.system} on {len(examples)} {args.split} sessions ({source})", file=sys.stderr)
     result = evaluate_system(system, examples, batch_size=args.batch_size, seed=args.seed,
                              similarity=args.similarity, progress=sys.stderr.isatty(),
@@ -90,10 +86,10 @@ def run(args: argparse.Namespace) -> int:
     result.update(split=args.split, split_source=source, episodes=str(episodes_path),
                   adapter=args.adapter, limit_sessions=args.limit_sessions)
     atomic_write_json(args.out, result)
-    f1 = result["op_f1"]
+    f1 = {k: "–" if v["f1"] is None else f"{v['f1']:.2f}" for k, v in result["op_f1"].items()}
     print(f"{result['system']} ({result['model']}): r_trans {result['r_trans_mean']:.3f} "
           f"± {result['r_trans_sem']:.3f} over {result['sessions']} sessions · op F1 "
-          f"ADD {f1['ADD']['f1']:.2f} UPDATE {f1['UPDATE']['f1']:.2f} DELETE {f1['DELETE']['f1']:.2f} · "
+          f"ADD {f1['ADD']} UPDATE {f1['UPDATE']} DELETE {f1['DELETE']} · "
           f"invalid {result['invalid_call_rate']:.2f} · {result['tokens_per_session']:.0f} tokens and "
           f"{result['seconds_per_session']:.2f} s per session → {args.out}")
     return 0

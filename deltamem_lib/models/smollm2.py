@@ -86,9 +86,11 @@ def ensure_smollm2(cache: str | os.PathLike[str] | None = None, *, force: bool =
     import torch
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     from .chat_templates import set_tool_chat_template
 
+    hf_logging.disable_progress_bar()
     tmp = Path(tempfile.mkdtemp(prefix=f".{SMOLLM2_DIRNAME}.", suffix=".tmp", dir=parent))
     try:
         quantised = AutoModelForCausalLM.from_pretrained(str(src.parent), gguf_file=src.name, dtype=torch.float32)

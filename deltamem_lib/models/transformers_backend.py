@@ -47,7 +47,8 @@ class TransformersChatModel(ChatModel):
         chat_template: ``"auto"`` (keep a template that supports tools, else ``"compact"``),
             ``"compact"``, ``"qwen2.5"`` or ``"keep"``.
         batch_size: most conversations generated together.
-        chat_template_kwargs: extra template variables, e.g. ``{"enable_thinking": False}`` for Qwen3.
+        chat_template_kwargs: extra template variables; default ``{"enable_thinking": False}`` for
+            templates that know the variable (Qwen3), else none.
     """
 
     def __init__(self, model: Any, *, tokenizer: Any = None, name: str | None = None, device: str = "auto",
@@ -57,8 +58,12 @@ class TransformersChatModel(ChatModel):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from transformers.utils import logging as hf_logging
+
         from ..config import pick_device
         from .chat_templates import has_tool_template, set_tool_chat_template
+
+        hf_logging.disable_progress_bar()  # no weight-loading bars in notebooks and logs
 
         self.device = pick_device(device)
         if isinstance(model, (str, os.PathLike)):
@@ -98,6 +103,8 @@ class TransformersChatModel(ChatModel):
         self.model = lm.to(self.device).eval()
         self.tokenizer = tok
         self.batch_size = max(1, int(batch_size))
+        if chat_template_kwargs is None and "enable_thinking" in (tok.chat_template or ""):
+            chat_template_kwargs = {"enable_thinking": False}  # Qwen3: a memory update needs no <think> essay
         self.chat_template_kwargs = dict(chat_template_kwargs or {})
         stop = {tok.eos_token_id}
         im_end = tok.convert_tokens_to_ids("<|im_end|>")
