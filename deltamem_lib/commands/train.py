@@ -1,0 +1,100 @@
+"""``deltamem train``: SFT warm start + GRPO on the MLD reward, evaluation, figures (notebook 03's code).
+
+Examples::
+
+    deltamem train --profile cpu                       # the cpu profile's settings, runs/train-cpu/
+    deltamem train --profile cpu --resume              # continue an interrupted run
+    deltamem train --profile smallest --set grpo_max_steps=4 learning_rate=1e-4
+    deltamem train --profile cpu --ablation outcome_reward no_delete
+
+The settings are the ``03_rl_training`` section of ``profiles/<profile>.yaml`` over the
+defaults of :class:`deltamem_lib.training.TrainConfig` (``--help-settings`` lists them); ``--set``
+overrides single settings. Results: ``<out>/results/03_rl_training_<profile>.json``; figures in
+``<out>/figures``; the adapters in ``<out>/sft/adapter`` and ``<out>/grpo/adapter``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("train", help="SFT + GRPO training of the memory agent on the MLD reward",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--profile", default="cpu", help="profile name in profiles/ or a YAML path (default: cpu)")
+    p.add_argument("--out", default=None, help="run folder (default: runs/train-<profile>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint (finished stages are kept)")
+    p.add_argument("--fresh", action="store_true", help="clear the run folder and start again")
+    p.add_argument("--ablation", nargs="*", default=None, metavar="NAME",
+                   help="ablations to run (replaces the profile's list; names: see --help-settings)")
+    p.add_argument("--set", nargs="*", default=(), metavar="KEY=VALUE", help="override settings, e.g. learning_rate=1e-4")
+    p.add_argument("--device", default="auto", help="torch device (auto: cuda, mps, else cpu)")
+    p.add_argument("--help-settings", action="store_true", help="list every setting with its help and exit")
+    p.set_defaults(func=run)
+
+
+def _value(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        low = text.lower()
+        return {"true": True, "false": False}.get(low, text)
+
+
+def settings(args: argparse.Namespace) -> Any:
+    """The :class:`TrainConfig` of the command line (profile section, then ``--set``, ``--ablation``)."""
+    from ..config import load_profile
+    from ..training.config import TrainConfig
+
+    profile = load_profile(args.profile)
+    params = dict(profile.params_for("03_rl_training"))
+    params.pop("output_dir", None)
+    params["profile"] = profile.name
+    overrides = {}
+    for item in args.set or ():
+        if "=" not in item:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        overrides[k.strip()] = _value(v.strip())
+    TrainConfig.from_params(overrides, strict=True)  # names checked before anything runs
+    params.update(overrides)
+    if args.ablation is not None:
+        params["ablations"] = list(args.ablation)
+    return TrainConfig.from_params(params)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..training.config import ABLATIONS, TrainConfig
+
+    if args.help_settings:
+        for k, v in TrainConfig.help().items():
+            print(f"{k:32s} {v}")
+        print("\nablations: " + ", ".join(f"{k} ({v})" for k, v in ABLATIONS.items()))
+        return 0
+    cfg = settings(args)
+    from ..config import PROJECT_ROOT, pick_device
+    from ..training.pipeline import start_run
+
+    out = args.out or str(PROJECT_ROOT / "runs" / f"train-{cfg.profile}")
+    device = pick_device(args.device)
+    if not args.resume and not args.fresh:
+        from pathlib import Path
+
+        if (Path(out) / "config.json").exists():
+            print(f"deltamem train: {out} already holds a run; pass --resume to continue it or --fresh to "
+                  "start again", file=sys.stderr)
+            return 2
+    run_ = start_run(cfg, out, device=device, progress=sys.stderr.isatty(), fresh=args.fresh,
+                     log=lambda m: print(m, flush=True))
+    print(f"training profile {cfg.profile} on {device}: {cfg.model}, {cfg.agent} agent; outputs in {out}", flush=True)
+    res = run_.all()
+    head = res.get("headline")
+    if head:
+        print(f"{run_.trained_label} vs {head['reference']}: Δ r_trans {head['mean_diff']:+.3f} "
+              f"[{head['ci_low']:+.3f}, {head['ci_high']:+.3f}] (95% paired bootstrap, {head['n']} sessions)")
+    print(f"results: {out}/results/03_rl_training_{cfg.profile}.json")
+    return 0

@@ -1,0 +1,26 @@
+"""Training the memory manager: SFT warm start and GRPO on the MLD reward (DeltaMem §3.3).
+
+The paper's "DeltaMem-RL" trains the memory agent with GRPO on the state-transition reward
+``r_trans``; here with TRL and a PEFT LoRA adapter, so the same code runs from a 2-core CPU
+(SmolLM2-135M) to a Colab T4 (Qwen3-0.6B/1.7B) to an A100 (Qwen3-4B/8B with vLLM rollouts).
+
+* :mod:`.config` — :class:`TrainConfig` (every knob, one help line each), TRL configs with every
+  moved default set explicitly, and the ablations;
+* :mod:`.data` — RL rows with the agent's own prompts, gold SFT targets, held-out users;
+* :mod:`.rewards` — one named reward function per component (``r_trans``, ``outcome``,
+  ``invalid_calls``, ``format``) following TRL's contract;
+* :mod:`.outcome` — the deterministic probe-question reader behind the outcome reward;
+* :mod:`.trainers` — :func:`run_sft` and :func:`run_grpo` with checkpoints and resume;
+* :mod:`.metrics` — the per-step ``metrics.jsonl`` callback;
+* :mod:`.evaluate` — held-out evaluation and the paired bootstrap;
+* :mod:`.plots` — the reward-dynamics figure (the paper's Figure 2) and the before/after table;
+* :mod:`.pipeline` — the whole run, stage by stage (``deltamem train`` and notebook 03);
+* :mod:`.explain` — small worked examples for the notebook (a GRPO group, dense vs sparse);
+* :mod:`.exercises` — self-checks for the notebook's exercises.
+
+Heavy imports (torch, transformers, TRL) happen inside the functions that need them.
+"""
+
+from .config import ABLATIONS, TrainConfig, apply_ablation, grpo_config, sft_config
+
+__all__ = ["ABLATIONS", "TrainConfig", "apply_ablation", "grpo_config", "sft_config"]

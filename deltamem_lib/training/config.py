@@ -1,0 +1,355 @@
+"""Settings of a training run (DeltaMem §3.3, "DeltaMem-RL"), cleanrl-style: one dataclass.
+
+:class:`TrainConfig` holds every knob of the pipeline — data, model and LoRA, the optional
+SFT warm start, GRPO, the reward and its ablations, the evaluation. Each field carries a
+one-line help (``TrainConfig.help()``); the defaults are the ``smallest`` profile (a few
+steps, for tests), and a profile section (``profiles/<name>.yaml`` → ``03_rl_training``) or
+``deltamem train --set key=value`` overrides them. The notebook's ``parameters`` cell uses the
+same names.
+
+:func:`grpo_config` and :func:`sft_config` turn it into TRL's ``GRPOConfig`` / ``SFTConfig``.
+Every GRPO option whose default moved between TRL releases is set explicitly there, one
+comment per option, so a run means the same thing under another TRL version.
+
+:data:`ABLATIONS` are the paper's and the workbook's ablations as named config changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ABLATIONS", "TrainConfig", "apply_ablation", "grpo_config", "precision_flags", "resolve_precision",
+           "sft_config"]
+
+
+def _f(default: Any, text: str) -> Any:
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": text})
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; ``TrainConfig.help()`` lists each field's help line."""
+
+    # ----- run --------------------------------------------------------------------------------
+    profile: str = _f("smallest", "profile name, recorded in every results file")
+    seed: int = _f(0, "seed of sampling, shuffling and LoRA initialisation")
+    # ----- data -------------------------------------------------------------------------------
+    data_dir: str = _f("", "a `deltamem synth` output folder to train on; empty: synthesise with the settings below")
+    train_users: int = _f(6, "synthetic training users (procedural generator)")
+    test_users: int = _f(3, "held-out synthetic users for evaluation (never seen in training)")
+    sessions_per_user: int = _f(4, "sessions per synthetic user")
+    data_seed: int = _f(1234, "seed of the synthetic data (training and test users are disjoint)")
+    sft_examples: int = _f(4, "gold trajectories in the SFT warm start")
+    eval_sessions: int = _f(4, "held-out sessions evaluated (a seeded sample of the test users' sessions)")
+    # ----- model and agent --------------------------------------------------------------------
+    model: str = _f("smollm2", "'smollm2' (offline SmolLM2-135M-Instruct), a Hub id such as Qwen/Qwen3-4B, or a folder")
+    agent: str = _f("oneshot", "'oneshot' (memories in the prompt, one JSON list out) or 'react' (multi-turn tools)")
+    related_k: int = _f(10, "one-shot: memories shown in the prompt")
+    retriever: str = _f("lexical", "retriever of the related memories / search_memory: lexical (BM25) or embedding")
+    precision: str = _f("auto", "'auto' (fp32 on CPU, bf16 on a bf16 GPU, fp16 on a T4), 'fp32', 'bf16', 'fp16'")
+    enable_thinking: bool = _f(False, "Qwen3 chat template: allow <think> blocks (off: answer directly)")
+    lora_r: int = _f(16, "LoRA rank")
+    lora_alpha: int = _f(32, "LoRA scaling alpha")
+    lora_dropout: float = _f(0.0, "LoRA dropout")
+    lora_target_modules: str = _f("all-linear", "modules that get LoRA adapters ('all-linear' or comma-separated names)")
+    lora_layers: int = _f(0, "LoRA on the top N transformer layers only (0: all); backward stops below them, ~2x cheaper on CPU")
+    # ----- SFT warm start ---------------------------------------------------------------------
+    sft: bool = _f(True, "run the SFT warm start on gold trajectories before GRPO")
+    sft_epochs: float = _f(1.0, "SFT epochs over the gold trajectories")
+    sft_max_steps: int = _f(2, "SFT optimiser steps (-1: use sft_epochs)")
+    sft_learning_rate: float = _f(5e-4, "SFT learning rate (LoRA)")
+    sft_batch_size: int = _f(2, "SFT sequences per device per step")
+    sft_grad_accum: int = _f(1, "SFT gradient accumulation steps")
+    sft_max_length: int = _f(1024, "SFT: longest tokenised trajectory kept (longer ones are dropped)")
+    # ----- GRPO -------------------------------------------------------------------------------
+    grpo: bool = _f(True, "run GRPO after the (optional) SFT warm start")
+    grpo_max_steps: int = _f(2, "GRPO optimiser steps")
+    learning_rate: float = _f(5e-5, "GRPO learning rate (TRL's default 1e-6 is for full fine-tuning)")
+    lr_scheduler_type: str = _f("constant", "GRPO learning-rate schedule")
+    warmup_steps: int = _f(0, "GRPO warm-up steps")
+    beta: float = _f(0.0, "KL coefficient against the reference policy (0: no reference model is kept)")
+    loss_type: str = _f("dapo", "GRPO loss aggregation: dapo, grpo, dr_grpo, bnpo …")
+    scale_rewards: str = _f("group", "advantage scaling: group (divide by the group's std), batch or none")
+    num_generations: int = _f(2, "rollouts per prompt: the GRPO group")
+    prompts_per_step: int = _f(1, "sessions (prompts) per optimiser step")
+    gradient_accumulation_steps: int = _f(1, "GRPO gradient accumulation (generation is split the same way)")
+    max_completion_length: int = _f(32, "generated tokens per rollout (ReAct: all turns and tool results together)")
+    temperature: float = _f(1.0, "sampling temperature of the rollouts")
+    top_p: float = _f(1.0, "nucleus sampling of the rollouts (1: off)")
+    top_k: int = _f(0, "top-k sampling of the rollouts (0: off)")
+    num_iterations: int = _f(1, "optimiser passes over each generated batch (μ in the GRPO paper)")
+    epsilon: float = _f(0.2, "PPO clipping range of the importance ratio")
+    importance_sampling_level: str = _f("token", "importance ratio per token or per sequence (GSPO)")
+    mask_truncated_completions: bool = _f(False, "leave completions cut by max_completion_length out of the loss")
+    multi_objective_aggregation: str = _f("sum_then_normalize", "combine reward components: sum_then_normalize or normalize_then_sum")
+    max_tool_calling_iterations: int = _f(4, "ReAct: tool-calling turns per rollout (TRL's default: unlimited)")
+    gradient_checkpointing: bool = _f(False, "recompute activations in the backward pass (saves GPU memory, slower on CPU)")
+    logging_steps: int = _f(1, "log metrics every N steps")
+    save_steps: int = _f(1, "write a checkpoint every N GRPO steps (resume continues from the last one)")
+    save_total_limit: int = _f(2, "checkpoints kept")
+    use_vllm: bool = _f(False, "generate rollouts with vLLM (GPU only)")
+    vllm_mode: str = _f("colocate", "vLLM mode: colocate (same GPU as training) or server")
+    vllm_gpu_memory_utilization: float = _f(0.3, "share of GPU memory vLLM may take in colocate mode")
+    # ----- reward -----------------------------------------------------------------------------
+    reward: str = _f("state", "'state': r_trans, the MLD of the state (DeltaMem); 'outcome': probe-question accuracy (AtomMem / Memory-R1)")
+    similarity: str = _f("lexical", "MLD similarity: lexical (Dice) or embedding (MiniLM)")
+    threshold: float = _f(0.5, "MLD threshold tau")
+    lexical_fidelity: bool = _f(True, "MLD keyword check (False: the ablation of the paper's Figure 3)")
+    scope: str = _f("delta", "MLD scope: delta (r_trans) or state (whole states)")
+    ordered: bool = _f(False, "score with the ordered Levenshtein variant instead of the order-free MLD")
+    allow_delete: bool = _f(True, "offer DELETE (False: the no-DELETE ablation)")
+    w_state: float = _f(1.0, "weight of the state reward r_trans")
+    w_outcome: float = _f(1.0, "weight of the outcome reward (used when reward='outcome')")
+    w_invalid: float = _f(0.5, "weight of the invalid-call penalty (share of rejected operations)")
+    w_format: float = _f(0.5, "weight of the format penalty (-1 when the output cannot be read)")
+    # ----- evaluation -------------------------------------------------------------------------
+    eval_batch_size: int = _f(8, "sessions generated together in evaluation")
+    eval_max_new_tokens: int = _f(48, "generation budget per model call in evaluation")
+    eval_base: bool = _f(True, "also evaluate the untrained base model")
+    bootstrap_samples: int = _f(1000, "paired bootstrap resamples for the confidence intervals")
+    # ----- ablations --------------------------------------------------------------------------
+    ablations: list = _f(["outcome_reward"], "ablations to run after the main run, by name (see ABLATIONS)")
+    ablation_steps: int = _f(1, "GRPO steps of each ablation run (from the same SFT adapter)")
+    ablation_eval_sessions: int = _f(2, "held-out sessions evaluated per ablation")
+
+    # ----- helpers ----------------------------------------------------------------------------
+    @classmethod
+    def help(cls) -> dict[str, str]:
+        """Field name → one-line help."""
+        return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], *, strict: bool = False) -> TrainConfig:
+        """A config from a mapping (a profile section, a notebook's globals).
+
+        Keys that are not fields are ignored, or rejected with ``strict=True`` (the CLI's
+        ``--set``), naming the closest field.
+        """
+        names = set(cls.field_names())
+        unknown = sorted(k for k in params if k not in names)
+        if strict and unknown:
+            import difflib
+
+            hints = [f"{k!r} (did you mean {difflib.get_close_matches(k, names, 1)[0]!r}?)"
+                     if difflib.get_close_matches(k, names, 1) else repr(k) for k in unknown]
+            raise ValueError(f"unknown training setting(s): {', '.join(hints)}; see TrainConfig.help()")
+        cfg = cls(**{k: params[k] for k in params if k in names})
+        cfg.validate()
+        return cfg
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        cfg = dataclasses.replace(self, **changes)
+        cfg.validate()
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` listing every bad setting."""
+        p: list[str] = []
+        choice = {"agent": ("oneshot", "react"), "reward": ("state", "outcome"), "scope": ("delta", "state"),
+                  "precision": ("auto", "fp32", "bf16", "fp16"), "retriever": ("lexical", "embedding", "auto"),
+                  "scale_rewards": ("group", "batch", "none"),
+                  "importance_sampling_level": ("token", "sequence"),
+                  "multi_objective_aggregation": ("sum_then_normalize", "normalize_then_sum"),
+                  "vllm_mode": ("colocate", "server")}
+        for name, allowed in choice.items():
+            if getattr(self, name) not in allowed:
+                p.append(f"{name}={getattr(self, name)!r}: expected one of {allowed}")
+        for name in ("train_users", "test_users", "sessions_per_user", "num_generations", "prompts_per_step",
+                     "gradient_accumulation_steps", "max_completion_length", "eval_batch_size", "lora_r",
+                     "eval_sessions", "save_steps", "logging_steps", "bootstrap_samples"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                p.append(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
+        if self.num_generations < 2:
+            p.append("num_generations must be >= 2: GRPO compares rollouts within a group")
+        if (self.prompts_per_step * self.num_generations) % self.gradient_accumulation_steps:
+            p.append(f"prompts_per_step × num_generations ({self.prompts_per_step * self.num_generations}) must be "
+                     f"divisible by gradient_accumulation_steps ({self.gradient_accumulation_steps})")
+        if not 0.0 <= self.threshold <= 1.0:
+            p.append(f"threshold must be in [0, 1], got {self.threshold!r}")
+        if not isinstance(self.ablations, (list, tuple)):
+            p.append(f"ablations must be a list of names, got {self.ablations!r}")
+        else:
+            bad = [a for a in self.ablations if a not in ABLATIONS]
+            if bad:
+                p.append(f"unknown ablation(s) {bad}; known: {sorted(ABLATIONS)}")
+        if p:
+            raise ValueError("invalid training settings:\n" + "\n".join(f"  - {x}" for x in p))
+
+    # ----- derived ----------------------------------------------------------------------------
+    @property
+    def completions_per_step(self) -> int:
+        """Rollouts per optimiser step: ``prompts_per_step × num_generations``."""
+        return self.prompts_per_step * self.num_generations
+
+    def env_options(self) -> dict[str, Any]:
+        """The :class:`~deltamem_lib.agent.env.MemoryEnv` options this config implies."""
+        return {"allow_delete": self.allow_delete, "similarity": self.similarity, "threshold": self.threshold,
+                "lexical_fidelity": self.lexical_fidelity, "scope": self.scope, "retriever": self.retriever}
+
+    def mld_options(self) -> dict[str, Any]:
+        return {"similarity": self.similarity, "threshold": self.threshold,
+                "lexical_fidelity": self.lexical_fidelity, "scope": self.scope}
+
+    def chat_template_kwargs(self) -> dict[str, Any]:
+        """Extra chat-template variables (Qwen3's ``enable_thinking``; ignored by other templates)."""
+        return {"enable_thinking": self.enable_thinking} if "qwen3" in self.model.lower() else {}
+
+    def save(self, path: str | Path) -> Path:
+        from ..io import atomic_write_json
+
+        return atomic_write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        return cls.from_params(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+#: Ablations as config changes. Each is a short GRPO run from the same SFT adapter, scored
+#: on held-out sessions with the *main* reward (r_trans, lexical fidelity on), so the rows
+#: are comparable: the ablation changes what the model is trained on, not how it is judged.
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "no_lexical_fidelity": {"lexical_fidelity": False},  # the paper's Figure 3
+    "state_scope": {"scope": "state"},                  # whole-state instead of delta MLD
+    "ordered_mld": {"ordered": True},                   # the ordered Levenshtein variant
+    "outcome_reward": {"reward": "outcome"},            # AtomMem / Memory-R1: answer probe questions
+    "no_delete": {"allow_delete": False},               # DELETE not offered
+}
+
+
+def apply_ablation(cfg: TrainConfig, name: str) -> TrainConfig:
+    """``cfg`` with the changes of ablation ``name`` (see :data:`ABLATIONS`)."""
+    if name not in ABLATIONS:
+        raise ValueError(f"unknown ablation {name!r}; known: {sorted(ABLATIONS)}")
+    return cfg.replace(**ABLATIONS[name], ablations=[])
+
+
+def resolve_precision(cfg: TrainConfig, device: str) -> str:
+    """``auto`` → ``bf16`` on a GPU that supports it, ``fp16`` on an older GPU (T4), ``fp32`` on CPU/MPS."""
+    if cfg.precision != "auto":
+        return cfg.precision
+    if device == "cuda":
+        import torch
+
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "fp32"
+
+
+def precision_flags(cfg: TrainConfig, device: str) -> dict[str, bool]:
+    """``use_cpu``, ``bf16`` and ``fp16`` of the trainer arguments for a device."""
+    precision = resolve_precision(cfg, device)
+    return {"use_cpu": device == "cpu", "bf16": precision == "bf16", "fp16": precision == "fp16"}
+
+
+def _quiet(build: Any, **kwargs: Any) -> Any:
+    """Build a trainer config without transformers' FutureWarning about the name
+    ``gradient_checkpointing`` (TRL's documented field, kept for readers of TRL's docs)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*", category=FutureWarning)
+        return build(**kwargs)
+
+
+def grpo_config(cfg: TrainConfig, output_dir: str | Path, *, device: str = "cpu") -> Any:
+    """TRL's ``GRPOConfig`` for ``cfg``: every option whose default has moved is set here.
+
+    ``per_device_train_batch_size`` counts *completions* (TRL ≥ 0.14), so one optimiser step
+    sees ``prompts_per_step`` sessions × ``num_generations`` rollouts each.
+    """
+    from trl import GRPOConfig
+
+    flags = precision_flags(cfg, device)
+    batch = cfg.completions_per_step // cfg.gradient_accumulation_steps
+    return _quiet(
+        GRPOConfig,
+        output_dir=str(output_dir),
+        # --- optimisation
+        learning_rate=cfg.learning_rate,                    # TRL default 1e-6 (full fine-tuning); LoRA needs more
+        lr_scheduler_type=cfg.lr_scheduler_type,            # constant: short runs, no decay to zero
+        warmup_steps=cfg.warmup_steps,                      # no warm-up by default
+        max_steps=cfg.grpo_max_steps,                       # a fixed number of optimiser steps
+        per_device_train_batch_size=batch,                  # completions per device per micro-step (TRL default 8)
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,  # micro-steps per optimiser step
+        num_iterations=cfg.num_iterations,                  # μ: passes per generated batch (default 1)
+        seed=cfg.seed,                                      # default 42
+        shuffle_dataset=True,                               # sessions in random order (default True)
+        # --- GRPO objective
+        beta=cfg.beta,                                      # KL weight; default 0.0 (was 0.04 before TRL 0.19)
+        loss_type=cfg.loss_type,                            # default "dapo" (was "grpo", then "bnpo")
+        scale_rewards=cfg.scale_rewards,                    # default "group" (was a bool)
+        epsilon=cfg.epsilon,                                # clip range, default 0.2
+        importance_sampling_level=cfg.importance_sampling_level,  # default "token"
+        mask_truncated_completions=cfg.mask_truncated_completions,  # default False
+        multi_objective_aggregation=cfg.multi_objective_aggregation,  # default "sum_then_normalize"
+        # reward_weights is set by the trainer builder: one weight per reward function
+        # --- rollouts
+        num_generations=cfg.num_generations,                # group size G; default 8
+        max_completion_length=cfg.max_completion_length,    # default 512 (includes tool results)
+        temperature=cfg.temperature,                        # default 1.0
+        top_p=cfg.top_p,                                    # default 1.0
+        top_k=cfg.top_k,                                    # default 0 (was None)
+        max_tool_calling_iterations=cfg.max_tool_calling_iterations,  # default None: unlimited turns
+        chat_template_kwargs=cfg.chat_template_kwargs() or None,  # Qwen3: enable_thinking
+        use_vllm=cfg.use_vllm,                              # default False
+        vllm_mode=cfg.vllm_mode,                            # "colocate": vLLM shares the training GPU
+        vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,  # colocate: leave room for training
+        # --- hardware and precision
+        use_cpu=flags["use_cpu"],                           # default False (would pick a GPU if one is visible)
+        bf16=flags["bf16"],                                 # default None → bf16 when fp16 is not set
+        fp16=flags["fp16"],                                 # T4: fp16 autocast
+        gradient_checkpointing=cfg.gradient_checkpointing,  # default True (slower on CPU)
+        # --- logging and checkpoints
+        logging_steps=cfg.logging_steps,                    # default 10
+        save_strategy="steps",                              # checkpoints during training, for resume
+        save_steps=cfg.save_steps,                          # default 500
+        save_total_limit=cfg.save_total_limit,              # keep the last few
+        report_to="none",                                   # no external trackers; metrics go to metrics.jsonl
+        log_completions=False,                              # the metrics callback records what we need
+        disable_tqdm=True,                                  # progress comes from the metrics callback
+        remove_unused_columns=False,                        # the reward functions read the RL row's columns
+    )
+
+
+def sft_config(cfg: TrainConfig, output_dir: str | Path, *, device: str = "cpu") -> Any:
+    """TRL's ``SFTConfig`` for the warm start (loss on the assistant's tokens only)."""
+    from trl import SFTConfig
+
+    flags = precision_flags(cfg, device)
+    return _quiet(
+        SFTConfig,
+        output_dir=str(output_dir),
+        learning_rate=cfg.sft_learning_rate,                # LoRA warm start
+        num_train_epochs=cfg.sft_epochs,                    # used when sft_max_steps is -1
+        max_steps=cfg.sft_max_steps,                        # -1: epochs decide
+        per_device_train_batch_size=cfg.sft_batch_size,     # sequences per micro-step
+        gradient_accumulation_steps=cfg.sft_grad_accum,     # micro-steps per optimiser step
+        lr_scheduler_type="cosine",                         # decay to zero over the warm start
+        warmup_steps=0,                                     # short runs
+        seed=cfg.seed,
+        max_length=None,                                    # sequences are pre-tokenised and filtered by length
+        completion_only_loss=True,                          # one-shot: loss on the completion only
+        assistant_only_loss=False,                          # ReAct: the pre-tokenised assistant mask decides
+        packing=False,                                      # one trajectory per sequence
+        **flags,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps",
+        save_steps=max(cfg.save_steps, 10),
+        save_total_limit=1,
+        report_to="none",
+        disable_tqdm=True,
+    )

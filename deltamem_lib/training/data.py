@@ -1,0 +1,209 @@
+"""Training data: RL rows with prompts, gold SFT targets, held-out sessions (DeltaMem §3.2–3.3).
+
+One GRPO prompt is one session (DeltaMem §3.3: a rollout starts from the gold state before
+the session, and the reward compares the state it leaves with the gold state after). The
+rows are :func:`deltamem_lib.episodes.rl_rows` of synthetic users plus two columns:
+
+* ``prompt`` — exactly what the agent reads at inference: for the one-shot agent the
+  messages of :meth:`~deltamem_lib.agent.oneshot.OneShotAgent.prompt` (related memories with
+  their ids, then the session); for the ReAct agent :func:`~deltamem_lib.agent.prompts.react_prompt`
+  (TRL appends the session that ``MemoryEnv.reset`` returns);
+* ``probes`` — the session's probe questions as JSON (for the outcome reward).
+
+Training and test users are disjoint: held-out numbers measure people the model has never
+seen. SFT targets are the gold operations: for the one-shot agent the JSON list of
+operations (:func:`oneshot_target`), for the ReAct agent the gold tool-calling trajectory of
+:mod:`deltamem_lib.agent.trajectories`. Both are pre-tokenised here, with a mask on the
+tokens the model must learn to write (Arrow would otherwise merge the argument dictionaries
+of different tools; ``training_notes.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..episodes import Episode, SessionExample, parse_rl_row, rl_rows
+from ..memory import OpType
+
+__all__ = ["TrainingData", "make_agent", "oneshot_target", "prepare_data", "prompt_rows", "sft_records",
+           "tokenize_prompt_completion"]
+
+
+@dataclass
+class TrainingData:
+    """Rows for training and evaluation, and where they came from."""
+
+    train_rows: list[dict[str, Any]]
+    test_rows: list[dict[str, Any]]
+    source: str
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def train_examples(self) -> list[SessionExample]:
+        return [parse_rl_row(r) for r in self.train_rows]
+
+    def eval_rows(self, n: int, *, seed: int = 0) -> list[dict[str, Any]]:
+        """A seeded sample of ``n`` held-out sessions in (user, session) order. Samples are
+        nested: the sample for a smaller ``n`` is a subset of the one for a larger ``n``, so
+        every model, and every ablation, is compared on the same sessions."""
+        order = list(range(len(self.test_rows)))
+        random.Random(f"eval:{seed}").shuffle(order)
+        idx = sorted(order[:n]) if n >= 0 else sorted(order)
+        return [self.test_rows[i] for i in idx]
+
+    def eval_examples(self, n: int, *, seed: int = 0) -> list[SessionExample]:
+        """:meth:`eval_rows` parsed into sessions with their gold states."""
+        return [parse_rl_row(r) for r in self.eval_rows(n, seed=seed)]
+
+
+def _probe_column(episodes: Sequence[Episode]) -> dict[str, str]:
+    from ..synthesis.probes import probe_questions
+
+    by_session: dict[str, list[dict[str, Any]]] = {}
+    for ep in episodes:
+        for p in probe_questions(ep):
+            by_session.setdefault(p["session_id"], []).append(p)
+    return {k: json.dumps(v, ensure_ascii=False) for k, v in by_session.items()}
+
+
+def _rows(episodes: Sequence[Episode]) -> list[dict[str, Any]]:
+    probes = _probe_column(episodes)
+    return [{**r, "probes": probes.get(r["session_id"], "[]")} for r in rl_rows(episodes)]
+
+
+def prepare_data(cfg: Any) -> TrainingData:
+    """Training and held-out rows for a config.
+
+    With ``cfg.data_dir`` the split of a ``deltamem synth`` folder is used (train users for
+    training, test users for evaluation); otherwise ``train_users + test_users`` users are
+    synthesised with ``cfg.data_seed`` and the last ``test_users`` are held out (each user is
+    generated from its own random stream, so adding users never changes existing ones).
+    """
+    from ..synthesis import SynthConfig, generate_episodes
+
+    if cfg.data_dir:
+        from ..synthesis.dataset import load_synth_output
+
+        episodes, _, stats = load_synth_output(cfg.data_dir)
+        splits = stats.get("splits") or {}
+        train_ids, test_ids = set(splits.get("train", ())), set(splits.get("test", ()))
+        if not train_ids or not test_ids:
+            raise ValueError(f"{cfg.data_dir}: stats.json has no train/test user splits; regenerate it with "
+                             "`deltamem synth`")
+        train = [e for e in episodes if e.user_id in train_ids]
+        test = [e for e in episodes if e.user_id in test_ids]
+        source = str(Path(cfg.data_dir))
+    else:
+        n = cfg.train_users + cfg.test_users
+        episodes = generate_episodes(SynthConfig(users=n, sessions=cfg.sessions_per_user, seed=cfg.data_seed))
+        train, test = episodes[:cfg.train_users], episodes[cfg.train_users:]
+        source = (f"procedural: {cfg.train_users} train + {cfg.test_users} test users × "
+                  f"{cfg.sessions_per_user} sessions, seed {cfg.data_seed}")
+    train_rows, test_rows = _rows(train), _rows(test)
+    if set(r["user_id"] for r in train_rows) & set(r["user_id"] for r in test_rows):
+        raise ValueError("a user is in both the training and the test split")
+
+    def share_changed(rows: list[dict[str, Any]]) -> float:
+        return round(sum(bool(json.loads(r["gold_ops"])) for r in rows) / max(1, len(rows)), 3)
+
+    stats = {"train_users": len(train), "test_users": len(test), "train_sessions": len(train_rows),
+             "test_sessions": len(test_rows), "train_share_with_changes": share_changed(train_rows),
+             "test_share_with_changes": share_changed(test_rows)}
+    return TrainingData(train_rows, test_rows, source, stats)
+
+
+# ----- prompts --------------------------------------------------------------------------------
+def make_agent(cfg: Any, model: Any = None) -> Any:
+    """The inference agent a config trains (one-shot or ReAct), on ``model`` (a chat backend).
+
+    The training prompts are built by this same object, so what GRPO trains on is
+    byte-for-byte what the agent reads at evaluation.
+    """
+    from ..agent.oneshot import OneShotAgent
+    from ..agent.react import ReActAgent
+
+    env = {"allow_delete": cfg.allow_delete, "retriever": cfg.retriever}
+    if cfg.agent == "oneshot":
+        return OneShotAgent(model, related_k=cfg.related_k, max_new_tokens=cfg.eval_max_new_tokens,
+                            temperature=0.0, **env)
+    return ReActAgent(model, max_tool_calls=max(1, cfg.max_tool_calling_iterations) * 4,
+                      max_new_tokens=cfg.eval_max_new_tokens, temperature=0.0, **env)
+
+
+def prompt_rows(rows: Sequence[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
+    """RL rows with the ``prompt`` column of the config's agent."""
+    from ..agent.prompts import react_prompt
+
+    if cfg.agent == "react":
+        prompt = react_prompt(cfg.allow_delete)
+        return [{**r, "prompt": [dict(m) for m in prompt]} for r in rows]
+    agent = make_agent(cfg)
+    return [{**r, "prompt": agent.prompt(parse_rl_row(r))} for r in rows]
+
+
+# ----- SFT targets ----------------------------------------------------------------------------
+def oneshot_target(example: SessionExample, *, allow_delete: bool = True) -> str:
+    """The gold one-shot answer: the session's operations as one JSON list, in the key order
+    of the system prompt's example (``[]`` when nothing changes)."""
+    ops = []
+    for o in example.gold_ops:
+        if o.op is OpType.ADD:
+            ops.append({"op": "ADD", "content": o.content})
+        elif o.op is OpType.UPDATE:
+            ops.append({"op": "UPDATE", "memory_id": o.memory_id, "content": o.content})
+        elif o.op is OpType.DELETE:
+            if allow_delete:
+                ops.append({"op": "DELETE", "memory_id": o.memory_id})
+    return json.dumps(ops, ensure_ascii=False)
+
+
+def tokenize_prompt_completion(tokenizer: Any, messages: list[dict[str, Any]], completion: str, *,
+                               chat_template_kwargs: dict[str, Any] | None = None) -> dict[str, list[int]]:
+    """``{"input_ids", "completion_mask"}``: the prompt as the generation prompt renders it,
+    then the assistant's answer and its end-of-turn token (mask 1 on those)."""
+    kw = dict(chat_template_kwargs or {})
+    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False, **kw)
+    full = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": completion}],
+                                         tokenize=False, **kw)
+    if full.startswith(prompt) and completion in full[len(prompt):]:
+        tail = full[len(prompt):]
+        end = tail.index(completion) + len(completion)
+        # keep the end-of-turn marker that follows the answer (``<|im_end|>``), drop the newline after it
+        rest = tail[end:]
+        eot = rest[:rest.index(tokenizer.eos_token) + len(tokenizer.eos_token)] if tokenizer.eos_token in rest else ""
+        answer = tail[:end] + eot
+    else:  # a template that rewrites the last turn: fall back to answer + EOS
+        answer = completion + (tokenizer.eos_token or "")
+    p_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    c_ids = tokenizer(answer, add_special_tokens=False)["input_ids"]
+    return {"input_ids": p_ids + c_ids, "completion_mask": [0] * len(p_ids) + [1] * len(c_ids)}
+
+
+def sft_records(rows: Sequence[dict[str, Any]], tokenizer: Any, cfg: Any) -> list[dict[str, list[int]]]:
+    """Pre-tokenised SFT records for ``cfg.agent`` (longer than ``cfg.sft_max_length`` dropped)."""
+    out = []
+    if cfg.agent == "react":
+        from ..agent.env import make_env_factory
+        from ..agent.trajectories import gold_trajectory, tokenize_trajectory
+
+        env_cls = make_env_factory(allow_delete=cfg.allow_delete, retriever=cfg.retriever)
+        for r in rows:
+            ex = parse_rl_row(r)
+            if not cfg.allow_delete and any(o.op is OpType.DELETE for o in ex.gold_ops):
+                continue
+            rec = tokenize_trajectory(tokenizer, gold_trajectory(ex, env_cls=env_cls))
+            if len(rec["input_ids"]) <= cfg.sft_max_length:
+                out.append(rec)
+        return out
+    kw = cfg.chat_template_kwargs()
+    for r in prompt_rows(rows, cfg):
+        ex = parse_rl_row(r)
+        rec = tokenize_prompt_completion(tokenizer, r["prompt"], oneshot_target(ex, allow_delete=cfg.allow_delete),
+                                         chat_template_kwargs=kw)
+        if len(rec["input_ids"]) <= cfg.sft_max_length:
+            out.append(rec)
+    return out

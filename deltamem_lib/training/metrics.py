@@ -1,0 +1,170 @@
+"""The per-step metrics log of a training run: ``metrics.jsonl``, one JSON object per step.
+
+:class:`MetricsLogger` is a ``transformers.TrainerCallback``: at every logging step it
+appends one line with the step, the wall time of the step, and what TRL logged — for GRPO
+each reward component's mean and std (``rewards/<name>/mean``), ``reward``, ``reward_std``,
+``frac_reward_zero_std`` (groups whose rollouts all scored the same, so they teach nothing),
+``completions/mean_length``, the tool-call frequencies, and the rollout statistics the reward
+functions record (``rollouts/invalid_call_rate`` …). Each line is written with one
+``write`` call on a file opened for appending and flushed to disk, so a crash leaves whole
+lines; on resume the lines after the checkpoint's step are dropped (rewritten atomically)
+so the log matches the model.
+
+:func:`read_metrics` reads it back (last record per step wins), :func:`step_times` summarises
+the time per step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from ..io import atomic_write_jsonl, iter_jsonl
+
+__all__ = ["MetricsLogger", "read_metrics", "step_times", "truncate_metrics"]
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        return _clean(value.item())
+    return value
+
+
+def read_metrics(path: str | os.PathLike[str], phase: str | None = None) -> list[dict[str, Any]]:
+    """The records of a metrics log, one per (phase, step) — the last one written wins —
+    in the order the phases first appear, by step; ``phase`` keeps one phase."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    by_key: dict[tuple[str, int], dict[str, Any]] = {}
+    order: list[str] = []
+    for _, rec in iter_jsonl(p):
+        if isinstance(rec, dict) and "step" in rec:
+            ph = str(rec.get("phase", ""))
+            if ph not in order:
+                order.append(ph)
+            by_key[(ph, int(rec["step"]))] = rec
+    keys = sorted(by_key, key=lambda k: (order.index(k[0]), k[1]))
+    return [by_key[k] for k in keys if phase is None or k[0] == phase]
+
+
+def truncate_metrics(path: str | os.PathLike[str], last_step: int, *, phase: str | None = None) -> int:
+    """Drop the records of ``phase`` (or of every phase) after ``last_step``, atomically —
+    what a resumed run does so the log matches the checkpoint. Returns the records kept."""
+    if not Path(path).exists():
+        return 0
+    keep = [r for r in read_metrics(path)
+            if int(r["step"]) <= last_step or (phase is not None and r.get("phase") != phase)]
+    atomic_write_jsonl(path, keep)
+    return len(keep)
+
+
+def step_times(records: list[dict[str, Any]], *, skip_first: int = 1) -> dict[str, float | None]:
+    """Mean and median seconds per optimiser step (the first step, which warms caches, left out)."""
+    times = sorted(float(r["step_time_s"]) for r in records[skip_first:] if r.get("step_time_s") is not None)
+    if not times and records:
+        times = sorted(float(r["step_time_s"]) for r in records if r.get("step_time_s") is not None)
+    if not times:
+        return {"mean_s": None, "median_s": None, "steps": 0}
+    mid = len(times) // 2
+    median = times[mid] if len(times) % 2 else (times[mid - 1] + times[mid]) / 2
+    return {"mean_s": round(sum(times) / len(times), 3), "median_s": round(median, 3), "steps": len(times)}
+
+
+def _callback_base() -> type:
+    from transformers import TrainerCallback
+
+    return TrainerCallback
+
+
+class MetricsLogger(_callback_base()):  # type: ignore[misc]
+    """Append one JSON line per logging step to ``path`` (see the module docstring).
+
+    Args:
+        path: the ``metrics.jsonl`` file.
+        phase: recorded in every line (``"sft"``, ``"grpo"``, ``"ablation:<name>"``).
+        progress: show a tqdm bar over the optimiser steps.
+        stop_after: stop training after this global step (after its checkpoint is written) —
+            how the notebook simulates an interrupted run.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, phase: str = "grpo", progress: bool = False,
+                 stop_after: int | None = None) -> None:
+        self.path = Path(path)
+        self.phase = phase
+        self.progress = progress
+        self.stop_after = stop_after
+        self._bar: Any = None
+        self._t_step: float | None = None
+        self._durations: list[float] = []
+        self._peak_mem: float | None = None
+
+    # ----- lifecycle --------------------------------------------------------------------------
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        truncate_metrics(self.path, state.global_step, phase=self.phase)
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=state.max_steps, initial=state.global_step, desc=self.phase, unit="step")
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        self._t_step = time.perf_counter()
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if self._t_step is not None:
+            self._durations.append(time.perf_counter() - self._t_step)
+        self._peak_mem = _peak_memory_gb()
+        if self._bar is not None:
+            self._bar.update(state.global_step - self._bar.n)
+        if self.stop_after is not None and state.global_step >= self.stop_after:
+            control.should_save = True
+            control.should_training_stop = True
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+        logs = dict(logs or {})
+        if not logs or "train_runtime" in logs:  # the end-of-training summary is not a step
+            return
+        rec: dict[str, Any] = {"phase": self.phase, "step": int(state.global_step), "time": round(time.time(), 3)}
+        if self._durations:
+            rec["step_time_s"] = round(sum(self._durations) / len(self._durations), 3)
+            self._durations = []
+        if self._peak_mem is not None:
+            rec["peak_memory_gb"] = round(self._peak_mem, 3)
+        rec.update({k: _clean(v) for k, v in logs.items()})
+        line = json.dumps(rec, ensure_ascii=False) + "\n"
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if self._bar is not None:
+            shown = {k: rec[k] for k in ("reward", "loss") if isinstance(rec.get(k), (int, float))}
+            self._bar.set_postfix({k: round(v, 3) for k, v in shown.items()}, refresh=False)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _peak_memory_gb() -> float | None:
+    """Peak GPU memory (GB) where CUDA is in use, else the process's peak resident memory."""
+    try:
+        import torch
+
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            return torch.cuda.max_memory_allocated() / 1e9
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # kB on Linux
+    except (ImportError, AttributeError):  # pragma: no cover
+        return None

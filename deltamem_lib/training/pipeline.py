@@ -1,0 +1,313 @@
+"""The whole DeltaMem-RL run, stage by stage: what ``deltamem train`` and notebook 03 execute.
+
+Stages (each resumable — a finished stage is read back, an interrupted one continues from
+its last checkpoint):
+
+1. data — synthetic training users and disjoint held-out users (:mod:`.data`);
+2. "before" — the no-op floor and the base model on the held-out sessions;
+3. SFT warm start on gold targets, then evaluation;
+4. GRPO from the SFT adapter, then evaluation (the adapter is also saved at the ablations'
+   step count, so short ablation runs are compared with the main reward at equal steps);
+5. ablations — short GRPO runs from the same SFT adapter with one setting changed, judged
+   with the main ``r_trans``;
+6. results — one JSON (profile, model, settings, measured step times, every evaluation,
+   the paired bootstrap comparisons) and the two figures.
+
+Folder layout under ``out_dir``: ``config.json``, ``metrics.jsonl``, ``sft/``, ``grpo/``,
+``ablations/<name>/``, ``eval/<label>.json``, ``results/03_rl_training_<profile>.json``,
+``figures/03_reward_dynamics_<profile>.png`` and ``figures/03_before_after_<profile>.png``
+(each with the numbers as ``.json``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..io import atomic_write_json
+from .config import TrainConfig, apply_ablation
+from .data import TrainingData, prepare_data
+from .evaluate import evaluate_model, evaluate_noop, paired_from_results
+from .metrics import read_metrics
+from .trainers import PhaseResult, run_grpo, run_sft
+
+__all__ = ["Run", "environment_info", "start_run", "results_name"]
+
+NOTEBOOK = "03_rl_training"
+
+
+def results_name(profile: str) -> str:
+    return f"{NOTEBOOK}_{profile}"
+
+
+def environment_info(device: str) -> dict[str, Any]:
+    """Library versions and hardware, recorded with every result."""
+    import peft
+    import torch
+    import transformers
+    import trl
+
+    info: dict[str, Any] = {"python": platform.python_version(), "torch": torch.__version__,
+                            "transformers": transformers.__version__, "trl": trl.__version__, "peft": peft.__version__,
+                            "device": device, "torch_threads": torch.get_num_threads(), "cpu": platform.processor()
+                            or platform.machine(), "cpu_count": os.cpu_count()}
+    if device == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
+
+
+@dataclass
+class Run:
+    """A training run in a folder: call the stages in order (or :meth:`all`)."""
+
+    cfg: TrainConfig
+    out_dir: Path
+    device: str = "cpu"
+    progress: bool = False
+    log: Callable[[str], None] = lambda m: None
+    data: TrainingData | None = None
+    phases: dict[str, PhaseResult] = field(default_factory=dict)
+    evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    # ----- stages -------------------------------------------------------------------------
+    def prepare(self) -> TrainingData:
+        t0 = time.perf_counter()
+        self.data = prepare_data(self.cfg)
+        self.timings["data_s"] = round(time.perf_counter() - t0, 1)
+        self.log(f"data: {self.data.source}; {self.data.stats['train_sessions']} training and "
+                 f"{self.data.stats['test_sessions']} held-out sessions")
+        return self.data
+
+    def _need_data(self) -> TrainingData:
+        return self.data if self.data is not None else self.prepare()
+
+    def eval_set(self, n: int | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
+        data = self._need_data()
+        rows = data.eval_rows(self.cfg.eval_sessions if n is None else n, seed=self.cfg.seed)
+        from ..episodes import parse_rl_row
+
+        return [parse_rl_row(r) for r in rows], rows
+
+    def evaluate(self, label: str, adapter: str | os.PathLike[str] | None = None, *, n: int | None = None,
+                 agent_cfg: TrainConfig | None = None) -> dict[str, Any]:
+        """Evaluate one system on the held-out sessions (cached in ``eval/<label>.json``)."""
+        examples, rows = self.eval_set(n)
+        t0 = time.perf_counter()
+        cache = self.out_dir / "eval" / f"{label.replace(' ', '_').replace(':', '-')}.json"
+        if label == "no-op":
+            res = evaluate_noop(examples, rows, self.cfg)
+            atomic_write_json(cache, res)
+        else:
+            res = evaluate_model(self.cfg, examples, rows, adapter=adapter, label=label, device=self.device,
+                                 cache=cache, progress=self.progress, agent_cfg=agent_cfg)
+        self.evaluations[label] = res
+        self.timings[f"eval_{label}_s"] = round(time.perf_counter() - t0, 1)
+        self.log(f"{label}: held-out r_trans {res['r_trans_mean']:.3f} ± {res['r_trans_sem']:.3f} "
+                 f"({res['sessions']} sessions), invalid calls {res['invalid_call_rate']:.2f}, "
+                 f"unreadable {res['malformed_output_rate']:.2f}")
+        return res
+
+    def before(self) -> None:
+        """The no-op floor and (if ``eval_base``) the untrained model."""
+        self.evaluate("no-op")
+        if self.cfg.eval_base:
+            self.evaluate("base")
+
+    def sft(self) -> PhaseResult:
+        res = run_sft(self.cfg, self._need_data(), self.out_dir / "sft", device=self.device, progress=self.progress)
+        self.phases["sft"] = res
+        self.log(f"SFT: {res.steps} steps in {res.seconds:.0f} s" + (" (already done)" if res.skipped else ""))
+        return res
+
+    def grpo(self, *, stop_after: int | None = None) -> PhaseResult:
+        init = self.phases["sft"].adapter if "sft" in self.phases else None
+        snaps = sorted({self.cfg.ablation_steps} if self.cfg.ablations else set())
+        res = run_grpo(self.cfg, self._need_data(), self.out_dir / "grpo", init_adapter=init, device=self.device,
+                       progress=self.progress, stop_after=stop_after, snapshot_steps=snaps)
+        if stop_after is None or res.steps >= self.cfg.grpo_max_steps:
+            self.phases["grpo"] = res
+        self.log(f"GRPO: step {res.steps} of {self.cfg.grpo_max_steps} after {res.seconds:.0f} s"
+                 + (f" (resumed from step {res.resumed_from})" if res.resumed_from else "")
+                 + (" (already done)" if res.skipped else ""))
+        return res
+
+    @property
+    def trained_label(self) -> str:
+        return "sft+grpo" if self.cfg.sft else "grpo"
+
+    def ablation(self, name: str) -> dict[str, Any]:
+        """A short GRPO run with one setting changed, from the SFT adapter, evaluated with the
+        main reward on the first ``ablation_eval_sessions`` held-out sessions."""
+        acfg = apply_ablation(self.cfg, name).replace(grpo_max_steps=self.cfg.ablation_steps,
+                                                      save_steps=max(1, self.cfg.ablation_steps))
+        init = self.phases["sft"].adapter if "sft" in self.phases else None
+        res = self.phases.get(f"ablation:{name}") or run_grpo(
+            acfg, self._need_data(), self.out_dir / "ablations" / name, init_adapter=init, device=self.device,
+            progress=self.progress, phase=f"ablation:{name}")
+        self.phases[f"ablation:{name}"] = res
+        return self.evaluate(f"ablation: {name}", res.adapter, n=self.cfg.ablation_eval_sessions, agent_cfg=acfg)
+
+    def ablations(self) -> None:
+        if not self.cfg.ablations:
+            return
+        snap = self.out_dir / "grpo" / "snapshots" / f"step-{self.cfg.ablation_steps}"
+        if (snap / "adapter_config.json").is_file():
+            self.evaluate(f"{self.trained_label}@{self.cfg.ablation_steps}", snap, n=self.cfg.ablation_eval_sessions)
+        for name in self.cfg.ablations:
+            self.ablation(name)
+
+    # ----- results ------------------------------------------------------------------------
+    def comparisons(self) -> dict[str, dict[str, Any]]:
+        """Paired bootstrap comparisons: each trained row against the row before it."""
+        ev, cfg = self.evaluations, self.cfg
+        out: dict[str, dict[str, Any]] = {}
+
+        def add(label: str, ref: str) -> None:
+            if label in ev and ref in ev:
+                out[label] = {"reference": ref, **paired_from_results(ev[ref], ev[label], n_boot=cfg.bootstrap_samples,
+                                                                      seed=cfg.seed)}
+
+        add("base", "no-op")
+        add("sft", "base" if "base" in ev else "no-op")
+        add(self.trained_label, "sft" if cfg.sft else ("base" if "base" in ev else "no-op"))
+        snap = f"{self.trained_label}@{cfg.ablation_steps}"
+        for name in cfg.ablations:
+            add(f"ablation: {name}", snap if snap in ev else ("sft" if cfg.sft else "no-op"))
+        add(snap, "sft" if cfg.sft else "no-op")
+        return out
+
+    def results(self, *, figures: bool = True) -> dict[str, Any]:
+        """Write the results JSON (and figures) and return it."""
+        cfg = self.cfg
+        comps = self.comparisons()
+        metrics_path = self.out_dir / "metrics.jsonl"
+        grpo_records = read_metrics(metrics_path, "grpo")
+        first_model = next((e.get("model") for e in self.evaluations.values() if e.get("model")), cfg.model)
+        summary = {k: {kk: vv for kk, vv in v.items() if kk not in ("per_session",)}
+                   for k, v in self.evaluations.items()}
+        sessions = {k: {"keys": [f"{r['user_id']}/{r['session_id']}" for r in v["per_session"]],
+                        "r_trans": [r["r_trans"] for r in v["per_session"]],
+                        "probe_accuracy": [r.get("probe_accuracy") for r in v["per_session"]]}
+                    for k, v in self.evaluations.items()}
+        from .metrics import step_times
+
+        res = {
+            "notebook": NOTEBOOK, "profile": cfg.profile, "model": first_model, "model_spec": cfg.model,
+            "agent": cfg.agent, "agent_options": {"related_k": cfg.related_k, "retriever": cfg.retriever,
+                                                  "allow_delete": cfg.allow_delete,
+                                                  "max_new_tokens": cfg.eval_max_new_tokens, "decoding": "greedy"},
+            "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "environment": environment_info(self.device),
+            "data": {"source": self.data.source if self.data else None, **(self.data.stats if self.data else {})},
+            "training": {k: v.to_dict() for k, v in self.phases.items()},
+            "training_seconds": round(sum(v.seconds for k, v in self.phases.items() if k in ("sft", "grpo")), 1),
+            "grpo_step_time": step_times(grpo_records),
+            "grpo_peak_memory_gb": max((r.get("peak_memory_gb") or 0.0 for r in grpo_records), default=None),
+            "evaluation": summary,
+            "comparisons": comps,
+            "headline": comps.get(self.trained_label),
+            "per_session": sessions,
+            "timings": self.timings,
+            "config": cfg.to_dict(),
+        }
+        name = results_name(cfg.profile)
+        atomic_write_json(self.out_dir / "results" / f"{name}.json", res)
+        if figures:
+            self.figures(res)
+        return res
+
+    def figures(self, res: dict[str, Any] | None = None) -> dict[str, Any]:
+        from .plots import plot_before_after, plot_reward_dynamics
+
+        figs = {}
+        records = read_metrics(self.out_dir / "metrics.jsonl", "grpo")
+        title = f"{self.cfg.profile} profile, {self.cfg.model}"
+        if records:
+            figs["reward_dynamics"] = plot_reward_dynamics(
+                records, title=title, save_dir=self.out_dir / "figures", name=f"03_reward_dynamics_{self.cfg.profile}")
+        if self.evaluations:
+            main = {k: v for k, v in self.evaluations.items() if v["sessions"] == self.evaluations[
+                next(iter(self.evaluations))]["sessions"]}
+            comps = (res or {}).get("comparisons") or self.comparisons()
+            figs["before_after"] = plot_before_after(
+                main, {k: v for k, v in comps.items() if k in main}, title=title,
+                save_dir=self.out_dir / "figures", name=f"03_before_after_{self.cfg.profile}")
+        return figs
+
+    def train_all(self) -> None:
+        """The training stages only (every process of a multi-GPU launch runs these)."""
+        if self.cfg.sft:
+            self.sft()
+        if self.cfg.grpo:
+            self.grpo()
+        init = self.phases["sft"].adapter if "sft" in self.phases else None
+        for name in self.cfg.ablations:
+            acfg = apply_ablation(self.cfg, name).replace(grpo_max_steps=self.cfg.ablation_steps,
+                                                          save_steps=max(1, self.cfg.ablation_steps))
+            self.phases[f"ablation:{name}"] = run_grpo(
+                acfg, self._need_data(), self.out_dir / "ablations" / name, init_adapter=init, device=self.device,
+                progress=self.progress, phase=f"ablation:{name}")
+
+    def evaluate_all(self) -> None:
+        """Every evaluation (main process only), reading the adapters training wrote."""
+        self.before()
+        if self.cfg.sft:
+            self.evaluate("sft", self.phases["sft"].adapter)
+        if self.cfg.grpo:
+            self.evaluate(self.trained_label, self.phases["grpo"].adapter)
+        self.ablations()
+
+    def all(self) -> dict[str, Any]:
+        """Every stage: training first (all processes), then evaluation and results (main process).
+
+        Returns the results (an empty dict on the other processes of a multi-GPU launch).
+        """
+        from .trainers import is_main_process
+
+        t0 = time.perf_counter()
+        self.prepare()
+        self.train_all()
+        self.timings["training_s"] = round(time.perf_counter() - t0, 1)
+        if not is_main_process():
+            return {}
+        self.evaluate_all()
+        self.timings["total_s"] = round(time.perf_counter() - t0, 1)
+        return self.results()
+
+
+def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str | None = None, progress: bool = False,
+              log: Callable[[str], None] | None = None, fresh: bool = False) -> Run:
+    """A :class:`Run` in ``out_dir`` (created; ``config.json`` written).
+
+    An existing folder written with a *different* config is refused unless ``fresh`` (then
+    it is cleared), so a resume never mixes two settings.
+    """
+    import shutil
+
+    from ..config import pick_device
+
+    out = Path(out_dir)
+    saved = out / "config.json"
+    if saved.is_file() and not fresh:
+        old = TrainConfig.load(saved)
+        if old.to_dict() != cfg.to_dict():
+            diff = sorted(k for k, v in cfg.to_dict().items() if old.to_dict().get(k) != v)
+            raise ValueError(f"{out} holds a run with other settings ({', '.join(diff)}); use another --out "
+                             "folder or start afresh (--fresh)")
+    elif fresh and out.exists() and int(os.environ.get("RANK", "0")) == 0:
+        for sub in ("sft", "grpo", "ablations", "eval", "metrics.jsonl", "config.json"):
+            p = out / sub
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    cfg.save(saved)
+    return Run(cfg, out, device=device or pick_device(), progress=progress, log=log or (lambda m: None))

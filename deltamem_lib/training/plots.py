@@ -1,0 +1,227 @@
+"""Figures and tables of the training notebook (DeltaMem Figure 2 and the before/after table).
+
+* :func:`plot_reward_dynamics` — the analogue of the paper's Figure 2 ("reward dynamics
+  during RL"): each reward component per GRPO step (points) with a smoothed line, and the
+  diagnostics that warn of a collapse before the reward does (``frac_reward_zero_std``, the
+  share of rollouts that change nothing, the invalid-call rate);
+* :func:`before_after_table` / :func:`plot_before_after` — held-out ``r_trans`` (with the
+  paired bootstrap intervals against a reference row), operation F1 per type, invalid-call
+  rate and probe accuracy for the no-op floor, the base model, SFT, SFT + GRPO and the
+  ablations.
+
+Each ``plot_*`` returns the figure and, given ``save_dir``, writes ``<name>.png`` and
+``<name>.json`` (the numbers drawn) there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..viz.mld import Table, save_figure
+
+__all__ = ["before_after_table", "plot_before_after", "plot_reward_dynamics", "profile_rows", "profile_table",
+           "reward_components", "smooth"]
+
+
+def smooth(values: Sequence[float], *, window: int | None = None) -> list[float]:
+    """Centred moving average (window about a tenth of the run, at least 3, odd), NaNs skipped."""
+    v = np.asarray([np.nan if x is None else x for x in values], dtype=float)
+    n = len(v)
+    if n == 0:
+        return []
+    w = window or max(3, (n // 10) | 1)
+    half = w // 2
+    out = []
+    for i in range(n):
+        seg = v[max(0, i - half): i + half + 1]
+        seg = seg[~np.isnan(seg)]
+        out.append(float(seg.mean()) if len(seg) else float("nan"))
+    return out
+
+
+def reward_components(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Names of the reward components logged in GRPO records (``rewards/<name>/mean``)."""
+    names: list[str] = []
+    for r in records:
+        for k in r:
+            if k.startswith("rewards/") and k.endswith("/mean"):
+                name = k[len("rewards/"):-len("/mean")]
+                if name not in names:
+                    names.append(name)
+    return names
+
+
+def _label(name: str) -> str:
+    return "r_trans (MemoryEnv.get_reward)" if name == "MemoryEnv" else name
+
+
+def plot_reward_dynamics(records: Sequence[Mapping[str, Any]], *, title: str = "", window: int | None = None,
+                         save_dir: str | os.PathLike[str] | None = None, name: str = "03_reward_dynamics") -> Any:
+    """Reward components and collapse diagnostics per GRPO step, with smoothed lines."""
+    records = [r for r in records if any(k.startswith("rewards/") for k in r)]
+    if not records:
+        raise ValueError("no GRPO records with rewards: run GRPO first (metrics.jsonl, phase 'grpo')")
+    steps = [int(r["step"]) for r in records]
+    comps = reward_components(records)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    data: dict[str, Any] = {"step": steps, "components": {}, "diagnostics": {}, "title": title}
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, c in enumerate(comps):
+        y = [r.get(f"rewards/{c}/mean") for r in records]
+        s = smooth(y, window=window)
+        col = colors[i % len(colors)]
+        ax1.plot(steps, [np.nan if v is None else v for v in y], "o", ms=3, alpha=0.35, color=col)
+        ax1.plot(steps, s, "-", lw=2, color=col, label=_label(c))
+        data["components"][c] = {"mean": y, "smoothed": s, "std": [r.get(f"rewards/{c}/std") for r in records]}
+    ax1.set_xlabel("GRPO step")
+    ax1.set_ylabel("reward (mean over the step's rollouts)")
+    ax1.set_title("reward components" + (f" — {title}" if title else ""))
+    ax1.grid(alpha=0.3)
+    ax1.legend(fontsize=8)
+    diag = {"frac_reward_zero_std": "groups with no reward spread", "rollouts/no_op_share": "rollouts changing nothing",
+            "rollouts/invalid_call_rate": "invalid-call rate", "rollouts/malformed_rate": "unreadable outputs",
+            "tools/call_frequency": "tool calls per rollout"}
+    for i, (k, lab) in enumerate(diag.items()):
+        y = [r.get(k) for r in records]
+        if all(v is None for v in y):
+            continue
+        s = smooth(y, window=window)
+        col = colors[(i + 3) % len(colors)]
+        ax2.plot(steps, [np.nan if v is None else v for v in y], "o", ms=3, alpha=0.3, color=col)
+        ax2.plot(steps, s, "-", lw=2, color=col, label=lab)
+        data["diagnostics"][k] = {"value": y, "smoothed": s}
+    ax2.set_xlabel("GRPO step")
+    ax2.set_ylabel("share")
+    ax2.set_ylim(-0.02, 1.02)
+    ax2.set_title("collapse warnings")
+    ax2.grid(alpha=0.3)
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, data, save_dir, name)
+    plt.close(fig)
+    return fig
+
+
+def before_after_table(evaluations: Mapping[str, Mapping[str, Any]],
+                       comparisons: Mapping[str, Mapping[str, Any]] | None = None) -> Table:
+    """One row per system: held-out r_trans (± s.e.m.), its paired difference to the
+    reference with the bootstrap interval, operation F1 per type, invalid-call rate,
+    unreadable outputs and probe accuracy."""
+    comparisons = comparisons or {}
+    rows = []
+    for label, ev in evaluations.items():
+        f1 = ev.get("op_f1", {})
+        cmp = comparisons.get(label)
+        rows.append({
+            "system": label, "sessions": ev.get("sessions"),
+            "r_trans": f"{ev['r_trans_mean']:.3f} ± {ev.get('r_trans_sem', 0):.3f}",
+            "Δ vs reference [95% CI]": (f"{cmp['mean_diff']:+.3f} [{cmp['ci_low']:+.3f}, {cmp['ci_high']:+.3f}] "
+                                        f"vs {cmp['reference']}") if cmp else "",
+            "F1 ADD": f1.get("ADD", {}).get("f1"), "F1 UPDATE": f1.get("UPDATE", {}).get("f1"),
+            "F1 DELETE": f1.get("DELETE", {}).get("f1"), "invalid calls": ev.get("invalid_call_rate"),
+            "unreadable": ev.get("malformed_output_rate"), "probe accuracy": ev.get("probe_accuracy"),
+        })
+    cols = ("system", "sessions", "r_trans", "Δ vs reference [95% CI]", "F1 ADD", "F1 UPDATE", "F1 DELETE",
+            "invalid calls", "unreadable", "probe accuracy")
+    return Table.from_records(rows, cols)
+
+
+def plot_before_after(evaluations: Mapping[str, Mapping[str, Any]],
+                      comparisons: Mapping[str, Mapping[str, Any]] | None = None, *, title: str = "",
+                      save_dir: str | os.PathLike[str] | None = None, name: str = "03_before_after") -> Any:
+    """Held-out r_trans per system (error bars: paired 95% interval of the difference to the
+    reference, drawn around the system's mean) and operation F1 per type."""
+    comparisons = comparisons or {}
+    labels = list(evaluations)
+    means = [evaluations[k]["r_trans_mean"] for k in labels]
+    sems = [evaluations[k].get("r_trans_sem", 0.0) for k in labels]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1.1, 1]})
+    x = np.arange(len(labels))
+    bars = ax1.bar(x, means, yerr=sems, capsize=3, color=["#bbbbbb" if k in ("no-op", "base") else "#1f77b4"
+                                                          for k in labels])
+    for b, k in zip(bars, labels):
+        c = comparisons.get(k)
+        txt = f"{evaluations[k]['r_trans_mean']:.3f}"
+        if c:
+            txt += f"\nΔ {c['mean_diff']:+.3f}\n[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
+        ax1.text(b.get_x() + b.get_width() / 2, b.get_height() + 0.01, txt, ha="center", va="bottom", fontsize=7)
+    ax1.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
+    ax1.set_ylabel("held-out r_trans (mean ± s.e.m.)")
+    ax1.set_ylim(0, min(1.05, max(means + [0.1]) * 1.45 + 0.05))
+    ax1.set_title("r_trans; Δ = paired difference to the reference [95% CI]" if comparisons else "r_trans")
+    kinds = ("ADD", "UPDATE", "DELETE")
+    w = 0.8 / len(labels)
+    # F1 is undefined (None) for a type with neither gold nor predicted operations: not drawn
+    f1 = {k: [evaluations[k].get("op_f1", {}).get(t, {}).get("f1") for t in kinds] for k in labels}
+    for i, k in enumerate(labels):
+        ax2.bar(np.arange(3) + (i - (len(labels) - 1) / 2) * w, [np.nan if v is None else v for v in f1[k]], w,
+                label=k)
+    ax2.set_xticks(np.arange(3), kinds)
+    ax2.set_ylabel("operation F1")
+    ax2.set_ylim(0, 1)
+    ax2.legend(fontsize=7, ncol=2)
+    ax2.set_title("operation F1 per type")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    data = {"systems": labels, "r_trans_mean": means, "r_trans_sem": sems, "op_f1": f1,
+            "invalid_call_rate": [evaluations[k].get("invalid_call_rate") for k in labels],
+            "probe_accuracy": [evaluations[k].get("probe_accuracy") for k in labels],
+            "comparisons": {k: dict(v) for k, v in comparisons.items()}, "title": title}
+    save_figure(fig, data, save_dir, name)
+    plt.close(fig)
+    return fig
+
+
+def profile_rows(results_dir: str | os.PathLike[str] | None = None,
+                 current: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """One row per profile: model, GRPO steps, measured seconds per GRPO step, peak memory and
+    held-out r_trans after training — from the results file of that profile where one exists
+    (``results_dir/03_rl_training_<profile>.json``, or ``current`` for the run at hand),
+    else "not measured". Model and steps come from the profile's settings."""
+    from pathlib import Path
+
+    from ..config import PROJECT_ROOT, list_profiles, load_profile
+    from ..io import read_json
+    from .config import TrainConfig
+
+    folder = Path(results_dir) if results_dir is not None else PROJECT_ROOT / "results"
+    rows = []
+    for name in ("smallest", "cpu", "colab-t4", "gpu-a100"):
+        if name not in list_profiles():
+            continue
+        params = dict(load_profile(name).params_for("03_rl_training"))
+        params.pop("output_dir", None)
+        cfg = TrainConfig.from_params(params)
+        res: Mapping[str, Any] | None = None
+        if current is not None and current.get("profile") == name:
+            res = current
+        elif (folder / f"03_rl_training_{name}.json").is_file():
+            res = read_json(folder / f"03_rl_training_{name}.json")
+        row: dict[str, Any] = {"profile": name, "model": cfg.model, "agent": cfg.agent,
+                               "SFT + GRPO steps": f"{cfg.sft_max_steps if cfg.sft else 0} + {cfg.grpo_max_steps}",
+                               "s / GRPO step": "not measured", "peak memory (GB)": "not measured",
+                               "held-out r_trans after": "not measured", "source": "—"}
+        if res is not None:
+            st = res.get("grpo_step_time") or {}
+            head = res.get("headline") or {}
+            row.update({"s / GRPO step": st.get("median_s", "not measured"),
+                        "peak memory (GB)": res.get("grpo_peak_memory_gb", "not measured"),
+                        "held-out r_trans after": head.get("mean_after", "not measured"),
+                        "source": "this run" if res is current else f"results/03_rl_training_{name}.json"})
+        rows.append(row)
+    return rows
+
+
+def profile_table(results_dir: str | os.PathLike[str] | None = None,
+                  current: Mapping[str, Any] | None = None) -> Table:
+    """:func:`profile_rows` as a table (GPU rows say "not measured" until someone measures them)."""
+    rows = profile_rows(results_dir, current)
+    cols = ("profile", "model", "agent", "SFT + GRPO steps", "s / GRPO step", "peak memory (GB)",
+            "held-out r_trans after", "source")
+    return Table.from_records(rows, cols, digits=3)

@@ -1,0 +1,221 @@
+"""Reward functions for GRPO, one named function per component (DeltaMem §3.3).
+
+TRL's contract: a reward function is called as ``f(prompts=..., completions=...,
+**columns)`` and returns one float per rollout; TRL logs ``rewards/<name>/mean`` and ``/std``
+for each function, and the GRPO reward of a rollout is the weighted sum. The columns of the
+RL row (``state_before``, ``state_after``, ``session`` …) arrive as lists, and with
+``environment_factory`` the per-rollout environments arrive as ``environments=``.
+
+Components (weights in :class:`~deltamem_lib.training.config.TrainConfig`):
+
+* ``r_trans`` — the paper's reward: the MLD reward of the memory state the rollout leaves
+  against the gold state after the session (``mld_spec.md``). In ReAct training with the
+  default settings it is the environment's own ``get_reward`` (TRL adds it with weight 1
+  and logs it as ``rewards/MemoryEnv``); otherwise it is this function. Variants take the
+  ablation's name: ``r_state`` (whole-state scope), ``r_trans_no_fidelity`` (no keyword
+  check), ``r_ordered`` (the ordered Levenshtein variant).
+* ``outcome`` — the AtomMem / Memory-R1 alternative: share of the session's probe questions
+  the deterministic reader answers from the memory (:mod:`.outcome`).
+* ``invalid_calls`` — ``-(rejected operations / attempted operations)``: an unknown id, an
+  empty sentence, a DELETE where none is allowed. Kept apart from ``r_trans`` so the MLD
+  reward stays the paper's.
+* ``format`` — ``-1`` when the output cannot be read at all (no JSON list in a one-shot
+  answer, an unparseable ``<tool_call>`` block in a ReAct turn), else 0.
+
+One-shot rollouts are scored by parsing the JSON list and applying it through a fresh
+:class:`~deltamem_lib.agent.env.MemoryEnv` — the same validation as the agent at inference.
+All components read one shared :class:`RolloutScorer`, which parses each batch once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..episodes import SessionExample, parse_rl_row
+from ..memory import MemoryState
+
+__all__ = ["Rollout", "RolloutScorer", "build_reward_functions", "completion_text", "state_reward_name"]
+
+
+@dataclass
+class Rollout:
+    """One scored rollout: the state it left and what went wrong on the way."""
+
+    example: SessionExample
+    state: MemoryState
+    attempted: int = 0
+    invalid: int = 0
+    malformed: bool = False
+    probes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def invalid_share(self) -> float:
+        return self.invalid / self.attempted if self.attempted else 0.0
+
+
+def completion_text(completion: Any) -> str:
+    """The assistant text of a completion (a string, or TRL's list of messages)."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, Sequence):
+        return "\n".join(str(m.get("content") or "") for m in completion
+                         if isinstance(m, Mapping) and m.get("role") == "assistant")
+    return str(completion)
+
+
+def _react_malformed(completion: Any) -> bool:
+    """A ``<tool_call>`` block left in an assistant message's text: TRL could not parse it."""
+    return "<tool_call>" in completion_text(completion)
+
+
+class RolloutScorer:
+    """Parses and applies a batch of rollouts once; every reward component reads the result.
+
+    Args:
+        agent: ``"oneshot"`` (parse the JSON list and apply it) or ``"react"`` (read the
+            environments TRL ran the tool calls on).
+        env_options: options of the :class:`~deltamem_lib.agent.env.MemoryEnv` used to apply
+            one-shot operations (``allow_delete`` …).
+    """
+
+    def __init__(self, agent: str = "oneshot", env_options: Mapping[str, Any] | None = None) -> None:
+        from ..agent.env import make_env_factory
+
+        self.agent = agent
+        self.env_cls = make_env_factory(**dict(env_options or {}))
+        self._key: tuple[Any, ...] | None = None
+        self._rollouts: list[Rollout] = []
+        self._examples: dict[str, SessionExample] = {}
+
+    def _example(self, row: Mapping[str, Any]) -> SessionExample:
+        key = f"{row['user_id']}/{row['session_id']}"
+        if key not in self._examples:
+            if len(self._examples) > 4096:
+                self._examples.clear()
+            self._examples[key] = parse_rl_row(row)
+        return self._examples[key]
+
+    def score(self, completions: Sequence[Any], environments: Sequence[Any] | None = None,
+              log_metric: Callable[[str, float], None] | None = None, **columns: Any) -> list[Rollout]:
+        """The rollouts of a batch (cached: the components of one batch share the work)."""
+        texts = tuple(completion_text(c) for c in completions)
+        key = (texts, tuple(columns.get("session_id", ())), tuple(id(e) for e in environments or ()))
+        if key == self._key:
+            return self._rollouts
+        n = len(completions)
+        rows = [{k: v[i] for k, v in columns.items() if isinstance(v, list) and len(v) == n} for i in range(n)]
+        out = []
+        for i, row in enumerate(rows):
+            ex = self._example(row)
+            probes = json.loads(row["probes"]) if isinstance(row.get("probes"), str) else list(row.get("probes") or [])
+            if self.agent == "react":
+                if environments is None:
+                    raise ValueError("ReAct rewards need the environments TRL ran (environment_factory)")
+                env = environments[i]
+                out.append(Rollout(ex, env.state, env.num_calls, env.invalid_calls,
+                                   _react_malformed(completions[i]), probes))
+            else:
+                out.append(self.apply_oneshot(ex, texts[i], probes))
+        self._key, self._rollouts = key, out
+        if log_metric is not None and out:
+            attempted = sum(r.attempted for r in out)
+            log_metric("rollouts/invalid_call_rate", sum(r.invalid for r in out) / attempted if attempted else 0.0)
+            log_metric("rollouts/malformed_rate", sum(r.malformed for r in out) / len(out))
+            log_metric("rollouts/operations", attempted / len(out))
+            log_metric("rollouts/no_op_share", sum(r.attempted == 0 for r in out) / len(out))
+        return out
+
+    def apply_oneshot(self, example: SessionExample, text: str, probes: list[dict[str, Any]] | None = None) -> Rollout:
+        """Parse a one-shot answer and apply it to the gold state before (fresh environment)."""
+        from ..agent.env import apply_operations
+        from ..agent.parsing import parse_operation_list
+
+        env = self.env_cls()
+        env.reset(example=example)
+        parsed = parse_operation_list(text)
+        apply_operations(env, parsed.operations)
+        return Rollout(example, env.state, env.num_calls + len(parsed.malformed),
+                       env.invalid_calls + len(parsed.malformed), not parsed.found_list, list(probes or []))
+
+
+def state_reward_name(*, scope: str = "delta", lexical_fidelity: bool = True, ordered: bool = False) -> str:
+    """The logged name of the state reward for a setting (``r_trans`` for the paper's)."""
+    if ordered:
+        return "r_ordered"
+    name = "r_trans" if scope == "delta" else "r_state"
+    return name if lexical_fidelity else f"{name}_no_fidelity"
+
+
+def build_reward_functions(cfg: Any, scorer: RolloutScorer | None = None, *, env_owns_reward: bool = False
+                           ) -> tuple[list[Callable[..., list[float]]], list[float], RolloutScorer]:
+    """The reward functions and weights for a config (one function per component).
+
+    Args:
+        cfg: a :class:`~deltamem_lib.training.config.TrainConfig`.
+        scorer: share a scorer (default: a new one for ``cfg``).
+        env_owns_reward: ReAct with the paper's reward: the environment's ``get_reward`` is
+            ``r_trans`` (TRL appends it with weight 1), so no ``r_trans`` function is added.
+
+    Returns:
+        ``(functions, weights, scorer)``. With the outcome reward, the paper's ``r_trans`` is
+        still computed and logged, with weight 0, so the two runs can be compared.
+    """
+    from ..mld import memory_levenshtein, ordered_levenshtein
+    from .outcome import outcome_accuracy
+
+    scorer = scorer or RolloutScorer(cfg.agent, cfg.env_options())
+    mld = cfg.mld_options()
+
+    def rollouts(completions: Sequence[Any], kwargs: dict[str, Any]) -> list[Rollout]:
+        kw = {k: v for k, v in kwargs.items() if k not in ("prompts", "completion_ids", "trainer_state", "log_extra")}
+        return scorer.score(completions, **kw)
+
+    def state_value(r: Rollout, *, scope: str, lexical_fidelity: bool, ordered: bool) -> float:
+        pred, gold = list(r.state.entries), list(r.example.state_after.entries)
+        if ordered:
+            return float(ordered_levenshtein(pred, gold, similarity=mld["similarity"], threshold=mld["threshold"],
+                                             lexical_fidelity=lexical_fidelity).reward)
+        return float(memory_levenshtein(pred, gold, similarity=mld["similarity"], threshold=mld["threshold"],
+                                        lexical_fidelity=lexical_fidelity, scope=scope).reward)
+
+    def make_state(scope: str, lexical_fidelity: bool, ordered: bool) -> Callable[..., list[float]]:
+        def fn(prompts: Any = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[float]:
+            return [state_value(r, scope=scope, lexical_fidelity=lexical_fidelity, ordered=ordered)
+                    for r in rollouts(completions, kwargs)]
+
+        fn.__name__ = state_reward_name(scope=scope, lexical_fidelity=lexical_fidelity, ordered=ordered)
+        fn.__doc__ = f"State reward {fn.__name__}: MLD of the rollout's memory against the gold state after."
+        return fn
+
+    def outcome(prompts: Any = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[float]:
+        """Share of the session's probe questions answered from the rollout's memory."""
+        return [outcome_accuracy(r.state.entries, r.probes) for r in rollouts(completions, kwargs)]
+
+    def invalid_calls(prompts: Any = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[float]:
+        """Minus the share of attempted operations the environment rejected."""
+        return [-r.invalid_share for r in rollouts(completions, kwargs)]
+
+    def format(prompts: Any = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[float]:  # noqa: A001
+        """-1 when the answer cannot be read (no JSON list / a broken tool call), else 0."""
+        return [-1.0 if r.malformed else 0.0 for r in rollouts(completions, kwargs)]
+
+    funcs: list[Callable[..., list[float]]] = []
+    weights: list[float] = []
+    main = make_state(cfg.scope, cfg.lexical_fidelity, cfg.ordered)
+    paper_is_main = main.__name__ == "r_trans"
+    if cfg.reward == "state":
+        if not env_owns_reward:
+            funcs.append(main)
+            weights.append(cfg.w_state)
+    else:
+        funcs.append(outcome)
+        weights.append(cfg.w_outcome)
+    if not paper_is_main or cfg.reward == "outcome":
+        funcs.append(make_state("delta", True, False))  # the paper's r_trans, logged for comparison
+        weights.append(0.0)
+    funcs += [invalid_calls, format]
+    weights += [cfg.w_invalid, cfg.w_format]
+    return funcs, weights, scorer

@@ -1,0 +1,281 @@
+"""SFT warm start and GRPO with a LoRA adapter, on TRL (DeltaMem §3.3, "DeltaMem-RL").
+
+* :func:`load_policy` — the base model (SmolLM2 offline, or any Hub id / folder) with a LoRA
+  adapter, new or loaded from a folder for further training;
+* :func:`run_sft` — TRL ``SFTTrainer`` on the pre-tokenised gold targets
+  (:func:`~deltamem_lib.training.data.sft_records`), loss on the assistant's tokens only;
+* :func:`run_grpo` — TRL ``GRPOTrainer``: one prompt = one session, ``num_generations``
+  rollouts per prompt, rewards from :mod:`.rewards`. The ReAct agent trains through
+  ``environment_factory`` (one :class:`~deltamem_lib.agent.env.MemoryEnv` per rollout, started
+  from the gold state before the session, whose ``get_reward`` is ``r_trans``); the one-shot
+  agent answers in one turn, so its rollouts are applied by the reward functions through the
+  same environment class.
+
+GRPO in one paragraph: for each prompt, sample a *group* of G rollouts, score each, and use
+the reward's deviation from the group mean (divided by the group's std) as the advantage of
+every token of that rollout; the policy gradient raises the likelihood of the better-than-
+average rollouts and lowers the others. No value network is needed — the group is the
+baseline — but a group whose rollouts all score the same teaches nothing
+(``frac_reward_zero_std`` in the log). The state reward is *dense*: partial credit for every
+correct entry, so rollouts of one session rarely tie; see notebook 03.
+
+Both runners write checkpoints (``save_steps``) and continue from the last one when called
+again with ``resume=True`` (TRL/transformers ``resume_from_checkpoint``); the finished
+adapter is saved to ``<dir>/adapter``, loadable by
+``deltamem_lib.models.load_chat_model(model, load_adapter=...)``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..io import atomic_write_json, read_json
+from .config import TrainConfig, grpo_config, resolve_precision, sft_config
+from .data import TrainingData, prompt_rows, sft_records
+from .metrics import MetricsLogger, read_metrics, step_times
+
+__all__ = ["PhaseResult", "base_model_path", "is_main_process", "last_checkpoint", "load_policy", "run_grpo",
+           "run_sft"]
+
+
+def is_main_process() -> bool:
+    """False in the non-zero ranks of a multi-GPU launch (``accelerate launch``): they train,
+    the main process alone evaluates and writes results."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+@dataclass
+class PhaseResult:
+    """What a training phase produced."""
+
+    phase: str
+    adapter: Path
+    metrics_path: Path
+    steps: int
+    seconds: float
+    step_time: dict[str, Any] = field(default_factory=dict)
+    resumed_from: int | None = None
+    skipped: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"phase": self.phase, "adapter": str(self.adapter), "metrics": str(self.metrics_path),
+                "steps": self.steps, "seconds": round(self.seconds, 1), "step_time": self.step_time,
+                "resumed_from": self.resumed_from}
+
+
+def base_model_path(model: str) -> str:
+    """``'smollm2'`` → the converted offline copy (:func:`deltamem_lib.models.ensure_smollm2`);
+    anything else is passed to ``from_pretrained`` as is."""
+    if model.lower() in ("smollm2", "smollm2-135m", "smollm2-135m-instruct"):
+        from ..models import ensure_smollm2
+
+        return str(ensure_smollm2())
+    return model
+
+
+#: The linear layers of a Llama / Qwen3 decoder block ("all-linear" spelled out).
+_LINEAR_NAMES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def _dtype(precision: str) -> Any:
+    import torch
+
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def load_policy(cfg: TrainConfig, *, device: str = "cpu", adapter: str | os.PathLike[str] | None = None,
+                trainable: bool = True) -> tuple[Any, Any]:
+    """``(model, tokenizer)``: the base model with a LoRA adapter (new, or ``adapter`` loaded).
+
+    The tokenizer gets a tool-calling chat template and response parser (the model's own if it
+    has one, the compact ChatML template otherwise), exactly as the inference backend does.
+    With fp16 (a T4) the base weights are fp16 and the adapter stays fp32, as the mixed-
+    precision optimiser needs.
+    """
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ..models.chat_templates import has_tool_template, set_tool_chat_template
+
+    path = base_model_path(cfg.model)
+    local = Path(path).is_dir()
+    tok = AutoTokenizer.from_pretrained(path, local_files_only=local)
+    set_tool_chat_template(tok, "keep" if has_tool_template(tok) else "compact")
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    precision = resolve_precision(cfg, device)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=_dtype(precision), local_files_only=local)
+    if model.generation_config.pad_token_id is None:
+        model.generation_config.pad_token_id = tok.pad_token_id
+    if adapter is not None:
+        if not (Path(adapter) / "adapter_config.json").is_file():
+            raise FileNotFoundError(f"{adapter}: no adapter_config.json; expected a PEFT adapter folder")
+        model = PeftModel.from_pretrained(model, str(adapter), is_trainable=trainable)
+    else:
+        targets: Any = cfg.lora_target_modules
+        extra: dict[str, Any] = {}
+        if cfg.lora_layers > 0:
+            n = int(model.config.num_hidden_layers)
+            extra["layers_to_transform"] = list(range(max(0, n - cfg.lora_layers), n))
+            if targets == "all-linear":  # PEFT needs explicit names together with layers_to_transform
+                targets = _LINEAR_NAMES
+        if isinstance(targets, str) and targets != "all-linear":
+            targets = [t.strip() for t in targets.split(",") if t.strip()]
+        model = get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+                                                 lora_dropout=cfg.lora_dropout, target_modules=targets,
+                                                 task_type="CAUSAL_LM", **extra))
+    return model.to(device), tok
+
+
+def last_checkpoint(folder: str | os.PathLike[str]) -> Path | None:
+    """The ``checkpoint-N`` folder with the highest N (None if there is none)."""
+    p = Path(folder)
+    if not p.is_dir():
+        return None
+    cps = [c for c in p.glob("checkpoint-*") if c.is_dir() and c.name.split("-")[-1].isdigit()]
+    return max(cps, key=lambda c: int(c.name.split("-")[-1])) if cps else None
+
+
+def _finish(trainer: Any, out: Path, phase: str, metrics_path: Path, t0: float, resumed: int | None,
+            cfg: TrainConfig) -> PhaseResult:
+    adapter = out / "adapter"
+    trainer.save_model(str(adapter))  # the adapter only (PEFT), written by the main process
+    records = read_metrics(metrics_path, phase)
+    res = PhaseResult(phase, adapter, metrics_path, int(trainer.state.global_step), time.perf_counter() - t0,
+                      step_times(records), resumed)
+    if trainer.is_world_process_zero():
+        atomic_write_json(out / "phase.json", {**res.to_dict(), "config": cfg.to_dict(), "finished": True})
+    trainer.accelerator.wait_for_everyone()
+    return res
+
+
+def _done(out: Path) -> PhaseResult | None:
+    info = out / "phase.json"
+    if info.is_file() and (out / "adapter" / "adapter_config.json").is_file():
+        d = read_json(info)
+        if d.get("finished"):
+            return PhaseResult(d["phase"], Path(d["adapter"]), Path(d["metrics"]), int(d["steps"]),
+                               float(d["seconds"]), d.get("step_time", {}), d.get("resumed_from"), skipped=True)
+    return None
+
+
+def run_sft(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[str], *, device: str = "cpu",
+            resume: bool = True, progress: bool = False) -> PhaseResult:
+    """SFT warm start on ``cfg.sft_examples`` gold targets of the training users.
+
+    Writes ``<out_dir>/adapter``, ``<out_dir>/checkpoints`` and appends to
+    ``<out_dir>/../metrics.jsonl`` (phase ``"sft"``). A finished phase is not rerun; an
+    interrupted one continues from its last checkpoint when ``resume``.
+    """
+    import random
+
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    out = Path(out_dir)
+    done = _done(out) if resume else None
+    if done is not None:
+        return done
+    t0 = time.perf_counter()
+    rng = random.Random(f"sft:{cfg.seed}")
+    rows = list(data.train_rows)
+    rng.shuffle(rows)
+    rows = rows[: cfg.sft_examples]
+    model, tok = load_policy(cfg, device=device)
+    records = sft_records(rows, tok, cfg)
+    if not records:
+        raise ValueError("no SFT example fits sft_max_length; raise it or check the data")
+    metrics_path = out.parent / "metrics.jsonl"
+    ckpt = last_checkpoint(out / "checkpoints") if resume else None
+    trainer = SFTTrainer(model=model, args=sft_config(cfg, out / "checkpoints", device=device),
+                         train_dataset=Dataset.from_list(records), processing_class=tok,
+                         callbacks=[MetricsLogger(metrics_path, phase="sft", progress=progress)])
+    trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    return _finish(trainer, out, "sft", metrics_path, t0, int(ckpt.name.split("-")[-1]) if ckpt else None, cfg)
+
+
+def _snapshots(folder: Path, steps: list[int] | tuple[int, ...]) -> Any:
+    from transformers import TrainerCallback
+
+    wanted = set(int(s) for s in steps)
+
+    class AdapterSnapshots(TrainerCallback):
+        """Save the adapter after the given optimiser steps (``snapshots/step-N``)."""
+
+        def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
+            if state.global_step in wanted and model is not None:
+                target = folder / f"step-{state.global_step}"
+                if not (target / "adapter_config.json").is_file():
+                    model.save_pretrained(str(target))
+
+    return AdapterSnapshots()
+
+
+def _env_factory(cfg: TrainConfig, *, owns_reward: bool) -> Any:
+    from ..agent.env import make_env_factory
+
+    env_cls = make_env_factory(**cfg.env_options())
+    if not owns_reward:  # the named reward functions score the rollout; hide get_reward from TRL
+        env_cls = type("MemoryEnv", (env_cls,), {"get_reward": None, "__module__": env_cls.__module__,
+                                                  "__doc__": env_cls.__doc__})
+    return env_cls
+
+
+def run_grpo(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[str], *,
+             init_adapter: str | os.PathLike[str] | None = None, device: str = "cpu", resume: bool = True,
+             progress: bool = False, phase: str = "grpo", stop_after: int | None = None,
+             snapshot_steps: list[int] | tuple[int, ...] = ()) -> PhaseResult:
+    """GRPO on the training users' sessions, continuing the adapter ``init_adapter`` (the SFT
+    warm start) or a fresh LoRA adapter.
+
+    Args:
+        cfg: the settings; ``grpo_max_steps`` optimiser steps of ``prompts_per_step`` sessions ×
+            ``num_generations`` rollouts.
+        data: :func:`~deltamem_lib.training.data.prepare_data`'s rows.
+        out_dir: phase folder (``adapter/``, ``checkpoints/``, ``phase.json``); the metrics go
+            to ``<out_dir>/../metrics.jsonl`` tagged with ``phase``.
+        init_adapter: the adapter to continue training (ignored when resuming a checkpoint,
+            which holds the adapter as it was).
+        resume: skip a finished phase; continue an interrupted one from its last checkpoint.
+        stop_after: stop after this many steps (after saving a checkpoint) — simulates an
+            interruption for the resume demonstration.
+        snapshot_steps: also save the adapter after these steps to ``snapshots/step-N``
+            (the ablations are compared with the main run at their step count).
+    """
+    from datasets import Dataset
+    from trl import GRPOTrainer
+
+    from .rewards import build_reward_functions
+
+    out = Path(out_dir)
+    done = _done(out) if resume else None
+    if done is not None and stop_after is None:
+        return done
+    t0 = time.perf_counter()
+    ckpt = last_checkpoint(out / "checkpoints") if resume else None
+    model, tok = load_policy(cfg, device=device, adapter=init_adapter)
+    owns = cfg.agent == "react" and cfg.reward == "state" and not cfg.ordered and cfg.scope == "delta" \
+        and cfg.lexical_fidelity and cfg.w_state == 1.0
+    funcs, weights, _ = build_reward_functions(cfg, env_owns_reward=owns)
+    args = grpo_config(cfg, out / "checkpoints", device=device)
+    args.reward_weights = weights
+    metrics_path = out.parent / "metrics.jsonl"
+    kwargs: dict[str, Any] = {}
+    if cfg.agent == "react":
+        kwargs["environment_factory"] = _env_factory(cfg, owns_reward=owns)
+    trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=args,
+                          train_dataset=Dataset.from_list(prompt_rows(data.train_rows, cfg)),
+                          processing_class=tok,
+                          callbacks=[MetricsLogger(metrics_path, phase=phase, progress=progress,
+                                                   stop_after=stop_after),
+                                     _snapshots(out / "snapshots", snapshot_steps)], **kwargs)
+    trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    resumed = int(ckpt.name.split("-")[-1]) if ckpt else None
+    if stop_after is not None and trainer.state.global_step < cfg.grpo_max_steps:
+        return PhaseResult(phase, out / "adapter", metrics_path, int(trainer.state.global_step),
+                           time.perf_counter() - t0, {}, resumed)
+    return _finish(trainer, out, phase, metrics_path, t0, resumed, cfg)
