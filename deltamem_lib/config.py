@@ -22,11 +22,14 @@ import os
 import random
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "setting",
+    "settings_help",
     "PROJECT_ROOT",
     "PROFILES_DIR",
     "NOTEBOOKS_DIR",
@@ -45,6 +48,23 @@ __all__ = [
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROFILES_DIR = PROJECT_ROOT / "profiles"
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
+
+
+def setting(default: Any, help: str) -> Any:
+    """A dataclass field carrying a one-line help (the house style for settings, as in
+    cleanrl); a mutable default is copied for every instance."""
+    if isinstance(default, (list, dict, set)):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+def settings_help(cls: Any) -> str:
+    """One line per field of a settings dataclass: ``name = default  # help``."""
+    lines = []
+    for f in fields(cls):
+        default = f.default_factory() if callable(f.default_factory) else f.default  # type: ignore[misc]
+        lines.append(f"{f.name} = {default!r}  # {f.metadata.get('help', '')}")
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)

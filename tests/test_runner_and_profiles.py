@@ -108,3 +108,19 @@ def test_runner_executes_in_order_and_resumes(tmp_path):
 def test_cli_help_lists_commands():
     out = subprocess.run([sys.executable, "-m", "deltamem_lib", "--help"], capture_output=True, text=True, check=True)
     assert "notebooks" in out.stdout
+
+
+def test_setting_copies_mutable_defaults_and_lists_help():
+    from dataclasses import dataclass
+
+    from deltamem_lib.config import setting, settings_help
+
+    @dataclass
+    class S:
+        names: list = setting(["a"], "some names")
+        k: int = setting(3, "how many")
+
+    a, b = S(), S()
+    a.names.append("b")
+    assert b.names == ["a"]  # not shared between instances
+    assert settings_help(S).splitlines() == ["names = ['a']  # some names", "k = 3  # how many"]

@@ -23,9 +23,10 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from ..config import setting
 from ..episodes import Episode, Session, check_episode
 from ..memory import MemoryEntry, MemoryState, Operation, OpType
 from .dialogue import render_session
@@ -47,29 +48,23 @@ __all__ = [
 ]
 
 
-def _help(default: Any, text: str) -> Any:
-    if isinstance(default, (list, dict, set)):
-        return field(default_factory=lambda: default, metadata={"help": text})
-    return field(default=default, metadata={"help": text})
-
-
 @dataclass(frozen=True)
 class SynthConfig:
     """Settings of the procedural generator (each field's ``metadata["help"]`` says what it does)."""
 
-    users: int = _help(10, "number of synthetic users (one episode each)")
-    sessions: int = _help(20, "dialogue sessions per user")
-    seed: int = _help(0, "random seed; the same seed gives the same dataset")
-    min_initial_facts: int = _help(4, "fewest facts in the initial memory (home, job and employer always are)")
-    max_initial_facts: int = _help(7, "most facts in the initial memory; the rest of the profile is hidden")
-    quiet_rate: float = _help(0.12, "share of sessions where nothing about the user changes")
-    extra_correction_rate: float = _help(0.06, "chance that a session also corrects an earlier statement")
-    padding_weights: tuple[float, float, float] = _help((0.45, 0.40, 0.15), "weights of 0, 1, 2 padding facts per session")
-    min_gap_days: int = _help(4, "fewest days between two sessions")
-    max_gap_days: int = _help(45, "most days between two sessions")
-    min_update_delete_share: float = _help(0.25, "target: UPDATE + DELETE at least this share of operations")
-    min_inter_share_of_updates: float = _help(0.10, "target: inter-event evolution at least this share of UPDATEs")
-    max_attempts: int = _help(20, "random streams tried per user before a target shortfall is an error")
+    users: int = setting(10, "number of synthetic users (one episode each)")
+    sessions: int = setting(20, "dialogue sessions per user")
+    seed: int = setting(0, "random seed; the same seed gives the same dataset")
+    min_initial_facts: int = setting(4, "fewest facts in the initial memory (home, job and employer always are)")
+    max_initial_facts: int = setting(7, "most facts in the initial memory; the rest of the profile is hidden")
+    quiet_rate: float = setting(0.12, "share of sessions where nothing about the user changes")
+    extra_correction_rate: float = setting(0.06, "chance that a session also corrects an earlier statement")
+    padding_weights: tuple[float, float, float] = setting((0.45, 0.40, 0.15), "weights of 0, 1, 2 padding facts per session")
+    min_gap_days: int = setting(4, "fewest days between two sessions")
+    max_gap_days: int = setting(45, "most days between two sessions")
+    min_update_delete_share: float = setting(0.25, "target: UPDATE + DELETE at least this share of operations")
+    min_inter_share_of_updates: float = setting(0.10, "target: inter-event evolution at least this share of UPDATEs")
+    max_attempts: int = setting(20, "random streams tried per user before a target shortfall is an error")
 
     def __post_init__(self) -> None:
         problems = []
