@@ -1,0 +1,287 @@
+"""The paper's results tables with measured rows beside them, and the figures of notebook 04.
+
+Published numbers are quoted from ``shared/docs/paper_notes.md`` §1 (DeltaMem's tables:
+GPT-4o-mini answers for every system, judge not disclosed) and ``shared/benchmarks/PROTOCOLS.md``
+(HaluMem leaderboard, judge GPT-4o). Every measured row carries its labels — system, memory
+model, answer model, judge, profile (:func:`~.runner.label_line`) — because a score depends on
+all of them (``PROTOCOLS.md`` §1: answer prompt and judge move J by ten points).
+
+Figure functions return a matplotlib ``Figure`` and, given ``save_dir``, write the PNG and the
+numbers behind it as JSON (:func:`deltamem_lib.viz.save_figure`). Nothing here prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .runner import label_line
+
+__all__ = [
+    "LOCOMO_COLUMNS",
+    "PUBLISHED_HALUMEM",
+    "PUBLISHED_LOCOMO_F1",
+    "PUBLISHED_LOCOMO_J",
+    "PUBLISHED_PERSONAMEM",
+    "halumem_table",
+    "locomo_f1_table",
+    "locomo_j_table",
+    "mem0_relabel_check",
+    "personamem_table",
+    "plot_cumulative",
+    "plot_mistake_rewards",
+    "plot_recall_at_k",
+    "summary_line",
+]
+
+#: Columns of the paper's LoCoMo table, official category names (category number in brackets).
+LOCOMO_COLUMNS: tuple[tuple[str, int | str], ...] = (
+    ("single-hop", 4), ("multi-hop", 1), ("temporal", 2), ("open-domain", 3), ("overall", "overall"))
+
+_PAPER = "DeltaMem paper (paper_notes.md §1); answers GPT-4o-mini, judge not disclosed"
+
+#: LLM-judge accuracy (%), official categories (paper_notes.md §1).
+PUBLISHED_LOCOMO_J: tuple[tuple[str, float, float, float, float, float], ...] = (
+    ("A-Mem", 54.05, 39.79, 49.91, 18.85, 48.38),
+    ("Mem0", 60.88, 52.84, 59.50, 40.62, 57.86),
+    ("LangMem", 71.12, 62.23, 23.43, 47.92, 58.11),
+    ("Zep", 76.60, 61.70, 49.31, 41.35, 65.99),
+    ("LightMem", 72.06, 53.90, 69.16, 44.79, 66.43),
+    ("DeltaMem-4B (prompted)", 75.62, 61.35, 70.09, 47.92, 70.13),
+    ("DeltaMem-8B (prompted)", 77.41, 61.70, 69.78, 46.88, 71.04),
+    ("DeltaMem-4o-mini (prompted)", 80.38, 58.87, 73.21, 47.92, 72.92),
+    ("DeltaMem-4B-RL", 80.02, 65.60, 72.59, 51.04, 74.03),
+    ("DeltaMem-8B-RL", 82.05, 64.18, 73.83, 51.04, 75.13),
+)
+
+#: LoCoMo F1 and BLEU-1 (%), overall (paper_notes.md §1).
+PUBLISHED_LOCOMO_F1: tuple[tuple[str, float, float], ...] = (
+    ("Mem0", 42.55, 33.79), ("LightMem", 44.81, 34.17), ("DeltaMem-8B-RL", 50.72, 39.78))
+
+#: HaluMem (Medium, per PROTOCOLS.md §2 and paper_notes.md §1): extraction F1, update correct,
+#: QA correct (%); ``None`` where the source gives no number.
+PUBLISHED_HALUMEM: tuple[tuple[str, float | None, float | None, float | None, str], ...] = (
+    ("MemOS", 79.70, 62.11, 67.23, "HaluMem leaderboard (PROTOCOLS.md §2), judge GPT-4o"),
+    ("Zep", None, 47.28, 55.47, "HaluMem leaderboard (PROTOCOLS.md §2), judge GPT-4o"),
+    ("Mem0", 57.31, 25.50, 53.02, "HaluMem leaderboard (PROTOCOLS.md §2), judge GPT-4o"),
+    ("DeltaMem-8B (prompted)", 68.02, None, None, _PAPER + "; 'memory extraction' score"),
+    ("DeltaMem-8B-RL", 80.65, 41.54, 66.43, _PAPER + "; 'memory extraction' score"),
+)
+
+#: PersonaMem overall accuracy (%) (paper_notes.md §1; PROTOCOLS.md §3 marks it secondary, split not stated).
+PUBLISHED_PERSONAMEM: tuple[tuple[str, float], ...] = (
+    ("Mem0", 43.12), ("Supermemory", 53.88), ("Zep", 56.71), ("Memobase", 58.89),
+    ("DeltaMem-4o-mini (prompted)", 59.71), ("DeltaMem-8B-RL", 63.61))
+
+
+def _pct(v: Any) -> Any:
+    return "–" if v is None else round(100 * v, 2)
+
+
+def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Any:
+    from ..viz import Table
+
+    return Table(tuple(columns), tuple(tuple(r) for r in rows), digits=2)
+
+
+def summary_line(result: Mapping[str, Any]) -> str:
+    """The headline numbers of one run and its labels, on one line."""
+    m, b = result["metrics"], result["labels"]["benchmark"]
+    if b == "locomo":
+        parts = [f"F1 {_pct(m['f1'])}", f"BLEU-1 {_pct(m['bleu1'])}"]
+        parts.append("J not computed" if m.get("j") is None else f"J {_pct(m['j']['mean'])} ± {_pct(m['j']['std'])}")
+        rec = m.get("evidence_recall")
+        if rec:
+            k = str(max(rec["k_per_speaker"]))
+            parts.append(f"evidence recall@{k} {_pct(rec['turn'][k]['all'])} (turn) / "
+                         f"{_pct(rec['session'][k]['all'])} (session)")
+        head = f"LoCoMo, {m['questions']} questions"
+    elif b == "halumem":
+        parts = [f"{m['memories_written']} memories written in {m['sessions_probed']} sessions"]
+        if "qa" in m:
+            parts.append(f"QA correct {_pct(m['qa']['correct'])}")
+        if "extraction" in m:
+            parts.append(f"extraction F1 {_pct(m['extraction']['f1'])}")
+        head = f"HaluMem, {m['questions']} questions"
+    else:
+        parts = [f"accuracy {_pct(m['accuracy'])} (chance 25)"]
+        head = f"PersonaMem, {m['questions']} questions"
+    return f"{head}: " + ", ".join(parts) + f" [{label_line(result)}]"
+
+
+def locomo_j_table(measured: Sequence[Mapping[str, Any]] = ()) -> Any:
+    """The paper's LoCoMo table (J, %) with a measured row per run: J where a judge was given,
+    else "not computed"."""
+    cols = ["system", *[c for c, _ in LOCOMO_COLUMNS], "source / labels"]
+    rows: list[list[Any]] = [[name, *vals, "paper"] for name, *vals in PUBLISHED_LOCOMO_J]
+    for res in measured:
+        m = res["metrics"]
+        if m.get("j") is None:
+            cells = ["not computed"] * len(LOCOMO_COLUMNS)
+        else:
+            by = {r["category"]: r.get("J") for r in m["per_category"]}
+            cells = [_pct(by.get(key)) for _, key in LOCOMO_COLUMNS]
+        rows.append([f"measured: {res['labels']['system']}", *cells, label_line(res)])
+    return _table(cols, rows)
+
+
+def locomo_f1_table(measured: Sequence[Mapping[str, Any]] = (), *, per_category: bool = True) -> Any:
+    """Published LoCoMo F1 / BLEU-1 (overall) and the measured ones; with ``per_category`` the
+    measured rows also give F1 per official category."""
+    cats = [c for c, key in LOCOMO_COLUMNS if key != "overall"] if per_category else []
+    cols = ["system", "questions", "F1", "BLEU-1", *[f"F1 {c}" for c in cats], "source / labels"]
+    rows: list[list[Any]] = [[n, "1540", f, b, *["–"] * len(cats), "paper"] for n, f, b in PUBLISHED_LOCOMO_F1]
+    for res in measured:
+        m = res["metrics"]
+        by = {r["category"]: r for r in m["per_category"]}
+        keys = dict(LOCOMO_COLUMNS)
+        cells = [_pct(by[keys[c]]["F1"]) if keys[c] in by else "–" for c in cats]
+        rows.append([f"measured: {res['labels']['system']}", m["questions"], _pct(m["f1"]), _pct(m["bleu1"]),
+                     *cells, label_line(res)])
+    return _table(cols, rows)
+
+
+def halumem_table(measured: Sequence[Mapping[str, Any]] = ()) -> Any:
+    """Published HaluMem numbers (%) with measured rows (judged metrics or "not computed")."""
+    cols = ["system", "extraction F1", "update correct", "QA correct", "source / labels"]
+    rows: list[list[Any]] = [[n, *("–" if v is None else v for v in (f1, u, qa)), src]
+                             for n, f1, u, qa, src in PUBLISHED_HALUMEM]
+    for res in measured:
+        m = res["metrics"]
+        f1 = _pct(m["extraction"]["f1"]) if "extraction" in m else "not computed"
+        up = _pct(m["update"]["correct"]) if "update" in m else "not computed"
+        qa = _pct(m["qa"]["correct"]) if "qa" in m else "not computed"
+        rows.append([f"measured: {res['labels']['system']}", f1, up, qa,
+                     f"{label_line(res)} · data {res['data']['path']}"])
+    return _table(cols, rows)
+
+
+def personamem_table(measured: Sequence[Mapping[str, Any]] = ()) -> Any:
+    """Published PersonaMem accuracies (%) with measured rows."""
+    cols = ["system", "questions", "accuracy", "source / labels"]
+    rows: list[list[Any]] = [[n, "589?", v, "paper (secondary source; split not stated)"]
+                             for n, v in PUBLISHED_PERSONAMEM]
+    for res in measured:
+        m = res["metrics"]
+        rows.append([f"measured: {res['labels']['system']}", m["questions"], _pct(m["accuracy"]),
+                     f"{label_line(res)} · data {res['data']['path']}"])
+    return _table(cols, rows)
+
+
+def mem0_relabel_check() -> list[tuple[str, str, float, float]]:
+    """The LangMem and Zep rows of the paper equal the Mem0 paper's numbers (PROTOCOLS.md §1)
+    once Mem0's category labels are translated to the official ones: evidence that the paper's
+    table uses the official convention. Returns ``(system, official column, paper value,
+    Mem0-paper value)`` for every cell."""
+    from ..benchmarks.locomo import CATEGORY_NAMES, MEM0_CATEGORY_NAMES
+
+    # Mem0 paper, Table 1, in Mem0's own labels (PROTOCOLS.md §1 "Published numbers").
+    mem0_paper = {"LangMem": {"single-hop": 62.23, "multi-hop": 47.92, "open-domain": 71.12, "temporal": 23.43},
+                  "Zep": {"single-hop": 61.70, "multi-hop": 41.35, "open-domain": 76.60, "temporal": 49.31}}
+    paper = {name: dict(zip([c for c, _ in LOCOMO_COLUMNS], vals)) for name, *vals in PUBLISHED_LOCOMO_J}
+    out = []
+    for system, cells in mem0_paper.items():
+        for mem0_label, value in cells.items():
+            cat = next(k for k, v in MEM0_CATEGORY_NAMES.items() if v == mem0_label)
+            official = CATEGORY_NAMES[cat]
+            out.append((system, official, paper[system][official], value))
+    return out
+
+
+# ----------------------------------------------------------------------------- figures
+def plot_recall_at_k(results: Sequence[Mapping[str, Any]], *, save_dir: Any = None,
+                     name: str = "04_evidence_recall") -> Any:
+    """Evidence recall@k (all evidence turns found) against k, turn level (solid) and session
+    level (dashed), one colour per run."""
+    import matplotlib.pyplot as plt
+
+    from ..viz import save_figure
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    data = []
+    for i, res in enumerate(r for r in results if r["metrics"].get("evidence_recall")):
+        rec = res["metrics"]["evidence_recall"]
+        ks = rec["k_per_speaker"]
+        color = f"C{i}"
+        turn = [rec["turn"][str(k)]["all"] for k in ks]
+        sess = [rec["session"][str(k)]["all"] for k in ks]
+        ax.plot(ks, turn, "o-", color=color, label=f"{res['labels']['system']} · turn")
+        ax.plot(ks, sess, "s--", color=color, alpha=0.7, label=f"{res['labels']['system']} · session")
+        data.append({"labels": res["labels"], "k": ks, "turn_all": turn, "session_all": sess,
+                     "questions": rec["turn"][str(ks[0])]["n"], "turn_sources": rec["turn_sources"]})
+    ax.set_xlabel("memories retrieved per speaker (k)")
+    ax.set_ylabel("questions with all evidence found")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title("LoCoMo evidence recall@k (no judge needed)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, data, save_dir, name)
+    plt.close(fig)
+    return fig
+
+
+def plot_cumulative(curves: Sequence[Mapping[str, Any]], *, band: str = "std", title: str = "",
+                    save_dir: Any = None, name: str = "04_cumulative") -> Any:
+    """Cumulative accuracy against the number of ingested sessions: mean over users, shaded band
+    (``band="std"``: mean ± one standard deviation, clipped to [0, 1]; ``"range"``: min to max)
+    — the analogue of the paper's Figures 4–5."""
+    import matplotlib.pyplot as plt
+
+    from ..viz import save_figure
+
+    fig, ax = plt.subplots(figsize=(6.8, 4.0))
+    data = []
+    for i, c in enumerate(curves):
+        st = c["cumulative"]
+        xs = [t + 1 for t, m in enumerate(st["mean"]) if m is not None]
+        mean = [m for m in st["mean"] if m is not None]
+        if band == "range":
+            lo = [v for v in st["min"] if v is not None]
+            hi = [v for v in st["max"] if v is not None]
+        else:
+            sd = [v for v in st["std"] if v is not None]
+            lo = [max(0.0, m - s) for m, s in zip(mean, sd)]
+            hi = [min(1.0, m + s) for m, s in zip(mean, sd)]
+        style = "--" if c["label"] in ("oracle", "noop", "no-op") else "-"
+        ax.plot(xs, mean, style, marker="o", ms=3, color=f"C{i}", label=f"{c['label']} ({len(c['users'])} users)")
+        ax.fill_between(xs, lo, hi, color=f"C{i}", alpha=0.15)
+        data.append({"label": c["label"], "system": c.get("system"), "model": c.get("model"),
+                     "answerer": c.get("answerer"), "sessions": xs, "mean": mean, "low": lo, "high": hi,
+                     "band": band, "users": c["users"]})
+    ax.set_xlabel("sessions ingested")
+    ax.set_ylabel("cumulative probe accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(title or "Accuracy as sessions accumulate (mean over users, band: spread)")
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    save_figure(fig, data, save_dir, name)
+    plt.close(fig)
+    return fig
+
+
+def plot_mistake_rewards(records: Sequence[Mapping[str, Any]], *, save_dir: Any = None,
+                         name: str = "04_reward_ablation") -> Any:
+    """Reward of each typical mistake under each reward variant (grouped bars): the reward-side
+    view of the paper's Figure 3 and of state vs outcome reward."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from ..viz import save_figure
+
+    mistakes = list(dict.fromkeys(r["mistake"] for r in records))
+    variants = list(dict.fromkeys(r["reward"] for r in records))
+    by = {(r["mistake"], r["reward"]): r["mean"] for r in records}
+    x = np.arange(len(mistakes))
+    w = 0.8 / max(1, len(variants))
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    for i, v in enumerate(variants):
+        ax.bar(x + (i - (len(variants) - 1) / 2) * w, [by.get((m, v), np.nan) for m in mistakes], w, label=v)
+    ax.set_xticks(x, [m.replace("_", " ") for m in mistakes], rotation=25, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("mean reward")
+    ax.set_title("The same predictions scored by each reward variant")
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    save_figure(fig, list(records), save_dir, name)
+    plt.close(fig)
+    return fig
