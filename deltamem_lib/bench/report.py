@@ -249,9 +249,11 @@ def plot_cumulative(curves: Sequence[Mapping[str, Any]], *, band: str = "std", t
                      "answerer": c.get("answerer"), "sessions": xs, "mean": mean, "low": lo, "high": hi,
                      "band": band, "users": c["users"]})
     ax.set_xlabel("sessions ingested")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel("cumulative probe accuracy")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title(title or "Accuracy as sessions accumulate (mean over users, band: spread)")
+    spread = "± 1 std over users" if band == "std" else "min-max over users"
+    ax.set_title(title or f"Accuracy as sessions accumulate (mean; band: {spread})")
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     save_figure(fig, data, save_dir, name)
@@ -277,10 +279,11 @@ def plot_mistake_rewards(records: Sequence[Mapping[str, Any]], *, save_dir: Any 
     for i, v in enumerate(variants):
         ax.bar(x + (i - (len(variants) - 1) / 2) * w, [by.get((m, v), np.nan) for m in mistakes], w, label=v)
     ax.set_xticks(x, [m.replace("_", " ") for m in mistakes], rotation=25, ha="right")
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.3)
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_ylabel("mean reward")
     ax.set_title("The same predictions scored by each reward variant")
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=8, ncol=len(variants), loc="upper center")
     fig.tight_layout()
     save_figure(fig, list(records), save_dir, name)
     plt.close(fig)
