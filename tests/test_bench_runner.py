@@ -307,3 +307,16 @@ def test_smollm2_answers_one_session(tmp_path):
                              top_k=3), tmp_path / "w")
     assert res["labels"]["memory_model"] == "SmolLM2-135M-Instruct" and res["metrics"]["questions"] == 1
     assert res["cost"]["ingest"]["prompt_tokens"] > 0 and res["cost"]["answer"]["seconds"] > 0
+
+
+def test_locomo_observations_are_a_reference_memory_with_recorded_provenance(tmp_path):
+    res = run_benchmark(_cfg(system="observations", sample_ids=("toy-1",), max_sessions=1), tmp_path / "w",
+                        answer_model=Scripted())
+    assert res["labels"]["memory_model"] is None and res["cost"]["ingest"]["prompt_tokens"] == 0
+    assert res["cost"]["ingest"]["operations"] == 1  # the fixture has one observation, of Ana in session 1
+    rec = res["metrics"]["evidence_recall"]
+    assert rec["turn_sources"] == {"recorded": 1} and rec["turn"]["1"]["all"] == 1.0
+    hits = res["per_question"][0]["retrieved"]["Ana"]
+    assert hits[0][1:] == ["toy-1:S1", ["D1:1"], "recorded"]
+    with pytest.raises(ValueError, match="LoCoMo only"):
+        run_benchmark(_cfg(system="observations", benchmark="halumem"), tmp_path / "h")

@@ -49,6 +49,7 @@ from ..benchmarks.locomo import SCORED_CATEGORIES, Conversation, DiaId, Question
 from ..episodes import Episode, Session, Turn
 
 __all__ = [
+    "LocomoObservations",
     "PersonaMemContext",
     "evidence_sessions",
     "halumem_episode",
@@ -230,3 +231,61 @@ def dia_id(value: str) -> DiaId | None:
     from ..benchmarks.locomo import parse_dia_id
 
     return parse_dia_id(value)
+
+
+# ------------------------------------------------------------- LoCoMo's observations
+class LocomoObservations:
+    """A *reference* memory for LoCoMo, not a memory system of the paper: the release's
+    ``observation`` field — facts per session and speaker, written by gpt-3.5-turbo when the
+    dataset was made (``README.md``: "model-generated aids, not gold"), each with the dia id it
+    came from. Ingesting them session by session gives a memory with **recorded** provenance
+    and no model cost, which separates answering from memory writing: with it, a small answer
+    model is scored on a memory of reasonable quality.
+
+    Build with :meth:`from_file`; ``run`` follows the memory-system contract of
+    :mod:`deltamem_lib.agent.systems`.
+    """
+
+    name = "observations"
+
+    def __init__(self, facts: Mapping[tuple[str, int, str], Sequence[tuple[str, tuple[str, ...]]]]) -> None:
+        self.facts = facts  # (sample_id, session index, speaker) -> [(fact, dia ids)]
+
+    @classmethod
+    def from_file(cls, path: Any) -> LocomoObservations:
+        from ..benchmarks.locomo import parse_evidence
+        from ..io import read_json
+
+        facts: dict[tuple[str, int, str], list[tuple[str, tuple[str, ...]]]] = {}
+        for rec in read_json(path):
+            for key, by_speaker in (rec.get("observation") or {}).items():
+                m = re.fullmatch(r"session_(\d+)_observation", key)
+                if not m or not isinstance(by_speaker, Mapping):
+                    continue
+                for speaker, items in by_speaker.items():
+                    for item in items or []:
+                        if not (isinstance(item, list) and item and isinstance(item[0], str)):
+                            continue
+                        raw = item[1] if len(item) > 1 else []
+                        ids, _ = parse_evidence(raw if isinstance(raw, list) else [raw])
+                        facts.setdefault((rec["sample_id"], int(m[1]), speaker), []).append(
+                            (item[0], tuple(str(d) for d in ids)))
+        return cls(facts)
+
+    def run(self, examples: Sequence[Any], *, seed: int | None = None) -> list[Any]:
+        from ..agent.systems import SessionResult
+        from ..memory import Operation
+
+        out = []
+        for ex in examples:
+            sample_id, speaker = ex.user_id.rsplit(":", 1)
+            index = int(ex.session_id.rsplit(":S", 1)[1])
+            state = ex.state_before.copy()
+            res = SessionResult(self.name, ex.user_id, ex.session_id, state)
+            for fact, turns in self.facts.get((sample_id, index, speaker), []):
+                applied = state.apply([Operation.add(fact)], timestamp=ex.date,
+                                      source={"session_id": ex.session_id, "turns": list(turns)})
+                res.operations.extend(applied.applied)
+            res.state_after = state
+            out.append(res)
+        return out

@@ -56,7 +56,7 @@ BENCHMARKS = ("locomo", "halumem", "personamem")
 
 
 BENCH_SYSTEMS: tuple[str, ...] = ("oracle", "noop", "deltamem", "deltamem-oneshot", "mem0-style", "add-only",
-                                  "full-context")
+                                  "full-context", "observations")
 
 
 def _f(default: Any, text: str) -> Any:
@@ -73,7 +73,7 @@ class BenchConfig:
     data: str = _f("", "locomo10.json, HaluMem-*.jsonl, or PersonaMem questions_<split>.csv")
     contexts: str = _f("", "PersonaMem: shared_contexts_<split>.jsonl (empty: next to the questions file)")
     system: str = _f("deltamem-oneshot", "memory system: deltamem, deltamem-oneshot, mem0-style, add-only, oracle, "
-                                         "noop or full-context")
+                                         "noop, full-context, or observations (LoCoMo's model-made facts: a reference)")
     model: str = _f("smollm2", "the memory system's LLM: 'smollm2', a Hub id or folder, or 'openai:<model>'")
     adapter: str = _f("", "PEFT LoRA adapter folder loaded on the system's model (the RL rows); empty: none")
     answer_model: str = _f("", "the answer model (same kinds of spec); empty: the system's model without adapter")
@@ -115,6 +115,8 @@ class BenchConfig:
             p.append(f"benchmark {self.benchmark!r}: choose one of {', '.join(BENCHMARKS)}")
         if self.system not in BENCH_SYSTEMS:
             p.append(f"system {self.system!r}: choose one of {', '.join(BENCH_SYSTEMS)}")
+        if self.system == "observations" and self.benchmark != "locomo":
+            p.append("system 'observations' (LoCoMo's released observations) exists for LoCoMo only")
         if not self.data:
             p.append("data: give the benchmark file (--data PATH)")
         if self.retriever not in ("auto", "embedding", "lexical"):
@@ -264,10 +266,16 @@ def _ingest(cfg: BenchConfig, models: _Models, episodes: Sequence[Any], work: Pa
     from ..agent.ingest import ingest_users
     from ..agent.systems import make_system
 
-    needs_model = cfg.system not in ("oracle", "noop")
+    needs_model = cfg.system not in ("oracle", "noop", "observations")
     model = models.system if needs_model else None
-    system = make_system(cfg.system, model, retriever=cfg.retriever, max_new_tokens=cfg.max_new_tokens,
-                         max_tool_calls=cfg.max_tool_calls, related_k=cfg.related_k, allow_delete=cfg.allow_delete)
+    if cfg.system == "observations":
+        from .adapters import LocomoObservations
+
+        system: Any = LocomoObservations.from_file(cfg.data)
+    else:
+        system = make_system(cfg.system, model, retriever=cfg.retriever, max_new_tokens=cfg.max_new_tokens,
+                             max_tool_calls=cfg.max_tool_calls, related_k=cfg.related_k,
+                             allow_delete=cfg.allow_delete)
     res = ingest_users(system, episodes, out_dir=work / "ingest", max_batch=cfg.batch_size, seed=cfg.seed,
                        progress=progress)
     summaries = []
