@@ -97,6 +97,10 @@ def test_oneshot_applies_the_json_list(examples):
     assert res.tool_calls == 3 and res.invalid_calls == 1 and res.malformed_outputs == 0
     bad = make_system("deltamem-oneshot", Scripted(lambda m, t: "the user moved"), retriever="lexical").run(examples[:1])[0]
     assert bad.malformed_outputs == 1 and bad.state_after == examples[0].state_before
+    assert bad.tool_calls == bad.invalid_calls == 0  # an unreadable answer is malformed, not an invalid call
+    items = make_system("deltamem-oneshot", Scripted(lambda m, t: '[{"op": "FLY"}, {"op": "NOOP"}]'),
+                        retriever="lexical").run(examples[:1])[0]
+    assert (items.malformed_outputs, items.tool_calls, items.invalid_calls) == (0, 1, 1)
 
 
 def test_mem0_style_decides_per_fact(examples):
@@ -229,3 +233,13 @@ def test_cli_evaluate_oracle_on_synthetic_data(tmp_path):
     assert {e.user_id for e in users} == test_users and "seed 0" in source
     assert main(["evaluate", "--episodes", str(tmp_path / "missing.jsonl"), "--system", "oracle",
                  "--out", str(out)]) == 2
+
+
+def test_full_context_is_the_raw_dated_history():
+    from deltamem_lib.agent.baselines import FullContext
+
+    ep = toy_episodes()[0]
+    text = FullContext().context(ep, upto=2)
+    assert text.index("Session date: 2024-03-02") < text.index("Session date: 2024-04-10")
+    assert "My cat Mia died" in text and "sunny day" not in text  # only sessions before index 2
+    assert FullContext().context(ep).count("Session date:") == 3

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -50,6 +51,9 @@ ENV_OPTIONS: dict[str, str] = {
     "max_top_k": "upper bound on top_k",
     "preview_memories": "memories related to the session shown in the observation (0: the agent must search)",
 }
+
+
+_LOG = logging.getLogger(__name__)
 
 
 class ToolCallError(ValueError):
@@ -76,6 +80,7 @@ def _tool(fn: Callable[..., str]) -> Callable[..., str]:
         except ToolCallError as exc:
             self._log.append({"tool": fn.__name__, "arguments": arguments, "ok": False, "result": str(exc)})
             self._invalid += 1
+            _LOG.debug("rejected %s(%s): %s", fn.__name__, arguments, exc)
             raise
         self._log.append({"tool": fn.__name__, "arguments": arguments, "ok": True, "result": result})
         return result

@@ -85,8 +85,9 @@ class OneShotAgent:
             res.malformed_outputs = int(not parsed.found_list)
             applied = apply_operations(env, parsed.operations)
             res.state_after, res.operations = env.state, env.operations
-            res.tool_calls = env.num_calls + len(parsed.malformed)
-            res.invalid_calls = env.invalid_calls + len(parsed.malformed)
+            bad_items = len(parsed.malformed) if parsed.found_list else 0  # no list at all: malformed output
+            res.tool_calls = env.num_calls + bad_items
+            res.invalid_calls = env.invalid_calls + bad_items
             res.transcript = p + [{"role": "assistant", "content": r.raw_text or r.text, "applied": applied}]
             results.append(res)
         return results
