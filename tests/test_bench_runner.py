@@ -320,3 +320,10 @@ def test_locomo_observations_are_a_reference_memory_with_recorded_provenance(tmp
     assert hits[0][1:] == ["toy-1:S1", ["D1:1"], "recorded"]
     with pytest.raises(ValueError, match="LoCoMo only"):
         run_benchmark(_cfg(system="observations", benchmark="halumem"), tmp_path / "h")
+
+
+def test_clean_answer():
+    from deltamem_lib.bench.answer import clean_answer
+
+    assert clean_answer("<think>\nhmm\n</think>\n\nAnswer: 7 May 2023\nbecause …") == "7 May 2023"
+    assert clean_answer("\n  Final answer - Paris.") == "Paris." and clean_answer("") == ""

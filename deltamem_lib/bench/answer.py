@@ -170,11 +170,13 @@ def fit_history(sessions: Sequence[str], budget_tokens: int, count: Callable[[st
 
 
 _PREFIX = re.compile(r"^\s*(?:final\s+)?answer\s*[:\-]\s*", re.IGNORECASE)
+_THINK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL)
 
 
 def clean_answer(text: str) -> str:
-    """The first non-empty line of a model's answer, without an ``Answer:`` prefix."""
-    for line in (text or "").splitlines():
+    """The first non-empty line of a model's answer, without a ``<think>`` block or an
+    ``Answer:`` prefix."""
+    for line in _THINK.sub("", text or "").splitlines():
         line = _PREFIX.sub("", line).strip()
         if line:
             return line

@@ -291,7 +291,7 @@ def _ingest(cfg: BenchConfig, models: _Models, episodes: Sequence[Any], work: Pa
 
 
 def _answer_pending(journal: Journal, keys: Sequence[str], prompts: Sequence[list[dict[str, str]]], model: Any,
-                    cfg: BenchConfig, progress: bool, extra: Sequence[dict[str, Any]] | None = None) -> None:
+                    cfg: BenchConfig, progress: bool) -> None:
     """Answer the prompts whose keys are not in the journal yet, journaling each batch."""
     from .answer import answer_all
 
@@ -303,7 +303,7 @@ def _answer_pending(journal: Journal, keys: Sequence[str], prompts: Sequence[lis
     def save(start: int, answers: list[Any]) -> None:
         recs = []
         for j, a in zip(todo[start:start + len(answers)], answers):
-            recs.append({"key": keys[j], **a.to_dict(), **(extra[j] if extra else {})})
+            recs.append({"key": keys[j], **a.to_dict()})
         journal.add(recs)
         if bar is not None:
             bar.update(len(answers))
