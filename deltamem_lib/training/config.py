@@ -178,6 +178,14 @@ class TrainConfig:
         if (self.prompts_per_step * self.num_generations) % self.gradient_accumulation_steps:
             p.append(f"prompts_per_step × num_generations ({self.prompts_per_step * self.num_generations}) must be "
                      f"divisible by gradient_accumulation_steps ({self.gradient_accumulation_steps})")
+        if self.use_vllm and self.precision == "fp32":
+            p.append("use_vllm needs a GPU: set precision to bf16 (A100) or fp16 (T4), or turn use_vllm off")
+        if not 0.0 < self.vllm_gpu_memory_utilization < 1.0:
+            p.append(f"vllm_gpu_memory_utilization must be in (0, 1), got {self.vllm_gpu_memory_utilization!r}")
+        if self.agent == "react" and self.max_tool_calling_iterations < 1:
+            p.append("the ReAct agent needs max_tool_calling_iterations >= 1")
+        if self.ablation_steps < 0 or (self.ablations and self.ablation_steps < 1):
+            p.append(f"ablation_steps must be >= 1 when ablations run, got {self.ablation_steps!r}")
         if not 0.0 <= self.threshold <= 1.0:
             p.append(f"threshold must be in [0, 1], got {self.threshold!r}")
         if not isinstance(self.ablations, (list, tuple)):

@@ -191,13 +191,21 @@ def sft_records(rows: Sequence[dict[str, Any]], tokenizer: Any, cfg: Any) -> lis
         from ..agent.trajectories import gold_trajectory, tokenize_trajectory
 
         env_cls = make_env_factory(allow_delete=cfg.allow_delete, retriever=cfg.retriever)
-        for r in rows:
-            ex = parse_rl_row(r)
-            if not cfg.allow_delete and any(o.op is OpType.DELETE for o in ex.gold_ops):
-                continue
-            rec = tokenize_trajectory(tokenizer, gold_trajectory(ex, env_cls=env_cls))
-            if len(rec["input_ids"]) <= cfg.sft_max_length:
-                out.append(rec)
+        saved = tokenizer.chat_template
+        try:
+            from trl.chat_template_utils import get_training_chat_template, has_generation_markers
+
+            if not has_generation_markers(saved):  # e.g. Qwen3: TRL's copy with {% generation %} markers
+                tokenizer.chat_template = get_training_chat_template(tokenizer)
+            for r in rows:
+                ex = parse_rl_row(r)
+                if not cfg.allow_delete and any(o.op is OpType.DELETE for o in ex.gold_ops):
+                    continue
+                rec = tokenize_trajectory(tokenizer, gold_trajectory(ex, env_cls=env_cls))
+                if len(rec["input_ids"]) <= cfg.sft_max_length:
+                    out.append(rec)
+        finally:
+            tokenizer.chat_template = saved
         return out
     kw = cfg.chat_template_kwargs()
     for r in prompt_rows(rows, cfg):

@@ -137,6 +137,8 @@ class MetricsLogger(_callback_base()):  # type: ignore[misc]
             self._durations = []
         if self._peak_mem is not None:
             rec["peak_memory_gb"] = round(self._peak_mem, 3)
+        if hasattr(os, "getloadavg"):  # how busy the machine was: step times on a shared CPU depend on it
+            rec["load_1min"] = round(os.getloadavg()[0], 2)
         rec.update({k: _clean(v) for k, v in logs.items()})
         line = json.dumps(rec, ensure_ascii=False) + "\n"
         with open(self.path, "a", encoding="utf-8") as fh:

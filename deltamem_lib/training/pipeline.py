@@ -41,6 +41,11 @@ __all__ = ["Run", "environment_info", "start_run", "results_name"]
 
 NOTEBOOK = "03_rl_training"
 
+#: Settings a resumed run may change: they add evaluations or ablation runs but do not touch
+#: what was trained (e.g. ``deltamem train --resume --ablation outcome_reward`` after a main run).
+RESUMABLE_CHANGES = frozenset({"ablations", "ablation_eval_sessions", "eval_sessions", "eval_batch_size",
+                               "eval_base", "bootstrap_samples"})
+
 
 def results_name(profile: str) -> str:
     return f"{NOTEBOOK}_{profile}"
@@ -62,6 +67,12 @@ def environment_info(device: str) -> dict[str, Any]:
     return info
 
 
+def _mean_load(records: list[dict[str, Any]]) -> float | None:
+    """Mean 1-minute load average over the logged steps (2 cores: above 2 the run shared the CPU)."""
+    loads = [r["load_1min"] for r in records if r.get("load_1min") is not None]
+    return round(sum(loads) / len(loads), 2) if loads else None
+
+
 @dataclass
 class Run:
     """A training run in a folder: call the stages in order (or :meth:`all`)."""
@@ -75,6 +86,12 @@ class Run:
     phases: dict[str, PhaseResult] = field(default_factory=dict)
     evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    results_dir: Path | None = None
+    figures_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.results_dir = Path(self.results_dir or self.out_dir / "results")
+        self.figures_dir = Path(self.figures_dir or self.out_dir / "figures")
 
     # ----- stages -------------------------------------------------------------------------
     def prepare(self) -> TrainingData:
@@ -128,7 +145,8 @@ class Run:
 
     def grpo(self, *, stop_after: int | None = None) -> PhaseResult:
         init = self.phases["sft"].adapter if "sft" in self.phases else None
-        snaps = sorted({self.cfg.ablation_steps} if self.cfg.ablations else set())
+        # the adapter after `ablation_steps` steps is kept, so ablations (now or added later) compare at equal steps
+        snaps = [self.cfg.ablation_steps] if 0 < self.cfg.ablation_steps < self.cfg.grpo_max_steps else []
         res = run_grpo(self.cfg, self._need_data(), self.out_dir / "grpo", init_adapter=init, device=self.device,
                        progress=self.progress, stop_after=stop_after, snapshot_steps=snaps)
         if stop_after is None or res.steps >= self.cfg.grpo_max_steps:
@@ -189,7 +207,8 @@ class Run:
         comps = self.comparisons()
         metrics_path = self.out_dir / "metrics.jsonl"
         grpo_records = read_metrics(metrics_path, "grpo")
-        first_model = next((e.get("model") for e in self.evaluations.values() if e.get("model")), cfg.model)
+        first_model = next((str(e["model"]).split("+")[0] for e in self.evaluations.values() if e.get("model")),
+                           cfg.model)
         summary = {k: {kk: vv for kk, vv in v.items() if kk not in ("per_session",)}
                    for k, v in self.evaluations.items()}
         sessions = {k: {"keys": [f"{r['user_id']}/{r['session_id']}" for r in v["per_session"]],
@@ -208,8 +227,11 @@ class Run:
             "data": {"source": self.data.source if self.data else None, **(self.data.stats if self.data else {})},
             "training": {k: v.to_dict() for k, v in self.phases.items()},
             "training_seconds": round(sum(v.seconds for k, v in self.phases.items() if k in ("sft", "grpo")), 1),
+            "training_cpu_seconds": round(sum(v.cpu_seconds or 0.0 for k, v in self.phases.items()
+                                              if k in ("sft", "grpo")), 1),
             "grpo_step_time": step_times(grpo_records),
             "grpo_peak_memory_gb": max((r.get("peak_memory_gb") or 0.0 for r in grpo_records), default=None),
+            "training_load_1min_mean": _mean_load(read_metrics(metrics_path, "sft") + grpo_records),
             "evaluation": summary,
             "comparisons": comps,
             "headline": comps.get(self.trained_label),
@@ -218,7 +240,7 @@ class Run:
             "config": cfg.to_dict(),
         }
         name = results_name(cfg.profile)
-        atomic_write_json(self.out_dir / "results" / f"{name}.json", res)
+        atomic_write_json(self.results_dir / f"{name}.json", res)
         if figures:
             self.figures(res)
         return res
@@ -231,14 +253,14 @@ class Run:
         title = f"{self.cfg.profile} profile, {self.cfg.model}"
         if records:
             figs["reward_dynamics"] = plot_reward_dynamics(
-                records, title=title, save_dir=self.out_dir / "figures", name=f"03_reward_dynamics_{self.cfg.profile}")
+                records, title=title, save_dir=self.figures_dir, name=f"03_reward_dynamics_{self.cfg.profile}")
         if self.evaluations:
             main = {k: v for k, v in self.evaluations.items() if v["sessions"] == self.evaluations[
                 next(iter(self.evaluations))]["sessions"]}
             comps = (res or {}).get("comparisons") or self.comparisons()
             figs["before_after"] = plot_before_after(
                 main, {k: v for k, v in comps.items() if k in main}, title=title,
-                save_dir=self.out_dir / "figures", name=f"03_before_after_{self.cfg.profile}")
+                save_dir=self.figures_dir, name=f"03_before_after_{self.cfg.profile}")
         return figs
 
     def train_all(self) -> None:
@@ -283,8 +305,11 @@ class Run:
 
 
 def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str | None = None, progress: bool = False,
-              log: Callable[[str], None] | None = None, fresh: bool = False) -> Run:
-    """A :class:`Run` in ``out_dir`` (created; ``config.json`` written).
+              log: Callable[[str], None] | None = None, fresh: bool = False,
+              results_dir: str | os.PathLike[str] | None = None,
+              figures_dir: str | os.PathLike[str] | None = None) -> Run:
+    """A :class:`Run` in ``out_dir`` (created; ``config.json`` written); results and figures go to
+    ``results_dir`` / ``figures_dir`` (default: ``out_dir/results``, ``out_dir/figures``).
 
     An existing folder written with a *different* config is refused unless ``fresh`` (then
     it is cleared), so a resume never mixes two settings.
@@ -296,9 +321,9 @@ def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str 
     out = Path(out_dir)
     saved = out / "config.json"
     if saved.is_file() and not fresh:
-        old = TrainConfig.load(saved)
-        if old.to_dict() != cfg.to_dict():
-            diff = sorted(k for k, v in cfg.to_dict().items() if old.to_dict().get(k) != v)
+        old = TrainConfig.load(saved).to_dict()
+        diff = sorted(k for k, v in cfg.to_dict().items() if old.get(k) != v and k not in RESUMABLE_CHANGES)
+        if diff:
             raise ValueError(f"{out} holds a run with other settings ({', '.join(diff)}); use another --out "
                              "folder or start afresh (--fresh)")
     elif fresh and out.exists() and int(os.environ.get("RANK", "0")) == 0:
@@ -310,4 +335,6 @@ def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str 
                 p.unlink()
     out.mkdir(parents=True, exist_ok=True)
     cfg.save(saved)
-    return Run(cfg, out, device=device or pick_device(), progress=progress, log=log or (lambda m: None))
+    return Run(cfg, out, device=device or pick_device(), progress=progress, log=log or (lambda m: None),
+               results_dir=Path(results_dir) if results_dir else None,
+               figures_dir=Path(figures_dir) if figures_dir else None)

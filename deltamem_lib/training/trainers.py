@@ -27,8 +27,11 @@ adapter is saved to ``<dir>/adapter``, loadable by
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,11 +63,13 @@ class PhaseResult:
     step_time: dict[str, Any] = field(default_factory=dict)
     resumed_from: int | None = None
     skipped: bool = False
+    cpu_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"phase": self.phase, "adapter": str(self.adapter), "metrics": str(self.metrics_path),
-                "steps": self.steps, "seconds": round(self.seconds, 1), "step_time": self.step_time,
-                "resumed_from": self.resumed_from}
+                "steps": self.steps, "seconds": round(self.seconds, 1),
+                "cpu_seconds": None if self.cpu_seconds is None else round(self.cpu_seconds, 1),
+                "step_time": self.step_time, "resumed_from": self.resumed_from}
 
 
 def base_model_path(model: str) -> str:
@@ -131,6 +136,15 @@ def load_policy(cfg: TrainConfig, *, device: str = "cpu", adapter: str | os.Path
     return model.to(device), tok
 
 
+@contextlib.contextmanager
+def _quiet_warnings() -> Iterator[None]:
+    """Silence transformers' deprecation notices about the checkpointing names it still calls
+    internally (one per step otherwise), nothing else."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
 def last_checkpoint(folder: str | os.PathLike[str]) -> Path | None:
     """The ``checkpoint-N`` folder with the highest N (None if there is none)."""
     p = Path(folder)
@@ -141,12 +155,12 @@ def last_checkpoint(folder: str | os.PathLike[str]) -> Path | None:
 
 
 def _finish(trainer: Any, out: Path, phase: str, metrics_path: Path, t0: float, resumed: int | None,
-            cfg: TrainConfig) -> PhaseResult:
+            cfg: TrainConfig, cpu0: float) -> PhaseResult:
     adapter = out / "adapter"
     trainer.save_model(str(adapter))  # the adapter only (PEFT), written by the main process
     records = read_metrics(metrics_path, phase)
     res = PhaseResult(phase, adapter, metrics_path, int(trainer.state.global_step), time.perf_counter() - t0,
-                      step_times(records), resumed)
+                      step_times(records), resumed, cpu_seconds=time.process_time() - cpu0)
     if trainer.is_world_process_zero():
         atomic_write_json(out / "phase.json", {**res.to_dict(), "config": cfg.to_dict(), "finished": True})
     trainer.accelerator.wait_for_everyone()
@@ -158,8 +172,9 @@ def _done(out: Path) -> PhaseResult | None:
     if info.is_file() and (out / "adapter" / "adapter_config.json").is_file():
         d = read_json(info)
         if d.get("finished"):
-            return PhaseResult(d["phase"], Path(d["adapter"]), Path(d["metrics"]), int(d["steps"]),
-                               float(d["seconds"]), d.get("step_time", {}), d.get("resumed_from"), skipped=True)
+            return PhaseResult(d["phase"], out / "adapter", out.parent / "metrics.jsonl", int(d["steps"]),
+                               float(d["seconds"]), d.get("step_time", {}), d.get("resumed_from"), skipped=True,
+                               cpu_seconds=d.get("cpu_seconds"))
     return None
 
 
@@ -180,7 +195,7 @@ def run_sft(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[str
     done = _done(out) if resume else None
     if done is not None:
         return done
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     rng = random.Random(f"sft:{cfg.seed}")
     rows = list(data.train_rows)
     rng.shuffle(rows)
@@ -194,8 +209,10 @@ def run_sft(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[str
     trainer = SFTTrainer(model=model, args=sft_config(cfg, out / "checkpoints", device=device),
                          train_dataset=Dataset.from_list(records), processing_class=tok,
                          callbacks=[MetricsLogger(metrics_path, phase="sft", progress=progress)])
-    trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
-    return _finish(trainer, out, "sft", metrics_path, t0, int(ckpt.name.split("-")[-1]) if ckpt else None, cfg)
+    with _quiet_warnings():
+        trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    return _finish(trainer, out, "sft", metrics_path, t0, int(ckpt.name.split("-")[-1]) if ckpt else None, cfg,
+                   cpu0)
 
 
 def _snapshots(folder: Path, steps: list[int] | tuple[int, ...]) -> Any:
@@ -255,7 +272,7 @@ def run_grpo(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[st
     done = _done(out) if resume else None
     if done is not None and stop_after is None:
         return done
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     ckpt = last_checkpoint(out / "checkpoints") if resume else None
     model, tok = load_policy(cfg, device=device, adapter=init_adapter)
     owns = cfg.agent == "react" and cfg.reward == "state" and not cfg.ordered and cfg.scope == "delta" \
@@ -273,9 +290,10 @@ def run_grpo(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[st
                           callbacks=[MetricsLogger(metrics_path, phase=phase, progress=progress,
                                                    stop_after=stop_after),
                                      _snapshots(out / "snapshots", snapshot_steps)], **kwargs)
-    trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
+    with _quiet_warnings():
+        trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     resumed = int(ckpt.name.split("-")[-1]) if ckpt else None
     if stop_after is not None and trainer.state.global_step < cfg.grpo_max_steps:
         return PhaseResult(phase, out / "adapter", metrics_path, int(trainer.state.global_step),
                            time.perf_counter() - t0, {}, resumed)
-    return _finish(trainer, out, phase, metrics_path, t0, resumed, cfg)
+    return _finish(trainer, out, phase, metrics_path, t0, resumed, cfg, cpu0)
