@@ -327,3 +327,12 @@ def test_clean_answer():
 
     assert clean_answer("<think>\nhmm\n</think>\n\nAnswer: 7 May 2023\nbecause …") == "7 May 2023"
     assert clean_answer("\n  Final answer - Paris.") == "Paris." and clean_answer("") == ""
+
+
+def test_redact_keeps_scores_and_drops_benchmark_text(tmp_path):
+    from deltamem_lib.bench.runner import redact
+
+    res = run_benchmark(_cfg(), tmp_path / "w", model=Scripted())
+    red = redact(res)
+    assert all("question" not in r and "gold" not in r and "f1" in r for r in red["per_question"])
+    assert "question" in res["per_question"][0] and red["metrics"] == res["metrics"]

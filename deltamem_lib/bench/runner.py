@@ -50,7 +50,7 @@ from typing import Any
 from ..io import atomic_write_json, atomic_write_jsonl, read_json
 from ..memory import MemoryState
 
-__all__ = ["BENCHMARKS", "BENCH_SYSTEMS", "BenchConfig", "Journal", "run_benchmark"]
+__all__ = ["BENCHMARKS", "BENCH_SYSTEMS", "BenchConfig", "Journal", "label_line", "redact", "run_benchmark"]
 
 BENCHMARKS = ("locomo", "halumem", "personamem")
 
@@ -737,6 +737,21 @@ def _personamem(cfg: BenchConfig, models: _Models, work: Path, progress: bool) -
     cost = {"ingest": ingest_cost, "answer": _cost(answers[k] for k in keys), "judge": None}
     return {"labels": _labels(cfg, system_model, _model_name(amodel), None, retriever), "data": data,
             "metrics": metrics, "not_computed": not_computed, "cost": cost, "per_question": per_question}
+
+
+_BENCHMARK_TEXT = ("question", "gold", "response")
+
+
+def redact(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``result`` whose per-question records keep ids, categories, scores, the model's
+    answers and the retrieved memories' ids and sources, but not the benchmark's own text
+    (questions, gold answers): for results committed or shared, since the benchmarks' licences
+    do not allow redistributing their data."""
+    out = dict(result)
+    out["per_question"] = [{k: v for k, v in r.items() if k not in _BENCHMARK_TEXT}
+                           for r in result.get("per_question", [])]
+    out["redacted"] = "benchmark text (questions, gold answers) removed from per_question"
+    return out
 
 
 # --------------------------------------------------------------------------------- entry

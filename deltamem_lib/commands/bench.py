@@ -56,6 +56,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--device", default="auto", help="torch device for local models")
     p.add_argument("--work-dir", default="", help="resumable work folder (default: <out without .json>.work/)")
     p.add_argument("--no-per-question", action="store_true", help="leave the per-question records out of --out")
+    p.add_argument("--redact", action="store_true",
+                   help="keep ids, scores and answers per question but not the benchmark's questions and gold answers "
+                        "(for results you commit or share: the data's licence)")
     p.add_argument("--out", required=True, help="results JSON (written atomically)")
     p.set_defaults(func=run)
 
@@ -65,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..bench.report import summary_line
-    from ..bench.runner import BenchConfig, run_benchmark
+    from ..bench.runner import BenchConfig, redact, run_benchmark
     from ..io import atomic_write_json
 
     top_k = args.top_k
@@ -82,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     work = Path(args.work_dir) if args.work_dir else out.with_name(out.stem + ".work")
     result = run_benchmark(cfg, work, device=args.device, progress=sys.stderr.isatty())
+    if args.redact:
+        result = redact(result)
     if args.no_per_question:
         result.pop("per_question", None)
     atomic_write_json(out, result)
