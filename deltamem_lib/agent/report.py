@@ -63,7 +63,7 @@ def plot_systems(results: Sequence[Mapping[str, Any]], *, title: str = "", save_
     ax1.set_ylim(0, 1.05)
     ax1.set_ylabel("mean r_trans")
     ax1.set_title("State reward (teacher-forced sessions)")
-    ax1.legend(fontsize=8, loc="upper right")
+    ax1.legend(fontsize=8, loc="center right")
     width = 0.25
     for k, (kind, color) in enumerate((("ADD", "#1f77b4"), ("UPDATE", "#ff7f0e"), ("DELETE", "#d62728"))):
         vals = [r["op_f1"][kind]["f1"] for r in results]
