@@ -381,3 +381,21 @@ def test_notebook_defaults_are_the_config_defaults():
     assert len(shared) >= 30
     assert {k: defaults[k] for k in shared} == shared
     assert set(params) - set(defaults) == {"output_dir", "interrupt_after"}
+
+
+def test_auxiliary_state_reward_ranks_partly_right_answers(row):
+    """r_trans drops what prediction and gold share, so an exactly right UPDATE with a missed
+    ADD scores 0 like doing nothing; the auxiliary whole-state reward ranks it higher."""
+    ex = parse_rl_row(row)
+    cfg = TrainConfig(w_state_aux=0.5)
+    f, w = _funcs(cfg)
+    assert w == {"r_trans": 1.0, "r_state": 0.5, "invalid_calls": 0.5, "format": 0.5}
+    ops = json.loads(_gold_json(row))
+    partial = json.dumps([o for o in ops if o["op"] != "ADD"])  # the UPDATE right, the ADD missed
+    r_trans = _call(f["r_trans"], row, [partial, "[]"])
+    r_state = _call(f["r_state"], row, [partial, "[]"])
+    assert r_trans[0] == r_trans[1] == 0.0 and r_state[0] > r_state[1]
+    _, w = _funcs(apply_ablation(cfg, "outcome_reward"))
+    assert "r_state" not in w  # the outcome ablation trains on the probes alone
+    _, w = _funcs(apply_ablation(cfg, "state_scope"))
+    assert w["r_state"] == 1.0 and list(w).count("r_state") == 1

@@ -106,6 +106,7 @@ class TrainConfig:
     ordered: bool = _f(False, "score with the ordered Levenshtein variant instead of the order-free MLD")
     allow_delete: bool = _f(True, "offer DELETE (False: the no-DELETE ablation)")
     w_state: float = _f(1.0, "weight of the state reward r_trans")
+    w_state_aux: float = _f(0.0, "weight of the whole-state MLD r_state as a dense auxiliary reward (0: off)")
     w_outcome: float = _f(1.0, "weight of the outcome reward (used when reward='outcome')")
     w_invalid: float = _f(0.5, "weight of the invalid-call penalty (share of rejected operations)")
     w_format: float = _f(0.5, "weight of the format penalty (-1 when the output cannot be read)")
@@ -231,9 +232,9 @@ class TrainConfig:
 #: are comparable: the ablation changes what the model is trained on, not how it is judged.
 ABLATIONS: dict[str, dict[str, Any]] = {
     "no_lexical_fidelity": {"lexical_fidelity": False},  # the paper's Figure 3
-    "state_scope": {"scope": "state"},                  # whole-state instead of delta MLD
-    "ordered_mld": {"ordered": True},                   # the ordered Levenshtein variant
-    "outcome_reward": {"reward": "outcome"},            # AtomMem / Memory-R1: answer probe questions
+    "state_scope": {"scope": "state", "w_state_aux": 0.0},    # whole-state instead of delta MLD
+    "ordered_mld": {"ordered": True, "w_state_aux": 0.0},     # the ordered Levenshtein variant (whole state)
+    "outcome_reward": {"reward": "outcome", "w_state_aux": 0.0},  # AtomMem / Memory-R1: answer probe questions
     "no_delete": {"allow_delete": False},               # DELETE not offered
 }
 

@@ -14,6 +14,10 @@ Components (weights in :class:`~deltamem_lib.training.config.TrainConfig`):
   and logs it as ``rewards/MemoryEnv``); otherwise it is this function. Variants take the
   ablation's name: ``r_state`` (whole-state scope), ``r_trans_no_fidelity`` (no keyword
   check), ``r_ordered`` (the ordered Levenshtein variant).
+* ``r_state`` as an auxiliary component (``w_state_aux`` > 0) — the whole-state MLD: it also
+  credits the entries a rollout got exactly right, which the delta-scope ``r_trans`` drops
+  (what prediction and gold share is removed before scoring), so a group of partly right
+  rollouts is ranked even when every ``r_trans`` is 0.
 * ``outcome`` — the AtomMem / Memory-R1 alternative: share of the session's probe questions
   the deterministic reader answers from the memory (:mod:`.outcome`).
 * ``invalid_calls`` — ``-(rejected operations / attempted operations)``: an unknown id, an
@@ -216,6 +220,9 @@ def build_reward_functions(cfg: Any, scorer: RolloutScorer | None = None, *, env
     if not paper_is_main or cfg.reward == "outcome":
         funcs.append(make_state("delta", True, False))  # the paper's r_trans, logged for comparison
         weights.append(0.0)
+    if cfg.reward == "state" and cfg.w_state_aux > 0 and cfg.scope == "delta" and not cfg.ordered:
+        funcs.append(make_state("state", cfg.lexical_fidelity, False))  # dense auxiliary: credit per entry
+        weights.append(cfg.w_state_aux)
     funcs += [invalid_calls, format]
     weights += [cfg.w_invalid, cfg.w_format]
     return funcs, weights, scorer

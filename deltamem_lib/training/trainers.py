@@ -206,10 +206,10 @@ def run_sft(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[str
         raise ValueError("no SFT example fits sft_max_length; raise it or check the data")
     metrics_path = out.parent / "metrics.jsonl"
     ckpt = last_checkpoint(out / "checkpoints") if resume else None
-    trainer = SFTTrainer(model=model, args=sft_config(cfg, out / "checkpoints", device=device),
-                         train_dataset=Dataset.from_list(records), processing_class=tok,
-                         callbacks=[MetricsLogger(metrics_path, phase="sft", progress=progress)])
     with _quiet_warnings():
+        trainer = SFTTrainer(model=model, args=sft_config(cfg, out / "checkpoints", device=device),
+                             train_dataset=Dataset.from_list(records), processing_class=tok,
+                             callbacks=[MetricsLogger(metrics_path, phase="sft", progress=progress)])
         trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     return _finish(trainer, out, "sft", metrics_path, t0, int(ckpt.name.split("-")[-1]) if ckpt else None, cfg,
                    cpu0)
@@ -284,13 +284,13 @@ def run_grpo(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[st
     kwargs: dict[str, Any] = {}
     if cfg.agent == "react":
         kwargs["environment_factory"] = _env_factory(cfg, owns_reward=owns)
-    trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=args,
-                          train_dataset=Dataset.from_list(prompt_rows(data.train_rows, cfg)),
-                          processing_class=tok,
-                          callbacks=[MetricsLogger(metrics_path, phase=phase, progress=progress,
-                                                   stop_after=stop_after),
-                                     _snapshots(out / "snapshots", snapshot_steps)], **kwargs)
     with _quiet_warnings():
+        trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=args,
+                              train_dataset=Dataset.from_list(prompt_rows(data.train_rows, cfg)),
+                              processing_class=tok,
+                              callbacks=[MetricsLogger(metrics_path, phase=phase, progress=progress,
+                                                       stop_after=stop_after),
+                                         _snapshots(out / "snapshots", snapshot_steps)], **kwargs)
         trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     resumed = int(ckpt.name.split("-")[-1]) if ckpt else None
     if stop_after is not None and trainer.state.global_step < cfg.grpo_max_steps:
