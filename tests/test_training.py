@@ -399,3 +399,22 @@ def test_auxiliary_state_reward_ranks_partly_right_answers(row):
     assert "r_state" not in w  # the outcome ablation trains on the probes alone
     _, w = _funcs(apply_ablation(cfg, "state_scope"))
     assert w["r_state"] == 1.0 and list(w).count("r_state") == 1
+
+
+def test_start_run_resumes_refuses_or_starts_afresh(tmp_path):
+    from deltamem_lib.training.config import TrainConfig
+    from deltamem_lib.training.pipeline import start_run
+
+    cfg, out, said = TrainConfig(), tmp_path / "run", []
+    start_run(cfg, out, device="cpu")
+    (out / "metrics.jsonl").write_text('{"phase": "sft", "step": 1}\n')
+    start_run(cfg.replace(eval_sessions=9), out, device="cpu", log=said.append)  # evaluation-only change: resume
+    assert (out / "metrics.jsonl").is_file() and "resuming" in said[-1]
+    with pytest.raises(ValueError, match=r"other settings \(seed\)"):
+        start_run(cfg.replace(seed=9), out, device="cpu")
+    assert (out / "metrics.jsonl").is_file()  # refused: nothing touched
+    start_run(cfg.replace(seed=9), out, device="cpu", fresh="changed", log=said.append)
+    assert not (out / "metrics.jsonl").exists() and "starting afresh" in said[-1]
+    assert TrainConfig.load(out / "config.json").seed == 9
+    with pytest.raises(ValueError, match="fresh must be"):
+        start_run(cfg, out, device="cpu", fresh="yes")

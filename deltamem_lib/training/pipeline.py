@@ -305,28 +305,43 @@ class Run:
 
 
 def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str | None = None, progress: bool = False,
-              log: Callable[[str], None] | None = None, fresh: bool = False,
+              log: Callable[[str], None] | None = None, fresh: bool | str = False,
               results_dir: str | os.PathLike[str] | None = None,
               figures_dir: str | os.PathLike[str] | None = None) -> Run:
     """A :class:`Run` in ``out_dir`` (created; ``config.json`` written); results and figures go to
     ``results_dir`` / ``figures_dir`` (default: ``out_dir/results``, ``out_dir/figures``).
 
-    An existing folder written with a *different* config is refused unless ``fresh`` (then
-    it is cleared), so a resume never mixes two settings.
+    ``fresh`` says what happens to a run already in the folder:
+
+    * ``False`` — resume it; a folder written with *different* settings (other than
+      :data:`RESUMABLE_CHANGES`) is refused, so a resume never mixes two settings;
+    * ``"changed"`` — resume it when the settings match, otherwise clear it and start afresh
+      (what a notebook wants: rerunning it continues an interrupted run, changing a parameter
+      trains anew);
+    * ``True`` — always clear it and start afresh.
     """
     import shutil
 
     from ..config import pick_device
 
+    if fresh not in (True, False, "changed"):
+        raise ValueError(f"fresh must be True, False or 'changed', got {fresh!r}")
+    log = log or (lambda m: None)
     out = Path(out_dir)
     saved = out / "config.json"
-    if saved.is_file() and not fresh:
+    clear = fresh is True and out.exists()
+    if saved.is_file() and fresh is not True:
         old = TrainConfig.load(saved).to_dict()
         diff = sorted(k for k, v in cfg.to_dict().items() if old.get(k) != v and k not in RESUMABLE_CHANGES)
-        if diff:
+        if diff and fresh == "changed":
+            log(f"{out} held a run with other settings ({', '.join(diff)}): starting afresh")
+            clear = True
+        elif diff:
             raise ValueError(f"{out} holds a run with other settings ({', '.join(diff)}); use another --out "
                              "folder or start afresh (--fresh)")
-    elif fresh and out.exists() and int(os.environ.get("RANK", "0")) == 0:
+        else:
+            log(f"resuming the run in {out} (same settings)")
+    if clear and int(os.environ.get("RANK", "0")) == 0:
         for sub in ("sft", "grpo", "ablations", "eval", "metrics.jsonl", "config.json"):
             p = out / sub
             if p.is_dir():
@@ -335,6 +350,6 @@ def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str 
                 p.unlink()
     out.mkdir(parents=True, exist_ok=True)
     cfg.save(saved)
-    return Run(cfg, out, device=device or pick_device(), progress=progress, log=log or (lambda m: None),
+    return Run(cfg, out, device=device or pick_device(), progress=progress, log=log,
                results_dir=Path(results_dir) if results_dir else None,
                figures_dir=Path(figures_dir) if figures_dir else None)
