@@ -383,22 +383,30 @@ def test_notebook_defaults_are_the_config_defaults():
     assert set(params) - set(defaults) == {"output_dir", "interrupt_after"}
 
 
-def test_auxiliary_state_reward_ranks_partly_right_answers(row):
+def test_auxiliary_rewards_rank_partly_right_answers(row):
     """r_trans drops what prediction and gold share, so an exactly right UPDATE with a missed
-    ADD scores 0 like doing nothing; the auxiliary whole-state reward ranks it higher."""
+    ADD scores 0 like doing nothing; both auxiliary rewards rank it higher — but the whole-state
+    one also pays doing nothing for the unchanged memory, the transition one does not."""
     ex = parse_rl_row(row)
-    cfg = TrainConfig(w_state_aux=0.5)
-    f, w = _funcs(cfg)
-    assert w == {"r_trans": 1.0, "r_state": 0.5, "invalid_calls": 0.5, "format": 0.5}
+    assert ex.state_before.entries and ex.gold_ops
     ops = json.loads(_gold_json(row))
     partial = json.dumps([o for o in ops if o["op"] != "ADD"])  # the UPDATE right, the ADD missed
+    f, w = _funcs(TrainConfig(w_state_aux=0.5, aux_scope="state"))
+    assert w == {"r_trans": 1.0, "r_state": 0.5, "invalid_calls": 0.5, "format": 0.5}
     r_trans = _call(f["r_trans"], row, [partial, "[]"])
     r_state = _call(f["r_state"], row, [partial, "[]"])
-    assert r_trans[0] == r_trans[1] == 0.0 and r_state[0] > r_state[1]
+    assert r_trans[0] == r_trans[1] == 0.0 and r_state[0] > r_state[1] > 0.0
+    cfg = TrainConfig(w_state_aux=0.5)  # the default auxiliary scope: transition
+    f, w = _funcs(cfg)
+    assert w == {"r_trans": 1.0, "r_transition": 0.5, "invalid_calls": 0.5, "format": 0.5}
+    r_tr = _call(f["r_transition"], row, [_gold_json(row), partial, "[]"])
+    assert r_tr[0] == 1.0 and 0.0 < r_tr[1] < 1.0 and r_tr[2] == 0.0
     _, w = _funcs(apply_ablation(cfg, "outcome_reward"))
-    assert "r_state" not in w  # the outcome ablation trains on the probes alone
+    assert "r_transition" not in w  # the outcome ablation trains on the probes alone
     _, w = _funcs(apply_ablation(cfg, "state_scope"))
-    assert w["r_state"] == 1.0 and list(w).count("r_state") == 1
+    assert w["r_state"] == 1.0 and list(w).count("r_state") == 1 and "r_transition" not in w
+    with pytest.raises(ValueError, match="aux_scope"):
+        TrainConfig(aux_scope="delta").validate()
 
 
 def test_start_run_resumes_refuses_or_starts_afresh(tmp_path):

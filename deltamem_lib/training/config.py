@@ -102,7 +102,9 @@ class TrainConfig:
     ordered: bool = _f(False, "score with the ordered Levenshtein variant instead of the order-free MLD")
     allow_delete: bool = _f(True, "offer DELETE (False: the no-DELETE ablation)")
     w_state: float = _f(1.0, "weight of the state reward r_trans")
-    w_state_aux: float = _f(0.0, "weight of the whole-state MLD r_state as a dense auxiliary reward (0: off)")
+    w_state_aux: float = _f(0.0, "weight of the auxiliary MLD reward (aux_scope) next to r_trans (0: off)")
+    aux_scope: str = _f("transition", "auxiliary MLD: 'state' (r_state, whole states) or 'transition' (r_transition: the "
+                        "entries the session touches; beyond the spec)")
     w_outcome: float = _f(1.0, "weight of the outcome reward (used when reward='outcome')")
     w_invalid: float = _f(0.5, "weight of the invalid-call penalty (share of rejected operations)")
     w_format: float = _f(0.5, "weight of the format penalty (-1 when the output cannot be read)")
@@ -157,6 +159,7 @@ class TrainConfig:
         """Raise ``ValueError`` listing every bad setting."""
         p: list[str] = []
         choice = {"agent": ("oneshot", "react"), "reward": ("state", "outcome"), "scope": ("delta", "state"),
+                  "aux_scope": ("state", "transition"),
                   "precision": ("auto", "fp32", "bf16", "fp16"), "retriever": ("lexical", "embedding", "auto"),
                   "scale_rewards": ("group", "batch", "none"),
                   "importance_sampling_level": ("token", "sequence"),

@@ -14,10 +14,15 @@ Components (weights in :class:`~deltamem_lib.training.config.TrainConfig`):
   and logs it as ``rewards/MemoryEnv``); otherwise it is this function. Variants take the
   ablation's name: ``r_state`` (whole-state scope), ``r_trans_no_fidelity`` (no keyword
   check), ``r_ordered`` (the ordered Levenshtein variant).
-* ``r_state`` as an auxiliary component (``w_state_aux`` > 0) — the whole-state MLD: it also
-  credits the entries a rollout got exactly right, which the delta-scope ``r_trans`` drops
-  (what prediction and gold share is removed before scoring), so a group of partly right
-  rollouts is ranked even when every ``r_trans`` is 0.
+* an auxiliary MLD component (``w_state_aux`` > 0) that also credits the entries a rollout
+  got exactly right, which the delta-scope ``r_trans`` drops (what prediction and gold share
+  is removed before scoring), so a group of partly right rollouts is ranked even when every
+  ``r_trans`` is 0. ``aux_scope="state"``: ``r_state``, the whole-state MLD — the unchanged
+  part of the memory dominates it, so doing nothing already scores high;
+  ``aux_scope="transition"``: ``r_transition`` (beyond the spec, ``mld.py``), the MLD over the
+  entries the session touches in the state before, the prediction or the gold state —
+  doing nothing scores 0 on a session with changes, a right operation next to a spurious one
+  earns partial credit.
 * ``outcome`` — the AtomMem / Memory-R1 alternative: share of the session's probe questions
   the deterministic reader answers from the memory (:mod:`.outcome`).
 * ``invalid_calls`` — ``-(rejected operations / attempted operations)``: an unknown id, an
@@ -149,7 +154,7 @@ def state_reward_name(*, scope: str = "delta", lexical_fidelity: bool = True, or
     """The logged name of the state reward for a setting (``r_trans`` for the paper's)."""
     if ordered:
         return "r_ordered"
-    name = "r_trans" if scope == "delta" else "r_state"
+    name = {"delta": "r_trans", "state": "r_state", "transition": "r_transition"}[scope]
     return name if lexical_fidelity else f"{name}_no_fidelity"
 
 
@@ -182,8 +187,9 @@ def build_reward_functions(cfg: Any, scorer: RolloutScorer | None = None, *, env
         if ordered:
             return float(ordered_levenshtein(pred, gold, similarity=mld["similarity"], threshold=mld["threshold"],
                                              lexical_fidelity=lexical_fidelity).reward)
+        before = list(r.example.state_before.entries) if scope == "transition" else None
         return float(memory_levenshtein(pred, gold, similarity=mld["similarity"], threshold=mld["threshold"],
-                                        lexical_fidelity=lexical_fidelity, scope=scope).reward)
+                                        lexical_fidelity=lexical_fidelity, scope=scope, before=before).reward)
 
     def make_state(scope: str, lexical_fidelity: bool, ordered: bool) -> Callable[..., list[float]]:
         def fn(prompts: Any = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[float]:
@@ -221,7 +227,7 @@ def build_reward_functions(cfg: Any, scorer: RolloutScorer | None = None, *, env
         funcs.append(make_state("delta", True, False))  # the paper's r_trans, logged for comparison
         weights.append(0.0)
     if cfg.reward == "state" and cfg.w_state_aux > 0 and cfg.scope == "delta" and not cfg.ordered:
-        funcs.append(make_state("state", cfg.lexical_fidelity, False))  # dense auxiliary: credit per entry
+        funcs.append(make_state(cfg.aux_scope, cfg.lexical_fidelity, False))  # dense auxiliary: credit per entry
         weights.append(cfg.w_state_aux)
     funcs += [invalid_calls, format]
     weights += [cfg.w_invalid, cfg.w_format]
