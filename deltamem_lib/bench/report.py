@@ -242,8 +242,9 @@ def plot_cumulative(curves: Sequence[Mapping[str, Any]], *, band: str = "std", t
             sd = [v for v in st["std"] if v is not None]
             lo = [max(0.0, m - s) for m, s in zip(mean, sd)]
             hi = [min(1.0, m + s) for m, s in zip(mean, sd)]
-        style = "--" if c["label"] in ("oracle", "noop", "no-op") else "-"
-        ax.plot(xs, mean, style, marker="o", ms=3, color=f"C{i}", label=f"{c['label']} ({len(c['users'])} users)")
+        reference = c["label"].split(" ")[0] in ("oracle", "noop", "no-op", "do")
+        ax.plot(xs, mean, "--" if reference else "-", marker="osD^vxP*"[i % 8], ms=5 + 1.5 * (i % 3), mfc="none",
+                color=f"C{i}", label=f"{c['label']} ({len(c['users'])} users)")
         ax.fill_between(xs, lo, hi, color=f"C{i}", alpha=0.15)
         data.append({"label": c["label"], "system": c.get("system"), "model": c.get("model"),
                      "answerer": c.get("answerer"), "sessions": xs, "mean": mean, "low": lo, "high": hi,

@@ -131,6 +131,12 @@ class BenchConfig:
         if p:
             raise ValueError("invalid benchmark settings:\n" + "\n".join(f"  - {x}" for x in p))
 
+    def slug(self) -> str:
+        """A work-folder name for these settings: ``<benchmark>_<system>_<hash of key()>``, so a
+        run with other settings never lands in (and is never refused by) an old folder."""
+        digest = hashlib.sha256(json.dumps(self.key(), sort_keys=True).encode()).hexdigest()[:8]
+        return f"{self.benchmark}_{self.system}_{digest}"
+
     def key(self) -> dict[str, Any]:
         """The settings a run's stored work depends on (the manifest checks them on resume)."""
         d = self.to_dict()
