@@ -336,3 +336,27 @@ def test_redact_keeps_scores_and_drops_benchmark_text(tmp_path):
     red = redact(res)
     assert all("question" not in r and "gold" not in r and "f1" in r for r in red["per_question"])
     assert "question" in res["per_question"][0] and red["metrics"] == res["metrics"]
+
+
+def test_slug_names_a_work_folder_per_setting_that_matters():
+    a = _cfg()
+    assert a.slug() == _cfg().slug() and a.slug().startswith("locomo_deltamem-oneshot_")
+    assert a.slug() == _cfg(profile="cpu", limit=3).slug()  # answers are journaled per question: same work
+    assert a.slug() != _cfg(top_k=3, recall_ks=(1,)).slug() and a.slug() != _cfg(system="add-only").slug()
+
+
+def test_each_system_ingests_its_own_memory_in_its_own_folder(tmp_path):
+    # Two systems run side by side (as notebook 04 does): the system name reaches the memory writer,
+    # and neither run reads the other's work. The scripted model writes memories for the one-shot
+    # prompt only; add-only's extraction prompt gets an unreadable answer and stores nothing.
+    res = {}
+    for name in ("deltamem-oneshot", "add-only"):
+        cfg = _cfg(system=name)
+        res[name] = run_benchmark(cfg, tmp_path / cfg.slug(), model=Scripted())
+        assert json.loads((tmp_path / cfg.slug() / "ingest" / "ingest_manifest.json").read_text())["system"] == name
+    one, add = res["deltamem-oneshot"], res["add-only"]
+    assert one["labels"]["system"] == "deltamem-oneshot" and add["labels"]["system"] == "add-only"
+    assert one["cost"]["ingest"]["operations"] > 0 == add["cost"]["ingest"]["operations"]
+    assert add["cost"]["ingest"]["malformed_outputs"] == add["cost"]["ingest"]["sessions"]
+    assert any(q["retrieved"] for q in one["per_question"]) and not any(
+        hits for q in add["per_question"] for hits in q["retrieved"].values())
