@@ -43,10 +43,11 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import setting as _f
 from ..io import atomic_write_json, atomic_write_jsonl, read_json
 from ..memory import MemoryState
 
@@ -57,12 +58,6 @@ BENCHMARKS = ("locomo", "halumem", "personamem")
 
 BENCH_SYSTEMS: tuple[str, ...] = ("oracle", "noop", "deltamem", "deltamem-oneshot", "mem0-style", "add-only",
                                   "full-context", "observations")
-
-
-def _f(default: Any, text: str) -> Any:
-    if isinstance(default, (list, tuple, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": text})
-    return field(default=default, metadata={"help": text})
 
 
 @dataclass
