@@ -45,49 +45,58 @@ def setup(tiny_model):
     return cfg, prepare_data(cfg)
 
 
-def test_sft_then_grpo_resumes_at_the_right_step(setup, tmp_path):
-    from deltamem_lib.training.metrics import read_metrics
+@pytest.fixture(scope="module")
+def trained(setup, tmp_path_factory):
+    """SFT (2 steps), then GRPO interrupted after step 1 and resumed to step 3."""
     from deltamem_lib.training.trainers import last_checkpoint, run_grpo, run_sft
 
     cfg, data = setup
-    sft = run_sft(cfg, data, tmp_path / "sft")
-    assert sft.steps == 2 and (sft.adapter / "adapter_config.json").is_file()
-    again = run_sft(cfg, data, tmp_path / "sft")
-    assert again.skipped  # a finished phase is not rerun
+    out = tmp_path_factory.mktemp("trained")
+    sft = run_sft(cfg, data, out / "sft")
+    first = run_grpo(cfg, data, out / "grpo", init_adapter=sft.adapter, stop_after=1)
+    info = {"out": out, "sft": sft, "first": first,
+            "checkpoint_after_stop": last_checkpoint(out / "grpo" / "checkpoints").name,
+            "adapter_after_stop": (out / "grpo" / "adapter").exists()}
+    info["done"] = run_grpo(cfg, data, out / "grpo", init_adapter=sft.adapter)
+    return info
 
-    first = run_grpo(cfg, data, tmp_path / "grpo", init_adapter=sft.adapter, stop_after=1)
-    assert first.steps == 1 and last_checkpoint(tmp_path / "grpo" / "checkpoints").name == "checkpoint-1"
-    assert not (tmp_path / "grpo" / "adapter").exists()  # interrupted: no final adapter yet
-    done = run_grpo(cfg, data, tmp_path / "grpo", init_adapter=sft.adapter)
+
+def test_sft_then_grpo_resumes_at_the_right_step(setup, trained):
+    from deltamem_lib.training.metrics import read_metrics
+    from deltamem_lib.training.trainers import run_sft
+
+    cfg, data = setup
+    out, sft = trained["out"], trained["sft"]
+    assert sft.steps == 2 and (sft.adapter / "adapter_config.json").is_file()
+    assert run_sft(cfg, data, out / "sft").skipped  # a finished phase is not rerun
+    assert trained["first"].steps == 1 and trained["checkpoint_after_stop"] == "checkpoint-1"
+    assert not trained["adapter_after_stop"]  # interrupted: no final adapter yet
+    done = trained["done"]
     assert done.resumed_from == 1 and done.steps == cfg.grpo_max_steps
-    steps = [r["step"] for r in read_metrics(tmp_path / "metrics.jsonl", "grpo")]
+    steps = [r["step"] for r in read_metrics(out / "metrics.jsonl", "grpo")]
     assert steps == [1, 2, 3]  # each step logged once, the resumed run continued at step 2
-    rec = read_metrics(tmp_path / "metrics.jsonl", "grpo")[-1]
+    rec = read_metrics(out / "metrics.jsonl", "grpo")[-1]
     for key in ("rewards/r_trans/mean", "rewards/r_trans/std", "rewards/invalid_calls/mean", "rewards/format/mean",
                 "rollouts/invalid_call_rate", "completions/mean_length", "step_time_s", "frac_reward_zero_std"):
         assert key in rec, key
-    assert [r["step"] for r in read_metrics(tmp_path / "metrics.jsonl", "sft")] == [1, 2]
+    assert [r["step"] for r in read_metrics(out / "metrics.jsonl", "sft")] == [1, 2]
 
 
-def test_adapter_loads_back_into_the_agent(setup, tmp_path):
+def test_adapter_loads_back_into_the_agent(setup, trained, tmp_path):
     from deltamem_lib.models import load_chat_model
     from deltamem_lib.training.data import make_agent
     from deltamem_lib.training.evaluate import evaluate_model
-    from deltamem_lib.training.trainers import run_grpo
 
     cfg, data = setup
-    cfg = cfg.replace(grpo_max_steps=1)
-    res = run_grpo(cfg, data, tmp_path / "grpo")
-    model = load_chat_model(cfg.model, load_adapter=res.adapter)
+    adapter = trained["done"].adapter
+    model = load_chat_model(cfg.model, load_adapter=adapter)
     assert type(model.model).__name__ == "PeftModelForCausalLM"
-    agent = make_agent(cfg, model)
     examples = data.eval_examples(2)
-    out = agent.run(examples)
+    out = make_agent(cfg, model).run(examples)
     assert len(out) == 2 and all(r.model_calls == 1 for r in out)
-    ev = evaluate_model(cfg, examples, data.eval_rows(2), adapter=res.adapter, label="grpo",
-                        cache=tmp_path / "eval.json")
+    ev = evaluate_model(cfg, examples, data.eval_rows(2), adapter=adapter, label="grpo", cache=tmp_path / "eval.json")
     assert ev["sessions"] == 2 and 0.0 <= ev["r_trans_mean"] <= 1.0 and "probe_accuracy" in ev
-    assert ev["op_f1"]["ADD"]["gold"] >= 0 and (tmp_path / "eval.json").is_file()
+    assert (tmp_path / "eval.json").is_file()
 
 
 def test_react_grpo_through_the_environment(setup, tmp_path):
@@ -102,7 +111,9 @@ def test_react_grpo_through_the_environment(setup, tmp_path):
     assert "rewards/r_trans/mean" not in rec  # the environment owns r_trans
 
 
-def test_pipeline_writes_results_and_figures(setup, tmp_path):
+def test_pipeline_writes_results_and_figures(setup, trained, tmp_path):
+    import shutil
+
     from deltamem_lib.io import read_json
     from deltamem_lib.training.pipeline import start_run
 
@@ -110,14 +121,17 @@ def test_pipeline_writes_results_and_figures(setup, tmp_path):
     cfg = cfg.replace(grpo_max_steps=2, ablations=["outcome_reward"], ablation_steps=1, ablation_eval_sessions=1,
                       eval_base=False, bootstrap_samples=200)
     run = start_run(cfg, tmp_path / "run", device="cpu")
+    shutil.copytree(trained["out"] / "sft", tmp_path / "run" / "sft")  # reuse the finished warm start
     res = run.all()
     saved = read_json(tmp_path / "run" / "results" / "03_rl_training_smallest.json")
     assert saved["profile"] == "smallest" and saved["model"] and set(saved["evaluation"]) == {
         "no-op", "sft", "sft+grpo", "sft+grpo@1", "ablation: outcome_reward"}
-    assert saved["headline"]["reference"] == "sft" and res["comparisons"]["ablation: outcome_reward"][
-        "reference"] == "sft+grpo@1"
+    assert saved["headline"]["reference"] == "sft"
+    assert res["comparisons"]["ablation: outcome_reward"]["reference"] == "sft+grpo@1"
+    assert saved["training"]["sft"]["steps"] == 2 and saved["training"]["grpo"]["steps"] == 2
     for name in ("03_reward_dynamics_smallest", "03_before_after_smallest"):
         assert (tmp_path / "run" / "figures" / f"{name}.png").is_file()
         assert (tmp_path / "run" / "figures" / f"{name}.json").is_file()
     with pytest.raises(ValueError, match="other settings"):
         start_run(cfg.replace(seed=9), tmp_path / "run")
+    start_run(cfg.replace(ablations=[], eval_sessions=3), tmp_path / "run")  # evaluation-only changes may resume
