@@ -144,15 +144,16 @@ def plot_before_after(evaluations: Mapping[str, Mapping[str, Any]],
     x = np.arange(len(labels))
     bars = ax1.bar(x, means, yerr=sems, capsize=3, color=["#bbbbbb" if k in ("no-op", "base") else "#1f77b4"
                                                           for k in labels])
-    for b, k in zip(bars, labels):
+    for b, k, sem in zip(bars, labels, sems):
         c = comparisons.get(k)
         txt = f"{evaluations[k]['r_trans_mean']:.3f}"
         if c:
             txt += f"\nΔ {c['mean_diff']:+.3f}\n[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
-        ax1.text(b.get_x() + b.get_width() / 2, b.get_height() + 0.01, txt, ha="center", va="bottom", fontsize=7)
+        ax1.text(b.get_x() + b.get_width() / 2, b.get_height() + (sem or 0.0) + 0.005, txt, ha="center", va="bottom",
+                 fontsize=7)  # above the error bar
     ax1.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
     ax1.set_ylabel("held-out r_trans (mean ± s.e.m.)")
-    ax1.set_ylim(0, min(1.05, max(means + [0.1]) * 1.45 + 0.05))
+    ax1.set_ylim(0, min(1.05, max([m + (s or 0.0) for m, s in zip(means, sems)] + [0.1]) * 1.5 + 0.05))
     ax1.set_title("r_trans; Δ = paired difference to the reference [95% CI]" if comparisons else "r_trans")
     kinds = ("ADD", "UPDATE", "DELETE")
     w = 0.8 / len(labels)
