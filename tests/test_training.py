@@ -410,7 +410,6 @@ def test_auxiliary_rewards_rank_partly_right_answers(row):
 
 
 def test_start_run_resumes_refuses_or_starts_afresh(tmp_path):
-    from deltamem_lib.training.config import TrainConfig
     from deltamem_lib.training.pipeline import start_run
 
     cfg, out, said = TrainConfig(), tmp_path / "run", []

@@ -242,7 +242,7 @@ def plot_cumulative(curves: Sequence[Mapping[str, Any]], *, band: str = "std", t
             sd = [v for v in st["std"] if v is not None]
             lo = [max(0.0, m - s) for m, s in zip(mean, sd)]
             hi = [min(1.0, m + s) for m, s in zip(mean, sd)]
-        reference = c["label"].split(" ")[0] in ("oracle", "noop", "no-op", "do")
+        reference = (c.get("system") or c["label"]) in ("oracle", "noop", "no-op")  # dashed: the references
         ax.plot(xs, mean, "--" if reference else "-", marker="osD^vxP*"[i % 8], ms=5 + 1.5 * (i % 3), mfc="none",
                 color=f"C{i}", label=f"{c['label']} ({len(c['users'])} users)")
         ax.fill_between(xs, lo, hi, color=f"C{i}", alpha=0.15)

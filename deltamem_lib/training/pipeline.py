@@ -350,6 +350,5 @@ def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str 
                 p.unlink()
     out.mkdir(parents=True, exist_ok=True)
     cfg.save(saved)
-    return Run(cfg, out, device=device or pick_device(), progress=progress, log=log,
-               results_dir=Path(results_dir) if results_dir else None,
-               figures_dir=Path(figures_dir) if figures_dir else None)
+    return Run(cfg, out, device=device or pick_device(), progress=progress, log=log, results_dir=results_dir,
+               figures_dir=figures_dir)
