@@ -1,4 +1,4 @@
-"""Time per optimiser step of the SFT warm start and of GRPO (notebook 03's profiles table).
+"""Time per optimiser step of the SFT warm start and of GRPO (notebook 04's profiles table).
 
 Runs a few real steps of each phase on the model of a profile (default: the cpu profile's
 SmolLM2-135M-Instruct, one-shot agent) and prints the median seconds per step, the first
@@ -20,7 +20,7 @@ import time
 def main() -> int:
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="cpu", help="profile whose 03_rl_training settings are timed")
+    parser.add_argument("--profile", default="cpu", help="profile whose 04_rl_training settings are timed")
     parser.add_argument("--steps", type=int, default=3, help="optimiser steps per phase (first one not counted)")
     parser.add_argument("--set", nargs="*", default=(), metavar="KEY=VALUE", help="override settings")
     parser.add_argument("--device", default="auto")

@@ -346,7 +346,7 @@ def test_slug_names_a_work_folder_per_setting_that_matters():
 
 
 def test_each_system_ingests_its_own_memory_in_its_own_folder(tmp_path):
-    # Two systems run side by side (as notebook 04 does): the system name reaches the memory writer,
+    # Two systems run side by side (as notebook 05 does): the system name reaches the memory writer,
     # and neither run reads the other's work. The scripted model writes memories for the one-shot
     # prompt only; add-only's extraction prompt gets an unreadable answer and stores nothing.
     res = {}

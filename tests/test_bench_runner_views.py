@@ -97,12 +97,12 @@ def test_locate_data_falls_back_to_the_fixture(tmp_path):
 
 def test_find_rl_run(tmp_path):
     assert find_rl_run(tmp_path, "cpu", "smollm2").adapter is None
-    run = tmp_path / "03_rl_training"
+    run = tmp_path / "04_rl_training"
     (run / "grpo" / "adapter").mkdir(parents=True)
     (run / "grpo" / "adapter" / "adapter_config.json").write_text("{}")
     assert find_rl_run(tmp_path, "cpu", "smollm2").adapter == run / "grpo" / "adapter"
     (run / "results").mkdir()
-    (run / "results" / "03_rl_training_cpu.json").write_text(json.dumps({"model_spec": "Qwen/Qwen3-4B",
+    (run / "results" / "04_rl_training_cpu.json").write_text(json.dumps({"model_spec": "Qwen/Qwen3-4B",
                                                                           "agent": "react"}))
     other = find_rl_run(tmp_path, "cpu", "smollm2")
     assert other.adapter is None and "not used" in other.note

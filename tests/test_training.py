@@ -1,4 +1,4 @@
-"""Training library (notebook 03): rewards, outcome reader, bootstrap, configs, data, metrics, exercises.
+"""Training library (notebook 04): rewards, outcome reader, bootstrap, configs, data, metrics, exercises.
 
 Fast: no model is loaded here (the slow tests in ``test_training_slow.py`` train a tiny one).
 """
@@ -280,7 +280,7 @@ def test_every_profile_section_is_a_valid_config():
     from deltamem_lib.config import list_profiles, load_profile
 
     for name in list_profiles():
-        params = dict(load_profile(name).params_for("03_rl_training"))
+        params = dict(load_profile(name).params_for("04_rl_training"))
         params.pop("output_dir", None)
         TrainConfig.from_params(params).validate()
 
@@ -375,7 +375,7 @@ def test_notebook_defaults_are_the_config_defaults():
     `deltamem train --profile smallest` runs what the notebook runs."""
     from deltamem_lib.config import NOTEBOOKS_DIR, notebook_parameters
 
-    params = notebook_parameters(NOTEBOOKS_DIR / "03_rl_training.ipynb")
+    params = notebook_parameters(NOTEBOOKS_DIR / "04_rl_training.ipynb")
     defaults = TrainConfig().to_dict()
     shared = {k: v for k, v in params.items() if k in defaults}
     assert len(shared) >= 30

@@ -1,7 +1,7 @@
 """Training end to end on a tiny random model: SFT, GRPO, checkpoints and resume, adapter round trip.
 
 A 2-layer random Llama with SmolLM2's tokenizer stands in for the real model (seconds per
-step); the code path is the one ``deltamem train`` and notebook 03 run.
+step); the code path is the one ``deltamem train`` and notebook 04 run.
 """
 
 from __future__ import annotations
@@ -123,13 +123,13 @@ def test_pipeline_writes_results_and_figures(setup, trained, tmp_path):
     run = start_run(cfg, tmp_path / "run", device="cpu")
     shutil.copytree(trained["out"] / "sft", tmp_path / "run" / "sft")  # reuse the finished warm start
     res = run.all()
-    saved = read_json(tmp_path / "run" / "results" / "03_rl_training_smallest.json")
+    saved = read_json(tmp_path / "run" / "results" / "04_rl_training_smallest.json")
     assert saved["profile"] == "smallest" and saved["model"] and set(saved["evaluation"]) == {
         "no-op", "sft", "sft+grpo", "sft+grpo@1", "ablation: outcome_reward"}
     assert saved["headline"]["reference"] == "sft"
     assert res["comparisons"]["ablation: outcome_reward"]["reference"] == "sft+grpo@1"
     assert saved["training"]["sft"]["steps"] == 2 and saved["training"]["grpo"]["steps"] == 2
-    for name in ("03_reward_dynamics_smallest", "03_before_after_smallest"):
+    for name in ("04_reward_dynamics_smallest", "04_before_after_smallest"):
         assert (tmp_path / "run" / "figures" / f"{name}.png").is_file()
         assert (tmp_path / "run" / "figures" / f"{name}.json").is_file()
     with pytest.raises(ValueError, match="other settings"):

@@ -11,7 +11,7 @@
 * :mod:`.evaluate` — ``r_trans``, operation F1 per type, invalid-call rate, cost; splits;
 * :mod:`.trajectories` — gold tool-calling trajectories for SFT (conversational and pre-tokenised);
 * :mod:`.parsing` — lenient readers of tool calls and JSON operation lists;
-* :mod:`.report` — table, figure and transcript view of notebook 05; :mod:`.exercises` its checks;
+* :mod:`.report` — table, figure and transcript view of notebook 03; :mod:`.exercises` its checks;
 * :mod:`.toy` — two hand-written users, the smallest complete example.
 
 Submodules are imported on use (``from deltamem_lib.agent.env import MemoryEnv``) so that

@@ -1,4 +1,4 @@
-"""Exercises of notebook 05 (the memory agent and its baselines): checks that explain.
+"""Exercises of notebook 03 (the memory agent and its baselines): checks that explain.
 
 Predict-then-check questions compare a number the reader wrote down with what the library
 computes, and show why; the coding task runs the reader's memory system through the same

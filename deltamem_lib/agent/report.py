@@ -1,4 +1,4 @@
-"""Tables, figures and transcripts of the memory agent and its baselines (notebook 05).
+"""Tables, figures and transcripts of the memory agent and its baselines (notebook 03).
 
 Every figure function returns a matplotlib ``Figure`` and, given ``save_dir``, writes the
 PNG and the numbers behind it (JSON) next to it (:func:`deltamem_lib.viz.save_figure`).
@@ -40,7 +40,7 @@ def systems_table(results: Sequence[Mapping[str, Any]]) -> Any:
 
 
 def plot_systems(results: Sequence[Mapping[str, Any]], *, title: str = "", save_dir: Any = None,
-                 name: str = "05_systems") -> Any:
+                 name: str = "03_systems") -> Any:
     """Two panels: mean ``r_trans`` per system (error bar: standard error over sessions,
     split into sessions with and without gold changes), and operation F1 per type."""
     import matplotlib.pyplot as plt

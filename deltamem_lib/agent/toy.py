@@ -2,7 +2,7 @@
 
 Each session has the three kinds of gold change the paper's data has (§3.2): a fact that
 changes (UPDATE), a fact that is no longer true (DELETE), a new fact (ADD), and a session
-with only small talk (no change). Tests, docstrings and the first cells of notebook 05 use
+with only small talk (no change). Tests, docstrings and the first cells of notebook 03 use
 it; the procedural generator (:mod:`deltamem_lib.synthesis`) makes the real data sets.
 """
 

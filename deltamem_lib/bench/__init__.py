@@ -10,7 +10,7 @@
 * :mod:`.cumulative` — accuracy as sessions accumulate (Figures 4–5 analogue);
 * :mod:`.ablations`  — lexical fidelity, ReAct vs one-shot, DELETE on/off, state vs outcome reward;
 * :mod:`.report`     — published tables beside measured rows, figures that save their numbers;
-* :mod:`.exercises`  — self-checks of notebook 04.
+* :mod:`.exercises`  — self-checks of notebook 05.
 
 Submodules are imported on use (``from deltamem_lib.bench.runner import run_benchmark``).
 """

@@ -13,7 +13,7 @@ questions). Three views, from cheapest to most expensive:
 * :func:`agent_ablations` — **agent side**: the prompted agent run in each configuration on the
   same test sessions (teacher-forced, :func:`deltamem_lib.agent.evaluate.evaluate_system`),
   and its rollouts scored by every reward variant.
-* :func:`training_ablations` — **training side**: the rows of notebook 03's results file
+* :func:`training_ablations` — **training side**: the rows of notebook 04's results file
   (short GRPO runs with one setting changed, judged with the main ``r_trans``), when a
   training run exists.
 """
@@ -140,7 +140,7 @@ def agent_ablations(model: Any, examples: Sequence[SessionExample], probes: Mapp
 
 
 def training_ablations(path: str | Path | None) -> dict[str, Any] | None:
-    """The ablation rows of a notebook-03 results file (``03_rl_training_<profile>.json``), or
+    """The ablation rows of a notebook-04 results file (``04_rl_training_<profile>.json``), or
     ``None`` when there is none. Each row: label, sessions, mean ``r_trans``, probe accuracy
     and the paired-bootstrap difference to its reference."""
     if path is None or not Path(path).is_file():

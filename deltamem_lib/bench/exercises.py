@@ -1,4 +1,4 @@
-"""Exercises of notebook 04 (benchmarks and ablations): checks that explain.
+"""Exercises of notebook 05 (benchmarks and ablations): checks that explain.
 
 Predict-then-check questions compare the reader's number with what the library computes and
 say why; the coding task runs the reader's answerer on the tiny LoCoMo fixture.

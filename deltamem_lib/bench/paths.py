@@ -1,11 +1,11 @@
-"""Where notebook 04 finds its inputs: benchmark files, and notebook 03's RL adapter and results.
+"""Where notebook 05 finds its inputs: benchmark files, and notebook 04's RL adapter and results.
 
 * :func:`locate_data` — a benchmark file under the ``data_dir`` parameter (default
   ``../shared/benchmarks`` relative to the project root, where the project's workspace keeps
   the licensed files; they are never committed), else the project's tiny fixture in
   ``tests/fixtures/benchmarks`` — a hand-made file in the same schema, good for the mechanics
   only, and said so wherever its numbers appear.
-* :func:`find_rl_run` — the adapter and results of a notebook-03 run in the same run folder
+* :func:`find_rl_run` — the adapter and results of a notebook-04 run in the same run folder
   (the main job runs the notebooks in order with one ``output_dir``), checked against the
   model this notebook uses; the RL rows say "not trained in this run" when there is none.
 """
@@ -66,7 +66,7 @@ def locate_data(benchmark: str, data_dir: str | os.PathLike[str] = "../shared/be
 
 @dataclass(frozen=True)
 class RLRun:
-    """Notebook 03's outputs: ``adapter`` (a LoRA folder) and ``results`` (its JSON), or ``None``;
+    """Notebook 04's outputs: ``adapter`` (a LoRA folder) and ``results`` (its JSON), or ``None``;
     ``agent`` (oneshot / react) and ``model_spec`` it was trained with; ``note`` says what was found."""
 
     adapter: Path | None
@@ -82,18 +82,18 @@ class RLRun:
 
 def find_rl_run(output_dir: str | os.PathLike[str], profile: str, model: str, *,
                 adapter: str | os.PathLike[str] = "") -> RLRun:
-    """The RL adapter for ``model``: ``adapter`` if given, else ``<output_dir>/03_rl_training/grpo/
-    adapter``; its results file ``03_rl_training/results/03_rl_training_<profile>.json`` beside it.
+    """The RL adapter for ``model``: ``adapter`` if given, else ``<output_dir>/04_rl_training/grpo/
+    adapter``; its results file ``04_rl_training/results/04_rl_training_<profile>.json`` beside it.
     An adapter trained on another base model than ``model`` is not used (the note says so)."""
     from ..io import read_json
 
-    run = Path(output_dir) / "03_rl_training"
-    results = run / "results" / f"03_rl_training_{profile}.json"
+    run = Path(output_dir) / "04_rl_training"
+    results = run / "results" / f"04_rl_training_{profile}.json"
     info: dict[str, Any] = read_json(results) if results.is_file() else {}
     path = Path(adapter) if adapter else run / "grpo" / "adapter"
     if not (path / "adapter_config.json").is_file():
         return RLRun(None, results if info else None, info.get("agent"), info.get("model_spec"),
-                     f"no RL adapter at {path}: not trained in this run (notebook 03 trains one)")
+                     f"no RL adapter at {path}: not trained in this run (notebook 04 trains one)")
     spec = info.get("model_spec")
     if spec is not None and spec != model:
         return RLRun(None, results, info.get("agent"), spec,

@@ -1,4 +1,4 @@
-"""The paper's results tables with measured rows beside them, and the figures of notebook 04.
+"""The paper's results tables with measured rows beside them, and the figures of notebook 05.
 
 Published numbers are quoted from ``shared/docs/paper_notes.md`` §1 (DeltaMem's tables:
 GPT-4o-mini answers for every system, judge not disclosed) and ``shared/benchmarks/PROTOCOLS.md``
@@ -190,7 +190,7 @@ def mem0_relabel_check() -> list[tuple[str, str, float, float]]:
 
 # ----------------------------------------------------------------------------- figures
 def plot_recall_at_k(results: Sequence[Mapping[str, Any]], *, save_dir: Any = None,
-                     name: str = "04_evidence_recall") -> Any:
+                     name: str = "05_evidence_recall") -> Any:
     """Evidence recall@k (all evidence turns found) against k, turn level (solid) and session
     level (dashed), one colour per run."""
     import matplotlib.pyplot as plt
@@ -221,7 +221,7 @@ def plot_recall_at_k(results: Sequence[Mapping[str, Any]], *, save_dir: Any = No
 
 
 def plot_cumulative(curves: Sequence[Mapping[str, Any]], *, band: str = "std", title: str = "",
-                    save_dir: Any = None, name: str = "04_cumulative") -> Any:
+                    save_dir: Any = None, name: str = "05_cumulative") -> Any:
     """Cumulative accuracy against the number of ingested sessions: mean over users, shaded band
     (``band="std"``: mean ± one standard deviation, clipped to [0, 1]; ``"range"``: min to max)
     — the analogue of the paper's Figures 4–5."""
@@ -263,7 +263,7 @@ def plot_cumulative(curves: Sequence[Mapping[str, Any]], *, band: str = "std", t
 
 
 def plot_mistake_rewards(records: Sequence[Mapping[str, Any]], *, save_dir: Any = None,
-                         name: str = "04_reward_ablation") -> Any:
+                         name: str = "05_reward_ablation") -> Any:
     """Reward of each typical mistake under each reward variant (grouped bars): the reward-side
     view of the paper's Figure 3 and of state vs outcome reward."""
     import matplotlib.pyplot as plt

@@ -1,7 +1,7 @@
 """The benchmark runner: ingest a benchmark's sessions into a memory system, answer, score.
 
 This is the evaluation of the DeltaMem paper's §4 (Tables 1–3) as one function per benchmark,
-behind ``deltamem bench locomo|halumem|personamem`` and notebook 04:
+behind ``deltamem bench locomo|halumem|personamem`` and notebook 05:
 
 **LoCoMo** (``PROTOCOLS.md`` §1, the Mem0 protocol): every conversation is ingested session by
 session with its dates, one memory per speaker (:mod:`.adapters`); for each scored question

@@ -1,4 +1,4 @@
-"""``deltamem train``: SFT warm start + GRPO on the MLD reward, evaluation, figures (notebook 03's code).
+"""``deltamem train``: SFT warm start + GRPO on the MLD reward, evaluation, figures (notebook 04's code).
 
 Examples::
 
@@ -7,9 +7,9 @@ Examples::
     deltamem train --profile smallest --set grpo_max_steps=4 learning_rate=1e-4
     deltamem train --profile cpu --ablation outcome_reward no_delete
 
-The settings are the ``03_rl_training`` section of ``profiles/<profile>.yaml`` over the
+The settings are the ``04_rl_training`` section of ``profiles/<profile>.yaml`` over the
 defaults of :class:`deltamem_lib.training.TrainConfig` (``--help-settings`` lists them); ``--set``
-overrides single settings. Results: ``<out>/results/03_rl_training_<profile>.json``; figures in
+overrides single settings. Results: ``<out>/results/04_rl_training_<profile>.json``; figures in
 ``<out>/figures``; the adapters in ``<out>/sft/adapter`` and ``<out>/grpo/adapter``.
 """
 
@@ -51,7 +51,7 @@ def settings(args: argparse.Namespace) -> Any:
     from ..training.config import TrainConfig
 
     profile = load_profile(args.profile)
-    params = dict(profile.params_for("03_rl_training"))
+    params = dict(profile.params_for("04_rl_training"))
     params.pop("output_dir", None)
     params["profile"] = profile.name
     overrides = {}
@@ -96,5 +96,5 @@ def run(args: argparse.Namespace) -> int:
     if head:
         print(f"{run_.trained_label} vs {head['reference']}: Δ r_trans {head['mean_diff']:+.3f} "
               f"[{head['ci_low']:+.3f}, {head['ci_high']:+.3f}] (95% paired bootstrap, {head['n']} sessions)")
-    print(f"results: {out}/results/03_rl_training_{cfg.profile}.json")
+    print(f"results: {out}/results/04_rl_training_{cfg.profile}.json")
     return 0

@@ -14,7 +14,7 @@ The paper's "DeltaMem-RL" trains the memory agent with GRPO on the state-transit
 * :mod:`.metrics` — the per-step ``metrics.jsonl`` callback;
 * :mod:`.evaluate` — held-out evaluation and the paired bootstrap;
 * :mod:`.plots` — the reward-dynamics figure (the paper's Figure 2) and the before/after table;
-* :mod:`.pipeline` — the whole run, stage by stage (``deltamem train`` and notebook 03);
+* :mod:`.pipeline` — the whole run, stage by stage (``deltamem train`` and notebook 04);
 * :mod:`.explain` — small worked examples for the notebook (a GRPO group, dense vs sparse);
 * :mod:`.exercises` — self-checks for the notebook's exercises.
 

@@ -3,7 +3,7 @@
 :class:`TrainConfig` holds every knob of the pipeline — data, model and LoRA, the optional
 SFT warm start, GRPO, the reward and its ablations, the evaluation. Each field carries a
 one-line help (``TrainConfig.help()``); the defaults are the ``smallest`` profile (a few
-steps, for tests), and a profile section (``profiles/<name>.yaml`` → ``03_rl_training``) or
+steps, for tests), and a profile section (``profiles/<name>.yaml`` → ``04_rl_training``) or
 ``deltamem train --set key=value`` overrides them. The notebook's ``parameters`` cell uses the
 same names.
 

@@ -1,4 +1,4 @@
-"""Exercises of notebook 03 (GRPO on the MLD reward, DeltaMem §3.3): checks that explain.
+"""Exercises of notebook 04 (GRPO on the MLD reward, DeltaMem §3.3): checks that explain.
 
 Predict-then-check questions (:func:`check_advantages`, :func:`check_zero_spread`,
 :func:`check_noop_outcome`) compare what the reader wrote down with the library's answer and

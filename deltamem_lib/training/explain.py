@@ -1,4 +1,4 @@
-"""Worked examples for notebook 03: one GRPO group, and why the state reward is dense.
+"""Worked examples for notebook 04: one GRPO group, and why the state reward is dense.
 
 GRPO (DeltaMem §3.3) samples a *group* of rollouts for one session and turns each rollout's
 reward into an advantage by comparing it with the rest of its group::

@@ -1,4 +1,4 @@
-"""The whole DeltaMem-RL run, stage by stage: what ``deltamem train`` and notebook 03 execute.
+"""The whole DeltaMem-RL run, stage by stage: what ``deltamem train`` and notebook 04 execute.
 
 Stages (each resumable — a finished stage is read back, an interrupted one continues from
 its last checkpoint):
@@ -14,8 +14,8 @@ its last checkpoint):
    the paired bootstrap comparisons) and the two figures.
 
 Folder layout under ``out_dir``: ``config.json``, ``metrics.jsonl``, ``sft/``, ``grpo/``,
-``ablations/<name>/``, ``eval/<label>.json``, ``results/03_rl_training_<profile>.json``,
-``figures/03_reward_dynamics_<profile>.png`` and ``figures/03_before_after_<profile>.png``
+``ablations/<name>/``, ``eval/<label>.json``, ``results/04_rl_training_<profile>.json``,
+``figures/04_reward_dynamics_<profile>.png`` and ``figures/04_before_after_<profile>.png``
 (each with the numbers as ``.json``).
 """
 
@@ -39,7 +39,7 @@ from .trainers import PhaseResult, run_grpo, run_sft
 
 __all__ = ["Run", "environment_info", "start_run", "results_name"]
 
-NOTEBOOK = "03_rl_training"
+NOTEBOOK = "04_rl_training"
 
 #: Settings a resumed run may change: they add evaluations or ablation runs but do not touch
 #: what was trained (e.g. ``deltamem train --resume --ablation outcome_reward`` after a main run).
@@ -253,14 +253,14 @@ class Run:
         title = f"{self.cfg.profile} profile, {self.cfg.model}"
         if records:
             figs["reward_dynamics"] = plot_reward_dynamics(
-                records, title=title, save_dir=self.figures_dir, name=f"03_reward_dynamics_{self.cfg.profile}")
+                records, title=title, save_dir=self.figures_dir, name=f"04_reward_dynamics_{self.cfg.profile}")
         if self.evaluations:
             main = {k: v for k, v in self.evaluations.items() if v["sessions"] == self.evaluations[
                 next(iter(self.evaluations))]["sessions"]}
             comps = (res or {}).get("comparisons") or self.comparisons()
             figs["before_after"] = plot_before_after(
                 main, {k: v for k, v in comps.items() if k in main}, title=title,
-                save_dir=self.figures_dir, name=f"03_before_after_{self.cfg.profile}")
+                save_dir=self.figures_dir, name=f"04_before_after_{self.cfg.profile}")
         return figs
 
     def train_all(self) -> None:

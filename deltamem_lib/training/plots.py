@@ -61,7 +61,7 @@ def _label(name: str) -> str:
 
 
 def plot_reward_dynamics(records: Sequence[Mapping[str, Any]], *, title: str = "", window: int | None = None,
-                         save_dir: str | os.PathLike[str] | None = None, name: str = "03_reward_dynamics") -> Any:
+                         save_dir: str | os.PathLike[str] | None = None, name: str = "04_reward_dynamics") -> Any:
     """Reward components and collapse diagnostics per GRPO step, with smoothed lines."""
     records = [r for r in records if any(k.startswith("rewards/") for k in r)]
     if not records:
@@ -133,7 +133,7 @@ def before_after_table(evaluations: Mapping[str, Mapping[str, Any]],
 
 def plot_before_after(evaluations: Mapping[str, Mapping[str, Any]],
                       comparisons: Mapping[str, Mapping[str, Any]] | None = None, *, title: str = "",
-                      save_dir: str | os.PathLike[str] | None = None, name: str = "03_before_after") -> Any:
+                      save_dir: str | os.PathLike[str] | None = None, name: str = "04_before_after") -> Any:
     """Held-out r_trans per system (error bars: paired 95% interval of the difference to the
     reference, drawn around the system's mean) and operation F1 per type."""
     comparisons = comparisons or {}
@@ -183,7 +183,7 @@ def profile_rows(results_dir: str | os.PathLike[str] | None = None,
                  current: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """One row per profile: model, GRPO steps, measured seconds per GRPO step, peak memory and
     held-out r_trans after training — from the results file of that profile where one exists
-    (``results_dir/03_rl_training_<profile>.json``, or ``current`` for the run at hand),
+    (``results_dir/04_rl_training_<profile>.json``, or ``current`` for the run at hand),
     else "not measured". Model and steps come from the profile's settings."""
     from pathlib import Path
 
@@ -196,14 +196,14 @@ def profile_rows(results_dir: str | os.PathLike[str] | None = None,
     for name in ("smallest", "cpu", "colab-t4", "gpu-a100"):
         if name not in list_profiles():
             continue
-        params = dict(load_profile(name).params_for("03_rl_training"))
+        params = dict(load_profile(name).params_for("04_rl_training"))
         params.pop("output_dir", None)
         cfg = TrainConfig.from_params(params)
         res: Mapping[str, Any] | None = None
         if current is not None and current.get("profile") == name:
             res = current
-        elif (folder / f"03_rl_training_{name}.json").is_file():
-            res = read_json(folder / f"03_rl_training_{name}.json")
+        elif (folder / f"04_rl_training_{name}.json").is_file():
+            res = read_json(folder / f"04_rl_training_{name}.json")
         row: dict[str, Any] = {"profile": name, "model": cfg.model, "agent": cfg.agent,
                                "SFT + GRPO steps": f"{cfg.sft_max_steps if cfg.sft else 0} + {cfg.grpo_max_steps}",
                                "s / GRPO step": "not measured", "peak memory (GB)": "not measured",
@@ -214,7 +214,7 @@ def profile_rows(results_dir: str | os.PathLike[str] | None = None,
             row.update({"s / GRPO step": st.get("median_s", "not measured"),
                         "peak memory (GB)": res.get("grpo_peak_memory_gb", "not measured"),
                         "held-out r_trans after": head.get("mean_after", "not measured"),
-                        "source": "this run" if res is current else f"results/03_rl_training_{name}.json"})
+                        "source": "this run" if res is current else f"results/04_rl_training_{name}.json"})
         rows.append(row)
     return rows
 

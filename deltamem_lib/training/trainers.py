@@ -17,7 +17,7 @@ every token of that rollout; the policy gradient raises the likelihood of the be
 average rollouts and lowers the others. No value network is needed — the group is the
 baseline — but a group whose rollouts all score the same teaches nothing
 (``frac_reward_zero_std`` in the log). The state reward is *dense*: partial credit for every
-correct entry, so rollouts of one session rarely tie; see notebook 03.
+correct entry, so rollouts of one session rarely tie; see notebook 04.
 
 Both runners write checkpoints (``save_steps``) and continue from the last one when called
 again with ``resume=True`` (TRL/transformers ``resume_from_checkpoint``); the finished
