@@ -1,6 +1,6 @@
 # The workbook's two commands (see README):
 #   make run    set up, then execute every notebook in order on the CPU profile (the main job)
-#   make test   set up, then run the library tests and every notebook in the smallest profile
+#   make test   set up, then lint (ruff), run the library tests and every notebook in the smallest profile
 # Both create ./.venv on first use; later calls reuse it.
 
 PYTHON ?= python3
@@ -29,13 +29,14 @@ run: setup
 	$(PY) -m deltamem_lib notebooks --profile $(PROFILE) --out $(RUN_DIR)
 
 test: setup
+	$(VENV)/bin/ruff check deltamem_lib tests speed conftest.py
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env tests notebooks
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not notebook" tests
 
 bench: setup
-	for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+	for f in speed/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -3,12 +3,33 @@
 DeltaMem (arXiv 2604.01560) manages a user's long-term persona memory with ADD / UPDATE /
 DELETE operations after each chat session and is trained with reinforcement learning on a
 reward that compares the memory state it produces with the gold state (the Memory-based
-Levenshtein Distance, MLD). Modules, by concept:
+Levenshtein Distance, MLD).
 
-* :mod:`deltamem_lib.memory` — memory state and operations (§3.1)
-* :mod:`deltamem_lib.mld`    — the MLD reward ``r_trans`` (§3.3, ``shared/docs/mld_spec.md``)
-* :mod:`deltamem_lib.io`     — atomic writes and readers that name the bad line
-* :mod:`deltamem_lib.config` — profiles, seeding, run folders
+The package in layers; a module imports only from its own layer or the ones above it in this
+list (``tests/test_layers.py`` checks every import, at the top and inside functions, and
+that no modules or parts import each other in a cycle):
+
+1. **Memory and reward** — :mod:`.memory` (memory state and operations, §3.1), :mod:`.mld`
+   (the MLD reward ``r_trans``, §3.3), :mod:`.mistakes` (typical mistakes and what the
+   reward gives them), :mod:`.embeddings` (the sentence encoder), :mod:`.io` (atomic files,
+   the append-only journal, figures saved with their numbers), :mod:`.config` (profiles,
+   seeding, devices, run folders).
+2. **Data** — :mod:`.episodes` (the schema of synthetic users, integrity rules, RL rows) and
+   :mod:`.synthesis` (procedural and LLM-teacher generators, probes, splits, statistics; §3.2).
+3. **Models** — :mod:`.models` (one chat interface; local transformers and OpenAI-compatible
+   backends; SmolLM2 offline; chat templates; lenient parsing of tool calls and operation lists).
+4. **Agent** — :mod:`.agent` (the ``MemoryEnv`` tool environment, ReAct and one-shot agents,
+   baselines, whole-user ingestion, the evaluation harness, SFT trajectories; §3.1) and
+   :mod:`.retrieval` (embedding and BM25 search over memories).
+5. **Training** — :mod:`.training` (SFT warm start and GRPO with LoRA on named reward
+   components, checkpoints and resume, held-out evaluation with a paired bootstrap; §3.3).
+6. **Benchmarks** — :mod:`.benchmarks` (LoCoMo, HaluMem, PersonaMem: one module each with
+   its loader and metrics; judges, answering, provenance, the resumable runner, accumulation
+   curves, ablations; §4).
+7. **Teaching and commands** — :mod:`.teaching` (the notebooks' figures, tables, explorers
+   and exercise checks: one module per notebook plus :mod:`.teaching.common`),
+   :mod:`.commands` and :mod:`.cli` (the ``deltamem`` command), :mod:`.notebook_job` (runs
+   every notebook in order: ``make run``). The core never imports this layer.
 """
 
 from .memory import (

@@ -1,9 +1,13 @@
 """Safe file input and output shared by every part of the workbook.
 
 Nothing the workbook writes (a memory state, a dataset, a results file, a checkpoint
-manifest) may be left half-written: every writer here writes a temporary file in the
-target's folder, flushes it to disk and renames it over the target, which is atomic on
-POSIX file systems. Every reader names the file and the line when the content is bad.
+manifest, a figure, a downloaded benchmark file) may be left half-written: every writer
+goes through :func:`atomic_write`, which fills a temporary file in the target's folder,
+flushes it to disk and renames it over the target, which is atomic on POSIX file systems.
+Logs that grow while a job runs (a training log, a benchmark journal) append whole lines
+with one write and an ``fsync`` (:func:`append_jsonl`, :class:`Journal`), so an
+interruption loses at most the line being written. Every reader names the file and the
+line when the content is bad.
 """
 
 from __future__ import annotations
@@ -11,18 +15,21 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "DataFileError",
+    "Journal",
+    "append_jsonl",
+    "atomic_write",
     "atomic_write_text",
     "atomic_write_json",
     "atomic_write_jsonl",
     "read_json",
-    "read_jsonl",
     "iter_jsonl",
+    "save_figure",
 ]
 
 
@@ -40,29 +47,32 @@ def _file_mode(target: Path) -> int:
         return 0o666 & ~umask
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file + rename).
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> Path:
+    """Produce ``path`` atomically: ``write(tmp)`` fills a temporary file in the target's
+    folder, which is then flushed to disk and renamed over ``path``.
 
     If anything fails before the rename, the previous content of ``path`` is untouched and
-    the temporary file is removed.
+    the temporary file is removed. The file gets the mode a plain ``open(path, "w")`` would.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
+        write(Path(tmp))
+        with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, _file_mode(target))  # mkstemp creates 0600; give the usual mode
         os.replace(tmp, target)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (:func:`atomic_write`)."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2) -> Path:
@@ -123,6 +133,69 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
             raise DataFileError(f"{p}: line {lineno + 1}: not UTF-8 text ({exc.reason})") from None
 
 
-def read_jsonl(path: str | os.PathLike[str]) -> list[Any]:
-    """Read a whole JSON-lines file (see :func:`iter_jsonl`)."""
-    return [obj for _, obj in iter_jsonl(path)]
+def append_jsonl(path: str | os.PathLike[str], records: Iterable[Any]) -> None:
+    """Append one JSON object per line to ``path`` with one write and an ``fsync``."""
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    if not text:
+        return
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "a", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+class Journal:
+    """Append-only JSON-lines store keyed by ``record["key"]``, for work that resumes.
+
+    Each :meth:`add` writes its lines with :func:`append_jsonl`; on opening, a last line that
+    does not parse (a write cut short) is dropped and the file rewritten without it."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.records: dict[str, dict[str, Any]] = {}
+        if self.path.is_file():
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+            good = []
+            for i, line in enumerate(lines):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    if i == len(lines) - 1:
+                        atomic_write_jsonl(self.path, good)  # the torn tail of an interrupted write
+                        break
+                    raise ValueError(f"{self.path}: line {i + 1} is not JSON; the journal is corrupt "
+                                     "(delete the work folder to start over)") from None
+                good.append(rec)
+                self.records[rec["key"]] = rec
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.records
+
+    def __getitem__(self, key: str) -> dict[str, Any]:
+        return self.records[key]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def add(self, records: Iterable[dict[str, Any]]) -> None:
+        records = list(records)
+        append_jsonl(self.path, records)
+        for r in records:
+            self.records[r["key"]] = r
+
+
+def save_figure(fig: Any, data: Any, save_dir: str | os.PathLike[str] | None, name: str, *,
+                dpi: int = 120) -> Path | None:
+    """Write a figure as ``<save_dir>/<name>.png`` and the numbers drawn as ``<name>.json``,
+    each atomically; ``save_dir=None`` writes nothing. The one way the workbook saves figures."""
+    if save_dir is None:
+        return None
+    folder = Path(save_dir)
+    target = atomic_write(folder / f"{name}.png",
+                          lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight"))
+    atomic_write_json(folder / f"{name}.json", data)
+    return target

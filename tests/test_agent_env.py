@@ -6,8 +6,8 @@ import inspect
 
 import pytest
 
-from deltamem_lib.agent.env import MemoryEnv, ToolCallError, apply_operations, make_env_factory
-from deltamem_lib.agent.prompts import react_prompt, tool_schemas, with_prompt_column
+from deltamem_lib.agent.env import MemoryEnv, ToolCallError, apply_operations, make_env_factory, tool_schemas
+from deltamem_lib.agent.prompts import react_prompt, with_prompt_column
 from deltamem_lib.agent.toy import toy_episodes
 from deltamem_lib.episodes import parse_rl_row, rl_rows
 
@@ -113,13 +113,14 @@ def test_tools_are_what_trl_sees():
 
 def test_no_delete_ablation_removes_the_tool(rows):
     NoDel = make_env_factory(allow_delete=False, retriever="lexical")
-    assert NoDel.__name__ == "MemoryEnv" and NoDel().get_reward is not None
+    assert NoDel.__name__ == "MemoryEnv" and NoDel.delete_memory is None  # TRL sees no delete tool
     assert [s["function"]["name"] for s in tool_schemas(NoDel)] == ["add_memory", "search_memory", "update_memory"]
     assert "delete_memory" not in react_prompt(allow_delete=False)[0]["content"]
     e = NoDel()
     e.reset(**rows[1])  # before toy1-s2: four entries, m3 among them
     out = apply_operations(e, [{"op": "DELETE", "memory_id": "m3"}])
     assert out[0]["ok"] is False and e.invalid_calls == 1 and len(e.state) == 4
+    assert 0.0 <= e.get_reward() <= 1.0 and e.last_reward is not None  # the reward still works
 
 
 def test_factory_options_are_checked_and_applied(rows):

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from deltamem_lib.agent.evaluate import aggregate, evaluate_system, match_operations, select_sessions
+from deltamem_lib.agent.harness import aggregate, evaluate_system, match_operations, select_sessions
 from deltamem_lib.agent.systems import SYSTEMS, make_system
 from deltamem_lib.agent.toy import toy_episodes
 from deltamem_lib.episodes import parse_rl_row, rl_rows
@@ -26,7 +26,7 @@ class Scripted(ChatModel):
         self.batches = []
 
     def _generate(self, batch, *, max_new_tokens, temperature, tools, seed):
-        from deltamem_lib.agent.parsing import parse_tool_calls
+        from deltamem_lib.models.parsing import parse_tool_calls
 
         self.batches.append(len(batch))
         out = []

@@ -246,13 +246,13 @@ def test_download_offline_gives_a_clear_error(tmp_path):
 
 
 def test_registry_has_official_sources_and_checksums():
-    (loc,) = download.BENCHMARKS["locomo"]
+    (loc,) = download.REMOTE_FILES["locomo"]
     assert loc.sha256 == "79fa87e90f04081343b8c8debecb80a9a6842b76a7aa537dc9fdf651ea698ff4"
     assert "snap-research/locomo/3eb6f2c585f5e1699204e3c3bdf7adc5c28cb376" in loc.url
-    pm = {f.filename: f for f in download.BENCHMARKS["personamem-32k"]}
+    pm = {f.filename: f for f in download.REMOTE_FILES["personamem-32k"]}
     assert pm["questions_32k.csv"].sha256.startswith("cccd34cf")
     assert pm["shared_contexts_32k.jsonl"].url.endswith("bowen-upenn/PersonaMem/resolve/main/shared_contexts_32k.jsonl")
-    assert download.BENCHMARKS["halumem-medium"][0].sha256.startswith("486fbc13")
+    assert download.REMOTE_FILES["halumem-medium"][0].sha256.startswith("486fbc13")
     with pytest.raises(KeyError, match="known"):
         download.fetch("nope")
 

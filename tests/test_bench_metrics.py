@@ -1,4 +1,5 @@
-"""Scoring metrics (deltamem_lib.benchmarks.metrics), checked against hand-computed values."""
+"""Scoring metrics of the three benchmarks (in their modules of deltamem_lib.benchmarks), checked against
+hand-computed values."""
 
 from __future__ import annotations
 
@@ -7,31 +8,35 @@ import math
 
 import pytest
 
-from deltamem_lib.benchmarks.locomo import DiaId
-from deltamem_lib.benchmarks.metrics import (
-    MEM0_JUDGE_PROMPT,
+from deltamem_lib.benchmarks.halumem import (
     AccuracyJudgement,
     IntegrityJudgement,
-    JudgeVerdict,
     UpdateJudgement,
-    aggregate_judge_runs,
-    bleu1,
-    evidence_recall_at_k,
-    format_category_table,
-    format_judge_prompt,
     halumem_extraction_metrics,
     halumem_qa_metrics,
     halumem_typewise_accuracy,
     halumem_update_metrics,
+)
+from deltamem_lib.benchmarks.judge import (
+    MEM0_JUDGE_PROMPT,
+    JudgeVerdict,
+    aggregate_judge_runs,
+    format_judge_prompt,
+    parse_judge_verdict,
+)
+from deltamem_lib.benchmarks.locomo import (
+    DiaId,
+    bleu1,
+    format_category_table,
     locomo_f1,
     locomo_f1_official,
-    mcq_accuracy,
     mem0_tokenize,
     normalize_answer_locomo,
-    parse_judge_verdict,
     per_category_table,
     word_tokenize,
 )
+from deltamem_lib.benchmarks.personamem import mcq_accuracy
+from deltamem_lib.benchmarks.provenance import evidence_recall_at_k
 
 # ----------------------------------------------------------------- LoCoMo F1 (Mem0)
 

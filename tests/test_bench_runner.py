@@ -1,12 +1,10 @@
-"""The benchmark runner (deltamem_lib.bench): adapters, evidence recall, answering, judging,
+"""The benchmark runner (deltamem_lib.benchmarks): adapters, evidence recall, answering, judging,
 resuming, the CLI, on the hand-made fixtures with scripted models."""
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
-import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from deltamem_lib.agent.systems import SessionResult
-from deltamem_lib.bench.adapters import (locomo_episodes, locomo_questions, personalise, personamem_context)
-from deltamem_lib.bench.answer import fit_history
-from deltamem_lib.bench.provenance import attribute_turns, entry_sources
-from deltamem_lib.bench.runner import BenchConfig, Journal, run_benchmark
+from deltamem_lib.benchmarks.adapters import (locomo_episodes, locomo_questions, personalise, personamem_context)
+from deltamem_lib.benchmarks.answering import fit_history
+from deltamem_lib.benchmarks.provenance import attribute_turns, entry_sources
+from deltamem_lib.benchmarks.runner import BenchConfig, run_benchmark
+from deltamem_lib.io import Journal
 from deltamem_lib.benchmarks.locomo import load_locomo
 from deltamem_lib.memory import MemoryEntry, Operation, Source
 from deltamem_lib.models.base import ChatModel, ChatResponse
@@ -237,6 +236,9 @@ def test_halumem_and_personamem_paths(tmp_path):
     assert judged["metrics"]["qa"]["correct"] == 1.0 and not judged["not_computed"]
     ext = judged["metrics"]["extraction"]  # a judge that finds every point: full recall, no resistance
     assert ext["recall"] == 1.0 and ext["fmr"] == 0.0 and ext["f1"] == 1.0
+    with pytest.raises(ValueError, match=r"halumem_tiny\.jsonl: no user \['u-9999'\]"):  # as LoCoMo: never silently
+        run_benchmark(_cfg(benchmark="halumem", data=str(FIXTURES / "halumem_tiny.jsonl"), sample_ids=("u-9999",)),
+                      tmp_path / "h2", model=Scripted())
     pm = run_benchmark(_cfg(benchmark="personamem", data=str(FIXTURES / "personamem_questions_tiny.csv"),
                             contexts=str(FIXTURES / "personamem_contexts_tiny.jsonl"), personamem_block=2),
                        tmp_path / "p", model=Scripted(answer="(b)"))
@@ -323,19 +325,22 @@ def test_locomo_observations_are_a_reference_memory_with_recorded_provenance(tmp
 
 
 def test_clean_answer():
-    from deltamem_lib.bench.answer import clean_answer
+    from deltamem_lib.benchmarks.answering import clean_answer
 
     assert clean_answer("<think>\nhmm\n</think>\n\nAnswer: 7 May 2023\nbecause …") == "7 May 2023"
     assert clean_answer("\n  Final answer - Paris.") == "Paris." and clean_answer("") == ""
 
 
 def test_redact_keeps_scores_and_drops_benchmark_text(tmp_path):
-    from deltamem_lib.bench.runner import redact
+    from deltamem_lib.benchmarks.runner import redact
 
     res = run_benchmark(_cfg(), tmp_path / "w", model=Scripted())
     red = redact(res)
     assert all("question" not in r and "gold" not in r and "f1" in r for r in red["per_question"])
     assert "question" in res["per_question"][0] and red["metrics"] == res["metrics"]
+    # PersonaMem's records hold the model's raw answer as "response": it is kept, the gold option is not
+    mcq = redact({"per_question": [{"question_id": "q1", "gold": "(b)", "response": "I think (b).", "parsed": "b"}]})
+    assert mcq["per_question"] == [{"question_id": "q1", "response": "I think (b).", "parsed": "b"}]
 
 
 def test_slug_names_a_work_folder_per_setting_that_matters():

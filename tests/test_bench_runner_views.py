@@ -1,5 +1,5 @@
 """Around the benchmark runner: cumulative accuracy, ablations, reports, data and adapter
-lookup, exercises (deltamem_lib.bench)."""
+lookup, exercises (deltamem_lib.benchmarks)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from deltamem_lib.agent.systems import make_system
-from deltamem_lib.bench import exercises as X
-from deltamem_lib.bench import report
-from deltamem_lib.bench.ablations import mistake_rewards, probes_by_session, training_ablations
-from deltamem_lib.bench.cumulative import cumulative_accuracy, curve_stats, locomo_recall_by_session
-from deltamem_lib.bench.paths import find_rl_run, locate_data
-from deltamem_lib.bench.runner import BenchConfig, run_benchmark
+from deltamem_lib.teaching import benchmarks_ablations as X
+from deltamem_lib.teaching import benchmarks_ablations as report
+from deltamem_lib.benchmarks.ablations import mistake_rewards, probes_by_session, training_ablations
+from deltamem_lib.benchmarks.cumulative import cumulative_accuracy, curve_stats, locomo_recall_by_session
+from deltamem_lib.benchmarks.paths import find_rl_run, locate_data
+from deltamem_lib.benchmarks.runner import BenchConfig, run_benchmark
 from deltamem_lib.episodes import parse_rl_row, rl_rows
 from deltamem_lib.synthesis import SynthConfig, generate_episodes
 

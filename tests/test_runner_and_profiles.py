@@ -12,14 +12,12 @@ import pytest
 import yaml
 
 from deltamem_lib.config import (
-    NOTEBOOKS_DIR,
-    PROFILES_DIR,
     check_profile,
     list_profiles,
     load_profile,
     notebook_parameters,
 )
-from deltamem_lib.runner import list_notebooks, run_notebooks
+from deltamem_lib.notebook_job import list_notebooks, run_notebooks
 
 NOTEBOOKS = list_notebooks()
 

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from deltamem_lib.synthesis import SynthConfig, generate_episodes, operation_counts
-from deltamem_lib.synthesis.exercises import check_event_template, check_inter_counter, check_prediction
-from deltamem_lib.synthesis.viz import SessionExplorer, session_html, session_text, synthesis_figures
+from deltamem_lib.teaching.data_synthesis import (SessionExplorer, check_event_template, check_inter_counter,
+                                                  check_prediction, session_html, session_text, synthesis_figures)
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +50,15 @@ def test_explorer_has_a_static_fallback(episodes):
 
 
 def test_exercise_checks(episodes):
-    assert check_prediction(None, 0.5, what="x").startswith("No prediction")
-    assert check_prediction(0.52, 0.5, what="x").startswith("✓")
-    assert check_prediction(0.9, 0.5, what="x").startswith("✗")
-    assert check_event_template("move", "Guess what, I live in {city} now!", users=15).startswith("✓")
-    assert "Leeds" not in check_event_template("move", "I moved house!", users=15)
-    assert check_event_template("move", "I moved house!", users=15).startswith("✗")
-    assert check_event_template("move", "Hello {town}", users=15).startswith("✗ placeholder")
+    assert check_prediction(None, 0.5, what="x").ok is None
+    assert check_prediction(None, 0.5, what="x").message.startswith("No prediction")
+    assert check_prediction(0.52, 0.5, what="x").ok is True
+    assert check_prediction(0.9, 0.5, what="x").ok is False
+    assert check_event_template("move", "Guess what, I live in {city} now!", users=15).ok is True
+    assert "Leeds" not in check_event_template("move", "I moved house!", users=15).message
+    assert check_event_template("move", "I moved house!", users=15).ok is False
+    assert check_event_template("move", "Hello {town}", users=15).ok is False
+    assert check_event_template("move", "Hello {town}", users=15).message.startswith("placeholder")
 
     def right(ep):
         return sum(o.op.value == "UPDATE" and o.evolution == "inter" for s in ep.sessions for o in s.gold_ops)
@@ -64,5 +66,5 @@ def test_exercise_checks(episodes):
     def wrong(ep):
         return sum(o.evolution == "inter" for s in ep.sessions for o in s.gold_ops)
 
-    assert check_inter_counter(right, episodes).startswith("✓")
-    assert check_inter_counter(wrong, episodes).startswith("✗")
+    assert check_inter_counter(right, episodes).ok is True
+    assert check_inter_counter(wrong, episodes).ok is False

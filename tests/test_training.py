@@ -6,17 +6,16 @@ Fast: no model is loaded here (the slow tests in ``test_training_slow.py`` train
 from __future__ import annotations
 
 import json
-import random
 
 import numpy as np
 import pytest
 
-from deltamem_lib.episodes import parse_rl_row, rl_rows, state_before_each_session
+from deltamem_lib.episodes import parse_rl_row, state_before_each_session
 from deltamem_lib.memory import MemoryEntry
 from deltamem_lib.mld import memory_levenshtein, ordered_levenshtein
 from deltamem_lib.training.config import ABLATIONS, TrainConfig, apply_ablation, grpo_config
-from deltamem_lib.training.evaluate import paired_bootstrap, paired_from_results
-from deltamem_lib.training.explain import group_advantages, group_table, mistake_group, pick_session, score_group
+from deltamem_lib.training.heldout import paired_bootstrap, paired_from_results
+from deltamem_lib.teaching.rl_training import group_advantages, group_table, mistake_group, pick_session, score_group
 from deltamem_lib.training.metrics import read_metrics, step_times, truncate_metrics
 from deltamem_lib.training.outcome import answer_probe, entry_types, outcome_accuracy
 from deltamem_lib.training.rewards import RolloutScorer, build_reward_functions
@@ -305,7 +304,7 @@ def test_oneshot_prompts_are_the_agents_prompts(data):
 
 
 def test_oneshot_target_replays_to_the_gold_state(data):
-    from deltamem_lib.agent.parsing import parse_operation_list
+    from deltamem_lib.models.parsing import parse_operation_list
     from deltamem_lib.training.data import oneshot_target
 
     for r in data.train_rows:
@@ -340,7 +339,7 @@ def test_metrics_log_per_phase_and_truncation(tmp_path):
 
 # ----- exercises ------------------------------------------------------------------------------
 def test_exercise_checks(row):
-    from deltamem_lib.training import exercises as X
+    from deltamem_lib.teaching import rl_training as X
 
     r = [1.0, 0.0, 0.5, 0.5]
     assert X.check_advantages(r, None).ok is None

@@ -85,7 +85,7 @@ def test_sft_then_grpo_resumes_at_the_right_step(setup, trained):
 def test_adapter_loads_back_into_the_agent(setup, trained, tmp_path):
     from deltamem_lib.models import load_chat_model
     from deltamem_lib.training.data import make_agent
-    from deltamem_lib.training.evaluate import evaluate_model
+    from deltamem_lib.training.heldout import evaluate_model
 
     cfg, data = setup
     adapter = trained["done"].adapter

@@ -29,11 +29,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..episodes import Episode, SessionExample, render_dialogue
-from ..memory import Operation
 from .env import MemoryEnv, apply_operations, make_env_factory
-from .parsing import extract_json, normalize_operation
+from ..models.parsing import extract_json, normalize_operation
 from .prompts import decision_messages, extraction_messages
-from .systems import SessionResult
+from .result import SessionResult
 
 __all__ = ["AddOnlySystem", "FullContext", "Mem0StyleSystem", "NoopSystem", "OracleSystem", "parse_facts"]
 
@@ -210,8 +209,3 @@ class FullContext:
     def tokens(self, episode: Episode, tokenizer: Any, upto: int | None = None) -> int:
         """Prompt tokens the raw history costs (what a memory saves)."""
         return len(tokenizer(self.context(episode, upto), add_special_tokens=False)["input_ids"])
-
-
-def gold_operations(example: SessionExample) -> list[Operation]:
-    """The gold operations of a session (NOOPs dropped)."""
-    return [o for o in example.gold_ops if o.op.value != "NOOP"]

@@ -36,9 +36,12 @@ from typing import Any
 
 from ..episodes import SessionExample, parse_rl_row
 from ..memory import MemoryEntry, MemoryState, Operation, OpType
-from .parsing import normalize_memory_id
+from ..mld import memory_levenshtein
+from ..models.parsing import normalize_memory_id
+from ..retrieval import get_retriever
+from .prompts import session_observation
 
-__all__ = ["ENV_OPTIONS", "MemoryEnv", "ToolCallError", "apply_operations", "make_env_factory"]
+__all__ = ["ENV_OPTIONS", "MemoryEnv", "ToolCallError", "apply_operations", "make_env_factory", "tool_schemas"]
 
 ENV_OPTIONS: dict[str, str] = {
     "allow_delete": "expose delete_memory (False: the no-DELETE ablation)",
@@ -128,8 +131,6 @@ class MemoryEnv:
         return self._load(example)
 
     def _load(self, example: SessionExample) -> str:
-        from .prompts import session_observation
-
         self._example = example
         self._state = example.state_before.copy()
         self._state.log = []
@@ -145,8 +146,6 @@ class MemoryEnv:
         """``r_trans`` of the current state against the gold state after the session."""
         if self._gold_after is None:
             raise RuntimeError("MemoryEnv.get_reward() before reset(): no session loaded")
-        from ..mld import memory_levenshtein
-
         self._last_result = memory_levenshtein(
             list(self._state.entries), list(self._gold_after.entries), similarity=self.similarity,
             threshold=self.threshold, lexical_fidelity=self.lexical_fidelity, scope=self.scope)
@@ -259,8 +258,6 @@ class MemoryEnv:
 
     # ----- helpers ----------------------------------------------------------------------
     def _retriever(self) -> Any:
-        from ..retrieval import get_retriever
-
         return get_retriever(self.retriever)
 
     def _apply(self, op: Operation) -> None:
@@ -348,3 +345,16 @@ def apply_operations(env: MemoryEnv, operations: Sequence[Mapping[str, Any]]) ->
         except ToolCallError as exc:
             out.append({"operation": dict(op), "ok": False, "result": str(exc)})
     return out
+
+
+def tool_schemas(env_cls: Any = None) -> list[dict[str, Any]]:
+    """JSON schemas of the environment's tools, exactly as TRL renders them (from the typed,
+    Google-style documented public methods of the class, ``reset``/``get_reward`` excluded)."""
+    import inspect
+
+    from transformers.utils import get_json_schema
+
+    if env_cls is None:
+        env_cls = MemoryEnv
+    return [get_json_schema(fn) for name, fn in inspect.getmembers(env_cls, predicate=inspect.isfunction)
+            if not name.startswith("_") and name not in ("reset", "get_reward")]

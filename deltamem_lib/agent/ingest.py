@@ -8,7 +8,7 @@ the timestamp of what it writes.
 
 **Batching.** Sessions of one user must run in order, but different users are independent:
 with ``batch_users=True`` the *t*-th sessions of up to ``max_batch`` users are processed
-together (one model batch per agent turn). ``benchmarks/bench_ingest.py`` measures the gain.
+together (one model batch per agent turn). ``speed/bench_ingest.py`` measures the gain.
 
 **Resuming.** With ``out_dir``, each finished session's state is written atomically to
 ``out_dir/states/<user>/<index>.json``. The work is a fixed schedule of *chunks* (a chunk =

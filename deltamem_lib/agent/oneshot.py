@@ -9,7 +9,7 @@ operation at once as a JSON list::
     [{"op": "UPDATE", "memory_id": "m2", "content": "User lives in Berlin."},
      {"op": "ADD", "content": "User has a dog named Rex."}]
 
-The list is read leniently (:func:`~.parsing.parse_operation_list`) and applied through the
+The list is read leniently (:func:`~deltamem_lib.models.parsing.parse_operation_list`) and applied through the
 same :class:`MemoryEnv` tools as the ReAct agent, so validation and counting are identical.
 An unreadable answer counts as malformed and changes nothing.
 """
@@ -22,9 +22,9 @@ from typing import Any
 from ..episodes import SessionExample
 from ..memory import MemoryEntry
 from .env import MemoryEnv, apply_operations, make_env_factory
-from .parsing import parse_operation_list
+from ..models.parsing import parse_operation_list
 from .prompts import oneshot_messages
-from .systems import SessionResult
+from .result import SessionResult
 
 __all__ = ["OneShotAgent", "related_memories"]
 

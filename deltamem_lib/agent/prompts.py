@@ -1,4 +1,4 @@
-"""Prompts and tool schemas of the memory agent, shared by inference and training.
+"""Prompts of the memory agent, shared by inference and training.
 
 The DeltaMem paper does not publish its prompts; these are the workbook's, kept short
 because every prompt token is paid at each decoding step on a CPU. One rule holds them
@@ -8,8 +8,8 @@ TRL builds a rollout's prompt from the dataset's ``prompt`` column plus the stri
 builds its prompt with the same two functions (:func:`react_prompt` and
 :func:`session_observation`), so a model trained by TRL meets no surprise at evaluation.
 
-* ReAct (the paper's agent): system prompt + tool schemas (from :class:`MemoryEnv`'s typed,
-  documented methods, rendered by the chat template), then the session.
+* ReAct (the paper's agent): system prompt + tool schemas (:func:`~.env.tool_schemas`, from
+  :class:`MemoryEnv`'s typed, documented methods, rendered by the chat template), then the session.
 * One-shot (``paper_notes.md`` §4, for small models): the related memories are in the
   prompt, and the answer is one JSON list of operations.
 * Mem0-style baseline: a fact-extraction prompt, then one decision prompt per fact.
@@ -33,7 +33,6 @@ __all__ = [
     "react_system_prompt",
     "render_memories",
     "session_observation",
-    "tool_schemas",
     "with_prompt_column",
 ]
 
@@ -79,19 +78,6 @@ def with_prompt_column(rows: Sequence[dict[str, Any]], *, allow_delete: bool = T
     for ``GRPOTrainer(train_dataset=Dataset.from_list(...), environment_factory=MemoryEnv)``."""
     prompt = react_prompt(allow_delete)
     return [{**dict(r), "prompt": [dict(m) for m in prompt]} for r in rows]
-
-
-def tool_schemas(env_cls: Any = None) -> list[dict[str, Any]]:
-    """JSON schemas of the environment's tools, exactly as TRL renders them (from the typed,
-    Google-style documented public methods of the class, ``reset``/``get_reward`` excluded)."""
-    import inspect
-
-    from transformers.utils import get_json_schema
-
-    if env_cls is None:
-        from .env import MemoryEnv as env_cls  # noqa: N813
-    return [get_json_schema(fn) for name, fn in inspect.getmembers(env_cls, predicate=inspect.isfunction)
-            if not name.startswith("_") and name not in ("reset", "get_reward")]
 
 
 def render_memories(entries: Sequence[MemoryEntry]) -> str:

@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..episodes import SessionExample
-from .env import MemoryEnv, ToolCallError, make_env_factory
-from .prompts import react_prompt, tool_schemas
-from .systems import SessionResult
+from .env import MemoryEnv, ToolCallError, make_env_factory, tool_schemas
+from .prompts import react_prompt
+from .result import SessionResult
 
 __all__ = ["ReActAgent"]
 

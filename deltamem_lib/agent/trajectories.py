@@ -26,15 +26,15 @@ rendered with a null ``content``; ``training_notes.md``), a pre-tokenised
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from ..episodes import SessionExample
 from ..memory import OpType
-from .env import MemoryEnv, make_env_factory
-from .prompts import react_prompt, tool_schemas
+from .env import MemoryEnv, make_env_factory, tool_schemas
+from .prompts import react_prompt
 
-__all__ = ["gold_trajectories", "gold_trajectory", "tokenize_trajectories", "tokenize_trajectory"]
+__all__ = ["gold_trajectories", "gold_trajectory", "tokenize_trajectory"]
 
 
 def _call(name: str, **arguments: Any) -> dict[str, Any]:
@@ -128,9 +128,3 @@ def tokenize_trajectory(tokenizer: Any, trajectory: dict[str, Any], *, max_lengt
     if max_length is not None:
         ids, mask = ids[:max_length], mask[:max_length]
     return {"input_ids": ids, "assistant_masks": mask}
-
-
-def tokenize_trajectories(tokenizer: Any, trajectories: Sequence[dict[str, Any]], *,
-                          max_length: int | None = None) -> list[dict[str, list[int]]]:
-    """:func:`tokenize_trajectory` of each (a list ready for ``datasets.Dataset.from_list``)."""
-    return [tokenize_trajectory(tokenizer, t, max_length=max_length) for t in trajectories]

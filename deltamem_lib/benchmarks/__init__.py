@@ -1,23 +1,42 @@
-"""Benchmarks of the DeltaMem evaluation: loaders, scoring metrics, downloads.
+"""The benchmarks of the DeltaMem evaluation (arXiv 2604.01560, §4: Tables 1–3, Figures 3–5).
 
-The DeltaMem paper (arXiv 2604.01560) evaluates on LoCoMo, HaluMem and PersonaMem; their
-data, protocols and published numbers are summarised in ``shared/benchmarks/PROTOCOLS.md``.
+The paper evaluates on LoCoMo, HaluMem and PersonaMem; their data, protocols and published
+numbers are summarised in ``shared/benchmarks/PROTOCOLS.md``. One module per benchmark holds
+its loader and its metrics:
 
-* :mod:`.locomo`     — ``locomo10.json``: conversations, dated sessions, QA (categories 1–5)
-* :mod:`.personamem` — ``questions_<split>.csv`` + ``shared_contexts_<split>.jsonl``, MCQ answers
-* :mod:`.halumem`    — ``HaluMem-{Medium,Long}.jsonl``: sessions, gold memory points, questions
-* :mod:`.metrics`    — Mem0-protocol F1 / BLEU-1 / LLM judge J, evidence recall@k,
-  HaluMem extraction / update / QA metrics, multiple-choice accuracy
+* :mod:`.locomo`     — ``locomo10.json``: conversations, dated sessions, QA (categories 1–5);
+  Mem0-protocol F1 / BLEU-1, the original LoCoMo F1, per-category tables
+* :mod:`.halumem`    — ``HaluMem-{Medium,Long}.jsonl``: sessions, gold memory points, questions;
+  extraction / update / QA metrics
+* :mod:`.personamem` — ``questions_<split>.csv`` + ``shared_contexts_<split>.jsonl``; MCQ accuracy
+
+and around them, shared by the three:
+
+* :mod:`.adapters`   — a benchmark's conversations as the project's episodes (one memory per
+  LoCoMo speaker; dia ids as turn ids; session dates)
+* :mod:`.provenance` — the turns behind a memory; evidence recall@k
+* :mod:`.answering`  — the Mem0-style short-answer prompt, full-context and MCQ prompts, batched answering
+* :mod:`.judge`      — LoCoMo's J (Mem0's judge prompt, verdict parser, several runs) and HaluMem's judges
+* :mod:`.runner`     — :func:`~.runner.run_benchmark`: ingest, answer, score; resumable; ``deltamem bench``
+* :mod:`.cumulative` — accuracy as sessions accumulate (Figures 4–5 analogue)
+* :mod:`.ablations`  — lexical fidelity, ReAct vs one-shot, DELETE on/off, state vs outcome reward
+* :mod:`.paths`      — where the benchmark files and the RL run of notebook 04 are found
 * :mod:`.download`   — official sources with checksums; atomic, cache-first downloads
 
-The data files are licensed for non-commercial research only and are never committed.
+:data:`BENCHMARKS` names the three. The data files are licensed for non-commercial research
+only and are never committed. The notebook's tables, figures and exercise checks are in
+:mod:`deltamem_lib.teaching.benchmarks_ablations`.
 """
 
 from .halumem import HaluMemUser, load_halumem
 from .locomo import CATEGORY_NAMES, Conversation, DiaId, load_locomo, scored_questions
 from .personamem import PersonaMemQuestion, load_personamem_questions, load_shared_contexts, visible_context
 
+#: The benchmarks ``deltamem bench`` runs.
+BENCHMARKS = ("locomo", "halumem", "personamem")
+
 __all__ = [
+    "BENCHMARKS",
     "CATEGORY_NAMES",
     "Conversation",
     "DiaId",

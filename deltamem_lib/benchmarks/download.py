@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -31,10 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import PROJECT_ROOT, cache_dir
+from ..io import atomic_write
 
 __all__ = [
     "RemoteFile",
-    "BENCHMARKS",
+    "REMOTE_FILES",
     "SHARED_BENCHMARKS_DIR",
     "DownloadError",
     "ChecksumError",
@@ -42,8 +41,6 @@ __all__ = [
     "benchmarks_root",
     "download_file",
     "fetch",
-    "fetch_benchmark",
-    "copy_local",
 ]
 
 #: Where the project's steering folder keeps read-only copies for tests and notebooks.
@@ -56,7 +53,7 @@ _HF = "https://huggingface.co/datasets"
 class RemoteFile:
     """One file of a benchmark: where it comes from and how to check it."""
 
-    benchmark: str  # key in BENCHMARKS, e.g. "locomo"
+    benchmark: str  # key in REMOTE_FILES, e.g. "locomo"
     subdir: str  # folder under the benchmarks root ("locomo", "personamem", "halumem")
     filename: str
     url: str
@@ -66,7 +63,7 @@ class RemoteFile:
     source: str  # human-readable origin, for error messages and data cards
 
 
-BENCHMARKS: dict[str, tuple[RemoteFile, ...]] = {
+REMOTE_FILES: dict[str, tuple[RemoteFile, ...]] = {
     "locomo": (
         RemoteFile(
             "locomo", "locomo", "locomo10.json",
@@ -145,54 +142,46 @@ def download_file(url: str, dest: str | os.PathLike[str], *, sha256: str | None 
     if target.exists() and not force:
         if sha256 is None or sha256_file(target) == sha256:
             return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    return atomic_write(target, lambda tmp: _fetch_into(url, tmp, target, sha256=sha256, timeout=timeout))
+
+
+def _fetch_into(url: str, tmp: Path, target: Path, *, sha256: str | None, timeout: float) -> None:
+    """Stream ``url`` into ``tmp``, hashing on the way; raise if the checksum does not match."""
     h = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                req = urllib.request.Request(url, headers={"User-Agent": "deltamem-workbook"})
-                with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (fixed URLs)
-                    while block := resp.read(1 << 20):
-                        h.update(block)
-                        out.write(block)
-            except urllib.error.HTTPError as exc:
-                raise DownloadError(
-                    f"could not download {url}: HTTP {exc.code} {exc.reason}. Download it by hand "
-                    f"and save it as {target}, or pass your copy's path to the loader."
-                ) from None
-            except (urllib.error.URLError, OSError, TimeoutError) as exc:
-                reason = getattr(exc, "reason", exc)
-                raise DownloadError(
-                    f"could not download {url} ({reason}); this machine seems to be offline or the "
-                    f"host is unreachable. Download the file on a connected machine, copy it to "
-                    f"{target} (or set $DELTAMEM_BENCHMARKS to the folder holding it), or pass your "
-                    "copy's path to the loader."
-                ) from None
-            out.flush()
-            os.fsync(out.fileno())
-        got = h.hexdigest()
-        if sha256 is not None and got != sha256:
-            raise ChecksumError(
-                f"{url}: sha256 {got} does not match the recorded {sha256}; the download is corrupt "
-                f"or the upstream file changed. Nothing was written to {target}. Retry, or if the "
-                "upstream file was deliberately updated, check the new release and update the "
-                "checksum in deltamem_lib/benchmarks/download.py."
-            )
-        os.replace(tmp, target)
-    except BaseException:
+    with open(tmp, "wb") as out:
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return target
+            req = urllib.request.Request(url, headers={"User-Agent": "deltamem-workbook"})
+            with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (fixed URLs)
+                while block := resp.read(1 << 20):
+                    h.update(block)
+                    out.write(block)
+        except urllib.error.HTTPError as exc:
+            raise DownloadError(
+                f"could not download {url}: HTTP {exc.code} {exc.reason}. Download it by hand "
+                f"and save it as {target}, or pass your copy's path to the loader."
+            ) from None
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise DownloadError(
+                f"could not download {url} ({reason}); this machine seems to be offline or the "
+                f"host is unreachable. Download the file on a connected machine, copy it to "
+                f"{target} (or set $DELTAMEM_BENCHMARKS to the folder holding it), or pass your "
+                "copy's path to the loader."
+            ) from None
+    got = h.hexdigest()
+    if sha256 is not None and got != sha256:
+        raise ChecksumError(
+            f"{url}: sha256 {got} does not match the recorded {sha256}; the download is corrupt "
+            f"or the upstream file changed. Nothing was written to {target}. Retry, or if the "
+            "upstream file was deliberately updated, check the new release and update the "
+            "checksum in deltamem_lib/benchmarks/download.py."
+        )
 
 
 def _lookup(benchmark: str, filename: str | None) -> RemoteFile:
-    if benchmark not in BENCHMARKS:
-        raise KeyError(f"unknown benchmark {benchmark!r}; known: {', '.join(BENCHMARKS)}")
-    files = BENCHMARKS[benchmark]
+    if benchmark not in REMOTE_FILES:
+        raise KeyError(f"unknown benchmark {benchmark!r}; known: {', '.join(REMOTE_FILES)}")
+    files = REMOTE_FILES[benchmark]
     if filename is None:
         return files[0]
     for f in files:
@@ -221,31 +210,3 @@ def fetch(benchmark: str, filename: str | None = None, *, root: str | os.PathLik
         if cand.is_file() and (rf.sha256 is None or sha256_file(cand) == rf.sha256):
             return cand
     return download_file(rf.url, base / rf.subdir / rf.filename, sha256=rf.sha256, timeout=timeout)
-
-
-def fetch_benchmark(benchmark: str, **kwargs: object) -> list[Path]:
-    """:func:`fetch` every file of a benchmark (e.g. both PersonaMem files of a split)."""
-    return [fetch(benchmark, f.filename, **kwargs) for f in BENCHMARKS[benchmark]]  # type: ignore[arg-type]
-
-
-def copy_local(src: str | os.PathLike[str], benchmark: str, filename: str | None = None, *,
-               root: str | os.PathLike[str] | None = None) -> Path:
-    """Install a file obtained by hand into the benchmarks root, verifying its checksum."""
-    rf = _lookup(benchmark, filename)
-    src_path = Path(src)
-    if rf.sha256 is not None and sha256_file(src_path) != rf.sha256:
-        raise ChecksumError(f"{src_path}: sha256 does not match the recorded {rf.sha256} for "
-                            f"{rf.filename} ({rf.source}); is it the right file and release?")
-    base = Path(root) if root is not None else benchmarks_root()
-    dest = base / rf.subdir / rf.filename
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(src_path, tmp)
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return dest

@@ -20,22 +20,24 @@ the official ``extract_answer`` of ``inference_standalone_openai.py`` (options i
 else bare letters; correct iff the set found equals ``{gold}``), which the published numbers
 use. :func:`parse_option_letter` is a stricter parser for our own runs that also reads
 ``"C) …"`` and ``"c"`` and returns ``None`` when the answer is ambiguous.
+
+Scoring: :func:`mcq_accuracy`, 4-option accuracy overall and per question type.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
 import ast
 import csv
 import os
-import re
-from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..io import DataFileError, iter_jsonl
-from .metrics import AccuracyReport, mcq_accuracy
 
 __all__ = [
     "QUESTION_TYPES",
@@ -49,6 +51,9 @@ __all__ = [
     "official_is_correct",
     "score_personamem",
     "personamem_stats",
+    "GroupAccuracy",
+    "AccuracyReport",
+    "mcq_accuracy",
 ]
 
 #: ``question_type`` strings of the 32k release with the paper skill each names
@@ -422,3 +427,65 @@ def personamem_stats(questions: Sequence[PersonaMemQuestion]) -> dict[str, Any]:
         "gold_letters": dict(sorted(Counter(q.gold_letter for q in questions).items())),
         "max_end_index": max((q.end_index_in_shared_context for q in questions), default=0),
     }
+
+
+# =========================================================================== scoring
+def _div(a: float, b: float) -> float | None:
+    return a / b if b else None
+
+
+
+
+@dataclass(frozen=True)
+class GroupAccuracy:
+    accuracy: float | None
+    n: int
+    n_correct: int
+
+
+@dataclass(frozen=True)
+class AccuracyReport:
+    """Multiple-choice accuracy overall and per group (PersonaMem question type).
+    ``n_unparsed`` counts predictions that were ``None`` (scored wrong); ``n_missing`` is
+    set by callers that know which questions had no response at all."""
+
+    accuracy: float | None
+    n: int
+    n_correct: int
+    n_unparsed: int
+    per_group: Mapping[str, GroupAccuracy] = field(default_factory=dict)
+    n_missing: int = 0
+
+
+def _letter(x: Any) -> str | None:
+    if x is None:
+        return None
+    s = str(x).strip().strip("()").strip().lower()
+    return s or None
+
+
+def mcq_accuracy(gold: Sequence[str], predicted: Sequence[str | None],
+                 groups: Sequence[str] | None = None) -> AccuracyReport:
+    """Share of questions whose predicted option equals the gold option (PROTOCOLS.md §3:
+    4-option accuracy, chance 25%), overall and per group. Letters compare after removing
+    parentheses and case (``"(c)"`` == ``"C"``); a ``None`` prediction is wrong.
+
+    >>> mcq_accuracy(["(a)", "(b)"], ["a", None]).accuracy
+    0.5
+    """
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold answers but {len(predicted)} predictions")
+    if groups is not None and len(groups) != len(gold):
+        raise ValueError(f"{len(gold)} gold answers but {len(groups)} group labels")
+    ok = [_letter(p) is not None and _letter(p) == _letter(g) for g, p in zip(gold, predicted)]
+    per: dict[str, GroupAccuracy] = {}
+    if groups is not None:
+        idx: dict[str, list[int]] = defaultdict(list)
+        for i, grp in enumerate(groups):
+            idx[grp].append(i)
+        for grp in sorted(idx):
+            c = sum(ok[i] for i in idx[grp])
+            per[grp] = GroupAccuracy(c / len(idx[grp]), len(idx[grp]), c)
+    n = len(gold)
+    return AccuracyReport(accuracy=_div(sum(ok), n), n=n, n_correct=sum(ok),
+                          n_unparsed=sum(_letter(p) is None for p in predicted), per_group=per)

@@ -11,7 +11,7 @@ Examples::
 The run is resumable: its work folder (``--work-dir``, default ``<out>.work/``) keeps the memory
 state after every session and every answer and verdict; rerun the same command to continue.
 Without ``--judge-model`` the results list the judged metrics under ``not_computed``. API keys
-are read from the environment by the backend and never written (:mod:`deltamem_lib.bench.runner`).
+are read from the environment by the backend and never written (:mod:`deltamem_lib.benchmarks.runner`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
-    from ..bench.runner import BENCH_SYSTEMS, BENCHMARKS, BenchConfig
+    from ..benchmarks.runner import BENCH_SYSTEMS, BENCHMARKS, BenchConfig
 
     h = BenchConfig.help()
     p = subparsers.add_parser("bench", help="run a benchmark (LoCoMo, HaluMem, PersonaMem) with a memory system",
@@ -67,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from ..bench.report import summary_line
-    from ..bench.runner import BenchConfig, redact, run_benchmark
+    from ..teaching.benchmarks_ablations import summary_line
+    from ..benchmarks.runner import BenchConfig, redact, run_benchmark
     from ..io import atomic_write_json
 
     top_k = args.top_k

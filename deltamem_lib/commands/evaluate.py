@@ -8,7 +8,7 @@ Example::
 Each session starts from its gold state before (teacher forcing); the JSON holds ``system``,
 ``model``, ``sessions``, ``r_trans_mean``, ``op_f1`` (per operation type), ``invalid_call_rate``,
 ``tokens_per_session``, ``seconds_per_session`` and the per-session records
-(:mod:`deltamem_lib.agent.evaluate`). API keys are read from the environment by the backend
+(:mod:`deltamem_lib.agent.harness`). API keys are read from the environment by the backend
 and never written.
 """
 
@@ -47,11 +47,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
     import sys
     from pathlib import Path
 
-    from ..agent.evaluate import evaluate_system, select_sessions
+    from ..agent.harness import evaluate_system, select_sessions
     from ..agent.systems import make_system
     from ..config import seed_everything
     from ..episodes import load_episodes

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from ..config import PROJECT_ROOT
-    from ..runner import run_notebooks
+    from ..notebook_job import run_notebooks
 
     out = args.out or str(PROJECT_ROOT / "runs" / args.profile)
     try:

@@ -80,10 +80,11 @@ def run(args: argparse.Namespace) -> int:
         episodes = generate_episodes(SynthConfig(users=args.users, sessions=args.sessions, seed=args.seed),
                                      progress=progress)
     else:
-        from ..synthesis.teacher import TeacherConfig, load_teacher_chat, run_teacher
+        from ..models import load_chat_model
+        from ..synthesis.teacher import TeacherConfig, run_teacher
 
         cfg = TeacherConfig(users=args.users, sessions=args.sessions, seed=args.seed, max_retries=args.max_retries)
-        episodes, report = run_teacher(load_teacher_chat(args.model), cfg, progress=progress)
+        episodes, report = run_teacher(load_chat_model(args.model), cfg, progress=progress)
         print(report.summary(), file=sys.stderr)
         if not episodes:
             print(f"deltamem synth: the teacher produced no valid episode; nothing written to {out}", file=sys.stderr)

@@ -150,7 +150,7 @@ class OpenAIChatModel(ChatModel):
 
     def _one(self, messages: Messages, *, max_new_tokens: int, temperature: float,
              tools: list[dict[str, Any]] | None, seed: int | None) -> ChatResponse:
-        from ..agent.parsing import loads_lenient, parse_tool_calls
+        from .parsing import loads_lenient, parse_tool_calls
 
         payload: dict[str, Any] = {"model": self.name, "messages": to_openai_messages(messages),
                                    "max_tokens": max_new_tokens, "temperature": temperature}

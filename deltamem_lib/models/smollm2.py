@@ -81,8 +81,6 @@ def ensure_smollm2(cache: str | os.PathLike[str] | None = None, *, force: bool =
         return target
     src = gguf_path()
     parent.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
     import torch
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -93,8 +91,9 @@ def ensure_smollm2(cache: str | os.PathLike[str] | None = None, *, force: bool =
     hf_logging.disable_progress_bar()
     tmp = Path(tempfile.mkdtemp(prefix=f".{SMOLLM2_DIRNAME}.", suffix=".tmp", dir=parent))
     try:
-        quantised = AutoModelForCausalLM.from_pretrained(str(src.parent), gguf_file=src.name, dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(str(src.parent), gguf_file=src.name)
+        quantised = AutoModelForCausalLM.from_pretrained(str(src.parent), gguf_file=src.name, dtype=torch.float32,
+                                                         local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(str(src.parent), gguf_file=src.name, local_files_only=True)
         config = quantised.config
         if hasattr(config, "quantization_config"):
             del config.quantization_config
@@ -138,7 +137,6 @@ def ensure_smollm2(cache: str | os.PathLike[str] | None = None, *, force: bool =
 def smollm2_tokenizer(cache: str | os.PathLike[str] | None = None) -> object:
     """SmolLM2's tokenizer with the compact tool template, without converting the model:
     from the converted copy if there is one, else straight from the GGUF file (a few seconds)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoTokenizer
 
     from .chat_templates import set_tool_chat_template
@@ -148,7 +146,7 @@ def smollm2_tokenizer(cache: str | os.PathLike[str] | None = None) -> object:
         tok = AutoTokenizer.from_pretrained(str(target), local_files_only=True)
     else:
         src = gguf_path()
-        tok = AutoTokenizer.from_pretrained(str(src.parent), gguf_file=src.name)
+        tok = AutoTokenizer.from_pretrained(str(src.parent), gguf_file=src.name, local_files_only=True)
         set_tool_chat_template(tok, "compact")
     tok.padding_side = "left"
     return tok

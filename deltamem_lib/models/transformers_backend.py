@@ -4,7 +4,7 @@ The memory manager of the paper is a local model (Qwen3-4B/8B) in its "prompted"
 rows. This backend renders each conversation with the model's chat template (tools
 included), generates a batch of conversations together with left padding (decoding is
 what costs time, and a batch of *n* costs far less than *n* single calls), and parses the
-``<tool_call>`` blocks of each answer with :func:`deltamem_lib.agent.parsing.parse_tool_calls`.
+``<tool_call>`` blocks of each answer with :func:`deltamem_lib.models.parsing.parse_tool_calls`.
 A PEFT LoRA adapter written by the training notebooks loads on top with ``adapter=``.
 """
 
@@ -75,8 +75,6 @@ class TransformersChatModel(ChatModel):
             local = Path(source).is_dir()
             if not local and Path(source).exists():
                 raise ValueError(f"{source}: not a model folder")
-            if local:  # a local folder never needs the network
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
             try:
                 tok = tokenizer or AutoTokenizer.from_pretrained(source, local_files_only=local)
                 lm = AutoModelForCausalLM.from_pretrained(source, dtype=resolve_dtype(dtype, self.device),
@@ -129,7 +127,7 @@ class TransformersChatModel(ChatModel):
     # ----- generation ---------------------------------------------------------------------
     def _generate(self, batch: list[Messages], *, max_new_tokens: int, temperature: float,
                   tools: list[dict[str, Any]] | None, seed: int | None) -> list[ChatResponse]:
-        from ..agent.parsing import parse_tool_calls
+        from .parsing import parse_tool_calls
 
         torch = self._torch
         known = {(t.get("function", t) or {}).get("name") for t in tools or [] if isinstance(t, dict)} or None

@@ -8,8 +8,8 @@ Two generators write the same episodes (:mod:`deltamem_lib.episodes`):
 
 Views and outputs: :mod:`.probes` (probe questions per session), :mod:`.dataset` (user-level
 splits, the Hugging Face ``DatasetDict`` of RL rows, atomic output folder), :mod:`.stats`
-(operation mix, targets, ``stats.json``), :mod:`.viz` (notebook 01's figures and explorer),
-:mod:`.exercises` (self-checks for the notebook's exercises).
+(operation mix, targets, ``stats.json``). Notebook 01's figures, explorer and exercise
+checks are in :mod:`deltamem_lib.teaching.data_synthesis`.
 """
 
 from .procedural import SynthConfig, generate_episode, generate_episodes, synthesize_user

@@ -54,7 +54,6 @@ __all__ = [
     "TeacherFailure",
     "TeacherReport",
     "extract_json",
-    "load_teacher_chat",
     "run_teacher",
 ]
 
@@ -500,13 +499,3 @@ class ScriptedTeacherChat:
         else:
             obj["turns"] = [{"speaker": "user", "text": "Hi!"}, {"speaker": "assistant", "text": "Hello!"}]
         return json.dumps(obj)
-
-
-# ----- a real model ---------------------------------------------------------------------------
-def load_teacher_chat(spec: str = "smollm2", *, device: str = "auto") -> Any:
-    """A chat model for the teacher through the project's backends
-    (:func:`deltamem_lib.models.load_chat_model`): ``"smollm2"`` (offline), a local folder, a Hub
-    id or ``"openai:<model>"``. ``device="auto"`` picks CUDA, then MPS, then the CPU."""
-    from ..models import load_chat_model
-
-    return load_chat_model(spec, device=device)

@@ -12,11 +12,12 @@ The paper's "DeltaMem-RL" trains the memory agent with GRPO on the state-transit
 * :mod:`.outcome` — the deterministic probe-question reader behind the outcome reward;
 * :mod:`.trainers` — :func:`run_sft` and :func:`run_grpo` with checkpoints and resume;
 * :mod:`.metrics` — the per-step ``metrics.jsonl`` callback;
-* :mod:`.evaluate` — held-out evaluation and the paired bootstrap;
-* :mod:`.plots` — the reward-dynamics figure (the paper's Figure 2) and the before/after table;
+* :mod:`.heldout` — held-out evaluation and the paired bootstrap;
+* :mod:`.plots` — the figures a run writes: reward dynamics (the paper's Figure 2), before/after;
 * :mod:`.pipeline` — the whole run, stage by stage (``deltamem train`` and notebook 04);
-* :mod:`.explain` — small worked examples for the notebook (a GRPO group, dense vs sparse);
-* :mod:`.exercises` — self-checks for the notebook's exercises.
+
+Notebook 04's worked examples, tables and exercise checks are in
+:mod:`deltamem_lib.teaching.rl_training`.
 
 Heavy imports (torch, transformers, TRL) happen inside the functions that need them.
 """

@@ -16,14 +16,13 @@ the time per step.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-from ..io import atomic_write_jsonl, iter_jsonl
+from ..io import append_jsonl, atomic_write_jsonl, iter_jsonl
 
 __all__ = ["MetricsLogger", "read_metrics", "step_times", "truncate_metrics"]
 
@@ -140,11 +139,7 @@ class MetricsLogger(_callback_base()):  # type: ignore[misc]
         if hasattr(os, "getloadavg"):  # how busy the machine was: step times on a shared CPU depend on it
             rec["load_1min"] = round(os.getloadavg()[0], 2)
         rec.update({k: _clean(v) for k, v in logs.items()})
-        line = json.dumps(rec, ensure_ascii=False) + "\n"
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_jsonl(self.path, [rec])
         if self._bar is not None:
             shown = {k: rec[k] for k in ("reward", "loss") if isinstance(rec.get(k), (int, float))}
             self._bar.set_postfix({k: round(v, 3) for k, v in shown.items()}, refresh=False)

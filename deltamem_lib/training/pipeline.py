@@ -33,7 +33,7 @@ from typing import Any
 from ..io import atomic_write_json
 from .config import TrainConfig, apply_ablation
 from .data import TrainingData, prepare_data
-from .evaluate import evaluate_model, evaluate_noop, paired_from_results
+from .heldout import evaluate_model, evaluate_noop, paired_from_results
 from .metrics import read_metrics
 from .trainers import PhaseResult, run_grpo, run_sft
 

@@ -1,10 +1,11 @@
-"""Figures and tables of the training notebook (DeltaMem Figure 2 and the before/after table).
+"""Figures of a training run (DeltaMem Figure 2 and the before/after comparison), written by
+:mod:`.pipeline` into the run's ``figures/``.
 
 * :func:`plot_reward_dynamics` — the analogue of the paper's Figure 2 ("reward dynamics
   during RL"): each reward component per GRPO step (points) with a smoothed line, and the
   diagnostics that warn of a collapse before the reward does (``frac_reward_zero_std``, the
   share of rollouts that change nothing, the invalid-call rate);
-* :func:`before_after_table` / :func:`plot_before_after` — held-out ``r_trans`` (with the
+* :func:`plot_before_after` — held-out ``r_trans`` (with the
   paired bootstrap intervals against a reference row), operation F1 per type, invalid-call
   rate and probe accuracy for the no-op floor, the base model, SFT, SFT + GRPO and the
   ablations.
@@ -22,10 +23,9 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..viz.mld import Table, save_figure
+from ..io import save_figure
 
-__all__ = ["before_after_table", "plot_before_after", "plot_reward_dynamics", "profile_rows", "profile_table",
-           "reward_components", "smooth"]
+__all__ = ["plot_before_after", "plot_reward_dynamics", "reward_components", "smooth"]
 
 
 def smooth(values: Sequence[float], *, window: int | None = None) -> list[float]:
@@ -107,30 +107,6 @@ def plot_reward_dynamics(records: Sequence[Mapping[str, Any]], *, title: str = "
     return fig
 
 
-def before_after_table(evaluations: Mapping[str, Mapping[str, Any]],
-                       comparisons: Mapping[str, Mapping[str, Any]] | None = None) -> Table:
-    """One row per system: held-out r_trans (± s.e.m.), its paired difference to the
-    reference with the bootstrap interval, operation F1 per type, invalid-call rate,
-    unreadable outputs and probe accuracy."""
-    comparisons = comparisons or {}
-    rows = []
-    for label, ev in evaluations.items():
-        f1 = ev.get("op_f1", {})
-        cmp = comparisons.get(label)
-        rows.append({
-            "system": label, "sessions": ev.get("sessions"),
-            "r_trans": f"{ev['r_trans_mean']:.3f} ± {ev.get('r_trans_sem', 0):.3f}",
-            "Δ vs reference [95% CI]": (f"{cmp['mean_diff']:+.3f} [{cmp['ci_low']:+.3f}, {cmp['ci_high']:+.3f}] "
-                                        f"vs {cmp['reference']}") if cmp else "",
-            "F1 ADD": f1.get("ADD", {}).get("f1"), "F1 UPDATE": f1.get("UPDATE", {}).get("f1"),
-            "F1 DELETE": f1.get("DELETE", {}).get("f1"), "invalid calls": ev.get("invalid_call_rate"),
-            "unreadable": ev.get("malformed_output_rate"), "probe accuracy": ev.get("probe_accuracy"),
-        })
-    cols = ("system", "sessions", "r_trans", "Δ vs reference [95% CI]", "F1 ADD", "F1 UPDATE", "F1 DELETE",
-            "invalid calls", "unreadable", "probe accuracy")
-    return Table.from_records(rows, cols)
-
-
 def plot_before_after(evaluations: Mapping[str, Mapping[str, Any]],
                       comparisons: Mapping[str, Mapping[str, Any]] | None = None, *, title: str = "",
                       save_dir: str | os.PathLike[str] | None = None, name: str = "04_before_after") -> Any:
@@ -177,52 +153,3 @@ def plot_before_after(evaluations: Mapping[str, Mapping[str, Any]],
     save_figure(fig, data, save_dir, name)
     plt.close(fig)
     return fig
-
-
-def profile_rows(results_dir: str | os.PathLike[str] | None = None,
-                 current: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """One row per profile: model, GRPO steps, measured seconds per GRPO step, peak memory and
-    held-out r_trans after training — from the results file of that profile where one exists
-    (``results_dir/04_rl_training_<profile>.json``, or ``current`` for the run at hand),
-    else "not measured". Model and steps come from the profile's settings."""
-    from pathlib import Path
-
-    from ..config import PROJECT_ROOT, list_profiles, load_profile
-    from ..io import read_json
-    from .config import TrainConfig
-
-    folder = Path(results_dir) if results_dir is not None else PROJECT_ROOT / "results"
-    rows = []
-    for name in ("smallest", "cpu", "colab-t4", "gpu-a100"):
-        if name not in list_profiles():
-            continue
-        params = dict(load_profile(name).params_for("04_rl_training"))
-        params.pop("output_dir", None)
-        cfg = TrainConfig.from_params(params)
-        res: Mapping[str, Any] | None = None
-        if current is not None and current.get("profile") == name:
-            res = current
-        elif (folder / f"04_rl_training_{name}.json").is_file():
-            res = read_json(folder / f"04_rl_training_{name}.json")
-        row: dict[str, Any] = {"profile": name, "model": cfg.model, "agent": cfg.agent,
-                               "SFT + GRPO steps": f"{cfg.sft_max_steps if cfg.sft else 0} + {cfg.grpo_max_steps}",
-                               "s / GRPO step": "not measured", "peak memory (GB)": "not measured",
-                               "held-out r_trans after": "not measured", "source": "—"}
-        if res is not None:
-            st = res.get("grpo_step_time") or {}
-            head = res.get("headline") or {}
-            row.update({"s / GRPO step": st.get("median_s", "not measured"),
-                        "peak memory (GB)": res.get("grpo_peak_memory_gb", "not measured"),
-                        "held-out r_trans after": head.get("mean_after", "not measured"),
-                        "source": "this run" if res is current else f"results/04_rl_training_{name}.json"})
-        rows.append(row)
-    return rows
-
-
-def profile_table(results_dir: str | os.PathLike[str] | None = None,
-                  current: Mapping[str, Any] | None = None) -> Table:
-    """:func:`profile_rows` as a table (GPU rows say "not measured" until someone measures them)."""
-    rows = profile_rows(results_dir, current)
-    cols = ("profile", "model", "agent", "SFT + GRPO steps", "s / GRPO step", "peak memory (GB)",
-            "held-out r_trans after", "source")
-    return Table.from_records(rows, cols, digits=3)

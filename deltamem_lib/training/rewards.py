@@ -140,7 +140,7 @@ class RolloutScorer:
     def apply_oneshot(self, example: SessionExample, text: str, probes: list[dict[str, Any]] | None = None) -> Rollout:
         """Parse a one-shot answer and apply it to the gold state before (fresh environment)."""
         from ..agent.env import apply_operations
-        from ..agent.parsing import parse_operation_list
+        from ..models.parsing import parse_operation_list
 
         env = self.env_cls()
         env.reset(example=example)

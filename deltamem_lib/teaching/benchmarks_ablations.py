@@ -1,37 +1,39 @@
-"""The paper's results tables with measured rows beside them, and the figures of notebook 05.
+"""Notebook 05, benchmarks and ablations (DeltaMem §4): the paper's results tables with measured
+rows beside them, the notebook's figures, and the checks of its exercises.
 
 Published numbers are quoted from ``shared/docs/paper_notes.md`` §1 (DeltaMem's tables:
 GPT-4o-mini answers for every system, judge not disclosed) and ``shared/benchmarks/PROTOCOLS.md``
 (HaluMem leaderboard, judge GPT-4o). Every measured row carries its labels — system, memory
-model, answer model, judge, profile (:func:`~.runner.label_line`) — because a score depends on
+model, answer model, judge, profile (:func:`deltamem_lib.benchmarks.runner.label_line`) — because a score depends on
 all of them (``PROTOCOLS.md`` §1: answer prompt and judge move J by ten points).
 
 Figure functions return a matplotlib ``Figure`` and, given ``save_dir``, write the PNG and the
-numbers behind it as JSON (:func:`deltamem_lib.viz.save_figure`). Nothing here prints.
+numbers behind it as JSON (:func:`~.common.save_figure`). Nothing here prints. Predict-then-check questions compare the
+reader's number with what the library computes and say why; the coding task runs the
+reader's answerer on the tiny LoCoMo fixture.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from .runner import label_line
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..benchmarks.runner import label_line
+from ..benchmarks.locomo import CATEGORY_NAMES, MEM0_CATEGORY_NAMES, load_locomo, scored_questions
+from ..benchmarks.locomo import bleu1, locomo_f1, mem0_tokenize
+from ..benchmarks.provenance import evidence_recall_at_k
+from .common import Check, Table, save_figure
 
 __all__ = [
-    "LOCOMO_COLUMNS",
-    "PUBLISHED_HALUMEM",
-    "PUBLISHED_LOCOMO_F1",
-    "PUBLISHED_LOCOMO_J",
-    "PUBLISHED_PERSONAMEM",
-    "halumem_table",
-    "locomo_f1_table",
-    "locomo_j_table",
-    "mem0_relabel_check",
-    "personamem_table",
-    "plot_cumulative",
-    "plot_mistake_rewards",
-    "plot_recall_at_k",
-    "summary_line",
+    "Check", "FIXTURE", "LOCOMO_COLUMNS", "PUBLISHED_HALUMEM", "PUBLISHED_LOCOMO_F1",
+    "PUBLISHED_LOCOMO_J", "PUBLISHED_PERSONAMEM", "check_answerer", "check_evidence_recall", "check_f1",
+    "check_mem0_label", "halumem_table", "locomo_f1_table", "locomo_j_table", "mem0_relabel_check",
+    "personamem_table", "plot_cumulative", "plot_mistake_rewards", "plot_recall_at_k", "summary_line"
 ]
 
 #: Columns of the paper's LoCoMo table, official category names (category number in brackets).
@@ -79,8 +81,6 @@ def _pct(v: Any) -> Any:
 
 
 def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Any:
-    from ..viz import Table
-
     return Table(tuple(columns), tuple(tuple(r) for r in rows), digits=2)
 
 
@@ -173,8 +173,6 @@ def mem0_relabel_check() -> list[tuple[str, str, float, float]]:
     once Mem0's category labels are translated to the official ones: evidence that the paper's
     table uses the official convention. Returns ``(system, official column, paper value,
     Mem0-paper value)`` for every cell."""
-    from ..benchmarks.locomo import CATEGORY_NAMES, MEM0_CATEGORY_NAMES
-
     # Mem0 paper, Table 1, in Mem0's own labels (PROTOCOLS.md §1 "Published numbers").
     mem0_paper = {"LangMem": {"single-hop": 62.23, "multi-hop": 47.92, "open-domain": 71.12, "temporal": 23.43},
                   "Zep": {"single-hop": 61.70, "multi-hop": 41.35, "open-domain": 76.60, "temporal": 49.31}}
@@ -193,10 +191,6 @@ def plot_recall_at_k(results: Sequence[Mapping[str, Any]], *, save_dir: Any = No
                      name: str = "05_evidence_recall") -> Any:
     """Evidence recall@k (all evidence turns found) against k, turn level (solid) and session
     level (dashed), one colour per run."""
-    import matplotlib.pyplot as plt
-
-    from ..viz import save_figure
-
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     data = []
     for i, res in enumerate(r for r in results if r["metrics"].get("evidence_recall")):
@@ -225,10 +219,6 @@ def plot_cumulative(curves: Sequence[Mapping[str, Any]], *, band: str = "std", t
     """Cumulative accuracy against the number of ingested sessions: mean over users, shaded band
     (``band="std"``: mean ± one standard deviation, clipped to [0, 1]; ``"range"``: min to max)
     — the analogue of the paper's Figures 4–5."""
-    import matplotlib.pyplot as plt
-
-    from ..viz import save_figure
-
     fig, ax = plt.subplots(figsize=(6.8, 4.0))
     data = []
     for i, c in enumerate(curves):
@@ -266,11 +256,6 @@ def plot_mistake_rewards(records: Sequence[Mapping[str, Any]], *, save_dir: Any 
                          name: str = "05_reward_ablation") -> Any:
     """Reward of each typical mistake under each reward variant (grouped bars): the reward-side
     view of the paper's Figure 3 and of state vs outcome reward."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    from ..viz import save_figure
-
     mistakes = list(dict.fromkeys(r["mistake"] for r in records))
     variants = list(dict.fromkeys(r["reward"] for r in records))
     by = {(r["mistake"], r["reward"]): r["mean"] for r in records}
@@ -289,3 +274,72 @@ def plot_mistake_rewards(records: Sequence[Mapping[str, Any]], *, save_dir: Any 
     save_figure(fig, list(records), save_dir, name)
     plt.close(fig)
     return fig
+
+
+# ----- exercises --------------------------------------------------------------------------------
+FIXTURE = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "benchmarks" / "locomo_tiny.json"
+
+
+def _close(a: Any, b: float, tol: float = 0.01) -> bool:
+    return isinstance(a, (int, float)) and not isinstance(a, bool) and math.isclose(float(a), b, abs_tol=tol)
+
+
+def check_f1(answer: float | None, prediction: str = "Caroline went on 7 May 2023",
+             gold: str = "7 May 2023") -> Check:
+    """Exercise 1: the Mem0-style LoCoMo F1 of ``prediction`` against ``gold``."""
+    f1 = locomo_f1(prediction, gold)
+    p, g = set(mem0_tokenize(prediction)), set(mem0_tokenize(gold))
+    why = (f"Token sets: prediction {sorted(p)}, gold {sorted(g)}; {len(p & g)} shared, so precision "
+           f"{len(p & g)}/{len(p)}, recall {len(p & g)}/{len(g)}, F1 = {f1:.3f}. A correct but wordy answer loses "
+           f"precision — the reason the protocol asks for 5-6 words. (BLEU-1 here: {bleu1(prediction, gold):.3f}.)")
+    if answer is None:
+        return Check(None, "Write your prediction as a number in [0, 1].")
+    return Check(_close(answer, f1), why)
+
+
+def check_mem0_label(answer: int | None, mem0_label: str = "open-domain") -> Check:
+    """Exercise 2: which official LoCoMo category a column labelled ``mem0_label`` in a table
+    copied from the Mem0 paper really holds."""
+    cat = next(k for k, v in MEM0_CATEGORY_NAMES.items() if v == mem0_label)
+    why = (f"Mem0's '{mem0_label}' is category {cat}, whose official name is '{CATEGORY_NAMES[cat]}' "
+           "(PROTOCOLS.md §1, label trap). Overall scores agree; per-category columns of different papers are "
+           "comparable only after translating the labels.")
+    if answer is None:
+        return Check(None, "Write the category number (1-4).")
+    return Check(answer == cat, why)
+
+
+def check_evidence_recall(answer_at_2: float | None, answer_at_3: float | None) -> Check:
+    """Exercise 3: a question with evidence D1:3 and D2:5; the ranked memories come from
+    [D1:3], [D4:1], [D2:5, D2:6]. Predict the strict recall ("all") at k = 2 and k = 3."""
+    ev = [["D1:3", "D2:5"]]
+    ranked = [[["D1:3"], ["D4:1"], ["D2:5", "D2:6"]]]
+    r2, r3 = (evidence_recall_at_k(ev, ranked, k).all for k in (2, 3))
+    why = (f"At k=2 the sources are D1:3 and D4:1: one of two evidence turns, so 'all' = {r2:.0f} (the 'any' "
+           f"variant would give 1 and 'fraction' 0.5); at k=3 D2:5 joins them, 'all' = {r3:.0f}. A multi-hop "
+           "question needs every hop retrieved.")
+    if answer_at_2 is None or answer_at_3 is None:
+        return Check(None, "Write both predictions (0 or 1).")
+    return Check(_close(answer_at_2, r2) and _close(answer_at_3, r3), why)
+
+
+def check_answerer(fn: Callable[[str, Sequence[str]], str] | None) -> Check:
+    """Exercise 4: ``fn(question, memories) -> answer``. It answers the tiny fixture's questions
+    from memories that copy the evidence turns word for word; it should beat the empty answer
+    and the "first memory" answer on F1."""
+    if fn is None:
+        return Check(None, "Write `answer(question, memories)` and pass it.")
+    convs = {c.sample_id: c for c in load_locomo(FIXTURE)}
+    scores, firsts = [], []
+    for q in scored_questions(convs.values()):
+        turns = [convs[q.sample_id].turn(d) for d in q.evidence]
+        memories = [t.text for t in turns if t is not None] + ["The weather was nice that day."]
+        try:
+            got = fn(q.question, list(reversed(memories)))
+        except Exception as exc:  # noqa: BLE001 — the reader's code
+            return Check(False, f"your answerer raised {type(exc).__name__}: {exc}")
+        scores.append(locomo_f1(got, q.answer))
+        firsts.append(locomo_f1(list(reversed(memories))[0], q.answer))
+    mean, base = sum(scores) / len(scores), sum(firsts) / len(firsts)
+    return Check(mean > base, f"Your mean F1 on {len(scores)} questions: {mean:.3f}; answering with the first memory: "
+                              f"{base:.3f}; the empty answer: 0. Short answers that keep the key words score best.")

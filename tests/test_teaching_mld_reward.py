@@ -1,5 +1,5 @@
-"""Notebook 02's teaching helpers: the figures of deltamem_lib.viz.mld (they draw and save
-the right numbers) and the self-checking exercises of deltamem_lib.exercises.mld."""
+"""Notebook 02's teaching helpers: the figures of deltamem_lib.teaching.mld_reward (they draw
+and save the right numbers) and its self-checking exercises."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from deltamem_lib import viz
-from deltamem_lib.exercises.mld import (
+from deltamem_lib.teaching import mld_reward as viz
+from deltamem_lib.teaching.mld_reward import (
     Check,
     check_dice,
     check_largest_threshold,

@@ -47,13 +47,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import setting as _f
-from ..io import atomic_write_json, atomic_write_jsonl, read_json
+from ..agent.ingest import ingest_users
+from ..agent.systems import make_system
+from ..config import seed_everything, setting as _f
+from ..io import atomic_write_json, Journal, read_json
 from ..memory import MemoryState
+from ..models import load_chat_model
+from ..retrieval import get_retriever
+from . import BENCHMARKS
+from .adapters import (halumem_episode, halumem_session_id, locomo_episodes, locomo_questions,
+                       locomo_user_id, LocomoObservations, personamem_context)
+from .answering import (answer_all, ANSWER_PROMPT_ID, context_budget, count_with, fit_history,
+                        full_context_messages, locomo_answer_messages, mcq_messages,
+                        single_user_answer_messages)
+from .halumem import load_halumem
+from .judge import judge_halumem, judge_locomo
+from .locomo import CATEGORY_NAMES, load_locomo
+from .halumem import AccuracyJudgement, halumem_extraction_metrics, halumem_qa_metrics, halumem_update_metrics, IntegrityJudgement, UpdateJudgement
+from .judge import aggregate_judge_runs
+from .locomo import bleu1, locomo_f1, per_category_table
+from .provenance import evidence_recall_at_k
+from .personamem import (load_personamem_questions, load_shared_contexts, parse_option_letter,
+                         score_personamem, visible_context)
+from .provenance import entry_sources
 
-__all__ = ["BENCHMARKS", "BENCH_SYSTEMS", "BenchConfig", "Journal", "label_line", "redact", "run_benchmark"]
+__all__ = ["BENCHMARKS", "BENCH_SYSTEMS", "BenchConfig", "label_line", "redact", "run_benchmark"]
 
-BENCHMARKS = ("locomo", "halumem", "personamem")
 
 
 BENCH_SYSTEMS: tuple[str, ...] = ("oracle", "noop", "deltamem", "deltamem-oneshot", "mem0-style", "add-only",
@@ -63,7 +82,6 @@ BENCH_SYSTEMS: tuple[str, ...] = ("oracle", "noop", "deltamem", "deltamem-onesho
 @dataclass
 class BenchConfig:
     """Settings of one benchmark run; ``BenchConfig.help()`` lists each field's help line."""
-
     benchmark: str = _f("locomo", "locomo, halumem or personamem")
     data: str = _f("", "locomo10.json, HaluMem-*.jsonl, or PersonaMem questions_<split>.csv")
     contexts: str = _f("", "PersonaMem: shared_contexts_<split>.jsonl (empty: next to the questions file)")
@@ -141,55 +159,6 @@ class BenchConfig:
 
 
 # ------------------------------------------------------------------------------ journal
-class Journal:
-    """Append-only JSON-lines store keyed by ``record["key"]``.
-
-    Each :meth:`add` writes its lines with one ``write`` and an ``fsync``; on opening, a last
-    line that does not parse (a write cut short) is dropped and the file rewritten without it."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.records: dict[str, dict[str, Any]] = {}
-        if self.path.is_file():
-            lines = self.path.read_text(encoding="utf-8").splitlines()
-            good = []
-            for i, line in enumerate(lines):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    if i == len(lines) - 1:
-                        atomic_write_jsonl(self.path, good)  # the torn tail of an interrupted write
-                        break
-                    raise ValueError(f"{self.path}: line {i + 1} is not JSON; the journal is corrupt "
-                                     "(delete the work folder to start over)") from None
-                good.append(rec)
-                self.records[rec["key"]] = rec
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.records
-
-    def __getitem__(self, key: str) -> dict[str, Any]:
-        return self.records[key]
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def add(self, records: Iterable[dict[str, Any]]) -> None:
-        records = list(records)
-        if not records:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        for r in records:
-            self.records[r["key"]] = r
-
-
 # ------------------------------------------------------------------------------- helpers
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
@@ -227,14 +196,11 @@ def _model_name(model: Any) -> str | None:
 
 class _Models:
     """Loads the models a run needs, once, unless the caller passed them in."""
-
     def __init__(self, cfg: BenchConfig, model: Any, answer_model: Any, judge: Any, device: str) -> None:
         self.cfg, self.device = cfg, device
         self._system, self._answer, self._judge = model, answer_model, judge
 
     def _load(self, spec: str, adapter: str | None = None) -> Any:
-        from ..models import load_chat_model
-
         return load_chat_model(spec, device=self.device, load_adapter=adapter or None, batch_size=self.cfg.batch_size)
 
     @property
@@ -264,13 +230,9 @@ def _ingest(cfg: BenchConfig, models: _Models, episodes: Sequence[Any], work: Pa
             progress: bool) -> tuple[dict[str, list[MemoryState]], dict[str, Any], str | None]:
     """Run the memory system over every episode (resumable); states after each session, the
     ingestion cost read back from the saved sessions, and the system's model name."""
-    from ..agent.ingest import ingest_users
-    from ..agent.systems import make_system
-
     needs_model = cfg.system not in ("oracle", "noop", "observations")
     model = models.system if needs_model else None
     if cfg.system == "observations":
-        from .adapters import LocomoObservations
 
         system: Any = LocomoObservations.from_file(cfg.data)
     else:
@@ -294,8 +256,6 @@ def _ingest(cfg: BenchConfig, models: _Models, episodes: Sequence[Any], work: Pa
 def _answer_pending(journal: Journal, keys: Sequence[str], prompts: Sequence[list[dict[str, str]]], model: Any,
                     cfg: BenchConfig, progress: bool) -> None:
     """Answer the prompts whose keys are not in the journal yet, journaling each batch."""
-    from .answer import answer_all
-
     todo = [i for i, k in enumerate(keys) if k not in journal]
     if not todo:
         return
@@ -330,7 +290,6 @@ def _check_manifest(work: Path, cfg: BenchConfig) -> None:
 
 def _labels(cfg: BenchConfig, system_model: str | None, answer_model: str | None, judge: str | None,
             retriever: Any) -> dict[str, Any]:
-    from .answer import ANSWER_PROMPT_ID
 
     return {"benchmark": cfg.benchmark, "system": cfg.system, "memory_model": system_model,
             "adapter": cfg.adapter or None, "answer_model": answer_model, "answer_prompt": ANSWER_PROMPT_ID,
@@ -350,16 +309,6 @@ def label_line(result: Mapping[str, Any]) -> str:
 
 # ------------------------------------------------------------------------------- LoCoMo
 def _locomo(cfg: BenchConfig, models: _Models, work: Path, progress: bool) -> dict[str, Any]:
-    from ..benchmarks.locomo import CATEGORY_NAMES, load_locomo
-    from ..benchmarks.metrics import (aggregate_judge_runs, bleu1, evidence_recall_at_k, locomo_f1,
-                                      per_category_table)
-    from ..retrieval import get_retriever
-    from .adapters import locomo_episodes, locomo_questions, locomo_user_id
-    from .answer import (context_budget, count_with, fit_history, full_context_messages,
-                         locomo_answer_messages)
-    from .judge import judge_locomo
-    from .provenance import entry_sources
-
     path = Path(cfg.data)
     convs = load_locomo(path)
     if cfg.sample_ids:
@@ -526,17 +475,12 @@ def _evidence_recall(records: Sequence[dict[str, Any]], questions: Sequence[tupl
 
 # ------------------------------------------------------------------------------ HaluMem
 def _halumem(cfg: BenchConfig, models: _Models, work: Path, progress: bool) -> dict[str, Any]:
-    from ..benchmarks.halumem import load_halumem
-    from ..benchmarks.metrics import (AccuracyJudgement, IntegrityJudgement, UpdateJudgement,
-                                      halumem_extraction_metrics, halumem_qa_metrics, halumem_update_metrics)
-    from ..retrieval import get_retriever
-    from .adapters import halumem_episode, halumem_session_id
-    from .answer import context_budget, count_with, fit_history, full_context_messages, single_user_answer_messages
-    from .judge import judge_halumem
-
     path = Path(cfg.data)
     users = load_halumem(path)
     if cfg.sample_ids:
+        missing = sorted(set(cfg.sample_ids) - {u.uuid for u in users})
+        if missing:
+            raise ValueError(f"{path}: no user {missing}; it has {', '.join(u.uuid for u in users)}")
         users = [u for u in users if u.uuid in cfg.sample_ids]
     elif cfg.conversations:
         users = users[:cfg.conversations]
@@ -677,12 +621,6 @@ def _rates(r: Any) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- PersonaMem
 def _personamem(cfg: BenchConfig, models: _Models, work: Path, progress: bool) -> dict[str, Any]:
-    from ..benchmarks.personamem import (load_personamem_questions, load_shared_contexts, parse_option_letter,
-                                         score_personamem, visible_context)
-    from ..retrieval import get_retriever
-    from .adapters import personamem_context
-    from .answer import context_budget, count_with, fit_history, mcq_messages
-
     path = Path(cfg.data)
     questions = _sample(load_personamem_questions(path), cfg.limit, cfg.seed)
     cpath = Path(cfg.contexts) if cfg.contexts else path.with_name(path.name.replace("questions_", "shared_contexts_")
@@ -740,7 +678,7 @@ def _personamem(cfg: BenchConfig, models: _Models, work: Path, progress: bool) -
             "metrics": metrics, "not_computed": not_computed, "cost": cost, "per_question": per_question}
 
 
-_BENCHMARK_TEXT = ("question", "gold", "response")
+_BENCHMARK_TEXT = ("question", "gold")  # a "response" is the model's answer: kept
 
 
 def redact(result: Mapping[str, Any]) -> dict[str, Any]:
@@ -776,8 +714,6 @@ def run_benchmark(cfg: BenchConfig, work_dir: str | os.PathLike[str], *, out: st
         why), ``cost`` (tokens and seconds of ingestion, answering, judging; wall seconds),
         ``settings`` and ``per_question``.
     """
-    from ..config import seed_everything
-
     cfg.validate()
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)

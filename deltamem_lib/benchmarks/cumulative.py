@@ -31,8 +31,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..agent.ingest import ingest_users, load_ingested
 from ..episodes import Episode
 from ..memory import MemoryState
+from ..retrieval import get_retriever
+from ..synthesis.probes import probe_questions, score_answer
+from ..training.outcome import answer_probe
+from .adapters import evidence_sessions, locomo_episodes, locomo_questions, locomo_user_id
+from .answering import answer_all, single_user_answer_messages
+from .locomo import load_locomo
+from .provenance import evidence_recall_at_k
+from .provenance import entry_sources
 
 __all__ = ["cumulative_accuracy", "curve_stats", "locomo_recall_by_session"]
 
@@ -57,8 +66,6 @@ def curve_stats(per_user: Mapping[str, Sequence[float | None]]) -> dict[str, lis
 
 
 def _reader(entries: Sequence[Any], probes: Sequence[Mapping[str, Any]]) -> list[bool]:
-    from ..training.outcome import answer_probe
-
     return [answer_probe(entries, p).correct for p in probes]
 
 
@@ -83,9 +90,6 @@ def cumulative_accuracy(system: Any, episodes: Sequence[Episode], *, label: str 
         session), ``per_user_session`` (accuracy of each session's own probes), the
         :func:`curve_stats` of both, probe counts, and the ingestion cost.
     """
-    from ..agent.ingest import ingest_users
-    from ..synthesis.probes import probe_questions, score_answer
-
     res = ingest_users(system, episodes, out_dir=out_dir, max_batch=max_batch, seed=seed, progress=progress)
     jobs: list[tuple[str, int, Mapping[str, Any], MemoryState]] = []
     for ep in episodes:
@@ -99,8 +103,6 @@ def cumulative_accuracy(system: Any, episodes: Sequence[Episode], *, label: str 
         for uid, t, p, state in jobs:
             correct += _reader(list(state.entries), [p])
     else:
-        from ..retrieval import get_retriever
-        from .answer import answer_all, single_user_answer_messages
 
         r = get_retriever(retriever)
         prompts = [single_user_answer_messages(p["question"], [e for e, _ in r.search(p["question"], s.entries, top_k)])
@@ -142,7 +144,7 @@ def locomo_recall_by_session(result: Mapping[str, Any], work_dir: str | Path, *,
     """Evidence recall@k after each ingested session of a LoCoMo run (module docstring).
 
     Args:
-        result: the results of :func:`deltamem_lib.bench.runner.run_benchmark` (its settings
+        result: the results of :func:`deltamem_lib.benchmarks.runner.run_benchmark` (its settings
             and data selection are reused).
         work_dir: that run's work folder (the states after every session are read from it).
         k: memories per speaker (default: the run's largest recall k).
@@ -152,13 +154,6 @@ def locomo_recall_by_session(result: Mapping[str, Any], work_dir: str | Path, *,
         ``sessions`` (1..T), per session the number of questions answerable so far and their
         turn- and session-level recall ("all" evidence found), for each conversation and pooled.
     """
-    from ..agent.ingest import load_ingested
-    from ..benchmarks.locomo import load_locomo
-    from ..benchmarks.metrics import evidence_recall_at_k
-    from ..retrieval import get_retriever
-    from .adapters import evidence_sessions, locomo_episodes, locomo_questions, locomo_user_id
-    from .provenance import entry_sources
-
     st = result["settings"]
     if result["labels"]["benchmark"] != "locomo" or st["system"] == "full-context":
         raise ValueError("locomo_recall_by_session needs a LoCoMo run of a memory system (not full context)")

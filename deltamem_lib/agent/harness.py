@@ -34,7 +34,7 @@ from typing import Any
 
 from ..episodes import SessionExample
 from ..memory import Operation, OpType
-from .systems import SessionResult
+from .result import SessionResult
 
 __all__ = ["OpCounts", "aggregate", "evaluate_system", "match_operations", "select_sessions", "session_metrics",
            "split_users"]

@@ -18,17 +18,23 @@ source is read in this order, and each entry says which rule gave it:
 
 The session-level variant (is the evidence's *session* among the sources?) needs only the
 recorded session and is exact for every system.
+
+:func:`evidence_recall_at_k` — do the top-k retrieved memories come from the evidence turns?
+(our diagnostic; the original LoCoMo RAG runs report the "fraction" variant).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
 from typing import Any
 
 from ..memory import MemoryEntry
+from .locomo import DiaId, parse_dia_id
 
-__all__ = ["HOW", "attribute_turns", "content_words", "entry_sources"]
+__all__ = ["HOW", "EvidenceRecall", "attribute_turns", "content_words", "entry_sources", "evidence_recall_at_k"]
 
 HOW = ("recorded", "attributed", "none")
 
@@ -79,3 +85,73 @@ def entry_sources(entry: MemoryEntry, session_turns: Mapping[str, Sequence[Any]]
         if turns:
             return sid, turns, "attributed"
     return sid, (), "none"
+
+
+# =========================================================================== evidence recall
+
+
+@dataclass(frozen=True)
+class EvidenceRecall:
+    """Evidence recall at ``k`` over the questions that have evidence.
+
+    * ``all``: share of questions whose evidence turns are **all** among the sources of the
+      top-``k`` memories (strict: a multi-hop question needs every hop);
+    * ``any``: share with **at least one** evidence turn among those sources;
+    * ``fraction``: mean share of each question's evidence turns covered (the per-question
+      ``recall_acc`` of the original LoCoMo RAG evaluation).
+    Values are ``None`` when no question has evidence."""
+
+    k: int | None
+    all: float | None
+    any: float | None
+    fraction: float | None
+    n: int  # questions with evidence (the denominator)
+    n_without_evidence: int  # left out
+
+
+def _norm_id(x: Any) -> Hashable:
+    if isinstance(x, DiaId):
+        return x
+    if isinstance(x, tuple) and len(x) == 2 and all(isinstance(v, int) for v in x):
+        return DiaId(*x)
+    if isinstance(x, str):
+        d = parse_dia_id(x)
+        return d if d is not None else x.strip()
+    return x
+
+
+def evidence_recall_at_k(evidence: Sequence[Iterable[Any]],
+                         retrieved_sources: Sequence[Sequence[Iterable[Any]]],
+                         k: int | None) -> EvidenceRecall:
+    """Does retrieval surface memories written from the evidence turns?
+
+    ``evidence[i]`` holds question ``i``'s gold dia ids; ``retrieved_sources[i]`` is the
+    ranked list of retrieved memories, each given by its provenance (the dia ids it was
+    written from, e.g. ``MemoryEntry.source.turns``). The sources at ``k`` are the union of
+    the provenance of the first ``k`` memories (``k=None``: all retrieved). Ids may be
+    :class:`~deltamem_lib.benchmarks.locomo.DiaId`, ``(s, t)`` tuples or strings
+    (``"D1:3"`` and ``"D1:03"`` are the same turn). Questions with no evidence (4 in
+    locomo10.json) are left out and counted in ``n_without_evidence``.
+    """
+    if len(evidence) != len(retrieved_sources):
+        raise ValueError(f"{len(evidence)} evidence lists but {len(retrieved_sources)} retrieval lists")
+    if k is not None and k < 1:
+        raise ValueError(f"k={k}: must be at least 1 (or None for everything retrieved)")
+    n = n_all = n_any = 0
+    frac = 0.0
+    skipped = 0
+    for ev, ranked in zip(evidence, retrieved_sources):
+        gold = {_norm_id(e) for e in ev}
+        if not gold:
+            skipped += 1
+            continue
+        top = ranked if k is None else ranked[:k]
+        sources = {_norm_id(s) for mem in top for s in mem}
+        hit = len(gold & sources)
+        n += 1
+        n_all += hit == len(gold)
+        n_any += hit > 0
+        frac += hit / len(gold)
+    if n == 0:
+        return EvidenceRecall(k, None, None, None, 0, skipped)
+    return EvidenceRecall(k, n_all / n, n_any / n, frac / n, n, skipped)

@@ -24,7 +24,7 @@ conflict and turns relative dates into absolute ones.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,7 +219,3 @@ def context_budget(model: Any, default: int = 8192) -> int:
         if isinstance(v, int) and v > 0:
             return v
     return default
-
-
-def options_of(question: Mapping[str, Any] | Any) -> list[str]:
-    return list(question["all_options"] if isinstance(question, Mapping) else question.all_options)

@@ -4,7 +4,7 @@ Generate and write 1,000 users × 20 sessions — ``episodes.jsonl``, the ``Data
 rows and ``stats.json``, exactly what ``deltamem synth`` does — in a temporary folder.
 Target: under 2 minutes.
 
-Run: ``python benchmarks/bench_synth.py`` (``--users``/``--sessions`` to change the size;
+Run: ``python speed/bench_synth.py`` (``--users``/``--sessions`` to change the size;
 ``--strict`` exits 1 if the target is missed).
 """
 

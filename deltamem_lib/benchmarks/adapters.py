@@ -13,7 +13,7 @@ is written here once:
   In the episode of speaker A, A's turns are the ``"user"`` turns and B's turns play the
   ``"assistant"``; the system writes memories about A (B's turns are context). At question
   time the memories of both stores are retrieved (``k`` per speaker) and shown with the
-  speaker's name (:func:`deltamem_lib.bench.answer.locomo_answer_messages`).
+  speaker's name (:func:`deltamem_lib.benchmarks.answering.locomo_answer_messages`).
 * *Turn ids are the dia ids* (``"D3:7"``), so the provenance of a memory
   (``MemoryEntry.source``: session id and turn ids) maps directly to LoCoMo's evidence.
 * *Dates*: each session's ``session_<n>_date_time`` becomes its ISO date, which the memory
@@ -44,8 +44,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..benchmarks.halumem import HaluMemUser, parse_halumem_time
-from ..benchmarks.locomo import SCORED_CATEGORIES, Conversation, DiaId, Question
+from .halumem import HaluMemUser, parse_halumem_time
+from .locomo import SCORED_CATEGORIES, Conversation, DiaId, Question
 from ..episodes import Episode, Session, Turn
 
 __all__ = [
@@ -228,7 +228,7 @@ def personamem_context(context_id: str, messages: Sequence[Mapping[str, str]], e
 
 def dia_id(value: str) -> DiaId | None:
     """``"D3:7"`` → ``DiaId(3, 7)`` (other turn ids → ``None``)."""
-    from ..benchmarks.locomo import parse_dia_id
+    from .locomo import parse_dia_id
 
     return parse_dia_id(value)
 
@@ -253,7 +253,7 @@ class LocomoObservations:
 
     @classmethod
     def from_file(cls, path: Any) -> LocomoObservations:
-        from ..benchmarks.locomo import parse_evidence
+        from .locomo import parse_evidence
         from ..io import read_json
 
         facts: dict[tuple[str, int, str], list[tuple[str, tuple[str, ...]]]] = {}
@@ -273,7 +273,7 @@ class LocomoObservations:
         return cls(facts)
 
     def run(self, examples: Sequence[Any], *, seed: int | None = None) -> list[Any]:
-        from ..agent.systems import SessionResult
+        from ..agent.result import SessionResult
         from ..memory import Operation
 
         out = []

@@ -5,7 +5,7 @@ SmolLM2-135M-Instruct, one-shot agent) and prints the median seconds per step, t
 step (warm-up) left out, plus the peak memory. On a GPU pass ``--profile gpu-a100`` (or
 ``colab-t4``) to measure the row of that profile's table.
 
-Run: ``python benchmarks/bench_train_step.py [--profile cpu] [--steps 3] [--set key=value ...]``
+Run: ``python speed/bench_train_step.py [--profile cpu] [--steps 3] [--set key=value ...]``
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def main() -> int:
         t0 = time.perf_counter()
         sft = run_sft(cfg, data, os.path.join(tmp, "sft"), device=device, resume=False)
         sft_t = step_times(read_metrics(os.path.join(tmp, "metrics.jsonl"), "sft"))
-        grpo = run_grpo(cfg, data, os.path.join(tmp, "grpo"), init_adapter=sft.adapter, device=device, resume=False)
+        run_grpo(cfg, data, os.path.join(tmp, "grpo"), init_adapter=sft.adapter, device=device, resume=False)
         grpo_t = step_times(read_metrics(os.path.join(tmp, "metrics.jsonl"), "grpo"))
         total = time.perf_counter() - t0
     peak = _peak_memory_gb()

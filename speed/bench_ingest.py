@@ -6,7 +6,7 @@ users go through the model together (:func:`deltamem_lib.agent.ingest.ingest_use
 ``batch_users=True``). On a CPU, decoding a batch of n costs far less than n single
 decodes, so batched ingestion should reach at least 2x the sessions per minute on 2 cores.
 
-Usage: ``python benchmarks/bench_ingest.py [--users 4 --sessions 2 --system deltamem]``.
+Usage: ``python speed/bench_ingest.py [--users 4 --sessions 2 --system deltamem]``.
 Prints both rates and their ratio; exits 1 if the ratio is below ``--target``.
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deltamem_lib.agent.parsing import (
+from deltamem_lib.models.parsing import (
     extract_json,
     loads_lenient,
     normalize_memory_id,

@@ -1,8 +1,9 @@
-"""Figures and the session explorer of notebook 01 (DeltaMem §3.2, the synthetic data).
+"""Notebook 01, the synthetic data (DeltaMem §3.2): figures, the session explorer, and the
+checks of its exercises.
 
 Every figure function computes its numbers, draws them on a fresh matplotlib ``Figure``
 (never the global pyplot state), saves ``NAME.png`` and ``NAME.json`` (the numbers behind
-the figure) into ``figures_dir`` when one is given, and returns a :class:`Plot`, which a
+the figure) into ``save_dir`` when one is given, and returns a :class:`Plot`, which a
 notebook displays as the image.
 
 :func:`session_html` puts a session's dialogue beside its gold operations and the state
@@ -16,28 +17,25 @@ from __future__ import annotations
 import html
 import re
 import statistics
+import string
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..episodes import EVOLUTION_KINDS, Episode
-from ..io import atomic_write_json
 from ..memory import MemoryState, OpType
-from .stats import OP_TYPES, operation_counts
+from ..synthesis.events import EVENT_TYPES
+from ..synthesis.procedural import SynthConfig, synthesize_user
+from ..synthesis.stats import OP_TYPES, operation_counts
+from ..synthesis.text import occurs
+from .common import Check, save_figure
 
 __all__ = [
-    "Plot",
-    "SessionExplorer",
-    "plot_keywords_per_entry",
-    "plot_memory_size",
-    "plot_operation_mix",
-    "plot_ops_per_session",
-    "plot_session_length",
-    "session_html",
-    "session_text",
-    "synthesis_figures",
+    "Check", "Plot", "check_event_template", "check_inter_counter", "check_prediction",
+    "SessionExplorer", "plot_keywords_per_entry", "plot_memory_size", "plot_operation_mix",
+    "plot_ops_per_session", "plot_session_length", "session_html", "session_text", "synthesis_figures"
 ]
 
 _EVO_COLOURS = {"intra": "#4C72B0", "inter": "#DD8452", "padding": "#55A868"}
@@ -72,14 +70,9 @@ def _new_figure(size: tuple[float, float] = (6.4, 3.6)) -> tuple[Any, Any]:
     return fig, fig.add_subplot()
 
 
-def _save(name: str, fig: Any, data: dict[str, Any], figures_dir: str | Path | None) -> Plot:
-    if figures_dir is None:
-        return Plot(name, fig, data)
-    d = Path(figures_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    png = d / f"{name}.png"
-    fig.savefig(png, dpi=120, bbox_inches="tight")
-    return Plot(name, fig, data, png, atomic_write_json(d / f"{name}.json", data))
+def _save(name: str, fig: Any, data: dict[str, Any], save_dir: str | Path | None) -> Plot:
+    png = save_figure(fig, data, save_dir, name)
+    return Plot(name, fig, data, png, png.with_suffix(".json") if png else None)
 
 
 def _histogram(values: Sequence[int]) -> dict[str, int]:
@@ -87,7 +80,7 @@ def _histogram(values: Sequence[int]) -> dict[str, int]:
     return {str(k): c[k] for k in range(min(c, default=0), max(c, default=-1) + 1)}
 
 
-def plot_operation_mix(episodes: Sequence[Episode], figures_dir: str | Path | None = None,
+def plot_operation_mix(episodes: Sequence[Episode], save_dir: str | Path | None = None,
                        name: str = "01_operation_mix") -> Plot:
     """Gold operations by type, stacked by evolution kind (intra, inter, padding)."""
     counts = operation_counts(episodes)
@@ -104,10 +97,10 @@ def plot_operation_mix(episodes: Sequence[Episode], figures_dir: str | Path | No
     ax.set_title(f"Gold operations by type and evolution kind ({counts['total']} in all)")
     ax.legend(title="evolution")
     ax.margins(y=0.12)
-    return _save(name, fig, counts, figures_dir)
+    return _save(name, fig, counts, save_dir)
 
 
-def plot_ops_per_session(episodes: Sequence[Episode], figures_dir: str | Path | None = None,
+def plot_ops_per_session(episodes: Sequence[Episode], save_dir: str | Path | None = None,
                          name: str = "01_ops_per_session") -> Plot:
     """How many operations a session carries (0 = nothing to change)."""
     n = [sum(o.op is not OpType.NOOP for o in s.gold_ops) for ep in episodes for s in ep.sessions]
@@ -119,10 +112,10 @@ def plot_ops_per_session(episodes: Sequence[Episode], figures_dir: str | Path | 
     ax.set_title(f"Operations per session (mean {statistics.fmean(n) if n else 0:.2f}; "
                  f"{hist.get('0', 0) / max(len(n), 1):.0%} with none)")
     return _save(name, fig, {"histogram": hist, "mean": statistics.fmean(n) if n else 0.0, "sessions": len(n)},
-                 figures_dir)
+                 save_dir)
 
 
-def plot_memory_size(episodes: Sequence[Episode], figures_dir: str | Path | None = None,
+def plot_memory_size(episodes: Sequence[Episode], save_dir: str | Path | None = None,
                      name: str = "01_memory_size") -> Plot:
     """Gold memory size after each session: mean over users with the 10–90 % band."""
     longest = max((len(ep.sessions) for ep in episodes), default=0)
@@ -141,10 +134,10 @@ def plot_memory_size(episodes: Sequence[Episode], figures_dir: str | Path | None
     ax.set_ylabel("entries in the gold memory")
     ax.set_title("Memory size over sessions")
     ax.legend()
-    return _save(name, fig, {"by_session": rows}, figures_dir)
+    return _save(name, fig, {"by_session": rows}, save_dir)
 
 
-def plot_keywords_per_entry(episodes: Sequence[Episode], figures_dir: str | Path | None = None,
+def plot_keywords_per_entry(episodes: Sequence[Episode], save_dir: str | Path | None = None,
                             name: str = "01_keywords_per_entry") -> Plot:
     """Keywords per entry written by an ADD or UPDATE (what lexical fidelity will check)."""
     n = [len(o.keywords) for ep in episodes for s in ep.sessions for o in s.gold_ops
@@ -158,10 +151,10 @@ def plot_keywords_per_entry(episodes: Sequence[Episode], figures_dir: str | Path
     ax.set_xticks([int(k) for k in hist])
     ax.set_title(f"Keywords per written entry (mean {statistics.fmean(n) if n else 0:.2f})")
     return _save(name, fig, {"histogram": hist, "mean": statistics.fmean(n) if n else 0.0,
-                             "words_per_keyword": _histogram(list(words.elements()))}, figures_dir)
+                             "words_per_keyword": _histogram(list(words.elements()))}, save_dir)
 
 
-def plot_session_length(episodes: Sequence[Episode], figures_dir: str | Path | None = None,
+def plot_session_length(episodes: Sequence[Episode], save_dir: str | Path | None = None,
                         name: str = "01_session_length") -> Plot:
     """Turns per session, split by whether the session changes memory."""
     changed = [len(s.turns) for ep in episodes for s in ep.sessions if s.gold_ops]
@@ -180,16 +173,16 @@ def plot_session_length(episodes: Sequence[Episode], figures_dir: str | Path | N
                              "mean_turns_with_operations": statistics.fmean(changed) if changed else 0.0,
                              "mean_turns_no_change": statistics.fmean(quiet) if quiet else 0.0,
                              "mean_turns": statistics.fmean(changed + quiet) if changed + quiet else 0.0,
-                             "mean_words": statistics.fmean(words) if words else 0.0}, figures_dir)
+                             "mean_words": statistics.fmean(words) if words else 0.0}, save_dir)
 
 
-def synthesis_figures(episodes: Sequence[Episode], figures_dir: str | Path | None = None,
+def synthesis_figures(episodes: Sequence[Episode], save_dir: str | Path | None = None,
                       tag: str = "") -> dict[str, Plot]:
     """All five figures of notebook 01, keyed by name; ``tag`` (a profile) is appended to file names."""
     figures = {"01_operation_mix": plot_operation_mix, "01_ops_per_session": plot_ops_per_session,
                "01_memory_size": plot_memory_size, "01_keywords_per_entry": plot_keywords_per_entry,
                "01_session_length": plot_session_length}
-    return {base: f(episodes, figures_dir, name=f"{base}_{tag}" if tag else base) for base, f in figures.items()}
+    return {base: f(episodes, save_dir, name=f"{base}_{tag}" if tag else base) for base, f in figures.items()}
 
 
 # ----- one session: dialogue, gold operations, state diff -------------------------------------
@@ -304,3 +297,66 @@ class SessionExplorer:
         if view is not None:
             bundle["application/vnd.jupyter.widget-view+json"] = view
         return bundle
+
+
+# ----- exercises --------------------------------------------------------------------------------
+def check_prediction(predicted: float | None, actual: float, *, what: str, tolerance: float = 0.05) -> Check:
+    """Compare a predicted number with the measured one (absolute ``tolerance``)."""
+    if predicted is None:
+        return Check(None, f"No prediction yet for {what}: write your guess first, then run the cell again.")
+    if abs(predicted - actual) <= tolerance:
+        return Check(True, f"{what}: you predicted {predicted:.3g}, measured {actual:.3g}.")
+    return Check(False, f"{what}: you predicted {predicted:.3g}, measured {actual:.3g}. "
+                        "Which step of the synthesis decides this number?")
+
+
+def check_event_template(kind: str, template: str | None, *, users: int = 40, seed: int = 0) -> Check:
+    """Would ``template`` be a valid single-turn phrasing of event ``kind``?
+
+    Renders it for every event of that kind in ``users`` procedural users and checks that
+    each placeholder is filled and every keyword of the event's operations occurs in it
+    (the rule :func:`deltamem_lib.episodes.check_episode` enforces on user turns).
+    """
+    if template is None:
+        return Check(None, "No template yet: write one and run the cell again.")
+    if kind not in EVENT_TYPES:
+        return Check(False, f"unknown event kind {kind!r}; known: {', '.join(EVENT_TYPES)}")
+    fields = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    tried = 0
+    for i in range(users):
+        for ev in synthesize_user(SynthConfig(users=users, sessions=12, seed=seed), i).timeline:
+            main = [c for c in ev.changes if c.cause == kind]
+            if ev.kind != kind or not main:
+                continue
+            ctx = {"first": "Alex"}
+            for c in main:
+                ctx.update({k: v for k, v in c.context().items() if k not in ctx})
+            unknown = fields - ctx.keys()
+            if unknown:
+                return Check(False, f"placeholder(s) {sorted(unknown)} are not available for {kind}; "
+                                    f"available: {sorted(ctx)}")
+            text = template.format(**ctx)
+            missing = [k for c in main if c.op is not OpType.DELETE for k in c.fact.keywords() if not occurs(k, text)]
+            if missing:
+                return Check(False, f"{text!r} does not say the keyword(s) {missing}: "
+                                    "the reward could never check them")
+            tried += 1
+    if not tried:
+        return Check(None, f"(no {kind} event among {users} users; try more users or another seed)")
+    return Check(True, f"valid for all {tried} {kind} events tried, e.g. {template.format(**ctx)!r}")
+
+
+def check_inter_counter(fn: Callable[[Episode], int] | None, episodes: Sequence[Episode]) -> Check:
+    """Check a function that counts the inter-event UPDATEs of an episode."""
+    if fn is None:
+        return Check(None, "No function yet: write count_inter_updates(episode) and run the cell again.")
+    for ep in episodes:
+        want = sum(o.op is OpType.UPDATE and o.evolution == "inter" for s in ep.sessions for o in s.gold_ops)
+        try:
+            got = fn(ep)
+        except NotImplementedError:
+            return Check(None, "Not implemented yet: fill in count_inter_updates and run the cell again.")
+        if got != want:
+            return Check(False, f"{ep.user_id}: your function says {got}, "
+                                f"the episode has {want} inter-event UPDATEs")
+    return Check(True, f"correct on all {len(episodes)} episodes")

@@ -11,7 +11,7 @@ questions). Three views, from cheapest to most expensive:
   :data:`REWARD_VARIANTS`. A reward that pays a mistake as much as the correct answer cannot
   teach the difference — the mechanism behind Figure 3, without training anything.
 * :func:`agent_ablations` — **agent side**: the prompted agent run in each configuration on the
-  same test sessions (teacher-forced, :func:`deltamem_lib.agent.evaluate.evaluate_system`),
+  same test sessions (teacher-forced, :func:`deltamem_lib.agent.harness.evaluate_system`),
   and its rollouts scored by every reward variant.
 * :func:`training_ablations` — **training side**: the rows of notebook 04's results file
   (short GRPO runs with one setting changed, judged with the main ``r_trans``), when a
@@ -115,9 +115,9 @@ def agent_ablations(model: Any, examples: Sequence[SessionExample], probes: Mapp
 
     ``options`` go to :func:`~deltamem_lib.agent.systems.make_system` (``max_new_tokens``,
     ``max_tool_calls``, ``retriever`` …). Returns one record per configuration: the
-    :func:`~deltamem_lib.agent.evaluate.evaluate_system` summary (without per-session rows)
+    :func:`~deltamem_lib.agent.harness.evaluate_system` summary (without per-session rows)
     plus ``rewards`` (variant → mean over sessions) and ``label``."""
-    from ..agent.evaluate import evaluate_system
+    from ..agent.harness import evaluate_system
     from ..agent.systems import make_system
 
     out = []

@@ -1,6 +1,6 @@
 """Held-out evaluation before and after training, and the paired bootstrap.
 
-Every model is scored by the agent's own evaluation (:func:`deltamem_lib.agent.evaluate.evaluate_system`)
+Every model is scored by the agent's own evaluation (:func:`deltamem_lib.agent.harness.evaluate_system`)
 on the same held-out sessions of users never seen in training, each session starting from
 its gold state before: ``r_trans`` (the paper's reward, always with the *main* settings —
 delta scope, lexical fidelity on — so ablations are judged by the same yardstick), operation
@@ -86,7 +86,7 @@ def _probe_accuracy(results: list[Any], rows: Sequence[dict[str, Any]]) -> tuple
 
 def _score(system: Any, examples: Sequence[SessionExample], rows: Sequence[dict[str, Any]], cfg: Any, *,
            label: str, progress: bool | Callable[..., Any]) -> dict[str, Any]:
-    from ..agent.evaluate import evaluate_system
+    from ..agent.harness import evaluate_system
 
     res = evaluate_system(system, examples, batch_size=cfg.eval_batch_size, seed=cfg.seed,
                           similarity=cfg.similarity, threshold=cfg.threshold, lexical_fidelity=True,

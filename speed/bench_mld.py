@@ -6,7 +6,7 @@
 2. The state scope on 200-entry states, the fast path against the plain per-pair version
    (``memory_levenshtein_reference``). Target: at least 20x faster.
 
-Run: ``python benchmarks/bench_mld.py`` (prints the figures and exits 1 if a target is missed
+Run: ``python speed/bench_mld.py`` (prints the figures and exits 1 if a target is missed
 with ``--strict``).
 """
 

@@ -1,0 +1,136 @@
+"""The package's layers point down: every import of every module (at the top and inside
+functions) goes to a module of the same or a lower layer, and neither the modules nor the
+parts (``agent``, ``synthesis``, ``memory`` …) import each other in a cycle.
+
+The order is the one ``deltamem_lib/__init__.py`` documents; a new module must be placed here.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "deltamem_lib"
+
+# lowest first; a part is the first name under deltamem_lib ("" is the package itself)
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("memory and reward", ("", "io", "config", "embeddings", "memory", "mld", "mistakes")),
+    ("data", ("episodes", "synthesis")),
+    ("models", ("models",)),
+    ("agent", ("agent", "retrieval")),
+    ("training", ("training",)),
+    ("benchmarks", ("benchmarks",)),
+    ("teaching and commands", ("teaching", "commands", "cli", "__main__", "notebook_job")),
+]
+LAYER_OF = {part: i for i, (_, parts) in enumerate(LAYERS) for part in parts}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def part_of(module: str) -> str:
+    names = module.split(".")
+    return names[1] if len(names) > 1 else ""
+
+
+def imports_of(module: str, source: str | None = None) -> set[str]:
+    """The package's modules that ``module`` imports anywhere in its file, at the top or inside
+    functions (``from X import y`` counts as an import of ``X.y`` when that is a module, else
+    of ``X``). ``source`` replaces the file's text (for the test of this function)."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    text = path.read_text(encoding="utf-8") if source is None else source
+    for node in ast.walk(ast.parse(text, filename=str(path))):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                origin = ".".join(base + ([node.module] if node.module else []))
+            else:
+                origin = node.module or ""
+            targets = [f"{origin}.{a.name}" if f"{origin}.{a.name}" in MODULES else origin for a in node.names]
+        else:
+            continue
+        for target in targets:
+            while target and target not in MODULES:
+                target = target.rpartition(".")[0]
+            if target.startswith("deltamem_lib") and target != module:
+                found.add(target)
+    return found
+
+
+GRAPH = {m: imports_of(m) for m in MODULES}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``graph`` as a list of nodes (first == last), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        state[node] = 2
+        stack.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_every_module_has_a_layer() -> None:
+    assert len(MODULES) > 50
+    missing = sorted(m for m in MODULES if part_of(m) not in LAYER_OF)
+    assert not missing, f"place these modules in LAYERS of tests/test_layers.py: {missing}"
+
+
+def test_imports_point_down() -> None:
+    upward = [f"{m} ({LAYERS[LAYER_OF[part_of(m)]][0]}) imports {t} ({LAYERS[LAYER_OF[part_of(t)]][0]})"
+              for m, targets in GRAPH.items() for t in sorted(targets)
+              if LAYER_OF[part_of(t)] > LAYER_OF[part_of(m)]]
+    assert not upward, "upward imports:\n" + "\n".join(upward)
+
+
+def test_no_cycle_between_modules() -> None:
+    assert find_cycle(GRAPH) is None, f"module cycle: {' -> '.join(find_cycle(GRAPH))}"
+
+
+def test_no_cycle_between_parts() -> None:
+    parts: dict[str, set[str]] = defaultdict(set)
+    for m, targets in GRAPH.items():
+        parts[part_of(m)] |= {part_of(t) for t in targets if part_of(t) != part_of(m)}
+    cycle = find_cycle(parts)
+    assert cycle is None, f"cycle between parts: {' -> '.join(cycle)}"
+
+
+@pytest.mark.parametrize("graph, has_cycle", [({"a": {"b"}, "b": {"c"}, "c": set()}, False),
+                                               ({"a": {"b"}, "b": {"c"}, "c": {"a"}}, True)])
+def test_find_cycle_finds_cycles(graph: dict[str, set[str]], has_cycle: bool) -> None:
+    assert (find_cycle(graph) is not None) == has_cycle
+
+
+def test_imports_inside_functions_are_counted() -> None:
+    source = "def f():\n    from ..training import pipeline\n    from .. import io\n    import deltamem_lib.mld\n"
+    assert imports_of("deltamem_lib.agent.env", source) == {"deltamem_lib.training.pipeline", "deltamem_lib.io",
+                                                            "deltamem_lib.mld"}
+    source = "class A:\n    def f(self):\n        from . import io\n        from .synthesis import teacher\n"
+    assert imports_of("deltamem_lib.memory", source) == {"deltamem_lib.io", "deltamem_lib.synthesis.teacher"}
