@@ -89,6 +89,40 @@ def load_ingested(out_dir: str | Path, user_id: str) -> list[MemoryState]:
     return out
 
 
+def _check_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    """Write the manifest of a new run; refuse to resume a run made with other settings."""
+    mpath = out / "ingest_manifest.json"
+    if not mpath.is_file():
+        atomic_write_json(mpath, manifest)
+        return
+    old = read_json(mpath)
+    for key in ("system", "model", "users", "batch_users", "max_batch", "seed"):
+        if old.get(key) != manifest[key]:
+            raise ValueError(f"{out}: holds an ingestion with a different {key} ({old.get(key)!r} vs "
+                             f"{manifest[key]!r}); use another out_dir or delete it")
+
+
+def _example(ep: Episode, k: int, gold: tuple[Any, MemoryState], before: MemoryState) -> SessionExample:
+    """Session ``k`` of ``ep`` as the system sees it, starting from ``before`` (log cleared)."""
+    session, gold_after = gold
+    start = before.copy()
+    start.log = []
+    return SessionExample(ep.user_id, session.session_id, k, session.date, session.turns, start, gold_after,
+                          session.gold_ops)
+
+
+def _save_session(out: Path | None, ex: SessionExample, res: Any) -> dict[str, Any]:
+    """The per-session summary of ``res``; with ``out``, the state after the session is saved."""
+    summary = {"operations": len(res.operations), "invalid_calls": res.invalid_calls,
+               "malformed_outputs": res.malformed_outputs, "prompt_tokens": res.prompt_tokens,
+               "completion_tokens": res.completion_tokens, "seconds": round(res.seconds, 4)}
+    if out is not None:
+        atomic_write_json(_path(out, ex.user_id, ex.session_index), {
+            "user_id": ex.user_id, "session_index": ex.session_index, "session_id": ex.session_id,
+            "date": ex.date, "state": res.state_after.to_dict(include_log=True), "summary": summary})
+    return summary
+
+
 def ingest_users(system: Any, episodes: Sequence[Episode], *, out_dir: str | Path | None = None,
                  batch_users: bool = True, max_batch: int = 8, seed: int | None = 0,
                  callback: Callable[[str, int, MemoryState], None] | None = None,
@@ -115,15 +149,7 @@ def ingest_users(system: Any, episodes: Sequence[Episode], *, out_dir: str | Pat
                 "users": [ep.user_id for ep in episodes], "batch_users": batch_users, "max_batch": max_batch,
                 "seed": seed}
     if out is not None:
-        mpath = out / "ingest_manifest.json"
-        if mpath.is_file():
-            old = read_json(mpath)
-            for key in ("system", "model", "users", "batch_users", "max_batch", "seed"):
-                if old.get(key) != manifest[key]:
-                    raise ValueError(f"{out}: holds an ingestion with a different {key} ({old.get(key)!r} vs "
-                                     f"{manifest[key]!r}); use another out_dir or delete it")
-        else:
-            atomic_write_json(mpath, manifest)
+        _check_manifest(out, manifest)
     gold = {ep.user_id: [(s, after) for s, _, after in state_before_each_session(ep)] for ep in episodes}
     states: dict[str, list[MemoryState | None]] = {ep.user_id: [None] * len(ep.sessions) for ep in episodes}
     result = IngestResult(states={})
@@ -155,28 +181,13 @@ def ingest_users(system: Any, episodes: Sequence[Episode], *, out_dir: str | Pat
             if bar is not None:
                 bar.update(len(chunk))
             continue
-        examples = []
-        for u, k in chunk:
-            ep = episodes[u]
-            session, gold_after = gold[ep.user_id][k]
-            start = before(u, k).copy()
-            start.log = []
-            examples.append(SessionExample(ep.user_id, session.session_id, k, session.date, session.turns,
-                                           start, gold_after, session.gold_ops))
+        examples = [_example(episodes[u], k, gold[episodes[u].user_id][k], before(u, k)) for u, k in chunk]
         chunk_seed = None if seed is None else seed + 1000 * chunk[0][1] + ci
         results = system.run(examples, seed=chunk_seed)
         for (u, k), ex, res in zip(chunk, examples, results):
             uid = episodes[u].user_id
             states[uid][k] = res.state_after
-            summary = {"operations": len(res.operations), "invalid_calls": res.invalid_calls,
-                       "malformed_outputs": res.malformed_outputs, "prompt_tokens": res.prompt_tokens,
-                       "completion_tokens": res.completion_tokens, "seconds": round(res.seconds, 4)}
-            result.per_session[(uid, k)] = summary
-            if out is not None:
-                atomic_write_json(_path(out, uid, k), {"user_id": uid, "session_index": k,
-                                                       "session_id": ex.session_id, "date": ex.date,
-                                                       "state": res.state_after.to_dict(include_log=True),
-                                                       "summary": summary})
+            result.per_session[(uid, k)] = _save_session(out, ex, res)
         result.processed += len(chunk)
         if bar is not None:
             bar.update(len(chunk))

@@ -310,14 +310,7 @@ def label_line(result: Mapping[str, Any]) -> str:
 # ------------------------------------------------------------------------------- LoCoMo
 def _locomo(cfg: BenchConfig, models: _Models, work: Path, progress: bool) -> dict[str, Any]:
     path = Path(cfg.data)
-    convs = load_locomo(path)
-    if cfg.sample_ids:
-        missing = sorted(set(cfg.sample_ids) - {c.sample_id for c in convs})
-        if missing:
-            raise ValueError(f"{path}: no conversation {missing}; it has {', '.join(c.sample_id for c in convs)}")
-        convs = [c for c in convs if c.sample_id in cfg.sample_ids]
-    elif cfg.conversations:
-        convs = convs[:cfg.conversations]
+    convs = _locomo_conversations(cfg, path)
     max_s = cfg.max_sessions or None
     episodes, speakers = [], {}
     for c in convs:
@@ -325,43 +318,18 @@ def _locomo(cfg: BenchConfig, models: _Models, work: Path, progress: bool) -> di
         episodes += eps
         speakers[c.sample_id] = [ep.meta["speaker"] for ep in eps]
     questions = _sample([(c, q) for c in convs for q in locomo_questions(c, max_sessions=max_s)], cfg.limit, cfg.seed)
-    session_turns = {s.session_id: s.turns for ep in episodes for s in ep.sessions}
     retriever = get_retriever(cfg.retriever)
     full = cfg.system == "full-context"
     not_computed: dict[str, str] = {}
     ingest_cost: dict[str, Any] | None = None
     system_model = None
-    records: list[dict[str, Any]] = []
-    prompts = []
     if full:
-        amodel = models.answer
-        count = count_with(amodel)
-        budget = cfg.context_tokens or max(256, context_budget(amodel) - 512)
-        history = {}
-        for c in convs:
-            sess = c.sessions if max_s is None else c.sessions[:max_s]
-            texts = [f"Session of {s.date_time} ({s.date}):\n"
-                     + "\n".join(f"[{t.dia_id}] {t.speaker}: {t.render()}" for t in s.turns) for s in sess]
-            text, kept = fit_history(texts, budget, count)
-            history[c.sample_id] = (text, kept, len(texts))
-        for c, q in questions:
-            text, kept, total = history[c.sample_id]
-            prompts.append(full_context_messages(q.question, text))
-            records.append({"sessions_in_context": kept, "sessions_total": total})
+        prompts, records = _full_context_prompts(convs, questions, models.answer, cfg, max_s)
         not_computed["evidence_recall"] = "full context retrieves no memories (nothing to take evidence from)"
         not_computed["ingestion"] = "full context ingests nothing"
     else:
         states, ingest_cost, system_model = _ingest(cfg, models, episodes, work, progress)
-        final = {uid: (ss[-1] if ss else MemoryState()) for uid, ss in states.items()}
-        for c, q in questions:
-            blocks, ranked = [], {}
-            for name in speakers[c.sample_id]:
-                uid = locomo_user_id(c.sample_id, name)
-                hits = [e for e, _ in retriever.search(q.question, final[uid].entries, cfg.top_k)]
-                blocks.append((name, hits))
-                ranked[name] = [[e.id, *_src(entry_sources(e, session_turns))] for e in hits]
-            prompts.append(locomo_answer_messages(q.question, blocks))
-            records.append({"retrieved": ranked})
+        prompts, records = _memory_prompts(states, episodes, questions, speakers, retriever, cfg)
     keys = [q.qid for _, q in questions]
     answers = Journal(work / "answers.jsonl")
     amodel = models.answer
@@ -371,52 +339,9 @@ def _locomo(cfg: BenchConfig, models: _Models, work: Path, progress: bool) -> di
         rec.update(qid=q.qid, category=q.category, question=q.question, gold=q.answer, answer=a["answer"],
                    evidence=[str(d) for d in q.evidence], f1=round(locomo_f1(a["answer"], q.answer), 6),
                    bleu1=round(bleu1(a["answer"], q.answer), 6))
-    # ----- judge
-    judge_name = None
-    j_summary = None
-    if models.judge is not None:
-        judge = models.judge
-        judge_name = _model_name(judge)
-        verdicts = Journal(work / "judge.jsonl")
-        for run in range(cfg.judge_runs):
-            todo = [r for r in records if f"{judge_name}|{r['qid']}#{run}" not in verdicts]
-            if todo:
-                out = judge_locomo(judge, [(r["question"], r["gold"], r["answer"]) for r in todo], run=run,
-                                   batch_size=cfg.batch_size, seed=cfg.seed)
-                verdicts.add({"key": f"{judge_name}|{r['qid']}#{run}", "label": v.label, "note": v.note,
-                              "raw": v.raw, **c} for r, (v, c) in zip(todo, out))
-        runs = [[_verdict_score(verdicts[f"{judge_name}|{r['qid']}#{run}"]) for r in records]
-                for run in range(cfg.judge_runs)]
-        if records:
-            j_summary = aggregate_judge_runs(runs)
-            for r, m, *per in zip(records, j_summary.question_means, *runs):
-                r["j"] = m
-                r["j_runs"] = list(per)
-        judge_cost = _cost(v for k, v in verdicts.records.items() if k.startswith(f"{judge_name}|"))
-    else:
-        not_computed["J"] = "no judge model given (--judge-model); J (LLM-judge accuracy) needs one"
-        judge_cost = None
-    # ----- metrics
+    judge_name, j_summary, judge_cost = _judge_locomo_records(records, models.judge, cfg, work, not_computed)
+    metrics = _locomo_metrics(records, questions, j_summary, cfg, speakers, full)
     cats = [r["category"] for r in records]
-    scores: dict[str, list[float | None]] = {"F1": [r["f1"] for r in records],
-                                             "BLEU-1": [r["bleu1"] for r in records]}
-    if j_summary is not None:
-        scores["J"] = [r["j"] for r in records]
-    table = per_category_table(cats, scores, names=CATEGORY_NAMES) if records else []
-    recall = None
-    if not full and records:
-        recall = _evidence_recall(records, questions, cfg, speakers, evidence_recall_at_k)
-    metrics: dict[str, Any] = {
-        "questions": len(records),
-        "f1": _mean([r["f1"] for r in records]),
-        "bleu1": _mean([r["bleu1"] for r in records]),
-        "j": None if j_summary is None else {"mean": j_summary.mean, "std": j_summary.std,
-                                             "per_run": list(j_summary.per_run), "runs": j_summary.n_runs,
-                                             "invalid_verdicts": j_summary.n_invalid,
-                                             "invalid_policy": j_summary.invalid_policy},
-        "per_category": [{"category": r.key, "name": r.name, "n": r.n, **r.means} for r in table],
-        "evidence_recall": recall,
-    }
     data = {"path": str(path), "sha256": _sha256(path), "conversations": [c.sample_id for c in convs],
             "sessions": {c.sample_id: len(c.sessions if max_s is None else c.sessions[:max_s]) for c in convs},
             "speakers": speakers, "questions": len(records),
@@ -427,6 +352,110 @@ def _locomo(cfg: BenchConfig, models: _Models, work: Path, progress: bool) -> di
     cost = {"ingest": ingest_cost, "answer": _cost(answers[k] for k in keys), "judge": judge_cost}
     return {"labels": _labels(cfg, system_model, _model_name(amodel), judge_name, retriever), "data": data,
             "metrics": metrics, "not_computed": not_computed, "cost": cost, "per_question": records}
+
+
+def _locomo_conversations(cfg: BenchConfig, path: Path) -> list[Any]:
+    """The conversations ``cfg`` selects (by sample id, else the first ``conversations``)."""
+    convs = load_locomo(path)
+    if cfg.sample_ids:
+        missing = sorted(set(cfg.sample_ids) - {c.sample_id for c in convs})
+        if missing:
+            raise ValueError(f"{path}: no conversation {missing}; it has {', '.join(c.sample_id for c in convs)}")
+        convs = [c for c in convs if c.sample_id in cfg.sample_ids]
+    elif cfg.conversations:
+        convs = convs[:cfg.conversations]
+    return convs
+
+
+def _full_context_prompts(convs: Sequence[Any], questions: Sequence[tuple[Any, Any]], amodel: Any,
+                          cfg: BenchConfig, max_s: int | None) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Answer prompts holding as many of the latest sessions as fit the answer model's context."""
+    count = count_with(amodel)
+    budget = cfg.context_tokens or max(256, context_budget(amodel) - 512)
+    history = {}
+    for c in convs:
+        sess = c.sessions if max_s is None else c.sessions[:max_s]
+        texts = [f"Session of {s.date_time} ({s.date}):\n"
+                 + "\n".join(f"[{t.dia_id}] {t.speaker}: {t.render()}" for t in s.turns) for s in sess]
+        text, kept = fit_history(texts, budget, count)
+        history[c.sample_id] = (text, kept, len(texts))
+    prompts, records = [], []
+    for c, q in questions:
+        text, kept, total = history[c.sample_id]
+        prompts.append(full_context_messages(q.question, text))
+        records.append({"sessions_in_context": kept, "sessions_total": total})
+    return prompts, records
+
+
+def _memory_prompts(states: Mapping[str, Sequence[MemoryState]], episodes: Sequence[Any],
+                    questions: Sequence[tuple[Any, Any]], speakers: Mapping[str, Sequence[str]], retriever: Any,
+                    cfg: BenchConfig) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Answer prompts from each speaker's final memory: the ``top_k`` retrieved entries, with
+    the ranked ids and sources recorded for evidence recall."""
+    session_turns = {s.session_id: s.turns for ep in episodes for s in ep.sessions}
+    final = {uid: (ss[-1] if ss else MemoryState()) for uid, ss in states.items()}
+    prompts, records = [], []
+    for c, q in questions:
+        blocks, ranked = [], {}
+        for name in speakers[c.sample_id]:
+            uid = locomo_user_id(c.sample_id, name)
+            hits = [e for e, _ in retriever.search(q.question, final[uid].entries, cfg.top_k)]
+            blocks.append((name, hits))
+            ranked[name] = [[e.id, *_src(entry_sources(e, session_turns))] for e in hits]
+        prompts.append(locomo_answer_messages(q.question, blocks))
+        records.append({"retrieved": ranked})
+    return prompts, records
+
+
+def _judge_locomo_records(records: list[dict[str, Any]], judge: Any, cfg: BenchConfig, work: Path,
+                          not_computed: dict[str, str]) -> tuple[str | None, Any, dict[str, Any] | None]:
+    """J over ``cfg.judge_runs`` runs, journaled per question and run; adds ``j`` and ``j_runs``
+    to each record. Returns the judge's name, the summary over runs and the judge's cost."""
+    if judge is None:
+        not_computed["J"] = "no judge model given (--judge-model); J (LLM-judge accuracy) needs one"
+        return None, None, None
+    judge_name = _model_name(judge)
+    verdicts = Journal(work / "judge.jsonl")
+    for run in range(cfg.judge_runs):
+        todo = [r for r in records if f"{judge_name}|{r['qid']}#{run}" not in verdicts]
+        if todo:
+            out = judge_locomo(judge, [(r["question"], r["gold"], r["answer"]) for r in todo], run=run,
+                               batch_size=cfg.batch_size, seed=cfg.seed)
+            verdicts.add({"key": f"{judge_name}|{r['qid']}#{run}", "label": v.label, "note": v.note,
+                          "raw": v.raw, **c} for r, (v, c) in zip(todo, out))
+    runs = [[_verdict_score(verdicts[f"{judge_name}|{r['qid']}#{run}"]) for r in records]
+            for run in range(cfg.judge_runs)]
+    j_summary = None
+    if records:
+        j_summary = aggregate_judge_runs(runs)
+        for r, m, *per in zip(records, j_summary.question_means, *runs):
+            r["j"] = m
+            r["j_runs"] = list(per)
+    return judge_name, j_summary, _cost(v for k, v in verdicts.records.items() if k.startswith(f"{judge_name}|"))
+
+
+def _locomo_metrics(records: Sequence[dict[str, Any]], questions: Sequence[tuple[Any, Any]], j_summary: Any,
+                    cfg: BenchConfig, speakers: Mapping[str, Sequence[str]], full: bool) -> dict[str, Any]:
+    cats = [r["category"] for r in records]
+    scores: dict[str, list[float | None]] = {"F1": [r["f1"] for r in records],
+                                             "BLEU-1": [r["bleu1"] for r in records]}
+    if j_summary is not None:
+        scores["J"] = [r["j"] for r in records]
+    table = per_category_table(cats, scores, names=CATEGORY_NAMES) if records else []
+    recall = None
+    if not full and records:
+        recall = _evidence_recall(records, questions, cfg, speakers, evidence_recall_at_k)
+    return {
+        "questions": len(records),
+        "f1": _mean([r["f1"] for r in records]),
+        "bleu1": _mean([r["bleu1"] for r in records]),
+        "j": None if j_summary is None else {"mean": j_summary.mean, "std": j_summary.std,
+                                             "per_run": list(j_summary.per_run), "runs": j_summary.n_runs,
+                                             "invalid_verdicts": j_summary.n_invalid,
+                                             "invalid_policy": j_summary.invalid_policy},
+        "per_category": [{"category": r.key, "name": r.name, "n": r.n, **r.means} for r in table],
+        "evidence_recall": recall,
+    }
 
 
 def _src(triple: tuple[str | None, tuple[str, ...], str]) -> list[Any]:
@@ -476,14 +505,7 @@ def _evidence_recall(records: Sequence[dict[str, Any]], questions: Sequence[tupl
 # ------------------------------------------------------------------------------ HaluMem
 def _halumem(cfg: BenchConfig, models: _Models, work: Path, progress: bool) -> dict[str, Any]:
     path = Path(cfg.data)
-    users = load_halumem(path)
-    if cfg.sample_ids:
-        missing = sorted(set(cfg.sample_ids) - {u.uuid for u in users})
-        if missing:
-            raise ValueError(f"{path}: no user {missing}; it has {', '.join(u.uuid for u in users)}")
-        users = [u for u in users if u.uuid in cfg.sample_ids]
-    elif cfg.conversations:
-        users = users[:cfg.conversations]
+    users = _halumem_users(cfg, path)
     max_s = cfg.max_sessions or None
     episodes = []
     for u in users:
@@ -498,42 +520,14 @@ def _halumem(cfg: BenchConfig, models: _Models, work: Path, progress: bool) -> d
         not_computed["extraction"] = not_computed["update"] = "full context keeps no memory to probe"
     else:
         states, ingest_cost, system_model = _ingest(cfg, models, episodes, work, progress)
-    # ----- probes, in the online order (each reads the memory right after its session)
-    qa_keys, qa_prompts, qa_items = [], [], []
-    extraction, updates = [], []
     amodel = models.answer
-    for u, ep in zip(users, episodes):
-        sessions = u.sessions[:len(ep.sessions)]
-        history: list[str] = []
-        for s in sessions:
-            sid = halumem_session_id(u.uuid, s.index)
-            history.append(f"Session of {ep.sessions[s.index].date}:\n" + s.dialogue_text())
-            if s.is_generated_qa_session:
-                continue
-            after = states[u.uuid][s.index] if not full else MemoryState()
-            if not full:
-                written = [e for e in after.entries if e.source is not None and e.source.session_id == sid]
-                extraction.append({"user": u.uuid, "session": s.index, "memories": [e.content for e in written],
-                                   "points": s.memory_points, "dialogue": s.dialogue_text()})
-                for p in s.update_probe_points:
-                    hits = [e.content for e, _ in retriever.search(p.memory_content, after.entries, 10)]
-                    updates.append({"user": u.uuid, "session": s.index, "point": p, "memories": hits})
-            for qi, q in enumerate(s.questions):
-                key = f"{u.uuid}/s{s.index}/q{qi}"
-                if full:
-                    text, _ = fit_history(history, cfg.context_tokens or max(256, context_budget(amodel) - 512),
-                                          count_with(amodel))
-                    prompt = full_context_messages(q.question, text)
-                else:
-                    hits = [e for e, _ in retriever.search(q.question, after.entries, cfg.top_k)]
-                    prompt = single_user_answer_messages(q.question, hits)
-                qa_keys.append(key)
-                qa_prompts.append(prompt)
-                qa_items.append(q)
+    probes = _halumem_probes(users, episodes, states, retriever, cfg, amodel)
+    qa_keys, qa_items = probes["qa_keys"], probes["qa_items"]
     answers = Journal(work / "answers.jsonl")
-    _answer_pending(answers, qa_keys, qa_prompts, amodel, cfg, progress)
+    _answer_pending(answers, qa_keys, probes["qa_prompts"], amodel, cfg, progress)
     per_question = [{"key": k, "question_type": q.question_type, "question": q.question, "gold": q.answer,
                      "answer": answers[k]["answer"]} for k, q in zip(qa_keys, qa_items)]
+    extraction, updates = probes["extraction"], probes["updates"]
     metrics: dict[str, Any] = {"questions": len(per_question), "sessions_probed": len(extraction),
                                "memories_written": sum(len(x["memories"]) for x in extraction),
                                "update_points_probed": len(updates)}
@@ -545,67 +539,131 @@ def _halumem(cfg: BenchConfig, models: _Models, work: Path, progress: bool) -> d
                      "update correct / hallucination / omission", "QA correct / hallucination / omission"):
             not_computed.setdefault(name, reason)
     else:
-        judge_name = _model_name(judge)
-        verdicts = Journal(work / "judge.jsonl")
-
-        def judged(kind: str, keys: list[str], fields: list[dict[str, str]]) -> list[dict[str, Any]]:
-            keys = [f"{judge_name}|{k}" for k in keys]
-            todo = [i for i, k in enumerate(keys) if k not in verdicts]
-            if todo:
-                out = judge_halumem(judge, kind, [fields[i] for i in todo], batch_size=cfg.batch_size, seed=cfg.seed)
-                verdicts.add({"key": keys[i], **rec} for i, rec in zip(todo, out))
-            return [verdicts[k] for k in keys]
-
-        labels = judged("qa", [f"qa:{k}" for k in qa_keys],
-                        [{"question": q.question, "answer": q.answer,
-                          "evidence": "; ".join(e.memory_content for e in q.evidence) or "(none: unanswerable)",
-                          "response": r["answer"]} for q, r in zip(qa_items, per_question)])
-        for r, lab in zip(per_question, labels):
-            r["label"] = lab.get("label")
-        metrics["qa"] = _rates(halumem_qa_metrics([r["label"] for r in per_question],
-                                                  [r["question_type"] for r in per_question]))
-        if not full:
-            integ_keys, integ_fields, integ_meta = [], [], []
-            acc_keys, acc_fields = [], []
-            upd = [x for x in updates if x["memories"]]
-            upd_points = {(x["user"], x["session"], x["point"].index) for x in upd}
-            zero_integrity = []
-            for x in extraction:
-                points = "\n".join(f"- {p.memory_content}" for p in x["points"] if not p.is_interference)
-                mem_text = "\n".join(f"- {m}" for m in x["memories"])
-                for p in x["points"]:
-                    if (x["user"], x["session"], p.index) in upd_points:
-                        continue
-                    meta = (p.importance, p.is_interference, p.memory_type)
-                    if not x["memories"]:
-                        zero_integrity.append(meta)  # nothing extracted: score 0 without a judge call
-                        continue
-                    integ_keys.append(f"int:{x['user']}/s{x['session']}/p{p.index}")
-                    integ_fields.append({"memories": mem_text, "target": p.memory_content})
-                    integ_meta.append(meta)
-                for mi, m in enumerate(x["memories"]):
-                    acc_keys.append(f"acc:{x['user']}/s{x['session']}/m{mi}")
-                    acc_fields.append({"dialogue": x["dialogue"], "points": points, "memory": m})
-            integ = judged("integrity", integ_keys, integ_fields)
-            acc = judged("accuracy", acc_keys, acc_fields)
-            ij = [IntegrityJudgement(r.get("score"), imp, intf, mt) for r, (imp, intf, mt) in zip(integ, integ_meta)]
-            ij += [IntegrityJudgement(0, imp, intf, mt) for imp, intf, mt in zero_integrity]
-            aj = [AccuracyJudgement(r.get("score"), bool(r.get("in_gold"))) for r in acc]
-            ext = halumem_extraction_metrics(ij, aj)
-            metrics["extraction"] = {k: getattr(ext, k) for k in ("recall", "weighted_recall", "target_precision",
-                                                                  "accuracy", "f1", "fmr")}
-            uj = judged("update", [f"upd:{x['user']}/s{x['session']}/p{x['point'].index}" for x in upd],
-                        [{"memories": "\n".join(f"- {m}" for m in x["memories"]), "target": x["point"].memory_content,
-                          "original": "; ".join(x["point"].original_memories)} for x in upd])
-            metrics["update"] = _rates(halumem_update_metrics(
-                [UpdateJudgement(r.get("label"), x["point"].memory_type) for r, x in zip(uj, upd)]))
-            metrics["update"]["probed_without_hits"] = len(updates) - len(upd)
-        judge_cost = _cost(v for k, v in verdicts.records.items() if k.startswith(f"{judge_name}|"))
+        judge_cost = _judge_halumem_probes(judge, cfg, work, probes, per_question, metrics, full)
     data = {"path": str(path), "sha256": _sha256(path), "users": [u.uuid for u in users],
             "sessions": {u.uuid: len(ep.sessions) for u, ep in zip(users, episodes)}}
     cost = {"ingest": ingest_cost, "answer": _cost(answers[k] for k in qa_keys), "judge": judge_cost}
     return {"labels": _labels(cfg, system_model, _model_name(amodel), _model_name(judge), retriever), "data": data,
             "metrics": metrics, "not_computed": not_computed, "cost": cost, "per_question": per_question}
+
+
+def _halumem_users(cfg: BenchConfig, path: Path) -> list[Any]:
+    """The users ``cfg`` selects (by uuid, else the first ``conversations``); unknown uuids raise."""
+    users = load_halumem(path)
+    if cfg.sample_ids:
+        missing = sorted(set(cfg.sample_ids) - {u.uuid for u in users})
+        if missing:
+            raise ValueError(f"{path}: no user {missing}; it has {', '.join(u.uuid for u in users)}")
+        users = [u for u in users if u.uuid in cfg.sample_ids]
+    elif cfg.conversations:
+        users = users[:cfg.conversations]
+    return users
+
+
+def _halumem_probes(users: Sequence[Any], episodes: Sequence[Any], states: Mapping[str, Sequence[MemoryState]],
+                    retriever: Any, cfg: BenchConfig, amodel: Any) -> dict[str, list[Any]]:
+    """The probes, in the online order (each reads the memory right after its session): QA
+    prompts (``qa_keys``, ``qa_prompts``, ``qa_items``), what each session wrote
+    (``extraction``) and the memories retrieved for each update point (``updates``)."""
+    full = cfg.system == "full-context"
+    out: dict[str, list[Any]] = {"qa_keys": [], "qa_prompts": [], "qa_items": [], "extraction": [], "updates": []}
+    for u, ep in zip(users, episodes):
+        sessions = u.sessions[:len(ep.sessions)]
+        history: list[str] = []
+        for s in sessions:
+            sid = halumem_session_id(u.uuid, s.index)
+            history.append(f"Session of {ep.sessions[s.index].date}:\n" + s.dialogue_text())
+            if s.is_generated_qa_session:
+                continue
+            after = states[u.uuid][s.index] if not full else MemoryState()
+            if not full:
+                written = [e for e in after.entries if e.source is not None and e.source.session_id == sid]
+                out["extraction"].append({"user": u.uuid, "session": s.index, "memories": [e.content for e in written],
+                                          "points": s.memory_points, "dialogue": s.dialogue_text()})
+                for p in s.update_probe_points:
+                    hits = [e.content for e, _ in retriever.search(p.memory_content, after.entries, 10)]
+                    out["updates"].append({"user": u.uuid, "session": s.index, "point": p, "memories": hits})
+            for qi, q in enumerate(s.questions):
+                if full:
+                    text, _ = fit_history(history, cfg.context_tokens or max(256, context_budget(amodel) - 512),
+                                          count_with(amodel))
+                    prompt = full_context_messages(q.question, text)
+                else:
+                    hits = [e for e, _ in retriever.search(q.question, after.entries, cfg.top_k)]
+                    prompt = single_user_answer_messages(q.question, hits)
+                out["qa_keys"].append(f"{u.uuid}/s{s.index}/q{qi}")
+                out["qa_prompts"].append(prompt)
+                out["qa_items"].append(q)
+    return out
+
+
+def _judge_halumem_probes(judge: Any, cfg: BenchConfig, work: Path, probes: Mapping[str, list[Any]],
+                          per_question: list[dict[str, Any]], metrics: dict[str, Any], full: bool) -> dict[str, Any]:
+    """HaluMem's judged metrics (QA; with a memory, extraction and update) into ``metrics``;
+    verdicts are journaled per item. Returns the judge's cost."""
+    judge_name = _model_name(judge)
+    verdicts = Journal(work / "judge.jsonl")
+
+    def judged(kind: str, keys: list[str], fields: list[dict[str, str]]) -> list[dict[str, Any]]:
+        keys = [f"{judge_name}|{k}" for k in keys]
+        todo = [i for i, k in enumerate(keys) if k not in verdicts]
+        if todo:
+            out = judge_halumem(judge, kind, [fields[i] for i in todo], batch_size=cfg.batch_size, seed=cfg.seed)
+            verdicts.add({"key": keys[i], **rec} for i, rec in zip(todo, out))
+        return [verdicts[k] for k in keys]
+
+    labels = judged("qa", [f"qa:{k}" for k in probes["qa_keys"]],
+                    [{"question": q.question, "answer": q.answer,
+                      "evidence": "; ".join(e.memory_content for e in q.evidence) or "(none: unanswerable)",
+                      "response": r["answer"]} for q, r in zip(probes["qa_items"], per_question)])
+    for r, lab in zip(per_question, labels):
+        r["label"] = lab.get("label")
+    metrics["qa"] = _rates(halumem_qa_metrics([r["label"] for r in per_question],
+                                              [r["question_type"] for r in per_question]))
+    if not full:
+        metrics.update(_halumem_memory_metrics(probes["extraction"], probes["updates"], judged))
+    return _cost(v for k, v in verdicts.records.items() if k.startswith(f"{judge_name}|"))
+
+
+def _halumem_memory_metrics(extraction: Sequence[dict[str, Any]], updates: Sequence[dict[str, Any]],
+                            judged: Callable[..., list[dict[str, Any]]]) -> dict[str, Any]:
+    """Extraction (integrity of each gold point, accuracy of each written memory) and update metrics."""
+    integ_keys, integ_fields, integ_meta = [], [], []
+    acc_keys, acc_fields = [], []
+    upd = [x for x in updates if x["memories"]]
+    upd_points = {(x["user"], x["session"], x["point"].index) for x in upd}
+    zero_integrity = []
+    for x in extraction:
+        points = "\n".join(f"- {p.memory_content}" for p in x["points"] if not p.is_interference)
+        mem_text = "\n".join(f"- {m}" for m in x["memories"])
+        for p in x["points"]:
+            if (x["user"], x["session"], p.index) in upd_points:
+                continue
+            meta = (p.importance, p.is_interference, p.memory_type)
+            if not x["memories"]:
+                zero_integrity.append(meta)  # nothing extracted: score 0 without a judge call
+                continue
+            integ_keys.append(f"int:{x['user']}/s{x['session']}/p{p.index}")
+            integ_fields.append({"memories": mem_text, "target": p.memory_content})
+            integ_meta.append(meta)
+        for mi, m in enumerate(x["memories"]):
+            acc_keys.append(f"acc:{x['user']}/s{x['session']}/m{mi}")
+            acc_fields.append({"dialogue": x["dialogue"], "points": points, "memory": m})
+    integ = judged("integrity", integ_keys, integ_fields)
+    acc = judged("accuracy", acc_keys, acc_fields)
+    ij = [IntegrityJudgement(r.get("score"), imp, intf, mt) for r, (imp, intf, mt) in zip(integ, integ_meta)]
+    ij += [IntegrityJudgement(0, imp, intf, mt) for imp, intf, mt in zero_integrity]
+    aj = [AccuracyJudgement(r.get("score"), bool(r.get("in_gold"))) for r in acc]
+    ext = halumem_extraction_metrics(ij, aj)
+    uj = judged("update", [f"upd:{x['user']}/s{x['session']}/p{x['point'].index}" for x in upd],
+                [{"memories": "\n".join(f"- {m}" for m in x["memories"]), "target": x["point"].memory_content,
+                  "original": "; ".join(x["point"].original_memories)} for x in upd])
+    update = _rates(halumem_update_metrics(
+        [UpdateJudgement(r.get("label"), x["point"].memory_type) for r, x in zip(uj, upd)]))
+    update["probed_without_hits"] = len(updates) - len(upd)
+    return {"extraction": {k: getattr(ext, k) for k in ("recall", "weighted_recall", "target_precision",
+                                                        "accuracy", "f1", "fmr")},
+            "update": update}
 
 
 def _rates(r: Any) -> dict[str, Any]:
