@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .memory import MemoryEntry, MemoryState, Operation, OpType
+from .mld import get_similarity, memory_levenshtein_batch
 
 __all__ = [
     "FactTemplate",
@@ -407,8 +408,6 @@ def mistake_rewards(scenarios: Sequence[Scenario], *, mistakes: Iterable[str] = 
         One record per (mistake, fidelity, scope): ``mean``, ``std`` (population), ``min``,
         ``max``, ``n`` and the per-scenario ``values`` — plain JSON-ready types.
     """
-    from .mld import get_similarity, memory_levenshtein_batch
-
     names = list(mistakes)
     sim = get_similarity(similarity)
     preds = [predictions(s, names) for s in scenarios]

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+from .embeddings import DEFAULT_ENCODER, load_encoder
 from .memory import MemoryEntry
 
 __all__ = ["EmbeddingRetriever", "LexicalRetriever", "Retriever", "get_retriever", "tokens"]
@@ -98,8 +99,6 @@ class EmbeddingRetriever:
     name = "embedding"
 
     def __init__(self, model: str | None = None, *, device: str = "cpu", min_score: float = 0.0) -> None:
-        from .embeddings import DEFAULT_ENCODER, load_encoder
-
         if model is None:  # the bundled offline copy, shared with the MLD's embedding similarity
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.encoder = load_encoder(model or DEFAULT_ENCODER, device=device)

@@ -32,8 +32,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ..episodes import SessionExample
+from ..episodes import parse_rl_row, rl_rows, SessionExample
+from ..io import read_json
 from ..memory import Operation, OpType
+from ..mld import memory_levenshtein
+from ..synthesis.dataset import split_users as synth_split
 from .result import SessionResult
 
 __all__ = ["OpCounts", "aggregate", "evaluate_system", "match_operations", "select_sessions", "session_metrics",
@@ -66,8 +69,6 @@ def _ops(ops: Iterable[Operation], kind: str) -> list[Operation]:
 def match_operations(predicted: Sequence[Operation], gold: Sequence[Operation], *, threshold: float = 0.5,
                      lexical_fidelity: bool = True) -> OpCounts:
     """Match one session's predicted operations to its gold operations (module docstring)."""
-    from ..mld import memory_levenshtein
-
     c = OpCounts()
     for kind in ("UPDATE", "DELETE"):
         p, g = _ops(predicted, kind), _ops(gold, kind)
@@ -92,8 +93,6 @@ def match_operations(predicted: Sequence[Operation], gold: Sequence[Operation], 
 def session_metrics(result: SessionResult, example: SessionExample, *, similarity: str = "lexical",
                     threshold: float = 0.5, lexical_fidelity: bool = True, scope: str = "delta") -> dict[str, Any]:
     """``r_trans`` and operation counts of one processed session."""
-    from ..mld import memory_levenshtein
-
     mld = memory_levenshtein(list(result.state_after.entries), list(example.state_after.entries),
                              similarity=similarity, threshold=threshold, lexical_fidelity=lexical_fidelity,
                              scope=scope)
@@ -230,14 +229,10 @@ def split_users(episodes: Sequence[Any], split: str, *, dataset_dir: str | Any =
     metas = [ep.meta.get("split") if ep.meta else None for ep in episodes]
     if all(isinstance(m, str) for m in metas):
         return {i for i, m in zip(ids, metas) if m == split}, "episode meta"
-    from ..synthesis.dataset import split_users as synth_split
-
     if seed is None:
         stats = Path(dataset_dir).parent / "stats.json" if dataset_dir is not None else None
         seed = 0
         if stats is not None and stats.is_file():
-            from ..io import read_json
-
             seed = int(read_json(stats).get("seed", 0))
     return set(synth_split(ids, seed=seed)[split]), f"synthesis split rule, seed {seed}"
 
@@ -247,8 +242,6 @@ def select_sessions(episodes: Sequence[Any], split: str = "test", *, limit: int 
     """Sessions (with gold states) of a split's users; with ``limit``, a seeded random sample
     of that many, returned in (user, session) order so any limit is a reproducible subset."""
     import random
-
-    from ..episodes import parse_rl_row, rl_rows
 
     users, source = split_users(episodes, split, dataset_dir=dataset_dir)
     chosen = [ep for ep in episodes if ep.user_id in users]

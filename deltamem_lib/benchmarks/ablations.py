@@ -25,7 +25,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..agent.harness import evaluate_system
+from ..agent.systems import make_system
 from ..episodes import Episode, SessionExample
+from ..io import read_json
+from ..mistakes import make_prediction, MISTAKES
+from ..mld import memory_levenshtein
+from ..synthesis.probes import probe_questions
+from ..training.outcome import outcome_accuracy
 
 __all__ = ["AGENT_VARIANTS", "REWARD_VARIANTS", "agent_ablations", "mistake_rewards", "probes_by_session",
            "score_with_variants", "training_ablations"]
@@ -33,16 +40,12 @@ __all__ = ["AGENT_VARIANTS", "REWARD_VARIANTS", "agent_ablations", "mistake_rewa
 
 def _mld(**opts: Any) -> Callable[[Sequence[Any], SessionExample, Sequence[Mapping[str, Any]]], float]:
     def score(entries: Sequence[Any], example: SessionExample, probes: Sequence[Mapping[str, Any]]) -> float:
-        from ..mld import memory_levenshtein
-
         return float(memory_levenshtein(list(entries), list(example.state_after.entries), **opts).reward)
 
     return score
 
 
 def _outcome(entries: Sequence[Any], example: SessionExample, probes: Sequence[Mapping[str, Any]]) -> float:
-    from ..training.outcome import outcome_accuracy
-
     return float(outcome_accuracy(list(entries), probes))
 
 
@@ -65,8 +68,6 @@ AGENT_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 
 def probes_by_session(episodes: Sequence[Episode], *, n_unchanged: int = 2, seed: int = 0) -> dict[str, list[dict]]:
     """``"user/session" -> probes asked after that session``."""
-    from ..synthesis.probes import probe_questions
-
     out: dict[str, list[dict]] = {}
     for ep in episodes:
         for p in probe_questions(ep, n_unchanged=n_unchanged, seed=seed):
@@ -88,8 +89,6 @@ def mistake_rewards(examples: Sequence[SessionExample], probes: Mapping[str, Seq
     Only sessions with gold changes are used; a mistake that a session cannot express (no
     UPDATE to miss) skips that session, so each record says over how many sessions it is
     averaged (``n``)."""
-    from ..mistakes import MISTAKES, make_prediction
-
     names = list(mistakes or MISTAKES)
     acc: dict[tuple[str, str], list[float]] = {}
     for ex in examples:
@@ -117,9 +116,6 @@ def agent_ablations(model: Any, examples: Sequence[SessionExample], probes: Mapp
     ``max_tool_calls``, ``retriever`` …). Returns one record per configuration: the
     :func:`~deltamem_lib.agent.harness.evaluate_system` summary (without per-session rows)
     plus ``rewards`` (variant → mean over sessions) and ``label``."""
-    from ..agent.harness import evaluate_system
-    from ..agent.systems import make_system
-
     out = []
     for label in variants:
         if label not in AGENT_VARIANTS:
@@ -145,8 +141,6 @@ def training_ablations(path: str | Path | None) -> dict[str, Any] | None:
     and the paired-bootstrap difference to its reference."""
     if path is None or not Path(path).is_file():
         return None
-    from ..io import read_json
-
     res = read_json(path)
     ev, comps = res.get("evaluation", {}), res.get("comparisons", {})
     rows = []

@@ -44,9 +44,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .halumem import HaluMemUser, parse_halumem_time
-from .locomo import SCORED_CATEGORIES, Conversation, DiaId, Question
+from ..agent.result import SessionResult
 from ..episodes import Episode, Session, Turn
+from ..io import read_json
+from ..memory import Operation
+from .halumem import HaluMemUser, parse_halumem_time
+from .locomo import Conversation, DiaId, parse_dia_id, parse_evidence, Question, SCORED_CATEGORIES
 
 __all__ = [
     "LocomoObservations",
@@ -228,8 +231,6 @@ def personamem_context(context_id: str, messages: Sequence[Mapping[str, str]], e
 
 def dia_id(value: str) -> DiaId | None:
     """``"D3:7"`` → ``DiaId(3, 7)`` (other turn ids → ``None``)."""
-    from .locomo import parse_dia_id
-
     return parse_dia_id(value)
 
 
@@ -253,9 +254,6 @@ class LocomoObservations:
 
     @classmethod
     def from_file(cls, path: Any) -> LocomoObservations:
-        from .locomo import parse_evidence
-        from ..io import read_json
-
         facts: dict[tuple[str, int, str], list[tuple[str, tuple[str, ...]]]] = {}
         for rec in read_json(path):
             for key, by_speaker in (rec.get("observation") or {}).items():
@@ -273,9 +271,6 @@ class LocomoObservations:
         return cls(facts)
 
     def run(self, examples: Sequence[Any], *, seed: int | None = None) -> list[Any]:
-        from ..agent.result import SessionResult
-        from ..memory import Operation
-
         out = []
         for ex in examples:
             sample_id, speaker = ex.user_id.rsplit(":", 1)

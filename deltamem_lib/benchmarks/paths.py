@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import PROJECT_ROOT
+from ..io import read_json
 
 __all__ = ["DataFile", "FIXTURES", "RLRun", "find_rl_run", "locate_data"]
 
@@ -85,8 +86,6 @@ def find_rl_run(output_dir: str | os.PathLike[str], profile: str, model: str, *,
     """The RL adapter for ``model``: ``adapter`` if given, else ``<output_dir>/04_rl_training/grpo/
     adapter``; its results file ``04_rl_training/results/04_rl_training_<profile>.json`` beside it.
     An adapter trained on another base model than ``model`` is not used (the note says so)."""
-    from ..io import read_json
-
     run = Path(output_dir) / "04_rl_training"
     results = run / "results" / f"04_rl_training_{profile}.json"
     info: dict[str, Any] = read_json(results) if results.is_file() else {}

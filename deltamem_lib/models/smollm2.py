@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 
 from ..config import cache_dir
+from .chat_templates import set_tool_chat_template
 
 __all__ = ["GGUF_FILE", "SMOLLM2_DIRNAME", "ensure_smollm2", "gguf_path", "smollm2_tokenizer"]
 
@@ -86,8 +87,6 @@ def ensure_smollm2(cache: str | os.PathLike[str] | None = None, *, force: bool =
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from .chat_templates import set_tool_chat_template
-
     hf_logging.disable_progress_bar()
     tmp = Path(tempfile.mkdtemp(prefix=f".{SMOLLM2_DIRNAME}.", suffix=".tmp", dir=parent))
     try:
@@ -138,8 +137,6 @@ def smollm2_tokenizer(cache: str | os.PathLike[str] | None = None) -> object:
     """SmolLM2's tokenizer with the compact tool template, without converting the model:
     from the converted copy if there is one, else straight from the GGUF file (a few seconds)."""
     from transformers import AutoTokenizer
-
-    from .chat_templates import set_tool_chat_template
 
     target = (Path(cache) if cache is not None else cache_dir()) / SMOLLM2_DIRNAME
     if _is_complete(target):

@@ -15,7 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..config import pick_device
 from .base import BackendError, ChatModel, ChatResponse, Messages
+from .chat_templates import has_tool_template, set_tool_chat_template
+from .parsing import parse_tool_calls
 
 __all__ = ["TransformersChatModel", "resolve_dtype"]
 
@@ -63,9 +66,6 @@ class TransformersChatModel(ChatModel):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from transformers.utils import logging as hf_logging
-
-        from ..config import pick_device
-        from .chat_templates import has_tool_template, set_tool_chat_template
 
         hf_logging.disable_progress_bar()  # no weight-loading bars in notebooks and logs
 
@@ -127,8 +127,6 @@ class TransformersChatModel(ChatModel):
     # ----- generation ---------------------------------------------------------------------
     def _generate(self, batch: list[Messages], *, max_new_tokens: int, temperature: float,
                   tools: list[dict[str, Any]] | None, seed: int | None) -> list[ChatResponse]:
-        from .parsing import parse_tool_calls
-
         torch = self._torch
         known = {(t.get("function", t) or {}).get("name") for t in tools or [] if isinstance(t, dict)} or None
         encoded = [self.tokenizer(self.render(m, tools), add_special_tokens=False)["input_ids"] for m in batch]

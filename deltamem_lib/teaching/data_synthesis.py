@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..episodes import EVOLUTION_KINDS, Episode
+from ..episodes import Episode, EVOLUTION_KINDS, render_dialogue
 from ..memory import MemoryState, OpType
 from ..synthesis.events import EVENT_TYPES
 from ..synthesis.procedural import SynthConfig, synthesize_user
@@ -193,8 +193,6 @@ def _states(episode: Episode, index: int) -> tuple[MemoryState, MemoryState]:
 
 def session_text(episode: Episode, index: int) -> str:
     """A session as plain text: dialogue, gold operations, state diff."""
-    from ..episodes import render_dialogue
-
     s = episode.sessions[index]
     before, after = _states(episode, index)
     ops = [f"  {o.op.value:<6} {o.memory_id or '':<4} {o.content or '':<55} kw={list(o.keywords)} "

@@ -39,6 +39,9 @@ from typing import Any
 
 from ..memory import MemoryEntry
 from ..mld import norm, tokens
+from ..synthesis import world
+from ..synthesis.probes import score_answer
+from ..synthesis.world import FACT_TYPES
 
 __all__ = ["AnswerResult", "answer_probe", "entry_types", "outcome_accuracy", "question_terms"]
 
@@ -69,9 +72,6 @@ def _flatten(value: Any) -> list[str]:
 def _world() -> tuple[dict[str, list[tuple[re.Pattern[str], int]]], dict[str, frozenset[str]]]:
     """Per fact type: patterns of its memory sentences (fixed words kept, slots → wildcards,
     the leading "User" dropped) with their number of fixed words, and its vocabulary."""
-    from ..synthesis import world
-    from ..synthesis.world import FACT_TYPES
-
     patterns: dict[str, list[tuple[re.Pattern[str], int]]] = {}
     for name, spec in FACT_TYPES.items():
         pats = []
@@ -166,8 +166,6 @@ def answer_probe(entries: Iterable[MemoryEntry | Mapping[str, Any] | str], probe
             ``answer``, ``answer_type``, ``fact_type``, ``keywords``).
         yes_threshold: least content-word overlap (Dice) for a "yes".
     """
-    from ..synthesis.probes import score_answer
-
     items: list[tuple[str | None, str]] = []
     for i, e in enumerate(entries):
         if isinstance(e, MemoryEntry):
