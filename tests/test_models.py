@@ -108,7 +108,10 @@ def test_conversion_failure_leaves_no_cache(tmp_path, monkeypatch):
     """An interrupted conversion never leaves a half-written (or temporary) folder."""
     import transformers
 
+    calls = []
+
     def boom(*a, **k):
+        calls.append(k)
         raise KeyboardInterrupt("simulated interruption")
 
     monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", boom)
@@ -116,7 +119,8 @@ def test_conversion_failure_leaves_no_cache(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         ensure_smollm2(tmp_path)
     assert list(tmp_path.iterdir()) == []
-    assert os.environ.get("HF_HUB_OFFLINE") == "1"  # the offline conversion never asks a hub
+    assert calls[0]["local_files_only"] is True  # the offline conversion never asks a hub …
+    assert "HF_HUB_OFFLINE" not in os.environ  # … and leaves the process environment as it was
 
 
 # ----- the real model (slow) --------------------------------------------------------------

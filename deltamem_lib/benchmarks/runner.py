@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from ..agent.ingest import ingest_users
-from ..agent.systems import make_system
+from ..agent import systems as agent_systems  # looked up at call time: tests replace make_system
 from ..config import seed_everything, setting as _f
 from ..io import atomic_write_json, Journal, read_json
 from ..memory import MemoryState
@@ -236,9 +236,9 @@ def _ingest(cfg: BenchConfig, models: _Models, episodes: Sequence[Any], work: Pa
 
         system: Any = LocomoObservations.from_file(cfg.data)
     else:
-        system = make_system(cfg.system, model, retriever=cfg.retriever, max_new_tokens=cfg.max_new_tokens,
-                             max_tool_calls=cfg.max_tool_calls, related_k=cfg.related_k,
-                             allow_delete=cfg.allow_delete)
+        system = agent_systems.make_system(cfg.system, model, retriever=cfg.retriever,
+                                           max_new_tokens=cfg.max_new_tokens, max_tool_calls=cfg.max_tool_calls,
+                                           related_k=cfg.related_k, allow_delete=cfg.allow_delete)
     res = ingest_users(system, episodes, out_dir=work / "ingest", max_batch=cfg.batch_size, seed=cfg.seed,
                        progress=progress)
     summaries = []
