@@ -12,7 +12,8 @@ that no modules or parts import each other in a cycle):
 1. **Memory and reward** — :mod:`.memory` (memory state and operations, §3.1), :mod:`.mld`
    (the MLD reward ``r_trans``, §3.3), :mod:`.mistakes` (typical mistakes and what the
    reward gives them), :mod:`.embeddings` (the sentence encoder), :mod:`.io` (atomic files,
-   the append-only journal, figures saved with their numbers), :mod:`.config` (profiles,
+   the append-only journal, figures saved with their numbers), :mod:`.workdir` (work-folder
+   lock, data-file hashes for resume, stale temporary files), :mod:`.config` (profiles,
    seeding, devices, run folders).
 2. **Data** — :mod:`.episodes` (the schema of synthetic users, integrity rules, RL rows) and
    :mod:`.synthesis` (procedural and LLM-teacher generators, probes, splits, statistics; §3.2).
@@ -28,7 +29,8 @@ that no modules or parts import each other in a cycle):
    curves, ablations; §4).
 7. **Teaching and commands** — :mod:`.teaching` (the notebooks' figures, tables, explorers
    and exercise checks: one module per notebook plus :mod:`.teaching.common`),
-   :mod:`.commands` and :mod:`.cli` (the ``deltamem`` command), :mod:`.notebook_job` (runs
+   :mod:`.commands` and :mod:`.cli` (the ``deltamem`` command; :mod:`.argtypes` checks its
+   arguments, :mod:`.cli_errors` turns every failure into one clear line), :mod:`.notebook_job` (runs
    every notebook in order: ``make run``). The core never imports this layer.
 """
 

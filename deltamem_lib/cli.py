@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
-import sys
 from collections.abc import Sequence
 
 from . import __version__, commands
+from .cli_errors import report_error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="DeltaMem workbook: data synthesis, MLD reward, memory agent, training, benchmarks.",
     )
     parser.add_argument("--version", action="version", version=f"deltamem {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error (also: DELTAMEM_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
@@ -39,10 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0 if args.command is None else 2
     try:
         return int(func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"deltamem {args.command}: error: {msg}", file=sys.stderr)
-        return 2
+    except (Exception, KeyboardInterrupt) as exc:  # one clear line, no traceback (cli_errors.py)
+        return report_error(args.command, exc, debug=args.debug)
 
 
 if __name__ == "__main__":  # pragma: no cover

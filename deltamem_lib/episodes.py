@@ -22,6 +22,7 @@ Arrow (``datasets``) does not merge the schemas of different dictionaries.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -145,6 +146,10 @@ class Episode:
                 date = s.get("date")
                 if not isinstance(date, str) or not _DATE_RE.match(date):
                     raise EpisodeError(f"{sw}.date: expected YYYY-MM-DD, got {date!r}")
+                try:
+                    datetime.date.fromisoformat(date)
+                except ValueError:
+                    raise EpisodeError(f"{sw}.date: {date!r} is not a calendar date") from None
                 turns = []
                 for ti, t in enumerate(_list(s.get("turns"), f"{sw}.turns")):
                     t = _mapping(t, f"{sw}.turns[{ti}]")
@@ -186,16 +191,27 @@ def _mapping(v: Any, where: str) -> Mapping[str, Any]:
     return v
 
 
-def load_episodes(path: str | os.PathLike[str], *, check: bool = False) -> list[Episode]:
-    """Read ``episodes.jsonl``; a bad line raises naming file, line, user and field."""
+def load_episodes(path: str | os.PathLike[str], *, check: bool = False,
+                  unique_users: bool = False) -> list[Episode]:
+    """Read ``episodes.jsonl``; a bad line raises naming file, line, user and field.
+
+    With ``check=True`` every episode also passes :func:`check_episode`; with
+    ``unique_users=True`` a user id may appear on one line only (``deltamem evaluate``
+    reads its episodes with both).
+    """
     out = []
+    first_line: dict[str, int] = {}
     for lineno, obj in iter_jsonl(path):
         try:
             ep = Episode.from_dict(obj)
+            if unique_users and ep.user_id in first_line:
+                raise EpisodeError(f"user {ep.user_id}.user_id: duplicate user id (first on line "
+                                   f"{first_line[ep.user_id]})")
             if check:
                 check_episode(ep)
         except EpisodeError as exc:
             raise EpisodeError(f"{path}: line {lineno}: {exc}") from None
+        first_line.setdefault(ep.user_id, lineno)
         out.append(ep)
     return out
 
@@ -232,8 +248,17 @@ def check_episode(episode: Episode) -> None:
     """Check the integrity rules; raise ``EpisodeError`` listing every violation."""
     problems: list[str] = []
     state = episode.initial_state()
+    seen_sessions: set[str] = set()
     for s in episode.sessions:
         where = f"user {episode.user_id} session {s.session_id}"
+        if s.session_id in seen_sessions:
+            problems.append(f"{where}.session_id: duplicate session id in this user's episode")
+        seen_sessions.add(s.session_id)
+        seen_turns: set[str] = set()
+        for ti, t in enumerate(s.turns):
+            if t.turn_id in seen_turns:
+                problems.append(f"{where}.turns[{ti}].turn_id: duplicate turn id {t.turn_id!r}")
+            seen_turns.add(t.turn_id)
         user_tokens = _tokens(" ".join(t.text for t in s.turns if t.speaker == "user"))
         turn_ids = {t.turn_id for t in s.turns}
         for i, op in enumerate(s.gold_ops):
@@ -247,13 +272,16 @@ def check_episode(episode: Episode) -> None:
         try:
             state.apply(s.gold_ops, timestamp=s.date)
         except OperationError as exc:
-            problems += [f"{where}: {p}" for p in exc.problems]
+            problems += [f"{where}: " + re.sub(r"^operation (\d+)", r"gold_ops[\1]", p) for p in exc.problems]
             break
         got = [(e.id, e.content, e.keywords) for e in state]
         want = [(e.id, e.content, e.keywords) for e in s.state_after]
         if got != want:
-            problems.append(f"{where}: replaying gold_ops does not reproduce state_after "
-                            f"(replayed {len(got)} entries, stored {len(want)})")
+            diff = [f"{g[0] if g else w[0]}" for g, w in zip(got + [None] * len(want), want + [None] * len(got))
+                    if g != w][:3]
+            problems.append(f"{where}.state_after: replaying gold_ops does not reproduce state_after "
+                            f"(replayed {len(got)} entries, stored {len(want)}; first differing ids: "
+                            f"{', '.join(diff)})")
             break
     if problems:
         raise EpisodeError("episode integrity violated:\n" + "\n".join(f"  - {p}" for p in problems))

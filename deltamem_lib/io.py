@@ -8,11 +8,16 @@ Logs that grow while a job runs (a training log, a benchmark journal) append who
 with one write and an ``fsync`` (:func:`append_jsonl`, :class:`Journal`), so an
 interruption loses at most the line being written. Every reader names the file and the
 line when the content is bad.
+
+The JSON writers write standard JSON only: a NaN or an infinity (which ``json`` would write
+as the non-standard ``NaN``) and text that is not valid Unicode (a lone surrogate) are
+refused *before* the file is opened, with an error naming the file and the field.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -35,6 +40,40 @@ __all__ = [
 
 class DataFileError(ValueError):
     """A file's content is malformed; the message names the file, and the line if known."""
+
+
+def _bad_value(obj: Any, where: str = "") -> str | None:
+    """The first field of ``obj`` that standard UTF-8 JSON cannot hold, described, or None."""
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else f"{('field ' + where) if where else 'a value'} = {obj!r} (NaN and infinity are not standard JSON)"
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return (f"{('field ' + where) if where else 'a value'} holding {obj[exc.start:exc.end]!r} at character {exc.start}, "
+                    "which is not valid Unicode text (a lone surrogate)")
+        return None
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            why = _bad_value(k, f"{where}.<key>") or _bad_value(v, f"{where}.{k}" if where else str(k))
+            if why:
+                return why
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            why = _bad_value(v, f"{where}[{i}]")
+            if why:
+                return why
+    return None
+
+
+def _dumps(obj: Any, path: str | os.PathLike[str], prefix: str = "", **kw: Any) -> str:
+    try:
+        text = json.dumps(obj, ensure_ascii=False, allow_nan=False, **kw)
+        text.encode("utf-8")
+    except (ValueError, UnicodeEncodeError) as exc:
+        why = _bad_value(obj) or str(exc)
+        raise ValueError(f"{path}: {prefix}cannot write {why}; nothing was written") from None
+    return text
 
 
 def _file_mode(target: Path) -> int:
@@ -71,23 +110,30 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> 
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (:func:`atomic_write`)."""
-    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    """Write ``text`` to ``path`` atomically (:func:`atomic_write`); text that is not valid
+    Unicode (a lone surrogate) is refused before the file is opened."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{path}: cannot write {text[exc.start:exc.end]!r} at character {exc.start}: not "
+                         "valid Unicode text (a lone surrogate); nothing was written") from None
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2) -> Path:
     """Serialise ``obj`` as JSON and write it atomically.
 
     The object is serialised in full *before* the file is opened, so an object that cannot
-    be serialised raises without touching the disk.
+    be serialised (NaN, infinity, a lone surrogate) raises ``ValueError`` naming the file and
+    the field without touching the disk.
     """
-    text = json.dumps(obj, indent=indent, ensure_ascii=False) + "\n"
+    text = _dumps(obj, path, indent=indent) + "\n"
     return atomic_write_text(path, text)
 
 
 def atomic_write_jsonl(path: str | os.PathLike[str], records: Iterable[Any]) -> Path:
     """Write one JSON object per line, atomically."""
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    text = "".join(_dumps(r, path, f"line {i}: ") + "\n" for i, r in enumerate(records, start=1))
     return atomic_write_text(path, text)
 
 
@@ -169,6 +215,9 @@ class Journal:
                         break
                     raise ValueError(f"{self.path}: line {i + 1} is not JSON; the journal is corrupt "
                                      "(delete the work folder to start over)") from None
+                if not isinstance(rec, dict) or not isinstance(rec.get("key"), str):
+                    raise ValueError(f"{self.path}: line {i + 1}: expected a record with a string 'key', got "
+                                     f"{str(rec)[:60]}; the journal is corrupt (delete the work folder to start over)")
                 good.append(rec)
                 self.records[rec["key"]] = rec
 

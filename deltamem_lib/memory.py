@@ -17,7 +17,12 @@ Decisions this project takes where the paper is silent (``shared/docs/paper_note
 * :meth:`MemoryState.apply` validates a whole batch before touching anything: in strict
   mode one :class:`OperationError` lists every problem and the state is unchanged; in
   lenient mode (used by the agent environment) the valid operations are applied and the
-  rejected ones come back with their reasons. Nothing is ever dropped silently.
+  rejected ones come back with their reasons. Nothing is ever dropped silently;
+* text that cannot be written as UTF-8 (a lone surrogate such as ``"\\ud800"``, which a model
+  can emit through a JSON escape) is *refused* at validation, naming the operation and field,
+  never silently repaired: the state stays saveable and the model's mistake stays visible;
+* a timestamp is a string (``YYYY-MM-DD``) or None; any other type is refused by
+  :meth:`MemoryState.apply`, so what is saved always loads back.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ __all__ = [
 ]
 
 STATE_FORMAT_VERSION = 1
+STATE_FORMAT = "deltamem.memory_state"
 _ID_RE = re.compile(r"^m([1-9][0-9]*)$")
 
 
@@ -98,6 +104,28 @@ class Source:
         if isinstance(turns, (str, bytes)) or not isinstance(turns, Sequence):
             raise TypeError(f"{where}.turns: expected a list of turn ids")
         return cls(session_id=sid, turns=tuple(str(t) for t in turns))
+
+
+def unencodable(text: str) -> str | None:
+    """Why ``text`` cannot be written as UTF-8 (a lone surrogate), or None when it can."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (f"holds {text[exc.start:exc.end]!r} at character {exc.start}, which is not valid Unicode "
+                "text (a lone surrogate) and cannot be saved")
+    return None
+
+
+def _text_problem(value: Any, where: str) -> str | None:
+    if isinstance(value, str):
+        why = unencodable(value)
+        return f"{where} {why}" if why else None
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            why = _text_problem(v, f"{where}[{i}]")
+            if why:
+                return why
+    return None
 
 
 def _str_tuple(value: Any, where: str) -> tuple[str, ...]:
@@ -154,6 +182,10 @@ class MemoryEntry:
         ts = d.get("timestamp")
         if ts is not None and not isinstance(ts, str):
             raise TypeError(f"{where}.timestamp: expected a string or null, got {type(ts).__name__}")
+        for key in ("id", "content", "timestamp", "keywords"):
+            why = _text_problem(d.get(key), f"{where}.{key}")
+            if why:
+                raise ValueError(why)
         return cls(
             id=d["id"],
             content=d["content"],
@@ -239,10 +271,21 @@ class Operation:
             kws = _str_tuple(d.get("keywords"), f"{where}.keywords")
         except TypeError as exc:
             problems.append(str(exc))
-        try:
-            evidence = tuple(str(e) for e in (d.get("evidence") or ()))
-        except TypeError:
-            problems.append(f"{where}.evidence: expected a list of turn ids")
+        raw_ev = d.get("evidence")
+        if raw_ev is None:
+            pass
+        elif isinstance(raw_ev, (str, bytes)) or not isinstance(raw_ev, Sequence):
+            problems.append(f"{where}.evidence: expected a list of turn ids, got {type(raw_ev).__name__} "
+                            f"{raw_ev!r:.40} (write [{raw_ev!r:.20}] for one turn)")
+        elif not all(isinstance(e, (str, int)) and not isinstance(e, bool) for e in raw_ev):
+            problems.append(f"{where}.evidence: expected a list of turn ids (strings)")
+        else:
+            evidence = tuple(str(e) for e in raw_ev)
+        for key, value in (("memory_id", mid), ("content", content), ("keywords", kws), ("evidence", evidence),
+                           ("evolution", d.get("evolution"))):
+            why = _text_problem(value, f"{where}.{key}")
+            if why:
+                problems.append(why)
         evo = d.get("evolution")
         if evo is not None and not isinstance(evo, str):
             problems.append(f"{where}.evolution: expected a string")
@@ -426,7 +469,16 @@ class MemoryState:
                 and the rest are returned as ``rejected`` with reasons.
             allow_delete: reject DELETE (the "no delete" ablation).
         """
+        if timestamp is not None and not isinstance(timestamp, str):
+            raise TypeError(f"timestamp: expected a 'YYYY-MM-DD' string or None, got {type(timestamp).__name__} "
+                            f"{timestamp!r}; a state must load back what it saves")
+        if isinstance(timestamp, str) and unencodable(timestamp):
+            raise ValueError(f"timestamp {unencodable(timestamp)}")
         src = Source.from_value(source)
+        if src is not None:
+            why = _text_problem(src.session_id, "source.session_id") or _text_problem(list(src.turns), "source.turns")
+            if why:
+                raise ValueError(why)
         work = self.copy()
         result = ApplyResult()
         touched: set[str] = set()
@@ -436,7 +488,8 @@ class MemoryState:
                 op = raw if isinstance(raw, Operation) else Operation.from_dict(raw, f"operation {i}")
                 reason = work._check(op, touched, allow_delete)
             except OperationError as exc:
-                op, reason = raw, "; ".join(p.removeprefix(f"operation {i}: ") for p in exc.problems)
+                op, reason = raw, "; ".join(p.removeprefix(f"operation {i}: ").removeprefix(f"operation {i}.")
+                                             for p in exc.problems)
             if reason is not None:
                 result.rejected.append(Rejection(i, raw, reason))
                 problems.append(f"operation {i}: {reason}")
@@ -463,6 +516,10 @@ class MemoryState:
         if op.op in (OpType.ADD, OpType.UPDATE):
             if not isinstance(op.content, str) or not op.content.strip():
                 return f"{op.op.value} needs non-empty content"
+            for key in ("content", "keywords", "memory_id"):
+                why = _text_problem(getattr(op, key), key)
+                if why:
+                    return f"{op.op.value} {why}"
         if op.op is OpType.ADD:
             if op.memory_id is not None and op.memory_id != self.peek_next_id():
                 return (f"ADD names id {op.memory_id!r} but the state allocates "
@@ -502,7 +559,7 @@ class MemoryState:
     # ----- serialisation ---------------------------------------------------------------
     def to_dict(self, *, include_log: bool = False) -> dict[str, Any]:
         d: dict[str, Any] = {
-            "format": "deltamem.memory_state",
+            "format": STATE_FORMAT,
             "version": STATE_FORMAT_VERSION,
             "next_id": self._next_id,
             "entries": [e.to_dict() for e in self],
@@ -515,6 +572,9 @@ class MemoryState:
     def from_dict(cls, d: Mapping[str, Any], where: str = "state") -> MemoryState:
         if not isinstance(d, Mapping):
             raise MemoryStateError(f"{where}: expected an object, got {type(d).__name__}")
+        if "format" in d and d["format"] != STATE_FORMAT:
+            raise MemoryStateError(f"{where}.format: {d['format']!r} is not a memory state (expected "
+                                   f"{STATE_FORMAT!r}); is this the right file?")
         if d.get("version", STATE_FORMAT_VERSION) != STATE_FORMAT_VERSION:
             raise MemoryStateError(f"{where}.version: unsupported version {d.get('version')!r}")
         entries = d.get("entries")
@@ -532,6 +592,8 @@ class MemoryState:
         log = d.get("log", [])
         if not isinstance(log, list):
             raise MemoryStateError(f"{where}.log: expected a list")
+        for i, rec in enumerate(log):
+            _check_log_record(rec, f"{where}.log[{i}]")
         state.log = copy.deepcopy(log)
         return state
 
@@ -552,6 +614,26 @@ class MemoryState:
             return cls.from_dict(data)
         except MemoryStateError as exc:
             raise MemoryStateError(f"{path}: {exc}") from None
+
+
+def _check_log_record(rec: Any, where: str) -> None:
+    """A log record is an operation plus ``timestamp`` and ``source``; anything else is refused."""
+    if not isinstance(rec, Mapping):
+        raise MemoryStateError(f"{where}: expected an operation record (an object), got {type(rec).__name__}")
+    try:
+        op = Operation.from_dict(rec, where)
+    except OperationError as exc:
+        raise MemoryStateError("; ".join(exc.problems)) from None
+    if op.op is not OpType.NOOP and not (isinstance(op.memory_id, str) and _ID_RE.match(op.memory_id)):
+        raise MemoryStateError(f"{where}.memory_id: {op.op.value} record needs a state id (m1, m2, ...), "
+                               f"got {op.memory_id!r}")
+    ts = rec.get("timestamp")
+    if ts is not None and not isinstance(ts, str):
+        raise MemoryStateError(f"{where}.timestamp: expected a string or null, got {type(ts).__name__}")
+    try:
+        Source.from_value(rec.get("source"), f"{where}.source")
+    except TypeError as exc:
+        raise MemoryStateError(str(exc)) from None
 
 
 def replay(initial: MemoryState, log: Iterable[Mapping[str, Any]]) -> MemoryState:

@@ -7,9 +7,14 @@ operation sequences reach the same state). This module implements
 
 1. **Shared part.** :math:`E = P \cap G` (multiset intersection under identity
    ``norm(p) == norm(g)``); :math:`\Delta P = P - E`, :math:`\Delta G = G - E`.
+   Where the spec is silent: an entry with no word token at all (only punctuation or
+   emoji, ``norm`` is empty) is identical only to an entry with the same stripped raw text,
+   so ``"!!!"`` and ``"???"`` are two different entries (``Item.key``).
 2. **Similarity** :math:`\mathrm{sim}(p, g) \in [0, 1]`: Dice of token multisets
    (``lexical``), cosine of sentence embeddings clipped to [0, 1] (``embedding``),
-   ``exact`` (1 if identical), or any callable.
+   ``exact`` (1 if identical), or any callable. A custom backend whose matrix has the
+   wrong shape, a NaN or a value outside [0, 1] raises ``ValueError`` (it would otherwise
+   give rewards above 1 or silently 0).
 3. **Lexical fidelity** :math:`\mathrm{cov}(p, g)`: share of ``g.keywords`` whose token
    sequence occurs contiguously in ``tokens(p)`` (1 if ``g`` has none).
 4. **Credit** :math:`q(p, g) = \mathrm{sim}\cdot\mathrm{cov}` if :math:`\mathrm{sim} \ge \tau`
@@ -61,6 +66,7 @@ __all__ = [
     "EmbeddingSimilarity",
     "PairwiseSimilarity",
     "get_similarity",
+    "checked_matrix",
     "MatchedPair",
     "MLDResult",
     "memory_levenshtein",
@@ -121,7 +127,10 @@ class Item:
 def _make_item(content: str, keywords: tuple[str, ...]) -> Item:
     """Tokenise once per distinct (content, keywords): gold entries recur across rollouts."""
     t = tuple(tokens(content))
-    return Item(content, keywords, t, tuple(tuple(tokens(k)) for k in keywords), " ".join(t))
+    # identity key: the normal form; without any word token, the stripped raw text (a "\0"
+    # prefix keeps it apart from every normal form, which holds word characters only)
+    key = " ".join(t) if t else "\0" + content.strip()
+    return Item(content, keywords, t, tuple(tuple(tokens(k)) for k in keywords), key)
 
 
 EntryLike = Union[str, MemoryEntry, Mapping[str, Any], Item]
@@ -285,6 +294,24 @@ def get_similarity(spec: SimilaritySpec, **kwargs: Any) -> Similarity:
     raise ValueError(f"similarity={spec!r}: expected a name or a callable")
 
 
+def checked_matrix(S: Any, a: Sequence[Item], b: Sequence[Item], sim: Similarity) -> np.ndarray:
+    """``sim``'s matrix for ``a`` × ``b`` as floats, or ``ValueError`` saying what is wrong."""
+    name = getattr(sim, "name", type(sim).__name__)
+    try:
+        M = np.asarray(S, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"similarity {name!r}: matrix() returned {type(S).__name__}, not a numeric array") from None
+    if M.shape != (len(a), len(b)):
+        raise ValueError(f"similarity {name!r}: matrix() returned shape {M.shape}, expected "
+                         f"({len(a)}, {len(b)}) (one row per prediction, one column per gold entry)")
+    bad = ~np.isfinite(M) | (M < 0.0) | (M > 1.0)
+    if bad.any():
+        i, j = (int(x) for x in np.argwhere(bad)[0])
+        raise ValueError(f"similarity {name!r}: sim({a[i].content!r:.40}, {b[j].content!r:.40}) = {float(M[i, j])!r}; "
+                         f"a similarity must lie in [0, 1] ({int(bad.sum())} bad value(s))")
+    return M
+
+
 def coverage_matrix(a: Sequence[Item], b: Sequence[Item]) -> np.ndarray:
     """``cov(p, g)`` for every pair at once (spec step 3).
 
@@ -430,7 +457,7 @@ def _score(P: list[Item], G: list[Item], sim: Similarity, threshold: float,
            lexical_fidelity: bool, scope: str) -> MLDResult:
     shared, dP, dG = _shared(P, G)
     a, b = [P[i] for i in dP], [G[j] for j in dG]
-    S = sim.matrix(a, b) if a and b else np.zeros((len(a), len(b)))
+    S = checked_matrix(sim.matrix(a, b), a, b, sim) if a and b else np.zeros((len(a), len(b)))
     C = coverage_matrix(a, b) if lexical_fidelity and S.size else np.ones_like(S)
     Q = np.where(S >= threshold, S * C, 0.0)
     pairs: list[MatchedPair] = []
@@ -647,7 +674,8 @@ def ordered_levenshtein(pred: Sequence[EntryLike], gold: Sequence[EntryLike], *,
     _check_options(threshold, "delta")
     P, G = as_items(pred, "pred"), as_items(gold, "gold")
     with _one_blas_thread():
-        S = get_similarity(similarity).matrix(P, G) if P and G else np.zeros((len(P), len(G)))
+        sim = get_similarity(similarity)
+        S = checked_matrix(sim.matrix(P, G), P, G, sim) if P and G else np.zeros((len(P), len(G)))
     n, m = len(P), len(G)
     sub = np.zeros((n, m))
     for i in range(n):

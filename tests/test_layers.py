@@ -17,13 +17,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "deltamem_lib"
 
 # lowest first; a part is the first name under deltamem_lib ("" is the package itself)
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("memory and reward", ("", "io", "config", "embeddings", "memory", "mld", "mistakes")),
+    ("memory and reward", ("", "io", "workdir", "config", "embeddings", "memory", "mld", "mistakes")),
     ("data", ("episodes", "synthesis")),
     ("models", ("models",)),
     ("agent", ("agent", "retrieval")),
     ("training", ("training",)),
     ("benchmarks", ("benchmarks",)),
-    ("teaching and commands", ("teaching", "commands", "cli", "__main__", "notebook_job")),
+    ("teaching and commands", ("teaching", "commands", "cli", "cli_errors", "argtypes", "__main__", "notebook_job")),
 ]
 LAYER_OF = {part: i for i, (_, parts) in enumerate(LAYERS) for part in parts}
 

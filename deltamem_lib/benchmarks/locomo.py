@@ -330,6 +330,8 @@ def _load_sessions(ctx: _Ctx, conv: Mapping[str, Any], record: str) -> tuple[Ses
         if not isinstance(turns_raw, list):
             raise ctx.fail(record, f"conversation.{key}",
                            f"expected a list of turns, got {type(turns_raw).__name__}")
+        if not turns_raw:
+            raise ctx.fail(record, f"conversation.{key}", "is empty (a session holds at least one turn)")
         dt_key = f"{key}_date_time"
         raw_dt = _req(ctx, conv, dt_key, str, record, "conversation.")
         try:
@@ -400,6 +402,9 @@ def load_locomo(path: str | os.PathLike[str]) -> list[Conversation]:
             f"{p}: top level: expected a JSON array of conversations, got {type(data).__name__}; "
             "is this locomo10.json?"
         )
+    if not data:
+        raise DataFileError(f"{p}: top level: the array holds no conversations; is this the right file "
+                            "(locomo10.json holds 10)?")
     out: list[Conversation] = []
     seen: set[str] = set()
     for k, rec in enumerate(data):
@@ -415,7 +420,16 @@ def load_locomo(path: str | os.PathLike[str]) -> list[Conversation]:
         speaker_a = _req(ctx, conv, "speaker_a", str, record, "conversation.")
         speaker_b = _req(ctx, conv, "speaker_b", str, record, "conversation.")
         sessions = _load_sessions(ctx, conv, record)
-        known = {t.dia_id for s in sessions for t in s.turns}
+        known: set[DiaId] = set()
+        for s in sessions:
+            for i, t in enumerate(s.turns):
+                where = f"conversation.session_{s.index}[{i}]"
+                if t.speaker not in (speaker_a, speaker_b):
+                    raise ctx.fail(record, f"{where}.speaker", f"{t.speaker!r} is neither speaker_a {speaker_a!r} "
+                                   f"nor speaker_b {speaker_b!r}")
+                if t.dia_id in known:
+                    raise ctx.fail(record, f"{where}.dia_id", f"duplicate dia_id {str(t.dia_id)!r}")
+                known.add(t.dia_id)
         qa = _req(ctx, rec, "qa", list, record)
         questions = tuple(_load_question(ctx, q, record, sample_id, i, known) for i, q in enumerate(qa))
         summaries: dict[int, str] = {}

@@ -140,7 +140,10 @@ def evidence_recall_at_k(evidence: Sequence[Iterable[Any]],
     n = n_all = n_any = 0
     frac = 0.0
     skipped = 0
-    for ev, ranked in zip(evidence, retrieved_sources):
+    for qi, (ev, ranked) in enumerate(zip(evidence, retrieved_sources)):
+        if isinstance(ev, (str, bytes)):  # "D1:3" would be read as the characters D, 1, :, 3
+            raise ValueError(f"evidence[{qi}]: expected a list of turn ids, got the string {ev!r:.40}; "
+                             f"write [{ev!r:.20}] for one turn")
         gold = {_norm_id(e) for e in ev}
         if not gold:
             skipped += 1

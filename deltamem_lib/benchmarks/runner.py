@@ -28,6 +28,9 @@ reads the dated transcript, cut to a token budget by :func:`~.answer.fit_history
 (:func:`deltamem_lib.agent.ingest.ingest_users`) and journals of answers and verdicts (one
 JSON line per item, written and flushed as each batch finishes). A rerun with the same
 settings skips everything already there; a torn last line (an interrupted write) is dropped.
+The manifest also holds the SHA-256 of the data file: a rerun after the file changed is
+refused (the stored work belongs to the old content), and a lock (:mod:`deltamem_lib.workdir`)
+keeps a second run out of a work folder that one is using.
 
 **Cost.** Tokens and seconds of ingestion, answering and judging are summed into the
 results, with the wall time of the invocation.
@@ -70,6 +73,7 @@ from .provenance import evidence_recall_at_k
 from .personamem import (load_personamem_questions, load_shared_contexts, parse_option_letter,
                          score_personamem, visible_context)
 from .provenance import entry_sources
+from ..workdir import WorkDirLock, data_hashes, remove_stale_temp_files, stale_data_message
 
 __all__ = ["BENCHMARKS", "BENCH_SYSTEMS", "BenchConfig", "label_line", "redact", "run_benchmark"]
 
@@ -277,9 +281,15 @@ def _answer_pending(journal: Journal, keys: Sequence[str], prompts: Sequence[lis
 
 def _check_manifest(work: Path, cfg: BenchConfig) -> None:
     path = work / "bench_manifest.json"
-    key = cfg.key()
+    key = {**cfg.key(), "data_sha256": data_hashes([cfg.data, cfg.contexts])}
     if path.is_file():
         old = read_json(path)
+        if not isinstance(old, dict):
+            raise ValueError(f"{path}: expected a settings object, got {type(old).__name__}; the manifest is "
+                             "corrupt (delete the work folder to start over)")
+        stale = stale_data_message(work, old.get("data_sha256"), key["data_sha256"])
+        if stale:
+            raise ValueError(stale)
         diff = sorted(k for k in set(old) | set(key) if old.get(k) != key.get(k))
         if diff:
             raise ValueError(f"{work}: holds a benchmark run with other settings ({', '.join(diff)}); "
@@ -775,12 +785,14 @@ def run_benchmark(cfg: BenchConfig, work_dir: str | os.PathLike[str], *, out: st
     cfg.validate()
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
-    _check_manifest(work, cfg)
-    seed_everything(cfg.seed)
-    models = _Models(cfg, model, answer_model, judge, device)
-    t0 = time.perf_counter()
-    fn = {"locomo": _locomo, "halumem": _halumem, "personamem": _personamem}[cfg.benchmark]
-    result = fn(cfg, models, work, progress)
+    with WorkDirLock(work):  # one run per work folder; released even if this process is killed
+        remove_stale_temp_files(work)  # left by a killed write; nobody else writes here now
+        _check_manifest(work, cfg)
+        seed_everything(cfg.seed)
+        models = _Models(cfg, model, answer_model, judge, device)
+        t0 = time.perf_counter()
+        fn = {"locomo": _locomo, "halumem": _halumem, "personamem": _personamem}[cfg.benchmark]
+        result = fn(cfg, models, work, progress)
     result["cost"]["wall_seconds_this_run"] = round(time.perf_counter() - t0, 2)
     result["settings"] = cfg.to_dict()
     if out is not None:

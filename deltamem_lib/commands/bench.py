@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..argtypes import nonnegative_int, positive_int
+
 
 def register(subparsers: Any) -> None:
     from ..benchmarks.runner import BENCH_SYSTEMS, BENCHMARKS, BenchConfig
@@ -34,24 +36,24 @@ def register(subparsers: Any) -> None:
     p.add_argument("--adapter", default="", help=h["adapter"])
     p.add_argument("--answer-model", default="", help=h["answer_model"])
     p.add_argument("--judge-model", default="", help=h["judge_model"])
-    p.add_argument("--judge-runs", type=int, default=1, help=h["judge_runs"])
+    p.add_argument("--judge-runs", type=positive_int, default=1, help=h["judge_runs"])
     p.add_argument("--retriever", default="auto", choices=["auto", "embedding", "lexical"], help=h["retriever"])
-    p.add_argument("--top-k", type=int, default=10, help=h["top_k"])
-    p.add_argument("--recall-k", type=int, nargs="+", default=None, help=h["recall_ks"] + " (default: 1 5 10 ≤ top-k)")
-    p.add_argument("--conversations", type=int, default=0, help=h["conversations"])
+    p.add_argument("--top-k", type=positive_int, default=10, help=h["top_k"])
+    p.add_argument("--recall-k", type=positive_int, nargs="+", default=None, help=h["recall_ks"] + " (default: 1 5 10 ≤ top-k)")
+    p.add_argument("--conversations", type=nonnegative_int, default=0, help=h["conversations"])
     p.add_argument("--sample-id", nargs="+", default=(), help=h["sample_ids"])
-    p.add_argument("--max-sessions", type=int, default=0, help=h["max_sessions"])
-    p.add_argument("--limit", type=int, default=0, help=h["limit"])
+    p.add_argument("--max-sessions", type=nonnegative_int, default=0, help=h["max_sessions"])
+    p.add_argument("--limit", type=nonnegative_int, default=0, help=h["limit"])
     p.add_argument("--speakers", default="both", help=h["speakers"])
-    p.add_argument("--batch-size", type=int, default=8, help=h["batch_size"])
-    p.add_argument("--max-new-tokens", type=int, default=128, help=h["max_new_tokens"])
-    p.add_argument("--max-tool-calls", type=int, default=8, help=h["max_tool_calls"])
-    p.add_argument("--related-k", type=int, default=10, help=h["related_k"])
+    p.add_argument("--batch-size", type=positive_int, default=8, help=h["batch_size"])
+    p.add_argument("--max-new-tokens", type=positive_int, default=128, help=h["max_new_tokens"])
+    p.add_argument("--max-tool-calls", type=positive_int, default=8, help=h["max_tool_calls"])
+    p.add_argument("--related-k", type=positive_int, default=10, help=h["related_k"])
     p.add_argument("--no-delete", action="store_true", help="the no-DELETE ablation (DELETE not offered)")
-    p.add_argument("--answer-max-new-tokens", type=int, default=32, help=h["answer_max_new_tokens"])
-    p.add_argument("--context-tokens", type=int, default=0, help=h["context_tokens"])
+    p.add_argument("--answer-max-new-tokens", type=positive_int, default=32, help=h["answer_max_new_tokens"])
+    p.add_argument("--context-tokens", type=nonnegative_int, default=0, help=h["context_tokens"])
     p.add_argument("--include-persona", action="store_true", help=h["include_persona"])
-    p.add_argument("--seed", type=int, default=0, help=h["seed"])
+    p.add_argument("--seed", type=nonnegative_int, default=0, help=h["seed"])
     p.add_argument("--profile", default="", help=h["profile"])
     p.add_argument("--device", default="auto", help="torch device for local models")
     p.add_argument("--work-dir", default="", help="resumable work folder (default: <out without .json>.work/)")
@@ -82,8 +84,11 @@ def run(args: argparse.Namespace) -> int:
                       max_tool_calls=args.max_tool_calls, related_k=args.related_k, allow_delete=not args.no_delete,
                       answer_max_new_tokens=args.answer_max_new_tokens, context_tokens=args.context_tokens,
                       include_persona=args.include_persona, seed=args.seed, profile=args.profile)
-    out = Path(args.out)
+    from ..workdir import check_output_dir, check_output_file
+
+    out = check_output_file(args.out)  # before any work
     work = Path(args.work_dir) if args.work_dir else out.with_name(out.stem + ".work")
+    check_output_dir(work, overwrite=True, what="--work-dir")
     result = run_benchmark(cfg, work, device=args.device, progress=sys.stderr.isatty())
     if args.redact:
         result = redact(result)

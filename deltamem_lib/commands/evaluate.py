@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..argtypes import int_at_least, nonnegative_int, positive_int
+
 
 def register(subparsers: Any) -> None:
     from ..agent.systems import SYSTEMS
@@ -31,16 +33,16 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", default="smollm2",
                    help="'smollm2' (offline default), a Hub id or folder, or 'openai:<model>'")
     p.add_argument("--adapter", default=None, help="PEFT LoRA adapter folder to load on the model")
-    p.add_argument("--limit-sessions", type=int, default=None, help="evaluate a seeded sample of N sessions")
-    p.add_argument("--batch-size", type=int, default=8, help="sessions processed together")
-    p.add_argument("--max-tool-calls", type=int, default=8, help="ReAct: tool calls per session")
-    p.add_argument("--max-new-tokens", type=int, default=192, help="generation budget per model call")
+    p.add_argument("--limit-sessions", type=int_at_least(1), default=None, help="evaluate a seeded sample of N sessions")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="sessions processed together")
+    p.add_argument("--max-tool-calls", type=positive_int, default=8, help="ReAct: tool calls per session")
+    p.add_argument("--max-new-tokens", type=positive_int, default=192, help="generation budget per model call")
     p.add_argument("--retriever", default="auto", choices=["auto", "embedding", "lexical"],
                    help="search_memory backend")
     p.add_argument("--no-delete", action="store_true", help="the no-DELETE ablation")
     p.add_argument("--similarity", default="lexical", help="MLD similarity: lexical or embedding")
     p.add_argument("--device", default="auto", help="torch device for a local model")
-    p.add_argument("--seed", type=int, default=0, help="seed of the session sample and of sampling")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the session sample and of sampling")
     p.add_argument("--transcripts", action="store_true", help="also save each session's transcript")
     p.add_argument("--out", required=True, help="results JSON (written atomically)")
     p.set_defaults(func=run)
@@ -55,13 +57,16 @@ def run(args: argparse.Namespace) -> int:
     from ..config import seed_everything
     from ..episodes import load_episodes
     from ..io import atomic_write_json
+    from ..workdir import check_output_file
 
+    check_output_file(args.out)  # before any work: a bad --out must not throw a finished evaluation away
     episodes_path = Path(args.episodes)
-    episodes = load_episodes(episodes_path)
+    episodes = load_episodes(episodes_path, check=True, unique_users=True)  # integrity: ids, dates, gold ops, keywords
     examples, source = select_sessions(episodes, args.split, limit=args.limit_sessions, seed=args.seed,
                                        dataset_dir=episodes_path.parent / "dataset")
     if not examples:
-        raise ValueError(f"split {args.split!r} of {episodes_path} has no sessions")
+        raise ValueError(f"split {args.split!r} of {episodes_path} has no sessions ({source}); use --split all "
+                         "or --split train, or synthesise more users (3 or more give every split a user)")
     seed_everything(args.seed)
     env_options: dict[str, Any] = {"retriever": args.retriever}
     if args.no_delete:

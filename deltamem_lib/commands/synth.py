@@ -60,16 +60,17 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from ..synthesis.dataset import write_synth_output
+    from ..synthesis.dataset import leftovers_beside, write_synth_output
+    from ..workdir import check_output_dir
 
     fractions = tuple(args.split)
     if abs(sum(fractions) - 1.0) > 1e-6:
         raise ValueError(f"--split fractions must sum to 1, got {' + '.join(map(str, fractions))} = {sum(fractions):g}")
-    out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not args.overwrite:
-        raise ValueError(f"{out} already exists and is not empty; pass --overwrite to replace it")
+    out = check_output_dir(args.out, overwrite=args.overwrite)  # before any work
+    for left in leftovers_beside(out):  # a killed earlier run; the old data may sit in a .old- folder
+        print(f"deltamem synth: note: {left} was left by an interrupted run"
+              + (" and holds the data that was being replaced" if ".old-" in left.name else "")
+              + "; remove it when you no longer need it", file=sys.stderr)
     start = time.perf_counter()
     progress = not args.no_progress
     extra_files: dict[str, Any] = {}

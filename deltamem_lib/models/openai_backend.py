@@ -2,24 +2,41 @@
 
 The paper's strongest prompted row is "DeltaMem-4o-mini", the agent on an API model; a GPU
 machine serves Qwen3 through vLLM with the same protocol. This backend speaks
-``POST {base_url}/chat/completions`` with the standard library only (``urllib``), sends the
-tools as OpenAI function schemas and reads ``tool_calls`` back.
+``POST {base_url}/chat/completions`` through the maintained ``openai`` client (the one users
+of OpenAI, vLLM and Ollama endpoints already know), sends the tools as OpenAI function
+schemas and reads ``tool_calls`` back.
 
 Configuration comes from the environment, never from a notebook cell or a results file:
 ``DELTAMEM_OPENAI_BASE_URL`` (or ``OPENAI_BASE_URL``; default ``https://api.openai.com/v1``)
 and ``DELTAMEM_OPENAI_API_KEY`` (or ``OPENAI_API_KEY``; may be empty for local servers).
-The key lives in a private attribute, is left out of ``repr``/``str`` and of every error
-message (a server that echoes it back gets it replaced by ``***``).
+The key lives in a private attribute, is left out of ``repr``/``str``, pickles and every
+error message; a password or key written into the base URL (``https://user:KEY@host/v1``,
+``?api-key=KEY``) is treated the same way, and a server that echoes a secret back (in an
+error or in a normal reply that would reach a transcript) gets it replaced by ``***``.
+
+What a call does when the server misbehaves:
+
+* ``timeout`` is the *total* time of one attempt (connect, headers and body together), not
+  the time between two bytes: a server that trickles its answer is given up on after
+  ``timeout`` seconds;
+* a timeout, a refused or closed connection, a partial body, HTTP 429 and HTTP 5xx are
+  retried ``retries`` times with exponential back-off (0.5 s, 1 s, 2 s …, at most 8 s, or
+  the server's ``Retry-After`` when it is shorter than 8 s), so one call takes at most about
+  ``(retries + 1) * timeout`` plus the back-off;
+* HTTP 401/403/404/400, a body that is not UTF-8 JSON and a JSON reply without
+  ``choices[0].message`` are not retried;
+* every failure ends in :class:`~deltamem_lib.models.base.BackendError` whose message names
+  the URL (without secrets), what went wrong and what to do.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
+import re
+import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -28,6 +45,27 @@ from .base import BackendError, ChatModel, ChatResponse, Messages
 __all__ = ["OpenAIChatModel", "to_openai_messages"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_PLACEHOLDER_KEY = "EMPTY"  # local servers take any key; the client refuses an empty one
+_MAX_BACKOFF = 8.0
+
+
+class _Retryable(Exception):
+    """An attempt failed in a way another attempt may fix (message already redacted)."""
+
+
+def _split_url_secrets(base_url: str) -> tuple[str, list[str]]:
+    """``(url shown in messages, secrets found in the URL)``: user info and query values."""
+    try:
+        parts = urllib.parse.urlsplit(base_url)
+    except ValueError:
+        return "<unparseable base URL>", [base_url]
+    secrets = [x for x in (parts.username, parts.password) if x]
+    secrets += [v for _, v in urllib.parse.parse_qsl(parts.query) if v]
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    shown = urllib.parse.urlunsplit((parts.scheme, host, parts.path, "", ""))
+    return shown.rstrip("/"), secrets
 
 
 def to_openai_messages(messages: Messages) -> list[dict[str, Any]]:
@@ -68,10 +106,12 @@ class OpenAIChatModel(ChatModel):
     Args:
         model: the server's model name (``gpt-4o-mini``, ``Qwen/Qwen3-8B``, ``qwen3:4b`` …).
         base_url: the API root, ending in ``/v1`` for most servers.
-        api_key: the key (may be empty for local servers); kept private.
-        timeout: seconds per request.
+        api_key: the key (may be empty for local servers); kept private. The command line
+            reads it from the environment only (:meth:`from_env`).
+        timeout: total seconds of one attempt (connect, headers and body together).
         concurrency: requests in flight during :meth:`chat_batch`.
-        retries: extra attempts on HTTP 429/5xx and timeouts (with back-off).
+        retries: extra attempts after a timeout, a connection failure, a partial body,
+            HTTP 429 or HTTP 5xx (with exponential back-off).
     """
 
     def __init__(self, model: str, *, base_url: str = DEFAULT_BASE_URL, api_key: str = "", timeout: float = 120.0,
@@ -79,12 +119,19 @@ class OpenAIChatModel(ChatModel):
         super().__init__()
         if not model:
             raise ValueError("give the server's model name, e.g. 'openai:gpt-4o-mini'")
+        if not (isinstance(timeout, (int, float)) and timeout > 0):
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.name = model
-        self.base_url = base_url.rstrip("/")
         self.__key = api_key or ""
-        self.timeout = timeout
+        self.__url = base_url.rstrip("/")
+        self.base_url, url_secrets = _split_url_secrets(self.__url)
+        self.__secrets = sorted({x for x in [self.__key, *url_secrets] if x and len(x) >= 4}, key=len, reverse=True)
+        self.timeout = float(timeout)
         self.concurrency = max(1, concurrency)
         self.retries = max(0, retries)
+        self._backoff = 0.5  # first back-off in seconds (tests shrink it)
+        self.__client: Any = None
+        self.__lock = threading.Lock()
 
     @classmethod
     def from_env(cls, model: str, **kwargs: Any) -> OpenAIChatModel:
@@ -98,55 +145,150 @@ class OpenAIChatModel(ChatModel):
 
     __str__ = __repr__
 
-    def __getstate__(self) -> dict[str, Any]:  # pickling (multiprocessing) must not carry the key
+    def __getstate__(self) -> dict[str, Any]:  # pickling (multiprocessing) must not carry a secret
         state = dict(self.__dict__)
-        state[f"_{type(self).__name__}__key"] = ""
+        prefix = f"_{type(self).__name__}__"
+        state[prefix + "key"] = ""
+        state[prefix + "url"] = self.base_url
+        state[prefix + "secrets"] = []
+        state[prefix + "client"] = None
+        state[prefix + "lock"] = None
         return state
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__lock = threading.Lock()
+
     def _redact(self, text: str) -> str:
-        return text.replace(self.__key, "***") if self.__key else text
+        """``text`` with the key and any secret of the base URL replaced by ``***``."""
+        for secret in self.__secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _redact_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._redact(value)
+        if isinstance(value, dict):
+            return {k: self._redact_value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._redact_value(v) for v in value]
+        return value
 
     # ----- one request ---------------------------------------------------------------------
+    def _client(self) -> Any:
+        with self.__lock:
+            if self.__client is None:
+                try:
+                    import openai
+                except ImportError:
+                    raise BackendError("the 'openai:' backend needs the openai package: "
+                                       "pip install 'openai>=3.57,<4'") from None
+                try:
+                    import httpx2 as httpx
+                except ImportError:  # pragma: no cover - older openai releases use httpx
+                    import httpx  # type: ignore[no-redef]
+
+                self.__client = openai.OpenAI(
+                    api_key=self.__key or _PLACEHOLDER_KEY, base_url=self.__url, max_retries=0,
+                    timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
+                )
+            return self.__client
+
+    def _attempt(self, payload: dict[str, Any], url: str) -> dict[str, Any]:
+        """One request with a total deadline of ``self.timeout`` seconds."""
+        import openai
+
+        client = self._client()  # built (and openai imported) before the clock starts
+        box: dict[str, Any] = {}
+        cancelled = threading.Event()
+
+        def work() -> None:
+            try:
+                with client.chat.completions.with_streaming_response.create(**payload) as resp:
+                    chunks = []
+                    for chunk in resp.iter_bytes():
+                        if cancelled.is_set():
+                            return
+                        chunks.append(chunk)
+                    box["body"] = b"".join(chunks)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                box["error"] = exc
+
+        worker = threading.Thread(target=work, name="deltamem-openai-request", daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if worker.is_alive():  # the worker stops reading at its next chunk and closes the response
+            cancelled.set()
+            raise _Retryable(f"no complete answer within {self.timeout:g} s (total timeout)")
+        exc = box.get("error")
+        if exc is None:
+            return self._decode(box["body"], url)
+        if isinstance(exc, openai.APIStatusError):
+            return self._status_error(exc, url)
+        if isinstance(exc, openai.APITimeoutError):
+            raise _Retryable(f"timed out after {self.timeout:g} s")
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__ or exc
+            raise _Retryable(f"cannot reach the server or it closed the connection ({self._redact(type(cause).__name__ + ': ' + str(cause))[:200]})")
+        if isinstance(exc, openai.OpenAIError):
+            raise BackendError(f"{url}: {self._redact(str(exc))[:300]}")
+        if isinstance(exc, (OSError, EOFError)) or type(exc).__module__.split(".")[0] in ("httpx", "httpx2",
+                                                                                            "httpcore", "httpcore2"):
+            # raised while reading the body: the connection closed early or the body was cut short
+            raise _Retryable(f"the answer was cut short ({self._redact(type(exc).__name__ + ': ' + str(exc))[:200]})")
+        raise exc
+
+    def _decode(self, body: bytes, url: str) -> dict[str, Any]:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BackendError(f"{url}: the server's answer is not UTF-8 (byte {exc.start}); is this an "
+                               "OpenAI-compatible endpoint?") from None
+        try:
+            reply = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BackendError(f"{url}: the server's answer is not JSON ({exc.msg} at character {exc.pos}: "
+                               f"{self._redact(text[:120])!r}); is this an OpenAI-compatible endpoint?") from None
+        return reply
+
+    def _status_error(self, exc: Any, url: str) -> dict[str, Any]:
+        code = exc.status_code
+        try:
+            body = self._redact(exc.response.text[:300])
+        except Exception:  # noqa: BLE001 - a body that cannot be decoded is not worth a second error
+            body = "<unreadable body>"
+        if code in (401, 403):
+            raise BackendError(
+                f"{url}: HTTP {code}, the server rejected the API key. Set a valid key in "
+                "DELTAMEM_OPENAI_API_KEY (or OPENAI_API_KEY) and check DELTAMEM_OPENAI_BASE_URL."
+            )
+        if code == 404:
+            raise BackendError(f"{url}: HTTP 404; check the base URL (it usually ends in /v1) and the "
+                               f"model name {self.name!r}. Server said: {body}")
+        if code == 429 or code >= 500:
+            err = _Retryable(f"HTTP {code}: {body}")
+            retry_after = exc.response.headers.get("retry-after", "")
+            err.retry_after = float(retry_after) if re.fullmatch(r"\d+(\.\d+)?", retry_after) else None  # type: ignore[attr-defined]
+            raise err
+        raise BackendError(f"{url}: HTTP {code}: {body}")
+
     def _post(self, payload: dict[str, Any]) -> dict[str, Any]:
         url = f"{self.base_url}/chat/completions"
-        data = json.dumps(payload).encode("utf-8")
-        headers = {"Content-Type": "application/json"}
-        if self.__key:
-            headers["Authorization"] = f"Bearer {self.__key}"
-        last: str = ""
+        last = ""
         for attempt in range(self.retries + 1):
-            req = urllib.request.Request(url, data=data, headers=headers, method="POST")
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 — URL from config
-                    return json.loads(resp.read().decode("utf-8"))
-            except urllib.error.HTTPError as exc:
-                body = self._redact(exc.read().decode("utf-8", "replace")[:300])
-                if exc.code in (401, 403):
-                    raise BackendError(
-                        f"{url}: HTTP {exc.code}, the server rejected the API key. Set a valid key in "
-                        "DELTAMEM_OPENAI_API_KEY (or OPENAI_API_KEY) and check DELTAMEM_OPENAI_BASE_URL."
-                    ) from None
-                if exc.code == 404:
-                    raise BackendError(f"{url}: HTTP 404; check the base URL (it usually ends in /v1) and the "
-                                       f"model name {self.name!r}. Server said: {body}") from None
-                last = f"HTTP {exc.code}: {body}"
-                if exc.code != 429 and exc.code < 500:
-                    raise BackendError(f"{url}: {last}") from None
-            except urllib.error.URLError as exc:
-                reason = self._redact(str(exc.reason))
-                if isinstance(exc.reason, (TimeoutError, socket.timeout)):
-                    last = f"timed out after {self.timeout:.0f} s"
-                else:
-                    raise BackendError(f"cannot reach {url} ({reason}); is the server running and is "
-                                       "DELTAMEM_OPENAI_BASE_URL right?") from None
-            except (TimeoutError, socket.timeout):
-                last = f"timed out after {self.timeout:.0f} s"
-            except json.JSONDecodeError:
-                raise BackendError(f"{url}: the server's answer is not JSON; is this an OpenAI-compatible "
-                                   "endpoint?") from None
+                return self._attempt(payload, url)
+            except _Retryable as exc:
+                last = str(exc)
+                wait = min(_MAX_BACKOFF, self._backoff * 2 ** attempt)
+                hint = getattr(exc, "retry_after", None)
+                if hint is not None and hint < _MAX_BACKOFF:
+                    wait = max(wait, hint)
             if attempt < self.retries:
-                time.sleep(min(8.0, 0.5 * 2 ** attempt))
-        raise BackendError(f"{url}: {last} (after {self.retries + 1} attempts)")
+                time.sleep(wait)
+        advice = ("is the server running and is DELTAMEM_OPENAI_BASE_URL right?" if "cannot reach" in last
+                  else "try again later, or raise the timeout or the number of retries")
+        raise BackendError(f"{url}: {last} (after {self.retries + 1} attempt{'s' if self.retries else ''}); {advice}")
 
     def _one(self, messages: Messages, *, max_new_tokens: int, temperature: float,
              tools: list[dict[str, Any]] | None, seed: int | None) -> ChatResponse:
@@ -159,18 +301,23 @@ class OpenAIChatModel(ChatModel):
         if tools:
             payload["tools"] = [t if "function" in t else {"type": "function", "function": t} for t in tools]
         t0 = time.perf_counter()
-        reply = self._post(payload)
+        reply = self._redact_value(self._post(payload))  # a reply that echoes a secret never leaves here
         seconds = time.perf_counter() - t0
-        try:
-            choice = reply["choices"][0]
-            msg = choice.get("message") or {}
-        except (KeyError, IndexError, TypeError):
-            raise BackendError(f"{self.base_url}: unexpected answer without choices: "
-                               f"{self._redact(json.dumps(reply)[:200])}") from None
+        url = f"{self.base_url}/chat/completions"
+        choice = reply.get("choices") if isinstance(reply, dict) else None
+        choice = choice[0] if isinstance(choice, list) and choice else None
+        msg = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(msg, dict) or not isinstance(msg.get("content") or "", str) \
+                or not isinstance(msg.get("tool_calls") or [], list):
+            raise BackendError(f"{url}: unexpected answer, expected {{'choices': [{{'message': {{'content': str, "
+                               f"'tool_calls': list}}}}]}}, got {json.dumps(reply)[:200]}")
         content = msg.get("content") or ""
         calls, malformed = [], 0
         for tc in msg.get("tool_calls") or []:
-            f = tc.get("function") or {}
+            f = tc.get("function") if isinstance(tc, dict) else None
+            if not isinstance(f, dict):
+                malformed += 1
+                continue
             args = f.get("arguments", {})
             if isinstance(args, str):
                 try:
@@ -178,7 +325,7 @@ class OpenAIChatModel(ChatModel):
                 except ValueError:
                     malformed += 1
                     continue
-            if not isinstance(args, dict) or not f.get("name"):
+            if not isinstance(args, dict) or not isinstance(f.get("name"), str) or not f.get("name"):
                 malformed += 1
                 continue
             calls.append({"name": f["name"], "arguments": args})
@@ -186,11 +333,17 @@ class OpenAIChatModel(ChatModel):
             known = {t.get("function", t).get("name") for t in tools or []} or None
             parsed = parse_tool_calls(content, known_tools=known)
             content, calls, malformed = parsed.content, parsed.calls, len(parsed.malformed)
-        usage = reply.get("usage") or {}
-        return ChatResponse(text=content, tool_calls=calls, prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                            completion_tokens=int(usage.get("completion_tokens") or 0), seconds=seconds,
+        usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}
+
+        def _count(key: str) -> int:
+            v = usage.get(key)
+            return int(v) if isinstance(v, (int, float)) and v == v else 0
+
+        finish = choice.get("finish_reason")
+        return ChatResponse(text=content, tool_calls=calls, prompt_tokens=_count("prompt_tokens"),
+                            completion_tokens=_count("completion_tokens"), seconds=seconds,
                             raw_text=msg.get("content") or "", malformed_tool_calls=malformed,
-                            finish_reason=choice.get("finish_reason"))
+                            finish_reason=finish if isinstance(finish, str) else None)
 
     def _generate(self, batch: list[Messages], *, max_new_tokens: int, temperature: float,
                   tools: list[dict[str, Any]] | None, seed: int | None) -> list[ChatResponse]:

@@ -42,9 +42,12 @@ def split_users(user_ids: Sequence[str], *, seed: int = 0,
                 fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> dict[str, list[str]]:
     """Assign users to train / validation / test, deterministically for ``seed``.
 
-    Sizes are ``round(n · fraction)`` for validation and test (train keeps the rest and at
-    least one user); users are shuffled by a stream of their own, so the split of a user
-    does not depend on the order of ``user_ids``.
+    Sizes are ``round(n · fraction)`` for validation and test, but at least one user for
+    a non-zero fraction once there are three users or more (so ``--users 3`` still gives a
+    validation and a test user); train keeps the rest and at least one user. With fewer
+    users than non-empty splits a split may stay empty (it is saved so that it loads back;
+    evaluating an empty split says so). Users are shuffled by a stream of their own, so the
+    split of a user does not depend on the order of ``user_ids``.
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
         raise ValueError(f"fractions must be three non-negative numbers summing to 1 (train, validation, test), "
@@ -55,6 +58,9 @@ def split_users(user_ids: Sequence[str], *, seed: int = 0,
     random.Random(f"split:{seed}").shuffle(ids)
     n = len(ids)
     n_val, n_test = round(n * fractions[1]), round(n * fractions[2])
+    if n >= 3:  # small sets: a non-zero fraction gets at least one user
+        n_val = max(n_val, 1 if fractions[1] > 0 else 0)
+        n_test = max(n_test, 1 if fractions[2] > 0 else 0)
     while n and n_val + n_test > n - 1 and fractions[0] > 0:
         if n_test >= n_val and n_test:
             n_test -= 1
@@ -117,7 +123,8 @@ def write_synth_output(out_dir: str | os.PathLike[str], episodes: Sequence[Episo
         splits = split_users([ep.user_id for ep in episodes], seed=seed, fractions=fractions)
         save_episodes(tmp / "episodes.jsonl", episodes)
         dataset = build_dataset_dict(episodes, splits)
-        _quietly(lambda: dataset.save_to_disk(str(tmp / "dataset")))
+        # one shard per split: an empty split saved with zero shards cannot be loaded back
+        _quietly(lambda: dataset.save_to_disk(str(tmp / "dataset"), num_shards={k: 1 for k in dataset}))
         stats = dataset_stats(episodes, seed=seed, generator=generator, splits=splits)
         stats["split_fractions"] = list(fractions)
         stats.update(extra_stats or {})
@@ -145,13 +152,39 @@ def _quietly(fn: Any) -> Any:
 
 
 def _swap_into_place(tmp: Path, target: Path) -> None:
+    """Rename ``tmp`` to ``target``; an existing ``target`` is kept until the new one is in place.
+
+    If the final rename fails, the old folder is moved back; if even that fails, the error
+    says where the old data is, so nothing is lost without a word.
+    """
     old = None
     if target.exists():
         old = target.with_name(f".{target.name}.old-{os.getpid()}")
         os.replace(target, old)
-    os.replace(tmp, target)
+    try:
+        os.replace(tmp, target)
+    except OSError as exc:
+        if old is None:
+            raise
+        try:
+            os.replace(old, target)
+        except OSError:
+            raise OSError(f"{target}: could not move the new data into place ({exc.strerror or exc}) nor the "
+                          f"old data back; the old data is in {old}, rename it to {target.name} to restore "
+                          "it") from None
+        raise OSError(f"{target}: could not move the new data into place ({exc.strerror or exc}); the old "
+                      "data was restored unchanged") from None
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def leftovers_beside(target: str | os.PathLike[str]) -> list[Path]:
+    """Folders an interrupted write of ``target`` left beside it (``.NAME.partial-*``, ``.NAME.old-*``)."""
+    t = Path(target)
+    if not t.parent.is_dir():
+        return []
+    return sorted(p for p in t.parent.glob(f".{t.name}.*") if p.is_dir() and (".partial-" in p.name
+                                                                           or ".old-" in p.name))
 
 
 def load_synth_output(path: str | os.PathLike[str]) -> tuple[list[Episode], Any, dict[str, Any]]:

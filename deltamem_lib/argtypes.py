@@ -1,0 +1,34 @@
+"""Argument types for the ``deltamem`` command line: bad numbers are refused by argparse.
+
+``type=int`` accepts ``--batch-size 0`` (which later fails deep inside with "range() arg 3
+must not be zero") and ``--limit-sessions -1`` (which silently meant "all"). These types
+refuse such values while parsing, so argparse prints the argument's name, the bad value and
+what is allowed, and exits with code 2 before any work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+__all__ = ["int_at_least", "nonnegative_int", "positive_int"]
+
+
+def int_at_least(lo: int, *, hint: str = "") -> Callable[[str], int]:
+    """An argparse ``type`` for integers ``>= lo`` (``hint`` is added to the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"must be >= {lo}, got {value}{hint}")
+        return value
+
+    parse.__name__ = f"integer >= {lo}"
+    return parse
+
+
+positive_int = int_at_least(1)
+nonnegative_int = int_at_least(0, hint=" (0 means no limit)")
