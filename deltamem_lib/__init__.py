@@ -6,7 +6,7 @@ reward that compares the memory state it produces with the gold state (the Memor
 Levenshtein Distance, MLD). Modules, by concept:
 
 * :mod:`deltamem_lib.memory` — memory state and operations (§3.1)
-* :mod:`deltamem_lib.mld`    — the MLD reward ``r_trans`` (§3.3, ``shared/docs/mld_spec.md``)
+* :mod:`deltamem_lib.mld`    — the MLD reward ``r_trans`` (§3.3, ``docs/mld_spec.md``)
 * :mod:`deltamem_lib.io`     — atomic writes and readers that name the bad line
 * :mod:`deltamem_lib.config` — profiles, seeding, run folders
 """

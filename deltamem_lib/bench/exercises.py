@@ -15,7 +15,7 @@ from ..exercises.mld import Check
 
 __all__ = ["check_answerer", "check_evidence_recall", "check_f1", "check_mem0_label", "FIXTURE"]
 
-FIXTURE = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "benchmarks" / "locomo_tiny.json"
+FIXTURE = Path(__file__).resolve().parents[2] / "data" / "samples" / "locomo_tiny.json"
 
 
 def _close(a: Any, b: float, tol: float = 0.01) -> bool:
@@ -44,7 +44,7 @@ def check_mem0_label(answer: int | None, mem0_label: str = "open-domain") -> Che
 
     cat = next(k for k, v in MEM0_CATEGORY_NAMES.items() if v == mem0_label)
     why = (f"Mem0's '{mem0_label}' is category {cat}, whose official name is '{CATEGORY_NAMES[cat]}' "
-           "(PROTOCOLS.md §1, label trap). Overall scores agree; per-category columns of different papers are "
+           "(docs/benchmark_protocols.md §1, label trap). Overall scores agree; per-category columns of different papers are "
            "comparable only after translating the labels.")
     if answer is None:
         return Check(None, "Write the category number (1-4).")

@@ -1,6 +1,6 @@
 """LLM judges of the benchmarks, through any chat backend (optional everywhere).
 
-* LoCoMo's **J** (``PROTOCOLS.md`` §1): the Mem0 judge prompt, kept character for character in
+* LoCoMo's **J** (``docs/benchmark_protocols.md`` §1): the Mem0 judge prompt, kept character for character in
   :data:`deltamem_lib.benchmarks.metrics.MEM0_JUDGE_PROMPT`, temperature 0, verdicts read by
   :func:`~deltamem_lib.benchmarks.metrics.parse_judge_verdict`. Mem0 reports the mean ± std
   over 10 runs; with greedy decoding every run of a local judge is the same, so runs after the

@@ -1,7 +1,7 @@
 """Benchmarks of the DeltaMem evaluation: loaders, scoring metrics, downloads.
 
 The DeltaMem paper (arXiv 2604.01560) evaluates on LoCoMo, HaluMem and PersonaMem; their
-data, protocols and published numbers are summarised in ``shared/benchmarks/PROTOCOLS.md``.
+data, protocols and published numbers are summarised in ``docs/benchmark_protocols.md``.
 
 * :mod:`.locomo`     — ``locomo10.json``: conversations, dated sessions, QA (categories 1–5)
 * :mod:`.personamem` — ``questions_<split>.csv`` + ``shared_contexts_<split>.jsonl``, MCQ answers

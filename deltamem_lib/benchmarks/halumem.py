@@ -1,6 +1,6 @@
 """HaluMem loader (Chen et al., arXiv 2511.03506; HF ``IAAR-Shanghai/HaluMem``).
 
-HaluMem probes a memory system operation by operation (``shared/benchmarks/PROTOCOLS.md``
+HaluMem probes a memory system operation by operation (``docs/benchmark_protocols.md``
 §2): after each session is ingested, the memories written from that session are judged
 against the session's gold memory points (extraction), update points are probed by search
 (update), and the questions attached to the session are answered (QA). Both releases,
@@ -64,7 +64,7 @@ __all__ = [
     "halumem_stats",
 ]
 
-#: The six question types (PROTOCOLS.md §2, "Gold memory points").
+#: The six question types (docs/benchmark_protocols.md §2, "Gold memory points").
 QUESTION_TYPES: tuple[str, ...] = (
     "Basic Fact Recall",
     "Multi-hop Inference",

@@ -2,17 +2,17 @@
 
 LoCoMo is the main QA benchmark of the DeltaMem paper's evaluation. The file is a JSON
 array of 10 two-person conversations, each split into dated sessions, plus QA items whose
-``category`` is an integer 1–5 (``shared/benchmarks/PROTOCOLS.md`` §1 "Data"). Following the
-Mem0 protocol that DeltaMem reports (PROTOCOLS.md §1 "Protocol used by memory-system
+``category`` is an integer 1–5 (``docs/benchmark_protocols.md`` §1 "Data"). Following the
+Mem0 protocol that DeltaMem reports (docs/benchmark_protocols.md §1 "Protocol used by memory-system
 papers"), each conversation is fed session by session with its date, and the 1,540
 questions of categories 1–4 are scored; category 5 (adversarial) is skipped.
 
 Category names here are the **official** ones fixed by the snap evaluation code
-(:data:`CATEGORY_NAMES`). Mem0's paper used another mapping (PROTOCOLS.md §1 "Label trap");
+(:data:`CATEGORY_NAMES`). Mem0's paper used another mapping (docs/benchmark_protocols.md §1 "Label trap");
 :data:`MEM0_CATEGORY_NAMES` is kept only to translate published tables, never to label
 our own results.
 
-Quirks of the real file that this loader tolerates (``shared/benchmarks/README.md``,
+Quirks of the real file that this loader tolerates (``data/README.md``,
 "Quirks a loader must tolerate"):
 
 * conv-26 has ``session_20_date_time`` … ``session_35_date_time`` keys with no session:
@@ -63,7 +63,7 @@ __all__ = [
     "locomo_stats",
 ]
 
-#: Official category meaning (snap-research/LoCoMo ``task_eval/evaluation.py``; PROTOCOLS.md §1).
+#: Official category meaning (snap-research/LoCoMo ``task_eval/evaluation.py``; docs/benchmark_protocols.md §1).
 CATEGORY_NAMES: dict[int, str] = {
     1: "multi-hop",
     2: "temporal",
@@ -253,7 +253,7 @@ class _Ctx:
     def fail(self, record: str, field_: str, problem: str) -> DataFileError:
         return DataFileError(
             f"{self.path}: {record}: field {field_!r}: {problem}. The file does not follow the "
-            "LoCoMo schema (shared/benchmarks/README.md); re-download it "
+            "LoCoMo schema (data/README.md); re-download it "
             "(deltamem_lib.benchmarks.download.fetch('locomo')) or fix that record."
         )
 

@@ -1,7 +1,7 @@
 """Scoring metrics of the DeltaMem evaluation: LoCoMo, HaluMem and PersonaMem.
 
 Everything here is a pure function over answers or over labels a judge already gave; no
-model is called. Definitions follow ``shared/benchmarks/PROTOCOLS.md``:
+model is called. Definitions follow ``docs/benchmark_protocols.md``:
 
 LoCoMo (§1, "Protocol used by memory-system papers" — the Mem0 protocol DeltaMem reports)
     * :func:`locomo_f1` — Mem0's token-*set* F1 (``evaluation/metrics/utils.py``): lowercase,
@@ -99,7 +99,7 @@ def mem0_tokenize(text: Any) -> list[str]:
 
 
 def locomo_f1(prediction: Any, reference: Any) -> float:
-    """Mem0-flavour LoCoMo F1 over token **sets** (PROTOCOLS.md §1, "F1 (Mem0 flavour)").
+    """Mem0-flavour LoCoMo F1 over token **sets** (docs/benchmark_protocols.md §1, "F1 (Mem0 flavour)").
 
     As in ``mem0ai/mem0`` ``evaluation/metrics/utils.py`` ``calculate_metrics``: an empty (or
     ``None``) prediction or reference scores 0; otherwise ``P = |A∩B|/|A|``,
@@ -233,7 +233,7 @@ def word_tokenize(text: str) -> list[str]:
 
 def bleu1(prediction: Any, reference: Any, *,
           tokenizer: Callable[[str], list[str]] | None = None) -> float:
-    """BLEU-1 as the Mem0 protocol computes it (PROTOCOLS.md §1, "BLEU-1").
+    """BLEU-1 as the Mem0 protocol computes it (docs/benchmark_protocols.md §1, "BLEU-1").
 
     ``nltk.translate.bleu_score.sentence_bleu([ref], hyp, weights=(1, 0, 0, 0),
     smoothing_function=SmoothingFunction().method1)`` on ``word_tokenize`` of the lowercased
@@ -298,7 +298,7 @@ def _stemmed_f1(prediction: str, reference: str, stem: Callable[[str], str]) -> 
 
 def locomo_f1_official(prediction: str, answer: str, category: int, *,
                        stemmer: Callable[[str], str] | None = None) -> float:
-    """The original LoCoMo QA score (PROTOCOLS.md §1, "Original LoCoMo protocol").
+    """The original LoCoMo QA score (docs/benchmark_protocols.md §1, "Original LoCoMo protocol").
 
     * categories 2 and 4: Porter-stemmed multiset F1 of :func:`normalize_answer_locomo` tokens;
     * category 3: the same, against the gold text before the first ``;``;
@@ -458,7 +458,7 @@ def parse_judge_verdict(output: str | None) -> JudgeVerdict:
 
 @dataclass(frozen=True)
 class JudgeRunsSummary:
-    """J over several judge runs (PROTOCOLS.md §1: Mem0 reports mean ± std over 10 runs).
+    """J over several judge runs (docs/benchmark_protocols.md §1: Mem0 reports mean ± std over 10 runs).
 
     ``per_run`` is each run's accuracy; ``mean``/``std`` are over runs; ``question_means``
     is each question's score averaged over runs (feed it to :func:`per_category_table`)."""
@@ -545,7 +545,7 @@ def per_category_table(categories: Sequence[int], scores: Mapping[str, Sequence[
                        order: Sequence[int] | None = None) -> list[CategoryRow]:
     """Mean of each metric per category, then an ``overall`` row (micro mean over all
     questions), as Mem0's ``generate_scores.py`` reports. ``None`` scores are left out of a
-    mean. Names default to the **official** LoCoMo names (PROTOCOLS.md §1, "Label trap").
+    mean. Names default to the **official** LoCoMo names (docs/benchmark_protocols.md §1, "Label trap").
 
     >>> rows = per_category_table([1, 1, 2], {"J": [1, 0, 1]})
     >>> [(r.key, r.n, r.means["J"]) for r in rows]
@@ -724,7 +724,7 @@ def _check_score(s: int | None, what: str) -> None:
 def halumem_extraction_metrics(integrity: Iterable[IntegrityJudgement],
                                accuracy: Iterable[AccuracyJudgement]) -> ExtractionMetrics:
     """Memory-extraction metrics from already-judged records (HaluMem ``eval/evaluation.py``
-    ``aggregate_eval_results``; PROTOCOLS.md §2 "Metrics").
+    ``aggregate_eval_results``; docs/benchmark_protocols.md §2 "Metrics").
 
     Over gold points that are *not* interference:
     ``R = #(score 2) / #points``; ``weighted R = Σ 0.5·score·importance / Σ importance``.
@@ -841,7 +841,7 @@ def _label_rates(labels: Sequence[Any], allowed: Sequence[str]) -> LabelRates:
 
 def halumem_update_metrics(labels: Iterable[str | None | UpdateJudgement]) -> LabelRates:
     """Memory-update rates C / H / O (and Other) over all probed update points
-    (PROTOCOLS.md §2). Labels are matched case-insensitively to :data:`UPDATE_LABELS`;
+    (docs/benchmark_protocols.md §2). Labels are matched case-insensitively to :data:`UPDATE_LABELS`;
     anything else is an invalid judge call (kept in the "(all)" denominator)."""
     labs = [x.label if isinstance(x, UpdateJudgement) else x for x in labels]
     return _label_rates(labs, UPDATE_LABELS)
@@ -850,7 +850,7 @@ def halumem_update_metrics(labels: Iterable[str | None | UpdateJudgement]) -> La
 def halumem_qa_metrics(labels: Sequence[str | None],
                        question_types: Sequence[str] | None = None) -> LabelRates:
     """QA rates C / H / O over all questions, and per question type when
-    ``question_types`` is given (PROTOCOLS.md §2)."""
+    ``question_types`` is given (docs/benchmark_protocols.md §2)."""
     labels = list(labels)
     overall = _label_rates(labels, QA_LABELS)
     if question_types is None:
@@ -939,7 +939,7 @@ def _letter(x: Any) -> str | None:
 
 def mcq_accuracy(gold: Sequence[str], predicted: Sequence[str | None],
                  groups: Sequence[str] | None = None) -> AccuracyReport:
-    """Share of questions whose predicted option equals the gold option (PROTOCOLS.md §3:
+    """Share of questions whose predicted option equals the gold option (docs/benchmark_protocols.md §3:
     4-option accuracy, chance 25%), overall and per group. Letters compare after removing
     parentheses and case (``"(c)"`` == ``"C"``); a ``None`` prediction is wrong.
 
