@@ -67,3 +67,20 @@ def test_docs_the_workbook_cites_exist():
             cited |= set(re.findall(r"docs/([\w-]+\.md)", (ROOT / name).read_text(encoding="utf-8")))
     missing = sorted(c for c in cited if not (ROOT / "docs" / c).is_file())
     assert not missing, f"cited but absent from docs/: {missing}"
+
+
+def test_the_worked_example_of_the_spec_in_docs_is_what_the_library_computes():
+    from deltamem_lib.mld import memory_levenshtein
+
+    spec = (ROOT / "docs" / "mld_spec.md").read_text(encoding="utf-8")
+    gold = [{"content": "User lives in Berlin", "keywords": ["Berlin"]},
+            {"content": "User works as a nurse", "keywords": ["nurse"]}]
+    added = memory_levenshtein(["User lives in Hamburg", "User lives in Berlin now"], gold)
+    assert f"Q* ≈ {added.q_total:.3f}" in spec and f"r_trans ≈ 2·{added.q_total:.3f}/4 ≈ {added.reward:.3f}" in spec
+    noop = memory_levenshtein(["User lives in Hamburg"], gold)  # doing nothing keeps the stale fact
+    no_check = memory_levenshtein(["User lives in Hamburg"], gold, lexical_fidelity=False)
+    assert noop.reward == 0.0 and "r_trans = 0" in spec
+    assert f"r_trans = 2·0.75/3 = {no_check.reward:.1f}" in spec
+    for rule in ("r_trans = 2·Q* / (|ΔP| + |ΔG|) = 1 − MLD_norm", "`τ` (default 0.5)",
+                 "r_state = 2·(|E| + Q*) / (|P| + |G|)", r'`tokens(s) = re.findall(r"\w+", s.lower())`'):
+        assert rule in spec, rule

@@ -38,9 +38,9 @@ __all__ = [
 LOCOMO_COLUMNS: tuple[tuple[str, int | str], ...] = (
     ("single-hop", 4), ("multi-hop", 1), ("temporal", 2), ("open-domain", 3), ("overall", "overall"))
 
-_PAPER = "DeltaMem paper (docs/paper_notes.md §1); answers GPT-4o-mini, judge not disclosed"
+_PAPER = "DeltaMem paper §4 (docs/benchmark_protocols.md §5); answers GPT-4o-mini, judge not disclosed"
 
-#: LLM-judge accuracy (%), official categories (docs/paper_notes.md §1).
+#: LLM-judge accuracy (%), official categories (DeltaMem §4; docs/benchmark_protocols.md §5).
 PUBLISHED_LOCOMO_J: tuple[tuple[str, float, float, float, float, float], ...] = (
     ("A-Mem", 54.05, 39.79, 49.91, 18.85, 48.38),
     ("Mem0", 60.88, 52.84, 59.50, 40.62, 57.86),
@@ -54,11 +54,11 @@ PUBLISHED_LOCOMO_J: tuple[tuple[str, float, float, float, float, float], ...] = 
     ("DeltaMem-8B-RL", 82.05, 64.18, 73.83, 51.04, 75.13),
 )
 
-#: LoCoMo F1 and BLEU-1 (%), overall (docs/paper_notes.md §1).
+#: LoCoMo F1 and BLEU-1 (%), overall (DeltaMem §4; docs/benchmark_protocols.md §5).
 PUBLISHED_LOCOMO_F1: tuple[tuple[str, float, float], ...] = (
     ("Mem0", 42.55, 33.79), ("LightMem", 44.81, 34.17), ("DeltaMem-8B-RL", 50.72, 39.78))
 
-#: HaluMem (Medium, per docs/benchmark_protocols.md §2 and docs/paper_notes.md §1): extraction F1, update correct,
+#: HaluMem (Medium, per docs/benchmark_protocols.md §2 and §5): extraction F1, update correct,
 #: QA correct (%); ``None`` where the source gives no number.
 PUBLISHED_HALUMEM: tuple[tuple[str, float | None, float | None, float | None, str], ...] = (
     ("MemOS", 79.70, 62.11, 67.23, "HaluMem leaderboard (docs/benchmark_protocols.md §2), judge GPT-4o"),
@@ -68,7 +68,7 @@ PUBLISHED_HALUMEM: tuple[tuple[str, float | None, float | None, float | None, st
     ("DeltaMem-8B-RL", 80.65, 41.54, 66.43, _PAPER + "; 'memory extraction' score"),
 )
 
-#: PersonaMem overall accuracy (%) (docs/paper_notes.md §1; docs/benchmark_protocols.md §3 marks it secondary, split not stated).
+#: PersonaMem overall accuracy (%) (docs/benchmark_protocols.md §5 marks it secondary, split not stated).
 PUBLISHED_PERSONAMEM: tuple[tuple[str, float], ...] = (
     ("Mem0", 43.12), ("Supermemory", 53.88), ("Zep", 56.71), ("Memobase", 58.89),
     ("DeltaMem-4o-mini (prompted)", 59.71), ("DeltaMem-8B-RL", 63.61))
