@@ -10,7 +10,7 @@ list (``tests/test_layers.py`` checks every import, at the top and inside functi
 that no modules or parts import each other in a cycle):
 
 1. **Memory and reward** — :mod:`.memory` (memory state and operations, §3.1), :mod:`.mld`
-   (the MLD reward ``r_trans``, §3.3), :mod:`.mistakes` (typical mistakes and what the
+   (the MLD reward ``r_trans``, §3.3, ``docs/mld_spec.md``), :mod:`.mistakes` (typical mistakes and what the
    reward gives them), :mod:`.embeddings` (the sentence encoder), :mod:`.io` (atomic files,
    the append-only journal, figures saved with their numbers), :mod:`.workdir` (work-folder
    lock, data-file hashes for resume, stale temporary files), :mod:`.config` (profiles,

@@ -12,6 +12,12 @@ A notebook's ``parameters`` cell holds only literal assignments whose defaults a
 ``smallest`` profile; papermill injects a profile's section for that notebook. Because
 papermill only warns on a misspelled parameter, :func:`check_profile` compares every key of
 a profile with the parameters a notebook declares (the tests run it on every profile).
+
+Interactively (Jupyter, Colab) there is no papermill: :func:`apply_profile`, the first call of
+every notebook's resolve cell, reads ``profile`` from the parameters cell and applies that
+profile's section for the notebook, with the same checks. Values papermill injected win over
+the profile file, so ``deltamem notebooks --profile X`` (which injects X's section) gives the
+same values either way and ``papermill -p profile X -p key value`` keeps ``value``.
 """
 
 from __future__ import annotations
@@ -34,7 +40,9 @@ __all__ = [
     "PROFILES_DIR",
     "NOTEBOOKS_DIR",
     "Profile",
+    "ProfileApplied",
     "RunContext",
+    "apply_profile",
     "cache_dir",
     "check_profile",
     "list_profiles",
@@ -253,3 +261,108 @@ def resolve_run(notebook: str, *, profile: str = "smallest", seed: int = 0,
         results_dir=results,
         data_dir=PROJECT_ROOT / "data",
     )
+
+
+@dataclass(frozen=True)
+class ProfileApplied:
+    """What :func:`apply_profile` did: the notebook it recognised, the profile, the values it
+    set, and the values papermill had injected (kept)."""
+
+    notebook: str
+    profile: str
+    applied: dict[str, Any]
+    injected: dict[str, Any]
+
+    def __str__(self) -> str:
+        head = f"profile {self.profile!r} for {self.notebook}"
+        if not self.applied and not self.injected:
+            return f"{head}: the parameters cell's values (the profile changes none of them)"
+        parts = []
+        if self.applied:
+            parts.append("applied " + ", ".join(f"{k}={v!r}" for k, v in self.applied.items()))
+        if self.injected:
+            parts.append(f"set by papermill and kept: {', '.join(self.injected)}")
+        return f"{head}: " + "; ".join(parts)
+
+
+def _papermill_injected(namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters papermill injected in this kernel: the assignments of the last executed cell
+    that starts with papermill's ``# Parameters`` comment (IPython keeps every executed cell's
+    source in ``In``). Empty when not run by papermill."""
+    history = namespace.get("In")
+    if not isinstance(history, (list, tuple)):
+        return {}
+    for src in reversed(history):
+        if isinstance(src, str) and src.lstrip().startswith("# Parameters"):
+            out: dict[str, Any] = {}
+            try:
+                body = ast.parse(src).body
+            except SyntaxError:
+                return {}
+            for node in body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    try:
+                        out[node.targets[0].id] = ast.literal_eval(node.value)
+                    except ValueError:
+                        continue
+            return out
+    return {}
+
+
+def _recognise_notebook(namespace: Mapping[str, Any], notebooks_dir: Path) -> str:
+    """The notebook whose declared parameters are all defined in ``namespace`` (the one whose
+    parameters cell just ran); the most specific one if several fit."""
+    fits = []
+    for nb in sorted(notebooks_dir.glob("*.ipynb")):
+        try:
+            declared = notebook_parameters(nb)
+        except ValueError:
+            continue
+        if declared and all(k in namespace for k in declared):
+            fits.append((len(declared), nb.stem))
+    if not fits:
+        raise ValueError(f"apply_profile: no notebook in {notebooks_dir} declares exactly the parameters defined "
+                         "here; run the parameters cell first, or pass notebook='<stem>'")
+    fits.sort(reverse=True)
+    if len(fits) > 1 and fits[0][0] == fits[1][0]:
+        raise ValueError(f"apply_profile: parameters fit {fits[0][1]} and {fits[1][1]}; pass notebook='<stem>'")
+    return fits[0][1]
+
+
+def apply_profile(namespace: dict[str, Any], notebook: str | os.PathLike[str] | None = None, *,
+                  profiles_dir: Path | None = None, notebooks_dir: Path | None = None) -> ProfileApplied:
+    """Apply the section of ``profiles/<namespace['profile']>.yaml`` for this notebook to
+    ``namespace`` (a notebook's ``globals()``) and say what changed.
+
+    ``notebook`` is the notebook's stem or path; by default it is recognised from the
+    parameters defined in ``namespace``, so the call does not name the notebook. The section
+    is checked exactly like a papermill run (:func:`check_profile`: unknown names and wrong
+    types raise ``ValueError``). Values papermill injected (``deltamem notebooks``, or
+    ``papermill -p``) win over the profile file; every other key of the section is set.
+    """
+    profiles_dir = profiles_dir or PROFILES_DIR
+    notebooks_dir = notebooks_dir or NOTEBOOKS_DIR
+    stem = Path(notebook).stem if notebook else _recognise_notebook(namespace, notebooks_dir)
+    name = namespace.get("profile")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"{stem}: the parameters cell must set `profile` to a name in {profiles_dir} "
+                         f"({', '.join(list_profiles(profiles_dir))})")
+    injected = _papermill_injected(namespace)
+    try:
+        prof = load_profile(name, profiles_dir)
+    except FileNotFoundError:
+        if "profile" in injected:  # a profile file elsewhere, passed to papermill: its values are injected
+            return ProfileApplied(stem, name, {}, injected)
+        raise
+    section = Profile(prof.name, prof.description, {stem: prof.notebooks.get(stem, {})}, prof.path)
+    problems = check_profile(section, notebooks_dir)
+    if problems:
+        raise ValueError(f"profile {prof.path}: " + "; ".join(problems))
+    applied = {}
+    for key, value in section.notebooks[stem].items():
+        if key in injected:
+            continue
+        if namespace.get(key, object()) != value:
+            applied[key] = value
+        namespace[key] = copy.deepcopy(value)
+    return ProfileApplied(stem, prof.name, applied, {k: v for k, v in injected.items() if k != "profile"})

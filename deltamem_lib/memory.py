@@ -9,7 +9,7 @@ transition ``S_{t+1} = f(S_t, d_{t+1})`` carried out by memory operations:
 * ``DELETE(memory_id)``       remove an entry;
 * ``NOOP``                    nothing to change.
 
-Decisions this project takes where the paper is silent (``shared/docs/paper_notes.md`` §4):
+Decisions this project takes where the paper is silent (``docs/paper_notes.md`` §4):
 
 * ids are short and stable (``m1``, ``m2`` …), allocated by the state and **never reused**,
   even after a delete, so an operation log always means the same thing;

@@ -1,6 +1,6 @@
 """Typical mistakes of a memory manager, generated from a gold session (DeltaMem §3.3, Figure 3).
 
-The MLD reward (``mld_spec.md``) compares the state a manager's operations produce with the
+The MLD reward (``docs/mld_spec.md``) compares the state a manager's operations produce with the
 gold state. To see how it responds to each kind of error, this module takes a gold session —
 the state before it and the gold operations — and produces the operations (and hence the
 predicted state) of a manager that makes exactly one typical mistake:

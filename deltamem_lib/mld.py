@@ -3,7 +3,7 @@ r"""The Memory-based Levenshtein Distance (MLD) and the transition reward ``r_tr
 DeltaMem (§3.3, Definition 3.1) rewards the memory manager by comparing the memory *state*
 its operations produce with the gold state, not its operations with gold operations (many
 operation sequences reach the same state). This module implements
-``shared/docs/mld_spec.md`` exactly:
+``docs/mld_spec.md`` exactly:
 
 1. **Shared part.** :math:`E = P \cap G` (multiset intersection under identity
    ``norm(p) == norm(g)``); :math:`\Delta P = P - E`, :math:`\Delta G = G - E`.
@@ -525,7 +525,7 @@ def memory_levenshtein(pred: Iterable[EntryLike], gold: Iterable[EntryLike], *,
                        similarity: SimilaritySpec = "lexical", threshold: float = 0.5,
                        lexical_fidelity: bool = True, scope: str = "delta",
                        before: Iterable[EntryLike] | None = None) -> MLDResult:
-    """Score a predicted memory state against the gold state (``mld_spec.md``).
+    """Score a predicted memory state against the gold state (``docs/mld_spec.md``).
 
     Args:
         pred: the predicted state ``P`` (gold state before the session with the agent's

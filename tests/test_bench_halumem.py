@@ -1,7 +1,7 @@
 """HaluMem loader (deltamem_lib.benchmarks.halumem).
 
 No real HaluMem file is available to the project (Hugging Face only, CC BY-NC-ND), so the
-loader is checked on ``fixtures/benchmarks/halumem_tiny.jsonl``: two hand-written users in
+loader is checked on ``data/samples/halumem_tiny.jsonl``: two hand-written users in
 the documented schema, one Medium-style and one with a Long-style distractor session.
 """
 
@@ -21,7 +21,7 @@ from deltamem_lib.benchmarks.halumem import (
 )
 from deltamem_lib.io import DataFileError
 
-FIXTURE = Path(__file__).parent / "fixtures" / "benchmarks" / "halumem_tiny.jsonl"
+FIXTURE = Path(__file__).resolve().parents[1] / "data" / "samples" / "halumem_tiny.jsonl"
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,8 @@
 """LoCoMo loader (deltamem_lib.benchmarks.locomo) and benchmark downloads (…download).
 
-The hand-made fixture ``fixtures/benchmarks/locomo_tiny.json`` follows the official schema
-and reproduces every quirk of the real file; the real ``locomo10.json`` is checked against
-the counts in ``shared/benchmarks/README.md`` when the shared folder is present.
+The hand-made sample ``data/samples/locomo_tiny.json`` follows the official schema and
+reproduces every quirk of the real file; the real ``locomo10.json`` is checked against the
+counts in ``data/README.md`` when it is in ``data/`` or in ``$DELTAMEM_DATA``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from deltamem_lib.bench.paths import SAMPLES, locate_data
 from deltamem_lib.benchmarks import download
 from deltamem_lib.benchmarks.locomo import (
     CATEGORY_NAMES,
@@ -27,13 +28,14 @@ from deltamem_lib.benchmarks.locomo import (
 )
 from deltamem_lib.io import DataFileError
 
-FIXTURE = Path(__file__).parent / "fixtures" / "benchmarks" / "locomo_tiny.json"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
-REAL = SHARED / "locomo" / "locomo10.json"
+FIXTURE = SAMPLES / "locomo_tiny.json"
+_REAL = locate_data("locomo", warn=False)
+REAL = _REAL.path
+REAL_DIR = REAL.parents[1]
 needs_real = pytest.mark.skipif(
-    not REAL.is_file(),
-    reason=f"real LoCoMo file not found at {REAL} (shared/benchmarks is absent outside the project "
-    "workspace; it is never committed because of its non-commercial licence)",
+    _REAL.fixture,
+    reason="real LoCoMo file not found in data/locomo/ or $DELTAMEM_DATA/locomo/ (`deltamem data fetch "
+    "locomo` gets it; it is never committed because of its non-commercial licence)",
 )
 
 
@@ -175,7 +177,7 @@ def real():
 
 
 @needs_real
-def test_real_locomo_counts_match_the_shared_readme(real):
+def test_real_locomo_counts_match_the_data_readme(real):
     stats = locomo_stats(real)
     assert stats["conversations"] == 10
     assert stats["sessions"] == 272
@@ -258,6 +260,6 @@ def test_registry_has_official_sources_and_checksums():
 
 
 @needs_real
-def test_fetch_finds_the_shared_copy_without_network(tmp_path):
-    got = download.fetch("locomo", root=tmp_path / "empty", search_dirs=[SHARED])
+def test_fetch_finds_a_local_copy_without_network(tmp_path):
+    got = download.fetch("locomo", root=tmp_path / "empty", search_dirs=[REAL_DIR])
     assert got == REAL

@@ -246,7 +246,7 @@ def test_halumem_extraction_metrics_by_hand():
 
 
 def test_halumem_f1_reproduces_the_memos_leaderboard_row():
-    # MemOS, Medium: Target P 86.25, R 74.07 -> F1 79.70 (PROTOCOLS.md §2)
+    # MemOS, Medium: Target P 86.25, R 74.07 -> F1 79.70 (docs/benchmark_protocols.md §2)
     integrity = [IntegrityJudgement(2 if i < 7407 else 0, 1.0, False) for i in range(10000)]
     accuracy = [AccuracyJudgement(2 if i < 69 else 0, True) for i in range(80)]
     m = halumem_extraction_metrics(integrity, accuracy)

@@ -17,17 +17,18 @@ from deltamem_lib.benchmarks.personamem import (
     score_personamem,
     visible_context,
 )
+from deltamem_lib.bench.paths import SAMPLES, search_dirs
 from deltamem_lib.io import DataFileError
 
-FIX = Path(__file__).parent / "fixtures" / "benchmarks"
+FIX = SAMPLES
 QUESTIONS = FIX / "personamem_questions_tiny.csv"
 CONTEXTS = FIX / "personamem_contexts_tiny.jsonl"
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
-REAL = SHARED / "personamem" / "questions_32k.csv"
+REAL = next((d / "personamem" / "questions_32k.csv" for d in search_dirs()
+             if (d / "personamem" / "questions_32k.csv").is_file()), Path("data/personamem/questions_32k.csv"))
 needs_real = pytest.mark.skipif(
     not REAL.is_file(),
-    reason=f"real PersonaMem questions not found at {REAL} (shared/benchmarks is absent outside the "
-    "project workspace; the file is never committed)",
+    reason="real PersonaMem questions not found in data/personamem/ or $DELTAMEM_DATA/personamem/ "
+    "(`deltamem data fetch personamem` gets them; the file is never committed)",
 )
 
 
@@ -179,7 +180,7 @@ def test_malformed_contexts_name_file_line_and_field(tmp_path):
 
 
 @needs_real
-def test_real_questions_match_the_shared_readme():
+def test_real_questions_match_the_data_readme():
     qs = load_personamem_questions(REAL)
     stats = personamem_stats(qs)
     assert stats["questions"] == 589

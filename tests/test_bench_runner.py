@@ -17,11 +17,12 @@ from deltamem_lib.benchmarks.answering import fit_history
 from deltamem_lib.benchmarks.provenance import attribute_turns, entry_sources
 from deltamem_lib.benchmarks.runner import BenchConfig, run_benchmark
 from deltamem_lib.io import Journal
+from deltamem_lib.teaching.benchmarks_ablations import summary_line
 from deltamem_lib.benchmarks.locomo import load_locomo
 from deltamem_lib.memory import MemoryEntry, Operation, Source
 from deltamem_lib.models.base import ChatModel, ChatResponse
 
-FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
+FIXTURES = Path(__file__).resolve().parents[1] / "data" / "samples"
 LOCOMO = FIXTURES / "locomo_tiny.json"
 
 
@@ -231,6 +232,7 @@ def test_halumem_and_personamem_paths(tmp_path):
     res = run_benchmark(_cfg(benchmark="halumem", data=str(FIXTURES / "halumem_tiny.jsonl")), tmp_path / "h",
                         model=Scripted())
     assert res["metrics"]["sessions_probed"] > 0 and any("QA" in k for k in res["not_computed"])
+    assert res["data_source"] == "sample" and summary_line(res).startswith("SAMPLE DATA")
     judged = run_benchmark(_cfg(benchmark="halumem", data=str(FIXTURES / "halumem_tiny.jsonl")), tmp_path / "h",
                            model=Scripted(), judge=Scripted(name="judge", verdict='{"label": "Correct"}'))
     assert judged["metrics"]["qa"]["correct"] == 1.0 and not judged["not_computed"]

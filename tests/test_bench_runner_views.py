@@ -83,15 +83,21 @@ def test_locomo_recall_by_session(tmp_path, monkeypatch):
     assert by["turn_recall"] == [1.0, 1.0, 1.0] and by["session_recall"][-1] == 1.0
 
 
-def test_locate_data_falls_back_to_the_fixture(tmp_path):
-    missing = locate_data("locomo", tmp_path)
-    assert missing.fixture and missing.path.name == "locomo_tiny.json" and "tiny fixture" in missing.note
+def test_locate_data_falls_back_to_the_sample(tmp_path, monkeypatch):
+    import deltamem_lib.bench.paths as P
+
+    monkeypatch.setattr(P, "DATA_DIR", tmp_path / "no-data")
+    monkeypatch.delenv(P.DATA_ENV, raising=False)
+    with pytest.warns(P.SampleDataWarning, match="USING THE SAMPLE"):
+        missing = locate_data("locomo", tmp_path)
+    assert missing.fixture and missing.path.name == "locomo_tiny.json" and missing.source == "sample"
     (tmp_path / "locomo").mkdir()
     (tmp_path / "locomo" / "locomo10.json").write_text("[]")
     assert not locate_data("locomo", tmp_path).fixture
     (tmp_path / "personamem").mkdir()
     (tmp_path / "personamem" / "questions_32k.csv").write_text("x")
-    pm = locate_data("personamem", tmp_path)
+    with pytest.warns(P.SampleDataWarning):
+        pm = locate_data("personamem", tmp_path)
     assert pm.fixture and "conversations" in pm.note and pm.contexts.name == "personamem_contexts_tiny.jsonl"
 
 

@@ -15,7 +15,7 @@ from deltamem_lib.benchmarks.locomo import load_locomo
 from deltamem_lib.io import DataFileError
 from deltamem_lib.workdir import WorkDirBusyError, WorkDirLock, file_sha256
 
-LOCOMO = Path(__file__).parent / "fixtures" / "benchmarks" / "locomo_tiny.json"
+LOCOMO = Path(__file__).resolve().parents[1] / "data" / "samples" / "locomo_tiny.json"
 
 
 def _raw():

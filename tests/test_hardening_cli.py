@@ -126,7 +126,7 @@ def test_broken_manifest_and_journal_are_one_line_errors(tmp_path, capsys):
     work = tmp_path / "w"
     work.mkdir()
     (work / "bench_manifest.json").write_text("{not json")
-    LOCOMO = Path(__file__).parent / "fixtures" / "benchmarks" / "locomo_tiny.json"
+    LOCOMO = Path(__file__).resolve().parents[1] / "data" / "samples" / "locomo_tiny.json"
     code, err = _run(capsys, ["bench", "locomo", "--data", str(LOCOMO), "--system", "oracle", "--work-dir", str(work),
                               "--out", str(tmp_path / "r.json")])
     assert code == 2 and "bench_manifest.json" in err and "line 1" in err

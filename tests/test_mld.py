@@ -1,4 +1,4 @@
-"""The MLD reward against ``shared/docs/mld_spec.md``: worked examples and properties."""
+"""The MLD reward against ``docs/mld_spec.md``: worked examples and properties."""
 
 from __future__ import annotations
 

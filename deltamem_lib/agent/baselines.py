@@ -11,11 +11,11 @@ the same data and the same model, the workbook re-implements the pipelines' logi
   decision already removed is rejected and counted, like any invalid call.
 * :class:`AddOnlySystem` — recent Mem0 versions dropped UPDATE/DELETE: every extracted fact
   is added (exact duplicates of an existing memory skipped). Contradictory memories then
-  coexist — the complaint in Mem0's issue tracker (``paper_notes.md`` §3).
+  coexist — the complaint in Mem0's issue tracker (``docs/paper_notes.md`` §3).
 * :class:`OracleSystem` — applies the gold operations; its reward must be exactly 1, which
   checks the whole evaluation pipeline.
 * :class:`NoopSystem` — changes nothing: the score of "do nothing", the floor that a trained
-  agent must beat (``training_notes.md``: without lexical fidelity it scored 0.49).
+  agent must beat (``docs/training_notes.md``: without lexical fidelity it scored 0.49).
 * :class:`FullContext` — no memory at all: the answer model reads the raw history (the
   paper's and Mem0's upper reference on LoCoMo); used by the benchmark notebooks.
 

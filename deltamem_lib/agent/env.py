@@ -3,7 +3,7 @@
 DeltaMem (§3.1) casts memory management as a state transition ``S_{t+1} = f(S_t, d_{t+1})``
 carried out by an agent that searches the memory and emits ADD / UPDATE / DELETE operations;
 RL (§3.3) starts every rollout from the *gold* state before the session and rewards the
-state the agent leaves with ``r_trans`` (the MLD reward, ``shared/docs/mld_spec.md``).
+state the agent leaves with ``r_trans`` (the MLD reward, ``docs/mld_spec.md``).
 :class:`MemoryEnv` is exactly that, in the shape TRL 1.16 expects of an
 ``environment_factory``:
 

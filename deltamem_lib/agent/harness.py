@@ -5,7 +5,7 @@ paper's RL setup), so the sessions are independent and a system's score is an av
 them. Per session:
 
 * ``r_trans`` — the MLD reward of the state the system left against the gold state after
-  (``shared/docs/mld_spec.md``; the paper's training signal and our main metric).
+  (``docs/mld_spec.md``; the paper's training signal and our main metric).
 * **Operation F1 per type** — how many of the gold operations the system performed. States,
   not operations, are what the paper rewards (many operation sequences reach one state),
   so this is a diagnostic that says *which kind* of change a system gets wrong. Matching,

@@ -1,7 +1,7 @@
 """The one-shot variant of the agent: related memories in the prompt, one JSON list out.
 
 A small model rarely survives a multi-turn tool dialogue; and every extra turn costs a full
-pass over the prompt. The one-shot variant (``paper_notes.md`` §4; ``training_notes.md``
+pass over the prompt. The one-shot variant (``docs/paper_notes.md`` §4; ``docs/training_notes.md``
 measured it 2.7× cheaper per prompt in GRPO) does the retrieval *for* the model — the
 memories most related to the session's user turns, with their ids — and asks for every
 operation at once as a JSON list::

@@ -10,7 +10,7 @@ builds its prompt with the same two functions (:func:`react_prompt` and
 
 * ReAct (the paper's agent): system prompt + tool schemas (:func:`~.env.tool_schemas`, from
   :class:`MemoryEnv`'s typed, documented methods, rendered by the chat template), then the session.
-* One-shot (``paper_notes.md`` §4, for small models): the related memories are in the
+* One-shot (``docs/paper_notes.md`` §4, for small models): the related memories are in the
   prompt, and the answer is one JSON list of operations.
 * Mem0-style baseline: a fact-extraction prompt, then one decision prompt per fact.
 """

@@ -1,7 +1,7 @@
 """The DeltaMem agent at inference: a ReAct loop over :class:`MemoryEnv`'s tools.
 
 DeltaMem §3.1: the manager reads the session, may search the memory, reasons, and emits
-memory operations; the episode ends when it answers without a tool call (``paper_notes.md``
+memory operations; the episode ends when it answers without a tool call (``docs/paper_notes.md``
 §4). This loop mirrors TRL's multi-turn rollout (``GRPOTrainer._tool_call_loop``) so that
 a model trained there behaves the same here:
 

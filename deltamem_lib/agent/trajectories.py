@@ -1,8 +1,8 @@
 """Gold tool-calling trajectories: the SFT view of the synthetic data.
 
-The paper trains with RL from a prompted model; ``training_notes.md`` found that a small
+The paper trains with RL from a prompted model; ``docs/training_notes.md`` found that a small
 model makes no tool calls at all before training, so the workbook offers an SFT warm start
-on *gold trajectories* (an AtomMem-style step, ``paper_notes.md`` §2): for each session,
+on *gold trajectories* (an AtomMem-style step, ``docs/paper_notes.md`` §2): for each session,
 the conversation an ideal agent would have had with :class:`MemoryEnv`:
 
 1. the prompt exactly as in GRPO (system prompt, instruction + ``reset`` observation);
@@ -19,7 +19,7 @@ gold state after (checked). Sessions with no change get no call and the final an
 
 Two formats: TRL's conversational ``{"messages", "tools"}`` and, because Arrow merges the
 argument dictionaries of different tools into one schema (``delete_memory`` would be
-rendered with a null ``content``; ``training_notes.md``), a pre-tokenised
+rendered with a null ``content``; ``docs/training_notes.md``), a pre-tokenised
 ``{"input_ids", "assistant_masks"}`` built with ``return_assistant_tokens_mask=True``
 (the compact template's ``{% generation %}`` markers), which TRL's SFTTrainer accepts as is.
 """

@@ -1,8 +1,8 @@
 """The benchmarks of the DeltaMem evaluation (arXiv 2604.01560, §4: Tables 1–3, Figures 3–5).
 
-The paper evaluates on LoCoMo, HaluMem and PersonaMem; their data, protocols and published
-numbers are summarised in ``shared/benchmarks/PROTOCOLS.md``. One module per benchmark holds
-its loader and its metrics:
+The DeltaMem paper (arXiv 2604.01560) evaluates on LoCoMo, HaluMem and PersonaMem; their
+data, protocols and published numbers are summarised in ``docs/benchmark_protocols.md``.
+One module per benchmark holds its loader and its metrics:
 
 * :mod:`.locomo`     — ``locomo10.json``: conversations, dated sessions, QA (categories 1–5);
   Mem0-protocol F1 / BLEU-1, the original LoCoMo F1, per-category tables

@@ -2,7 +2,7 @@
 
 The paper ablates *local lexical fidelity* (its Figure 3: without the keyword check the reward
 pays for vague rewrites, and RL learns them); the workbook adds the design choices it makes
-where the paper is silent (``paper_notes.md`` §4): ReAct vs one-shot, DELETE on/off, and the
+where the paper is silent (``docs/paper_notes.md`` §4): ReAct vs one-shot, DELETE on/off, and the
 *state* reward against an *outcome* reward (AtomMem, Memory-R1: reward = answering probe
 questions). Three views, from cheapest to most expensive:
 

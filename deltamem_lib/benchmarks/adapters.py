@@ -6,7 +6,7 @@ the manager updates a memory *about the user* after every session). The three be
 the paper's §4 come in other shapes; this module converts them, and every decision it takes
 is written here once:
 
-**LoCoMo** (two named people talking, no assistant; ``PROTOCOLS.md`` §1).
+**LoCoMo** (two named people talking, no assistant; ``docs/benchmark_protocols.md`` §1).
 
 * *One memory per speaker*, as in the Mem0 protocol ("both speakers are users; Mem0 keeps one
   memory store per speaker"): each conversation becomes two episodes, ``"<sample_id>:<name>"``.
@@ -32,7 +32,7 @@ release are ingested like any other.
 at ``end_index_in_shared_context``; §3): the history is cut into pseudo-sessions at every
 question's end index (and every ``block`` messages), so that a question is answered from the
 memory as it stood after exactly the messages it may see. The first, persona system message is
-**not** ingested by default (it states the persona outright — the leak ``PROTOCOLS.md`` §3
+**not** ingested by default (it states the persona outright — the leak ``docs/benchmark_protocols.md`` §3
 warns about); ``include_persona=True`` ingests it as a first user turn. PersonaMem has no dates:
 sessions carry an empty date.
 """

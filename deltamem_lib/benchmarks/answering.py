@@ -1,7 +1,7 @@
 """Answering benchmark questions from a memory, or from the raw history (full context).
 
 The paper answers every benchmark question with one answer model (GPT-4o-mini) reading the
-memories each system retrieved (§4); LoCoMo follows the Mem0 protocol (``PROTOCOLS.md`` §1,
+memories each system retrieved (§4); LoCoMo follows the Mem0 protocol (``docs/benchmark_protocols.md`` §1,
 step 2): retrieve memories for the question, show them with their timestamps, ask for an
 answer of at most 5–6 words that uses the timestamps, prefers the most recent memory on a
 conflict and turns relative dates into absolute ones.
@@ -10,7 +10,7 @@ conflict and turns relative dates into absolute ones.
   eight instructions of Mem0's ``ANSWER_PROMPT`` (``evaluation/prompts.py``) in substance but
   is **not** that prompt word for word, and drops its "think step by step" block (a 5–6-word
   answer leaves no room for it). Answers and the judge's J depend on the prompt
-  (``PROTOCOLS.md`` §1: 82.0 vs 92.6 for two prompts on one system), so a measured number
+  (``docs/benchmark_protocols.md`` §1: 82.0 vs 92.6 for two prompts on one system), so a measured number
   names its prompt (:data:`ANSWER_PROMPT_ID`). Pass ``instructions=`` to use another.
 * :func:`locomo_answer_messages` — memories of both speakers, each block under its speaker's
   name, one line per memory ``- <date>: <content>``.

@@ -1,7 +1,7 @@
 """Download the benchmark files of the DeltaMem evaluation from their official sources.
 
-Sources, sizes and checksums are those recorded in ``shared/benchmarks/README.md`` and
-``PROTOCOLS.md`` §0 ("Official repo"):
+Sources, sizes, checksums and licences are listed in ``data/README.md``
+(``docs/benchmark_protocols.md`` §0 names the official repositories):
 
 * LoCoMo — ``data/locomo10.json`` of GitHub ``snap-research/locomo``, pinned to commit
   ``3eb6f2c`` (CC BY-NC 4.0), sha256 known;
@@ -10,10 +10,11 @@ Sources, sizes and checksums are those recorded in ``shared/benchmarks/README.md
 * HaluMem — ``HaluMem-Medium.jsonl`` / ``HaluMem-Long.jsonl`` of the Hugging Face dataset
   ``IAAR-Shanghai/HaluMem`` (CC BY-NC-ND 4.0; sha256 known for Medium only).
 
-The licences are non-commercial: the files are downloaded to the user's cache (or a folder
-they choose) and never committed. :func:`fetch` first looks for a copy already on disk
-(the cache, then ``shared/benchmarks/`` beside the project), verifies its checksum where
-one is known, and downloads only when there is none. Downloads stream to a temporary file
+The licences are non-commercial: the files are downloaded into the project's ``data/``
+folder (``data/<benchmark>/<file>``, ignored by git) and never committed. :func:`fetch` first
+looks for a copy already on disk (``data/``, then the folder named by ``$DELTAMEM_DATA``),
+verifies its checksum where one is known, and downloads only when there is none. The command
+``deltamem data fetch locomo|personamem|halumem`` calls it. Downloads stream to a temporary file
 in the target folder, are hashed on the way, and are renamed into place only when the
 checksum matches, so a failed or interrupted download never leaves a bad file behind.
 """
@@ -22,29 +23,29 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import PROJECT_ROOT, cache_dir
-from ..io import atomic_write
+from ..config import PROJECT_ROOT
 
 __all__ = [
     "RemoteFile",
     "REMOTE_FILES",
-    "SHARED_BENCHMARKS_DIR",
+    "ALIASES",
     "DownloadError",
     "ChecksumError",
     "sha256_file",
     "benchmarks_root",
     "download_file",
     "fetch",
-]
+    ]
 
-#: Where the project's steering folder keeps read-only copies for tests and notebooks.
-SHARED_BENCHMARKS_DIR = PROJECT_ROOT.parent / "shared" / "benchmarks"
+#: Short names used by the command line and by :func:`deltamem_lib.benchmarks.paths.locate_data`.
+ALIASES = {"locomo": "locomo", "personamem": "personamem-32k", "halumem": "halumem-medium"}
 
 _HF = "https://huggingface.co/datasets"
 
@@ -122,9 +123,13 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 
 
 def benchmarks_root() -> Path:
-    """``$DELTAMEM_BENCHMARKS`` if set, else ``<cache_dir()>/benchmarks``."""
-    env = os.environ.get("DELTAMEM_BENCHMARKS")
-    return Path(env) if env else cache_dir() / "benchmarks"
+    """Where downloads go: the project's ``data/`` folder."""
+    return PROJECT_ROOT / "data"
+
+
+def _env_dirs() -> list[Path]:
+    env = os.environ.get("DELTAMEM_DATA")
+    return [Path(env).expanduser()] if env else []
 
 
 def download_file(url: str, dest: str | os.PathLike[str], *, sha256: str | None = None,
@@ -142,40 +147,48 @@ def download_file(url: str, dest: str | os.PathLike[str], *, sha256: str | None 
     if target.exists() and not force:
         if sha256 is None or sha256_file(target) == sha256:
             return target
-    return atomic_write(target, lambda tmp: _fetch_into(url, tmp, target, sha256=sha256, timeout=timeout))
-
-
-def _fetch_into(url: str, tmp: Path, target: Path, *, sha256: str | None, timeout: float) -> None:
-    """Stream ``url`` into ``tmp``, hashing on the way; raise if the checksum does not match."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     h = hashlib.sha256()
-    with open(tmp, "wb") as out:
+    try:
+        with os.fdopen(fd, "wb") as out:
+            try:
+                req = urllib.request.Request(url, headers={"User-Agent": "deltamem-workbook"})
+                with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (fixed URLs)
+                    while block := resp.read(1 << 20):
+                        h.update(block)
+                        out.write(block)
+            except urllib.error.HTTPError as exc:
+                raise DownloadError(
+                    f"could not download {url}: HTTP {exc.code} {exc.reason}. Download it by hand "
+                    f"and save it as {target}, or pass your copy's path to the loader."
+                ) from None
+            except (urllib.error.URLError, OSError, TimeoutError) as exc:
+                reason = getattr(exc, "reason", exc)
+                raise DownloadError(
+                    f"could not download {url} ({reason}); this machine seems to be offline or the "
+                    f"host is unreachable. Download the file on a connected machine, copy it to "
+                    f"{target} (or set $DELTAMEM_DATA to a folder holding <benchmark>/<file>), or pass your "
+                    "copy's path to the loader."
+                ) from None
+            out.flush()
+            os.fsync(out.fileno())
+        got = h.hexdigest()
+        if sha256 is not None and got != sha256:
+            raise ChecksumError(
+                f"{url}: sha256 {got} does not match the recorded {sha256}; the download is corrupt "
+                f"or the upstream file changed. Nothing was written to {target}. Retry, or if the "
+                "upstream file was deliberately updated, check the new release and update the "
+                "checksum in deltamem_lib/benchmarks/download.py."
+            )
+        os.replace(tmp, target)
+    except BaseException:
         try:
-            req = urllib.request.Request(url, headers={"User-Agent": "deltamem-workbook"})
-            with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (fixed URLs)
-                while block := resp.read(1 << 20):
-                    h.update(block)
-                    out.write(block)
-        except urllib.error.HTTPError as exc:
-            raise DownloadError(
-                f"could not download {url}: HTTP {exc.code} {exc.reason}. Download it by hand "
-                f"and save it as {target}, or pass your copy's path to the loader."
-            ) from None
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise DownloadError(
-                f"could not download {url} ({reason}); this machine seems to be offline or the "
-                f"host is unreachable. Download the file on a connected machine, copy it to "
-                f"{target} (or set $DELTAMEM_BENCHMARKS to the folder holding it), or pass your "
-                "copy's path to the loader."
-            ) from None
-    got = h.hexdigest()
-    if sha256 is not None and got != sha256:
-        raise ChecksumError(
-            f"{url}: sha256 {got} does not match the recorded {sha256}; the download is corrupt "
-            f"or the upstream file changed. Nothing was written to {target}. Retry, or if the "
-            "upstream file was deliberately updated, check the new release and update the "
-            "checksum in deltamem_lib/benchmarks/download.py."
-        )
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return target
 
 
 def _lookup(benchmark: str, filename: str | None) -> RemoteFile:
@@ -197,14 +210,14 @@ def fetch(benchmark: str, filename: str | None = None, *, root: str | os.PathLik
     """Path to a benchmark file, downloading it only if no good copy is on disk.
 
     Looks for ``<dir>/<subdir>/<filename>`` in ``root`` (default :func:`benchmarks_root`)
-    and then in ``search_dirs`` (default: ``shared/benchmarks`` beside the project); a copy
+    and then in ``search_dirs`` (default: the folder named by ``$DELTAMEM_DATA``, if set); a copy
     is accepted when its sha256 matches (or when none is recorded). Otherwise downloads
     into ``root``. ``filename`` defaults to the benchmark's first file; ``remote`` overrides
     the registry entry (tests use it with ``file://`` URLs).
     """
     rf = remote or _lookup(benchmark, filename)
     base = Path(root) if root is not None else benchmarks_root()
-    dirs = [base] + [Path(d) for d in (search_dirs if search_dirs is not None else [SHARED_BENCHMARKS_DIR])]
+    dirs = [base] + [Path(d) for d in (search_dirs if search_dirs is not None else _env_dirs())]
     for d in dirs:
         cand = d / rf.subdir / rf.filename
         if cand.is_file() and (rf.sha256 is None or sha256_file(cand) == rf.sha256):

@@ -1,6 +1,6 @@
 """HaluMem loader (Chen et al., arXiv 2511.03506; HF ``IAAR-Shanghai/HaluMem``).
 
-HaluMem probes a memory system operation by operation (``shared/benchmarks/PROTOCOLS.md``
+HaluMem probes a memory system operation by operation (``docs/benchmark_protocols.md``
 §2): after each session is ingested, the memories written from that session are judged
 against the session's gold memory points (extraction), update points are probed by search
 (update), and the questions attached to the session are answered (QA). Both releases,
@@ -82,7 +82,7 @@ __all__ = [
     "halumem_typewise_accuracy",
 ]
 
-#: The six question types (PROTOCOLS.md §2, "Gold memory points").
+#: The six question types (docs/benchmark_protocols.md §2, "Gold memory points").
 QUESTION_TYPES: tuple[str, ...] = (
     "Basic Fact Recall",
     "Multi-hop Inference",
@@ -453,7 +453,7 @@ def _check_score(s: int | None, what: str) -> None:
 def halumem_extraction_metrics(integrity: Iterable[IntegrityJudgement],
                                accuracy: Iterable[AccuracyJudgement]) -> ExtractionMetrics:
     """Memory-extraction metrics from already-judged records (HaluMem ``eval/evaluation.py``
-    ``aggregate_eval_results``; PROTOCOLS.md §2 "Metrics").
+    ``aggregate_eval_results``; docs/benchmark_protocols.md §2 "Metrics").
 
     Over gold points that are *not* interference:
     ``R = #(score 2) / #points``; ``weighted R = Σ 0.5·score·importance / Σ importance``.
@@ -570,7 +570,7 @@ def _label_rates(labels: Sequence[Any], allowed: Sequence[str]) -> LabelRates:
 
 def halumem_update_metrics(labels: Iterable[str | None | UpdateJudgement]) -> LabelRates:
     """Memory-update rates C / H / O (and Other) over all probed update points
-    (PROTOCOLS.md §2). Labels are matched case-insensitively to :data:`UPDATE_LABELS`;
+    (docs/benchmark_protocols.md §2). Labels are matched case-insensitively to :data:`UPDATE_LABELS`;
     anything else is an invalid judge call (kept in the "(all)" denominator)."""
     labs = [x.label if isinstance(x, UpdateJudgement) else x for x in labels]
     return _label_rates(labs, UPDATE_LABELS)
@@ -579,7 +579,7 @@ def halumem_update_metrics(labels: Iterable[str | None | UpdateJudgement]) -> La
 def halumem_qa_metrics(labels: Sequence[str | None],
                        question_types: Sequence[str] | None = None) -> LabelRates:
     """QA rates C / H / O over all questions, and per question type when
-    ``question_types`` is given (PROTOCOLS.md §2)."""
+    ``question_types`` is given (docs/benchmark_protocols.md §2)."""
     labels = list(labels)
     overall = _label_rates(labels, QA_LABELS)
     if question_types is None:

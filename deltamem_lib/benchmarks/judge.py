@@ -1,6 +1,6 @@
 """LLM judges of the benchmarks, through any chat backend (optional everywhere).
 
-* LoCoMo's **J** (``PROTOCOLS.md`` §1): the Mem0 judge prompt, kept character for character in
+* LoCoMo's **J** (``docs/benchmark_protocols.md`` §1): the Mem0 judge prompt, kept character for character in
   :data:`MEM0_JUDGE_PROMPT`, temperature 0, verdicts read by
   :func:`parse_judge_verdict`. Mem0 reports the mean ± std
   over 10 runs; with greedy decoding every run of a local judge is the same, so runs after the
@@ -272,7 +272,7 @@ def parse_judge_verdict(output: str | None) -> JudgeVerdict:
 
 @dataclass(frozen=True)
 class JudgeRunsSummary:
-    """J over several judge runs (PROTOCOLS.md §1: Mem0 reports mean ± std over 10 runs).
+    """J over several judge runs (docs/benchmark_protocols.md §1: Mem0 reports mean ± std over 10 runs).
 
     ``per_run`` is each run's accuracy; ``mean``/``std`` are over runs; ``question_means``
     is each question's score averaged over runs (feed it to :func:`per_category_table`)."""

@@ -2,17 +2,17 @@
 
 LoCoMo is the main QA benchmark of the DeltaMem paper's evaluation. The file is a JSON
 array of 10 two-person conversations, each split into dated sessions, plus QA items whose
-``category`` is an integer 1–5 (``shared/benchmarks/PROTOCOLS.md`` §1 "Data"). Following the
-Mem0 protocol that DeltaMem reports (PROTOCOLS.md §1 "Protocol used by memory-system
+``category`` is an integer 1–5 (``docs/benchmark_protocols.md`` §1 "Data"). Following the
+Mem0 protocol that DeltaMem reports (docs/benchmark_protocols.md §1 "Protocol used by memory-system
 papers"), each conversation is fed session by session with its date, and the 1,540
 questions of categories 1–4 are scored; category 5 (adversarial) is skipped.
 
 Category names here are the **official** ones fixed by the snap evaluation code
-(:data:`CATEGORY_NAMES`). Mem0's paper used another mapping (PROTOCOLS.md §1 "Label trap");
+(:data:`CATEGORY_NAMES`). Mem0's paper used another mapping (docs/benchmark_protocols.md §1 "Label trap");
 :data:`MEM0_CATEGORY_NAMES` is kept only to translate published tables, never to label
 our own results.
 
-Quirks of the real file that this loader tolerates (``shared/benchmarks/README.md``,
+Quirks of the real file that this loader tolerates (``data/README.md``,
 "Quirks a loader must tolerate"):
 
 * conv-26 has ``session_20_date_time`` … ``session_35_date_time`` keys with no session:
@@ -80,7 +80,7 @@ __all__ = [
     "format_category_table",
 ]
 
-#: Official category meaning (snap-research/LoCoMo ``task_eval/evaluation.py``; PROTOCOLS.md §1).
+#: Official category meaning (snap-research/LoCoMo ``task_eval/evaluation.py``; docs/benchmark_protocols.md §1).
 CATEGORY_NAMES: dict[int, str] = {
     1: "multi-hop",
     2: "temporal",
@@ -270,7 +270,7 @@ class _Ctx:
     def fail(self, record: str, field_: str, problem: str) -> DataFileError:
         return DataFileError(
             f"{self.path}: {record}: field {field_!r}: {problem}. The file does not follow the "
-            "LoCoMo schema (shared/benchmarks/README.md); re-download it "
+            "LoCoMo schema (data/README.md); re-download it "
             "(deltamem_lib.benchmarks.download.fetch('locomo')) or fix that record."
         )
 
@@ -492,7 +492,7 @@ def mem0_tokenize(text: Any) -> list[str]:
 
 
 def locomo_f1(prediction: Any, reference: Any) -> float:
-    """Mem0-flavour LoCoMo F1 over token **sets** (PROTOCOLS.md §1, "F1 (Mem0 flavour)").
+    """Mem0-flavour LoCoMo F1 over token **sets** (docs/benchmark_protocols.md §1, "F1 (Mem0 flavour)").
 
     As in ``mem0ai/mem0`` ``evaluation/metrics/utils.py`` ``calculate_metrics``: an empty (or
     ``None``) prediction or reference scores 0; otherwise ``P = |A∩B|/|A|``,
@@ -626,7 +626,7 @@ def word_tokenize(text: str) -> list[str]:
 
 def bleu1(prediction: Any, reference: Any, *,
           tokenizer: Callable[[str], list[str]] | None = None) -> float:
-    """BLEU-1 as the Mem0 protocol computes it (PROTOCOLS.md §1, "BLEU-1").
+    """BLEU-1 as the Mem0 protocol computes it (docs/benchmark_protocols.md §1, "BLEU-1").
 
     ``nltk.translate.bleu_score.sentence_bleu([ref], hyp, weights=(1, 0, 0, 0),
     smoothing_function=SmoothingFunction().method1)`` on ``word_tokenize`` of the lowercased
@@ -691,7 +691,7 @@ def _stemmed_f1(prediction: str, reference: str, stem: Callable[[str], str]) -> 
 
 def locomo_f1_official(prediction: str, answer: str, category: int, *,
                        stemmer: Callable[[str], str] | None = None) -> float:
-    """The original LoCoMo QA score (PROTOCOLS.md §1, "Original LoCoMo protocol").
+    """The original LoCoMo QA score (docs/benchmark_protocols.md §1, "Original LoCoMo protocol").
 
     * categories 2 and 4: Porter-stemmed multiset F1 of :func:`normalize_answer_locomo` tokens;
     * category 3: the same, against the gold text before the first ``;``;
@@ -736,7 +736,7 @@ def per_category_table(categories: Sequence[int], scores: Mapping[str, Sequence[
                        order: Sequence[int] | None = None) -> list[CategoryRow]:
     """Mean of each metric per category, then an ``overall`` row (micro mean over all
     questions), as Mem0's ``generate_scores.py`` reports. ``None`` scores are left out of a
-    mean. Names default to the **official** LoCoMo names (PROTOCOLS.md §1, "Label trap").
+    mean. Names default to the **official** LoCoMo names (docs/benchmark_protocols.md §1, "Label trap").
 
     >>> rows = per_category_table([1, 1, 2], {"J": [1, 0, 1]})
     >>> [(r.key, r.n, r.means["J"]) for r in rows]

@@ -1,10 +1,12 @@
 """Where notebook 05 finds its inputs: benchmark files, and notebook 04's RL adapter and results.
 
-* :func:`locate_data` — a benchmark file under the ``data_dir`` parameter (default
-  ``../shared/benchmarks`` relative to the project root, where the project's workspace keeps
-  the licensed files; they are never committed), else the project's tiny fixture in
-  ``tests/fixtures/benchmarks`` — a hand-made file in the same schema, good for the mechanics
-  only, and said so wherever its numbers appear.
+* :func:`locate_data` — a benchmark's real file, looked for in this order: the ``data_dir``
+  parameter when one is given, the project's ``data/`` folder (where ``deltamem data fetch``
+  puts it), and the folder named by the environment variable ``DELTAMEM_DATA``. When none
+  holds it, the small sample in ``data/samples`` is used — a hand-made file in the same
+  schema, good for the mechanics only — and the fallback is announced with a
+  :class:`SampleDataWarning` (printed in a notebook's output) and recorded as
+  ``data_source: sample`` in every results file made from it (:func:`data_source`).
 * :func:`find_rl_run` — the adapter and results of a notebook-04 run in the same run folder
   (the main job runs the notebooks in order with one ``output_dir``), checked against the
   model this notebook uses; the RL rows say "not trained in this run" when there is none.
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +23,15 @@ from typing import Any
 from ..config import PROJECT_ROOT
 from ..io import read_json
 
-__all__ = ["DataFile", "FIXTURES", "RLRun", "find_rl_run", "locate_data"]
+__all__ = ["DATA_DIR", "DATA_ENV", "DataFile", "SAMPLES", "SampleDataWarning", "RLRun", "data_source",
+           "find_rl_run", "locate_data", "search_dirs"]
 
-FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "benchmarks"
+#: The project's data folder: real benchmark files go to ``data/<benchmark>/`` (never committed).
+DATA_DIR = PROJECT_ROOT / "data"
+#: The committed samples, one per benchmark, in each benchmark's real schema (``data/README.md``).
+SAMPLES = DATA_DIR / "samples"
+#: Environment variable naming one more folder that holds ``<benchmark>/<file>`` copies.
+DATA_ENV = "DELTAMEM_DATA"
 
 _FILES = {"locomo": ("locomo/locomo10.json", "locomo_tiny.json", None),
           "halumem": ("halumem/HaluMem-Medium.jsonl", "halumem_tiny.jsonl", None),
@@ -30,10 +39,14 @@ _FILES = {"locomo": ("locomo/locomo10.json", "locomo_tiny.json", None),
                          ("personamem/shared_contexts_32k.jsonl", "personamem_contexts_tiny.jsonl"))}
 
 
+class SampleDataWarning(UserWarning):
+    """A benchmark's real file was not found and its small sample is used instead."""
+
+
 @dataclass(frozen=True)
 class DataFile:
     """A located benchmark file: ``path`` (and PersonaMem's ``contexts``), whether it is the
-    tiny fixture, and a sentence saying which it is."""
+    sample (``fixture``), and a sentence saying which it is."""
 
     benchmark: str
     path: Path
@@ -41,28 +54,65 @@ class DataFile:
     fixture: bool
     note: str
 
+    @property
+    def source(self) -> str:
+        """``"sample"`` or ``"real"``: the value of ``data_source`` in results files."""
+        return "sample" if self.fixture else "real"
+
 
 def _root(data_dir: str | os.PathLike[str]) -> Path:
     p = Path(data_dir)
     return p if p.is_absolute() else PROJECT_ROOT / p
 
 
-def locate_data(benchmark: str, data_dir: str | os.PathLike[str] = "../shared/benchmarks") -> DataFile:
-    """The real file of ``benchmark`` under ``data_dir`` if it is there (PersonaMem needs its
-    contexts file too), else the tiny fixture."""
+def search_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The folders searched for real benchmark files, in order: ``data_dir`` (when given,
+    relative to the project root), ``data/``, then ``$DELTAMEM_DATA`` (when set)."""
+    dirs = [_root(data_dir)] if data_dir else []
+    dirs.append(DATA_DIR)
+    env = os.environ.get(DATA_ENV)
+    if env:
+        dirs.append(Path(env).expanduser())
+    out: list[Path] = []
+    for d in dirs:
+        if d not in out:
+            out.append(d)
+    return out
+
+
+def data_source(path: str | os.PathLike[str]) -> str:
+    """``"sample"`` when ``path`` is one of the committed samples in ``data/samples``, else ``"real"``."""
+    try:
+        Path(path).resolve().relative_to(SAMPLES.resolve())
+    except ValueError:
+        return "real"
+    return "sample"
+
+
+def locate_data(benchmark: str, data_dir: str | os.PathLike[str] | None = None, *,
+                warn: bool = True) -> DataFile:
+    """The real file of ``benchmark`` in the first folder of :func:`search_dirs` that holds it
+    (PersonaMem needs its contexts file too), else the sample in ``data/samples``, with a
+    :class:`SampleDataWarning` unless ``warn`` is false."""
     if benchmark not in _FILES:
         raise ValueError(f"unknown benchmark {benchmark!r}; known: {', '.join(_FILES)}")
     real, tiny, ctx = _FILES[benchmark]
-    root = _root(data_dir) if data_dir else None
-    if root is not None and (root / real).is_file() and (ctx is None or (root / ctx[0]).is_file()):
-        return DataFile(benchmark, root / real, root / ctx[0] if ctx else None, False,
-                        f"{benchmark}: the real file {root / real}")
-    why = f"no {real} under {root}" if root is not None else "no data_dir given"
-    if ctx is not None and root is not None and (root / real).is_file():
-        why = f"{root / real} is there but its conversations ({ctx[0]}) are not"
-    return DataFile(benchmark, FIXTURES / tiny, FIXTURES / ctx[1] if ctx else None, True,
-                    f"{benchmark}: {why}; using the project's tiny fixture {FIXTURES / tiny} "
-                    "(hand-made, same schema: its numbers show the mechanics, not the benchmark)")
+    dirs = search_dirs(data_dir)
+    for root in dirs:
+        if (root / real).is_file() and (ctx is None or (root / ctx[0]).is_file()):
+            return DataFile(benchmark, root / real, root / ctx[0] if ctx else None, False,
+                            f"{benchmark}: the real file {root / real}")
+    why = f"no {real} in {', '.join(str(d) for d in dirs)}"
+    for root in dirs:
+        if ctx is not None and (root / real).is_file():
+            why = f"{root / real} is there but its conversations ({ctx[0]}) are not"
+            break
+    note = (f"{benchmark}: {why}; USING THE SAMPLE {SAMPLES / tiny} (hand-made, same schema: its numbers show "
+            f"the mechanics, not the benchmark). Get the real file with `deltamem data fetch {benchmark}` "
+            f"or put it in data/{real} (or in ${DATA_ENV}/{real}).")
+    if warn:
+        warnings.warn(note, SampleDataWarning, stacklevel=2)
+    return DataFile(benchmark, SAMPLES / tiny, SAMPLES / ctx[1] if ctx else None, True, note)
 
 
 @dataclass(frozen=True)

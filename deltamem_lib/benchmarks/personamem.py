@@ -1,7 +1,7 @@
 """PersonaMem loader and MCQ scoring (Jiang et al., "Know Me, Respond to Me", arXiv 2504.14225).
 
 DeltaMem reports PersonaMem as 4-option multiple choice accuracy, overall and per question
-type (``shared/benchmarks/PROTOCOLS.md`` §3 "Protocol and metric"). A split is two files:
+type (``docs/benchmark_protocols.md`` §3 "Protocol and metric"). A split is two files:
 
 * ``questions_<split>.csv`` — one row per question (UTF-8, CRLF record ends, header row);
   ``all_options`` is a *Python-literal* list of four strings ``"(a) …"`` … ``"(d) …"``
@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 #: ``question_type`` strings of the 32k release with the paper skill each names
-#: (PROTOCOLS.md §3; the 17 ``recalling_facts_mentioned_by_the_user`` items are a legacy label).
+#: (docs/benchmark_protocols.md §3; the 17 ``recalling_facts_mentioned_by_the_user`` items are a legacy label).
 QUESTION_TYPES: dict[str, str] = {
     "recall_user_shared_facts": "Recall user-shared facts",
     "recalling_facts_mentioned_by_the_user": "Recall facts mentioned by the user (legacy label)",
@@ -466,7 +466,7 @@ def _letter(x: Any) -> str | None:
 
 def mcq_accuracy(gold: Sequence[str], predicted: Sequence[str | None],
                  groups: Sequence[str] | None = None) -> AccuracyReport:
-    """Share of questions whose predicted option equals the gold option (PROTOCOLS.md §3:
+    """Share of questions whose predicted option equals the gold option (docs/benchmark_protocols.md §3:
     4-option accuracy, chance 25%), overall and per group. Letters compare after removing
     parentheses and case (``"(c)"`` == ``"C"``); a ``None`` prediction is wrong.
 

@@ -1,7 +1,7 @@
 """Where a memory came from: the turns behind an entry, for evidence recall@k.
 
 Every entry of a :class:`~deltamem_lib.memory.MemoryState` records its ``source``: the session
-that wrote it and, where the writer knew them, the turn ids (``paper_notes.md`` §4:
+that wrote it and, where the writer knew them, the turn ids (``docs/paper_notes.md`` §4:
 provenance, a link from a memory to the message it came from). With LoCoMo's dia ids as turn
 ids (:mod:`.adapters`), "are the evidence turns of a question among the sources of the top-k
 retrieved memories?" needs no judge — the benchmark's *evidence recall@k*.

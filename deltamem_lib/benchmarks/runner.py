@@ -3,7 +3,7 @@
 This is the evaluation of the DeltaMem paper's §4 (Tables 1–3) as one function per benchmark,
 behind ``deltamem bench locomo|halumem|personamem`` and notebook 05:
 
-**LoCoMo** (``PROTOCOLS.md`` §1, the Mem0 protocol): every conversation is ingested session by
+**LoCoMo** (``docs/benchmark_protocols.md`` §1, the Mem0 protocol): every conversation is ingested session by
 session with its dates, one memory per speaker (:mod:`.adapters`); for each scored question
 (categories 1–4) the ``top_k`` memories of each speaker are retrieved and an answer model
 answers in at most 5–6 words (:mod:`.answer`). Scores: token-set F1 and BLEU-1 (no model), the
@@ -780,8 +780,11 @@ def run_benchmark(cfg: BenchConfig, work_dir: str | os.PathLike[str], *, out: st
         ``labels`` (system, memory model, adapter, answer model and prompt, judge, profile,
         retriever), ``data`` (file, checksum, selection), ``metrics``, ``not_computed`` (metric →
         why), ``cost`` (tokens and seconds of ingestion, answering, judging; wall seconds),
-        ``settings`` and ``per_question``.
+        ``settings``, ``per_question`` and ``data_source`` (``"sample"`` for the committed samples
+        of ``data/samples``, else ``"real"``).
     """
+    from .paths import data_source
+
     cfg.validate()
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -795,6 +798,8 @@ def run_benchmark(cfg: BenchConfig, work_dir: str | os.PathLike[str], *, out: st
         result = fn(cfg, models, work, progress)
     result["cost"]["wall_seconds_this_run"] = round(time.perf_counter() - t0, 2)
     result["settings"] = cfg.to_dict()
+    # "sample": the hand-made file of data/samples, whose numbers show the mechanics only.
+    result["data_source"] = data_source(cfg.data)
     if out is not None:
         atomic_write_json(out, result)
     return result

@@ -2,9 +2,9 @@
 
 Examples::
 
-    deltamem bench locomo --data ../shared/benchmarks/locomo/locomo10.json --system deltamem-oneshot \\
+    deltamem bench locomo --data data/locomo/locomo10.json --system deltamem-oneshot \\
         --model smollm2 --conversations 1 --max-sessions 3 --out results/bench_locomo.json
-    deltamem bench locomo --data locomo10.json --system deltamem-oneshot --model Qwen/Qwen3-4B \\
+    deltamem bench locomo --data data/locomo/locomo10.json --system deltamem-oneshot --model Qwen/Qwen3-4B \\
         --adapter runs/gpu-a100/04_rl_training/grpo/adapter --answer-model openai:gpt-4o-mini \\
         --judge-model openai:gpt-4o-mini --judge-runs 3 --top-k 30 --out runs/bench/locomo_rl.json
 

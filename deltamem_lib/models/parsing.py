@@ -4,7 +4,7 @@ Small local models (SmolLM2-135M here, 4B models in the paper's "prompted" rows)
 output that is *almost* right: a ``<tool_call>`` block with single quotes or a trailing
 comma, a JSON list wrapped in a Markdown fence, ``"parameters"`` instead of
 ``"arguments"``, a Python-style call ``add_memory(content="...")``. Users of Mem0 report
-that such output makes memories "silently come back empty" (``paper_notes.md`` §3). Here
+that such output makes memories "silently come back empty" (``docs/paper_notes.md`` §3). Here
 every parser is lenient about the *syntax* and strict about the *meaning*: what can be read
 is returned, what cannot is counted as malformed and reported — never an exception.
 

@@ -22,7 +22,7 @@ silently and no partial or invalid episode is ever returned: every returned epis
 passed :func:`deltamem_lib.episodes.check_episode`.
 
 Small local models mostly fail the JSON format — which is exactly what the report is for
-(paper_notes §3: users of memory systems complain that local models' invalid JSON makes
+(docs/paper_notes.md §3: users of memory systems complain that local models' invalid JSON makes
 memories "silently come back empty").
 """
 

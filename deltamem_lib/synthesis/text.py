@@ -1,6 +1,6 @@
 """Keyword occurrence as the MLD reward and the episode integrity check see it.
 
-A phrase *occurs* in a text when its token sequence (``mld_spec.md``: ``\\w+`` tokens of the
+A phrase *occurs* in a text when its token sequence (``docs/mld_spec.md``: ``\\w+`` tokens of the
 lower-cased string) appears contiguously among the text's tokens. Comparing space-padded
 normal forms (:func:`deltamem_lib.mld.norm`) is the same test, and fast.
 """

@@ -1,11 +1,11 @@
 """Notebook 05, benchmarks and ablations (DeltaMem §4): the paper's results tables with measured
 rows beside them, the notebook's figures, and the checks of its exercises.
 
-Published numbers are quoted from ``shared/docs/paper_notes.md`` §1 (DeltaMem's tables:
-GPT-4o-mini answers for every system, judge not disclosed) and ``shared/benchmarks/PROTOCOLS.md``
+Published numbers are quoted from ``docs/paper_notes.md`` §1 (DeltaMem's tables:
+GPT-4o-mini answers for every system, judge not disclosed) and ``docs/benchmark_protocols.md``
 (HaluMem leaderboard, judge GPT-4o). Every measured row carries its labels — system, memory
 model, answer model, judge, profile (:func:`deltamem_lib.benchmarks.runner.label_line`) — because a score depends on
-all of them (``PROTOCOLS.md`` §1: answer prompt and judge move J by ten points).
+all of them (``docs/benchmark_protocols.md`` §1: answer prompt and judge move J by ten points).
 
 Figure functions return a matplotlib ``Figure`` and, given ``save_dir``, write the PNG and the
 numbers behind it as JSON (:func:`~.common.save_figure`). Nothing here prints. Predict-then-check questions compare the
@@ -40,9 +40,9 @@ __all__ = [
 LOCOMO_COLUMNS: tuple[tuple[str, int | str], ...] = (
     ("single-hop", 4), ("multi-hop", 1), ("temporal", 2), ("open-domain", 3), ("overall", "overall"))
 
-_PAPER = "DeltaMem paper (paper_notes.md §1); answers GPT-4o-mini, judge not disclosed"
+_PAPER = "DeltaMem paper §4 (docs/benchmark_protocols.md §5); answers GPT-4o-mini, judge not disclosed"
 
-#: LLM-judge accuracy (%), official categories (paper_notes.md §1).
+#: LLM-judge accuracy (%), official categories (DeltaMem §4; docs/benchmark_protocols.md §5).
 PUBLISHED_LOCOMO_J: tuple[tuple[str, float, float, float, float, float], ...] = (
     ("A-Mem", 54.05, 39.79, 49.91, 18.85, 48.38),
     ("Mem0", 60.88, 52.84, 59.50, 40.62, 57.86),
@@ -56,21 +56,21 @@ PUBLISHED_LOCOMO_J: tuple[tuple[str, float, float, float, float, float], ...] = 
     ("DeltaMem-8B-RL", 82.05, 64.18, 73.83, 51.04, 75.13),
 )
 
-#: LoCoMo F1 and BLEU-1 (%), overall (paper_notes.md §1).
+#: LoCoMo F1 and BLEU-1 (%), overall (DeltaMem §4; docs/benchmark_protocols.md §5).
 PUBLISHED_LOCOMO_F1: tuple[tuple[str, float, float], ...] = (
     ("Mem0", 42.55, 33.79), ("LightMem", 44.81, 34.17), ("DeltaMem-8B-RL", 50.72, 39.78))
 
-#: HaluMem (Medium, per PROTOCOLS.md §2 and paper_notes.md §1): extraction F1, update correct,
+#: HaluMem (Medium, per docs/benchmark_protocols.md §2 and §5): extraction F1, update correct,
 #: QA correct (%); ``None`` where the source gives no number.
 PUBLISHED_HALUMEM: tuple[tuple[str, float | None, float | None, float | None, str], ...] = (
-    ("MemOS", 79.70, 62.11, 67.23, "HaluMem leaderboard (PROTOCOLS.md §2), judge GPT-4o"),
-    ("Zep", None, 47.28, 55.47, "HaluMem leaderboard (PROTOCOLS.md §2), judge GPT-4o"),
-    ("Mem0", 57.31, 25.50, 53.02, "HaluMem leaderboard (PROTOCOLS.md §2), judge GPT-4o"),
+    ("MemOS", 79.70, 62.11, 67.23, "HaluMem leaderboard (docs/benchmark_protocols.md §2), judge GPT-4o"),
+    ("Zep", None, 47.28, 55.47, "HaluMem leaderboard (docs/benchmark_protocols.md §2), judge GPT-4o"),
+    ("Mem0", 57.31, 25.50, 53.02, "HaluMem leaderboard (docs/benchmark_protocols.md §2), judge GPT-4o"),
     ("DeltaMem-8B (prompted)", 68.02, None, None, _PAPER + "; 'memory extraction' score"),
     ("DeltaMem-8B-RL", 80.65, 41.54, 66.43, _PAPER + "; 'memory extraction' score"),
 )
 
-#: PersonaMem overall accuracy (%) (paper_notes.md §1; PROTOCOLS.md §3 marks it secondary, split not stated).
+#: PersonaMem overall accuracy (%) (docs/benchmark_protocols.md §5 marks it secondary, split not stated).
 PUBLISHED_PERSONAMEM: tuple[tuple[str, float], ...] = (
     ("Mem0", 43.12), ("Supermemory", 53.88), ("Zep", 56.71), ("Memobase", 58.89),
     ("DeltaMem-4o-mini (prompted)", 59.71), ("DeltaMem-8B-RL", 63.61))
@@ -106,6 +106,8 @@ def summary_line(result: Mapping[str, Any]) -> str:
     else:
         parts = [f"accuracy {_pct(m['accuracy'])} (chance 25)"]
         head = f"PersonaMem, {m['questions']} questions"
+    if result.get("data_source") == "sample":
+        head = f"SAMPLE DATA (data/samples, mechanics only) — {head}"
     return f"{head}: " + ", ".join(parts) + f" [{label_line(result)}]"
 
 
@@ -169,11 +171,11 @@ def personamem_table(measured: Sequence[Mapping[str, Any]] = ()) -> Any:
 
 
 def mem0_relabel_check() -> list[tuple[str, str, float, float]]:
-    """The LangMem and Zep rows of the paper equal the Mem0 paper's numbers (PROTOCOLS.md §1)
+    """The LangMem and Zep rows of the paper equal the Mem0 paper's numbers (docs/benchmark_protocols.md §1)
     once Mem0's category labels are translated to the official ones: evidence that the paper's
     table uses the official convention. Returns ``(system, official column, paper value,
     Mem0-paper value)`` for every cell."""
-    # Mem0 paper, Table 1, in Mem0's own labels (PROTOCOLS.md §1 "Published numbers").
+    # Mem0 paper, Table 1, in Mem0's own labels (docs/benchmark_protocols.md §1 "Published numbers").
     mem0_paper = {"LangMem": {"single-hop": 62.23, "multi-hop": 47.92, "open-domain": 71.12, "temporal": 23.43},
                   "Zep": {"single-hop": 61.70, "multi-hop": 41.35, "open-domain": 76.60, "temporal": 49.31}}
     paper = {name: dict(zip([c for c, _ in LOCOMO_COLUMNS], vals)) for name, *vals in PUBLISHED_LOCOMO_J}
@@ -277,7 +279,7 @@ def plot_mistake_rewards(records: Sequence[Mapping[str, Any]], *, save_dir: Any 
 
 
 # ----- exercises --------------------------------------------------------------------------------
-FIXTURE = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "benchmarks" / "locomo_tiny.json"
+FIXTURE = Path(__file__).resolve().parents[2] / "data" / "samples" / "locomo_tiny.json"
 
 
 def _close(a: Any, b: float, tol: float = 0.01) -> bool:
@@ -302,7 +304,7 @@ def check_mem0_label(answer: int | None, mem0_label: str = "open-domain") -> Che
     copied from the Mem0 paper really holds."""
     cat = next(k for k, v in MEM0_CATEGORY_NAMES.items() if v == mem0_label)
     why = (f"Mem0's '{mem0_label}' is category {cat}, whose official name is '{CATEGORY_NAMES[cat]}' "
-           "(PROTOCOLS.md §1, label trap). Overall scores agree; per-category columns of different papers are "
+           "(docs/benchmark_protocols.md §1, label trap). Overall scores agree; per-category columns of different papers are "
            "comparable only after translating the labels.")
     if answer is None:
         return Check(None, "Write the category number (1-4).")

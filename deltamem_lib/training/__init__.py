@@ -2,7 +2,7 @@
 
 The paper's "DeltaMem-RL" trains the memory agent with GRPO on the state-transition reward
 ``r_trans``; here with TRL and a PEFT LoRA adapter, so the same code runs from a 2-core CPU
-(SmolLM2-135M) to a Colab T4 (Qwen3-0.6B/1.7B) to an A100 (Qwen3-4B/8B with vLLM rollouts).
+(SmolLM2-135M) to a Colab T4 (Qwen3-0.6B) to an A100 (Qwen3-4B/8B with vLLM rollouts).
 
 * :mod:`.config` — :class:`TrainConfig` (every knob, one help line each), TRL configs with every
   moved default set explicitly, and the ablations;

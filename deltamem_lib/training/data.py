@@ -15,7 +15,7 @@ seen. SFT targets are the gold operations: for the one-shot agent the JSON list 
 operations (:func:`oneshot_target`), for the ReAct agent the gold tool-calling trajectory of
 :mod:`deltamem_lib.agent.trajectories`. Both are pre-tokenised here, with a mask on the
 tokens the model must learn to write (Arrow would otherwise merge the argument dictionaries
-of different tools; ``training_notes.md``).
+of different tools; ``docs/training_notes.md``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 DeltaMem rewards the *state* the manager leaves (``r_trans``); AtomMem and Memory-R1 reward
 the *outcome* — whether a question about the user is answered correctly from the memory
-(``paper_notes.md`` §2–3). The workbook compares the two on the same data: after every
+(``docs/paper_notes.md`` §2–3). The workbook compares the two on the same data: after every
 session the synthetic generator asks a few probe questions whose answers follow from the
 gold state after it (:func:`deltamem_lib.synthesis.probes.probe_questions`: facts the session
 added, changed or deleted, and a sample it left alone).

@@ -9,7 +9,7 @@ RL row (``state_before``, ``state_after``, ``session`` …) arrive as lists, and
 Components (weights in :class:`~deltamem_lib.training.config.TrainConfig`):
 
 * ``r_trans`` — the paper's reward: the MLD reward of the memory state the rollout leaves
-  against the gold state after the session (``mld_spec.md``). In ReAct training with the
+  against the gold state after the session (``docs/mld_spec.md``). In ReAct training with the
   default settings it is the environment's own ``get_reward`` (TRL adds it with weight 1
   and logs it as ``rewards/MemoryEnv``); otherwise it is this function. Variants take the
   ablation's name: ``r_state`` (whole-state scope), ``r_trans_no_fidelity`` (no keyword

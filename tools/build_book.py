@@ -1,0 +1,174 @@
+"""Build an HTML book from the executed notebooks of a run folder.
+
+    python tools/build_book.py [RUN_DIR] [--out BOOK_DIR]      (make book: runs/cpu -> book/)
+
+Every executed notebook ``NN_*.ipynb`` of RUN_DIR (what ``deltamem notebooks`` writes) becomes
+one page, in reading order (the two-digit prefix), converted by nbconvert's HTML exporter with
+its outputs — figures, tables, printed results — embedded, so the book is a folder of static
+files that opens without a server. Each page gets a navigation bar (previous · contents · next);
+``index.html`` lists the pages with the run's profile. Links between notebooks point to their
+pages, other relative links (docs/, data/, …) to the files in the repository online, and images
+referenced by relative path are embedded. A cell that raised an error is marked with a visible
+``book-error-output`` box, which ``tools/check_book.py`` fails on. ``book.json`` records what
+was built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import json
+import mimetypes
+import re
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK = re.compile(r"^\d\d_[\w-]+\.ipynb$")
+CSS = """
+nav.book-nav { position: sticky; top: 0; z-index: 10; background: #f6f8fa; border-bottom: 1px solid #d0d7de;
+  padding: .5em 1em; font: 14px/1.4 system-ui, sans-serif; display: flex; gap: 1.5em; }
+nav.book-nav a { color: #0969da; text-decoration: none; }
+nav.book-nav .book-title { font-weight: 600; margin-right: auto; }
+div.book-error-output { border: 2px solid #cf222e; background: #ffebe9; padding: .5em; font-weight: 600; }
+"""
+
+
+def repo_url() -> str:
+    """The repository URL, from the ``REPO = "..."`` line of the notebooks' setup cell."""
+    for nb in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        m = re.search(r'REPO = \\?"(https://[^"\\]+)\\?"', nb.read_text(encoding="utf-8"))
+        if m:
+            return m.group(1)
+    return ""
+
+
+def title_of(nb: dict, fallback: str) -> str:
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            m = re.search(r"^#\s+(.+)$", "".join(cell["source"]), re.M)
+            if m:
+                return m.group(1).strip()
+    return fallback
+
+
+def mark_errors(nb: dict) -> int:
+    """Put a visible marker before every error output; return how many there were."""
+    n = 0
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        outs = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                n += 1
+                msg = html.escape(f"This cell raised {out.get('ename', 'an error')}: {out.get('evalue', '')}")
+                outs.append({"output_type": "display_data", "metadata": {},
+                             "data": {"text/html": f'<div class="book-error-output">{msg}</div>',
+                                      "text/plain": msg}})
+            outs.append(out)
+        cell["outputs"] = outs
+    return n
+
+
+def _rewrite_links(page: str, pages: dict[str, str], repo: str) -> str:
+    """``NN_x.ipynb`` links -> their pages; other relative links -> the repository online;
+    relative images -> embedded data (left as they are when the file is missing, so the check
+    reports them)."""
+
+    def href(m: re.Match[str]) -> str:
+        url = html.unescape(m.group(2))
+        parts = urlsplit(url)
+        if parts.scheme or url.startswith(("#", "//")):
+            return m.group(0)
+        name = Path(parts.path).name
+        if name in pages:
+            return f'{m.group(1)}"{pages[name]}{"#" + parts.fragment if parts.fragment else ""}"'
+        target = (ROOT / "notebooks" / parts.path).resolve()
+        if repo and target.is_relative_to(ROOT):
+            rel = target.relative_to(ROOT).as_posix()
+            return f'{m.group(1)}"{repo}/blob/main/{rel}{"#" + parts.fragment if parts.fragment else ""}"'
+        return m.group(0)
+
+    def src(m: re.Match[str]) -> str:
+        url = html.unescape(m.group(2))
+        if urlsplit(url).scheme or url.startswith("//"):
+            return m.group(0)
+        f = (ROOT / "notebooks" / url).resolve()
+        if not f.is_file():
+            return m.group(0)
+        mime = mimetypes.guess_type(f.name)[0] or "application/octet-stream"
+        return f'{m.group(1)}"data:{mime};base64,{base64.b64encode(f.read_bytes()).decode()}"'
+
+    page = re.sub(r'(<a\s[^>]*?href=)"([^"]*)"', href, page)
+    return re.sub(r'(<img\s[^>]*?src=)"([^"]*)"', src, page)
+
+
+def _nav(prev: tuple[str, str] | None, nxt: tuple[str, str] | None) -> str:
+    left = f'<a href="{prev[0]}">← {html.escape(prev[1])}</a>' if prev else ""
+    right = f'<a href="{nxt[0]}">{html.escape(nxt[1])} →</a>' if nxt else ""
+    return (f'<nav class="book-nav"><span class="book-title">DeltaMem workbook</span>{left}'
+            f'<a href="index.html">Contents</a>{right}</nav>')
+
+
+def build(run_dir: Path, out: Path) -> dict:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    books = sorted(p for p in run_dir.glob("*.ipynb") if NOTEBOOK.match(p.name))
+    if not books:
+        raise SystemExit(f"build_book: no executed notebooks NN_*.ipynb in {run_dir}; run "
+                         f"`deltamem notebooks --profile <name> --out {run_dir}` first")
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").is_file() else {}
+    exporter = HTMLExporter(template_name="lab")
+    repo = repo_url()
+    entries = []
+    for p in books:
+        nb = json.loads(p.read_text(encoding="utf-8"))
+        entries.append({"notebook": p.name, "page": p.stem + ".html", "title": title_of(nb, p.stem),
+                        "errors": mark_errors(nb), "nb": nb})
+    pages = {e["notebook"]: e["page"] for e in entries}
+    for i, e in enumerate(entries):
+        body, _ = exporter.from_notebook_node(nbformat.reads(json.dumps(e.pop("nb")), as_version=4))
+        body = _rewrite_links(body, pages, repo).replace("</head>", f"<style>{CSS}</style></head>", 1)
+        prev = (entries[i - 1]["page"], entries[i - 1]["title"]) if i else None
+        nxt = (entries[i + 1]["page"], entries[i + 1]["title"]) if i + 1 < len(entries) else None
+        body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + _nav(prev, nxt), body, count=1)
+        body = body.replace("</body>", _nav(prev, nxt) + "</body>", 1)
+        (out / e["page"]).write_text(body, encoding="utf-8")
+    profile = manifest.get("profile", run_dir.name)
+    rows = "".join(f'<li><a href="{e["page"]}">{html.escape(e["title"])}</a>'
+                   + (f' <span class="book-error-output">{e["errors"]} error output(s)</span>' if e["errors"] else "")
+                   + "</li>" for e in entries)
+    index = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>DeltaMem workbook</title>"
+             f"<style>{CSS} body {{ font: 16px/1.5 system-ui, sans-serif; margin: 0; }} main {{ max-width: 50em; "
+             f"margin: 2em auto; }}</style></head><body>{_nav(None, (entries[0]['page'], entries[0]['title']))}"
+             f"<main><h1>DeltaMem workbook</h1><p>The notebooks as executed on the <code>{html.escape(profile)}"
+             f"</code> profile (from <code>{html.escape(str(run_dir))}</code>), in reading order.</p>"
+             f"<ol>{rows}</ol>"
+             + (f'<p>Source: <a href="{repo}">{repo}</a></p>' if repo else "") + "</main></body></html>")
+    (out / "index.html").write_text(index, encoding="utf-8")
+    info = {"run_dir": str(run_dir), "profile": profile, "built": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "pages": entries}
+    (out / "book.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("run_dir", nargs="?", default="runs/cpu", help="run folder with executed NN_*.ipynb")
+    ap.add_argument("--out", default="book", help="folder of the HTML book (default: book/)")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    info = build(Path(args.run_dir), Path(args.out))
+    print(f"book: {len(info['pages'])} pages from {args.run_dir} ({info['profile']}) in {args.out}/ "
+          f"in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
