@@ -271,7 +271,8 @@ def test_config_validation_and_profiles():
     with pytest.raises(ValueError, match="unknown ablation"):
         TrainConfig(ablations=["nope"]).validate()
     assert TrainConfig.from_params({"seed": 3, "output_dir": "x"}).seed == 3
-    assert set(ABLATIONS) == {"no_lexical_fidelity", "state_scope", "ordered_mld", "outcome_reward", "no_delete"}
+    assert set(ABLATIONS) == {"no_lexical_fidelity", "state_scope", "ordered_mld", "outcome_reward", "no_delete",
+                              "oneshot_agent"}
     assert all(TrainConfig.help()[k] for k in TrainConfig.field_names())
 
 

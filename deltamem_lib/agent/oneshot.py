@@ -53,23 +53,26 @@ class OneShotAgent:
         related_k: memories shown in the prompt.
         max_new_tokens: generation budget for the JSON list.
         temperature: 0 for greedy decoding.
+        prompt_style: ``"full"`` or ``"compact"`` (:data:`~.prompts.ONESHOT_STYLES`).
         env_options: :class:`MemoryEnv` options (``allow_delete``, ``retriever`` …).
     """
 
     name = "deltamem-oneshot"
 
     def __init__(self, model: Any, *, related_k: int = 10, max_new_tokens: int = 192, temperature: float = 0.0,
-                 **env_options: Any) -> None:
+                 prompt_style: str = "full", **env_options: Any) -> None:
         self.model = model
         self.related_k = related_k
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
+        self.prompt_style = prompt_style
         self.env_cls = make_env_factory(**env_options) if env_options else MemoryEnv
 
     def prompt(self, example: SessionExample) -> list[dict[str, str]]:
         """The one-shot prompt for a session (related memories chosen by the env's retriever)."""
         related = related_memories(example, self.env_cls()._retriever(), k=self.related_k)
-        return oneshot_messages(example, related, allow_delete=self.env_cls.allow_delete)
+        return oneshot_messages(example, related, allow_delete=self.env_cls.allow_delete,
+                                style=self.prompt_style)
 
     def run(self, examples: Sequence[SessionExample], *, seed: int | None = None) -> list[SessionResult]:
         prompts = [self.prompt(ex) for ex in examples]

@@ -24,7 +24,9 @@ from ..episodes import SessionExample, render_dialogue
 from ..memory import MemoryEntry
 
 __all__ = [
+    "ONESHOT_STYLES",
     "REACT_INSTRUCTION",
+    "compact_oneshot_system_prompt",
     "decision_messages",
     "extraction_messages",
     "oneshot_messages",
@@ -100,12 +102,33 @@ def oneshot_system_prompt(allow_delete: bool = True) -> str:
     )
 
 
+def compact_oneshot_system_prompt(allow_delete: bool = True) -> str:
+    """A shorter one-shot system prompt (about 90 tokens instead of 150) for CPU training."""
+    ops = ('[{"op": "UPDATE", "memory_id": "m2", "content": "User lives in Berlin."}, '
+           '{"op": "ADD", "content": "User has a dog named Rex."}'
+           + (', {"op": "DELETE", "memory_id": "m5"}]' if allow_delete else "]"))
+    return ("Update the memory of facts about the user after the chat. Answer with one JSON list, e.g. " + ops
+            + ". UPDATE a memory the user changed (same id, new sentence); ADD a new fact"
+            + ("; DELETE a memory that is no longer true" if allow_delete else "") + ". [] if nothing changed.")
+
+
+#: One-shot prompt styles: ``full`` (system prompt with explanations, every turn of the
+#: session) and ``compact`` (short system prompt, the user's turns only — the assistant's
+#: replies state no fact about the user; about 40 % fewer prompt tokens, which is what a GRPO
+#: step on a CPU pays for).
+ONESHOT_STYLES = ("full", "compact")
+
+
 def oneshot_messages(example: SessionExample, related: Sequence[MemoryEntry], *,
-                     allow_delete: bool = True) -> list[dict[str, str]]:
-    """The one-shot prompt: related memories (with ids), then the session."""
+                     allow_delete: bool = True, style: str = "full") -> list[dict[str, str]]:
+    """The one-shot prompt: related memories (with ids), then the session (see :data:`ONESHOT_STYLES`)."""
+    if style not in ONESHOT_STYLES:
+        raise ValueError(f"one-shot prompt style {style!r}: expected one of {ONESHOT_STYLES}")
+    turns = example.turns if style == "full" else tuple(t for t in example.turns if t.speaker == "user")
+    system = oneshot_system_prompt(allow_delete) if style == "full" else compact_oneshot_system_prompt(allow_delete)
     user = ("Related memories:\n" + render_memories(related) + "\n\n"
-            + render_dialogue(example.turns, date=example.date) + "\n\nOperations (JSON list):")
-    return [{"role": "system", "content": oneshot_system_prompt(allow_delete)}, {"role": "user", "content": user}]
+            + render_dialogue(turns, date=example.date) + "\n\nOperations (JSON list):")
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 # ----- Mem0-style baseline ----------------------------------------------------------------

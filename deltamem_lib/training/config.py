@@ -47,6 +47,7 @@ class TrainConfig:
     # ----- model and agent --------------------------------------------------------------------
     model: str = _f("smollm2", "'smollm2' (offline SmolLM2-135M-Instruct), a Hub id such as Qwen/Qwen3-4B, or a folder")
     agent: str = _f("oneshot", "'oneshot' (memories in the prompt, one JSON list out) or 'react' (multi-turn tools)")
+    prompt_style: str = _f("full", "one-shot prompt: 'full' or 'compact' (short instructions, the user's turns only)")
     related_k: int = _f(10, "one-shot: memories shown in the prompt")
     retriever: str = _f("lexical", "retriever of the related memories / search_memory: lexical (BM25) or embedding")
     precision: str = _f("auto", "'auto' (fp32 on CPU, bf16 on a bf16 GPU, fp16 on a T4), 'fp32', 'bf16', 'fp16'")
@@ -63,10 +64,12 @@ class TrainConfig:
     sft_learning_rate: float = _f(5e-4, "SFT learning rate (LoRA)")
     sft_batch_size: int = _f(2, "SFT sequences per device per step")
     sft_grad_accum: int = _f(1, "SFT gradient accumulation steps")
+    sft_unchanged_share: float = _f(-1.0, "share of SFT examples drawn from sessions that change nothing (-1: the data's own mix)")
     sft_max_length: int = _f(1024, "SFT: longest tokenised trajectory kept (longer ones are dropped)")
     # ----- GRPO -------------------------------------------------------------------------------
     grpo: bool = _f(True, "run GRPO after the (optional) SFT warm start")
     grpo_max_steps: int = _f(2, "GRPO optimiser steps")
+    grpo_add_only_keep: float = _f(1.0, "share of ADD-only sessions GRPO trains on (sessions that revise or change nothing are all kept)")
     learning_rate: float = _f(5e-5, "GRPO learning rate (TRL's default 1e-6 is for full fine-tuning)")
     lr_scheduler_type: str = _f("constant", "GRPO learning-rate schedule")
     warmup_steps: int = _f(0, "GRPO warm-up steps")
@@ -105,6 +108,7 @@ class TrainConfig:
     w_state_aux: float = _f(0.0, "weight of the auxiliary MLD reward (aux_scope) next to r_trans (0: off)")
     aux_scope: str = _f("transition", "auxiliary MLD: 'state' (r_state, whole states) or 'transition' (r_transition: the "
                         "entries the session touches; beyond the spec)")
+    w_ops: float = _f(0.0, "weight of the operation-level shaping reward r_ops (gold operations matched by id; 0: off)")
     w_outcome: float = _f(1.0, "weight of the outcome reward (used when reward='outcome')")
     w_invalid: float = _f(0.5, "weight of the invalid-call penalty (share of rejected operations)")
     w_format: float = _f(0.5, "weight of the format penalty (-1 when the output cannot be read)")
@@ -159,7 +163,7 @@ class TrainConfig:
         """Raise ``ValueError`` listing every bad setting."""
         p: list[str] = []
         choice = {"agent": ("oneshot", "react"), "reward": ("state", "outcome"), "scope": ("delta", "state"),
-                  "aux_scope": ("state", "transition"),
+                  "aux_scope": ("state", "transition"), "prompt_style": ("full", "compact"),
                   "precision": ("auto", "fp32", "bf16", "fp16"), "retriever": ("lexical", "embedding", "auto"),
                   "scale_rewards": ("group", "batch", "none"),
                   "importance_sampling_level": ("token", "sequence"),
@@ -235,6 +239,7 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "ordered_mld": {"ordered": True, "w_state_aux": 0.0},     # the ordered Levenshtein variant (whole state)
     "outcome_reward": {"reward": "outcome", "w_state_aux": 0.0},  # AtomMem / Memory-R1: answer probe questions
     "no_delete": {"allow_delete": False},               # DELETE not offered
+    "oneshot_agent": {"agent": "oneshot"},              # the one-shot JSON agent instead of ReAct + search
 }
 
 

@@ -30,7 +30,7 @@ from typing import Any
 from ..episodes import Episode, SessionExample, parse_rl_row, rl_rows
 from ..memory import OpType
 
-__all__ = ["TrainingData", "make_agent", "oneshot_target", "prepare_data", "prompt_rows", "sft_records",
+__all__ = ["TrainingData", "grpo_rows", "make_agent", "session_kind", "sft_rows", "oneshot_target", "prepare_data", "prompt_rows", "sft_records",
            "tokenize_prompt_completion"]
 
 
@@ -116,6 +116,54 @@ def prepare_data(cfg: Any) -> TrainingData:
     return TrainingData(train_rows, test_rows, source, stats)
 
 
+# ----- which sessions each stage trains on ----------------------------------------------------
+def session_kind(row: dict[str, Any]) -> str:
+    """``"unchanged"`` (no gold operation), ``"add_only"`` (only ADDs) or ``"revises"`` (at
+    least one UPDATE or DELETE: the operations prompted managers miss most, DeltaMem §1)."""
+    kinds = {o["op"] for o in json.loads(row["gold_ops"])} - {"NOOP"}
+    if not kinds:
+        return "unchanged"
+    return "add_only" if kinds == {"ADD"} else "revises"
+
+
+def sft_rows(rows: Sequence[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
+    """The ``cfg.sft_examples`` training sessions of the SFT warm start (seeded).
+
+    With ``cfg.sft_unchanged_share`` ≥ 0 that share of them are sessions that change
+    nothing (gold answer ``[]``), the rest drawn from the other sessions; ``-1`` keeps the
+    data's own mix (about 9 % unchanged), from which a small model learns to always write
+    something — and scores 0 where doing nothing scores 1.
+    """
+    rng = random.Random(f"sft:{cfg.seed}")
+    rows = list(rows)
+    rng.shuffle(rows)
+    n = cfg.sft_examples
+    share = getattr(cfg, "sft_unchanged_share", -1.0)
+    if share < 0:
+        return rows[:n]
+    unchanged = [r for r in rows if session_kind(r) == "unchanged"]
+    other = [r for r in rows if session_kind(r) != "unchanged"]
+    k = min(len(unchanged), round(n * share))
+    picked = unchanged[:k] + other[: n - k]
+    rng.shuffle(picked)
+    return picked
+
+
+def grpo_rows(rows: Sequence[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
+    """The training sessions GRPO samples from: every session that revises or changes nothing,
+    and a seeded ``cfg.grpo_add_only_keep`` share of the sessions that only ADD.
+
+    Groups of ADD-only sessions mostly teach "ADD, never UPDATE" (an UPDATE there overwrites a
+    fact that should stay); keeping fewer of them lets the groups that compare a right-id
+    UPDATE with an ADD-instead-of-UPDATE carry more of the gradient.
+    """
+    keep = getattr(cfg, "grpo_add_only_keep", 1.0)
+    if keep >= 1.0:
+        return list(rows)
+    rng = random.Random(f"grpo-rows:{cfg.seed}")
+    return [r for r in rows if session_kind(r) != "add_only" or rng.random() < keep]
+
+
 # ----- prompts --------------------------------------------------------------------------------
 def make_agent(cfg: Any, model: Any = None) -> Any:
     """The inference agent a config trains (one-shot or ReAct), on ``model`` (a chat backend).
@@ -129,7 +177,7 @@ def make_agent(cfg: Any, model: Any = None) -> Any:
     env = {"allow_delete": cfg.allow_delete, "retriever": cfg.retriever}
     if cfg.agent == "oneshot":
         return OneShotAgent(model, related_k=cfg.related_k, max_new_tokens=cfg.eval_max_new_tokens,
-                            temperature=0.0, **env)
+                            temperature=0.0, prompt_style=cfg.prompt_style, **env)
     return ReActAgent(model, max_tool_calls=max(1, cfg.max_tool_calling_iterations) * 4,
                       max_new_tokens=cfg.eval_max_new_tokens, temperature=0.0, **env)
 

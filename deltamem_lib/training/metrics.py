@@ -165,3 +165,40 @@ def _peak_memory_gb() -> float | None:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6  # kB on Linux
     except (ImportError, AttributeError):  # pragma: no cover
         return None
+
+
+def zero_spread_share(records: list[dict[str, Any]]) -> float | None:
+    """Share of GRPO groups whose rollouts all scored the same (zero advantage: no signal),
+    over the whole run: the mean of TRL's per-step ``frac_reward_zero_std``."""
+    vals = [float(r["frac_reward_zero_std"]) for r in records if r.get("frac_reward_zero_std") is not None]
+    return round(sum(vals) / len(vals), 4) if vals else None
+
+
+def reward_thirds(records: list[dict[str, Any]], key: str = "rewards/r_trans/mean") -> dict[str, Any]:
+    """Mean of a logged reward over the first and the last third of the GRPO steps (whether
+    the training reward rose), with the number of steps in each third."""
+    vals = [float(r[key]) for r in records if r.get(key) is not None]
+    if len(vals) < 3:
+        return {"metric": key, "first_third": None, "last_third": None, "steps_per_third": 0}
+    k = len(vals) // 3
+    first, last = vals[:k], vals[-k:]
+    return {"metric": key, "first_third": round(sum(first) / k, 4), "last_third": round(sum(last) / k, 4),
+            "steps_per_third": k}
+
+
+def per_operation_table(evaluations: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What each evaluated system learned, per operation type: op F1 for ADD / UPDATE / DELETE,
+    predicted and gold counts, and r_trans on sessions with and without changes."""
+    out = {}
+    for label, ev in evaluations.items():
+        f1 = ev.get("op_f1") or {}
+        out[label] = {
+            "sessions": ev.get("sessions"),
+            "r_trans": ev.get("r_trans_mean"),
+            "r_trans_changed_sessions": ev.get("r_trans_changed_sessions"),
+            "r_trans_unchanged_sessions": ev.get("r_trans_unchanged_sessions"),
+            **{f"{op}_f1": (f1.get(op) or {}).get("f1") for op in ("ADD", "UPDATE", "DELETE")},
+            **{f"{op}_predicted": (f1.get(op) or {}).get("predicted") for op in ("ADD", "UPDATE", "DELETE")},
+            **{f"{op}_gold": (f1.get(op) or {}).get("gold") for op in ("ADD", "UPDATE", "DELETE")},
+        }
+    return out

@@ -34,7 +34,8 @@ from ..io import atomic_write_json
 from .config import TrainConfig, apply_ablation
 from .data import TrainingData, prepare_data
 from .heldout import evaluate_model, evaluate_noop, paired_from_results
-from .metrics import read_metrics
+from .metrics import per_operation_table, read_metrics, reward_thirds, zero_spread_share
+from .rewards import reward_on_mistakes
 from .trainers import PhaseResult, run_grpo, run_sft
 
 __all__ = ["Run", "environment_info", "start_run", "results_name"]
@@ -199,6 +200,12 @@ class Run:
         for name in cfg.ablations:
             add(f"ablation: {name}", snap if snap in ev else ("sft" if cfg.sft else "no-op"))
         add(snap, "sft" if cfg.sft else "no-op")
+        # the headline pairs, named for what they compare (the issue of a trained model is
+        # whether it beats doing nothing as well as its own previous stage)
+        for label, ref in ((self.trained_label, "no-op"), (self.trained_label, "sft"), ("sft", "no-op")):
+            if label in ev and ref in ev and label != ref:
+                out[f"{label} vs {ref}"] = {"reference": ref, **paired_from_results(
+                    ev[ref], ev[label], n_boot=cfg.bootstrap_samples, seed=cfg.seed)}
         return out
 
     def results(self, *, figures: bool = True) -> dict[str, Any]:
@@ -232,6 +239,10 @@ class Run:
             "grpo_step_time": step_times(grpo_records),
             "grpo_peak_memory_gb": max((r.get("peak_memory_gb") or 0.0 for r in grpo_records), default=None),
             "training_load_1min_mean": _mean_load(read_metrics(metrics_path, "sft") + grpo_records),
+            "grpo_zero_spread_share": zero_spread_share(grpo_records),
+            "grpo_reward_thirds": reward_thirds(grpo_records),
+            "reward_on_mistakes": reward_on_mistakes(cfg),
+            "per_operation": per_operation_table(self.evaluations),
             "evaluation": summary,
             "comparisons": comps,
             "headline": comps.get(self.trained_label),

@@ -23,6 +23,10 @@ Components (weights in :class:`~deltamem_lib.training.config.TrainConfig`):
   entries the session touches in the state before, the prediction or the gold state —
   doing nothing scores 0 on a session with changes, a right operation next to a spurious one
   earns partial credit.
+* ``r_ops`` (``w_ops`` > 0) — operation-level shaping from the synthetic data's labels
+  (:mod:`.shaping`): soft F1 of the rollout's changes against the gold operations, an
+  UPDATE credited only on its id, so keeping a stale fact next to the new one earns less
+  than leaving the update out. Beyond the paper; the notebook shows what it pays per mistake.
 * ``outcome`` — the AtomMem / Memory-R1 alternative: share of the session's probe questions
   the deterministic reader answers from the memory (:mod:`.outcome`).
 * ``invalid_calls`` — ``-(rejected operations / attempted operations)``: an unknown id, an
@@ -46,7 +50,8 @@ from typing import Any
 from ..episodes import SessionExample, parse_rl_row
 from ..memory import MemoryState
 
-__all__ = ["Rollout", "RolloutScorer", "build_reward_functions", "completion_text", "state_reward_name"]
+__all__ = ["Rollout", "RolloutScorer", "build_reward_functions", "completion_text", "env_owns_reward",
+           "reward_on_mistakes", "state_reward_name", "total_rewards"]
 
 
 @dataclass
@@ -200,6 +205,14 @@ def build_reward_functions(cfg: Any, scorer: RolloutScorer | None = None, *, env
         fn.__doc__ = f"State reward {fn.__name__}: MLD of the rollout's memory against the gold state after."
         return fn
 
+    def r_ops(prompts: Any = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[float]:
+        """Operation-level shaping: soft F1 of the rollout's changes against the gold operations."""
+        from .shaping import operation_f1
+
+        return [operation_f1(r.example.state_before, r.state, r.example.state_after, similarity=mld["similarity"],
+                             threshold=mld["threshold"], lexical_fidelity=mld["lexical_fidelity"])
+                for r in rollouts(completions, kwargs)]
+
     def outcome(prompts: Any = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[float]:
         """Share of the session's probe questions answered from the rollout's memory."""
         return [outcome_accuracy(r.state.entries, r.probes) for r in rollouts(completions, kwargs)]
@@ -229,6 +242,72 @@ def build_reward_functions(cfg: Any, scorer: RolloutScorer | None = None, *, env
     if cfg.reward == "state" and cfg.w_state_aux > 0 and cfg.scope == "delta" and not cfg.ordered:
         funcs.append(make_state(cfg.aux_scope, cfg.lexical_fidelity, False))  # dense auxiliary: credit per entry
         weights.append(cfg.w_state_aux)
+    if cfg.reward == "state" and getattr(cfg, "w_ops", 0.0) > 0:
+        funcs.append(r_ops)
+        weights.append(cfg.w_ops)
     funcs += [invalid_calls, format]
     weights += [cfg.w_invalid, cfg.w_format]
     return funcs, weights, scorer
+
+
+def env_owns_reward(cfg: Any) -> bool:
+    """ReAct training with the paper's reward: the environment's ``get_reward`` is ``r_trans``
+    and TRL adds it with weight 1 (no separate ``r_trans`` function)."""
+    return (cfg.agent == "react" and cfg.reward == "state" and not cfg.ordered and cfg.scope == "delta"
+            and cfg.lexical_fidelity and cfg.w_state == 1.0)
+
+
+class _FixedScorer:
+    """A scorer that hands out rollouts built elsewhere (for scoring states without a model)."""
+
+    def __init__(self, rollouts: list[Rollout]) -> None:
+        self.rollouts = rollouts
+
+    def score(self, completions: Sequence[Any], **kwargs: Any) -> list[Rollout]:
+        return self.rollouts
+
+
+def total_rewards(cfg: Any, rollouts: Sequence[Rollout]) -> dict[str, list[float]]:
+    """Every reward component of ``cfg`` on ``rollouts``, weighted, plus their sum ``total``:
+    exactly what GRPO optimises (with ReAct and the paper's reward, the environment's
+    ``r_trans`` with weight 1 included)."""
+    from ..mld import memory_levenshtein
+
+    rollouts = list(rollouts)
+    owns = env_owns_reward(cfg)
+    funcs, weights, _ = build_reward_functions(cfg, _FixedScorer(rollouts), env_owns_reward=owns)  # type: ignore[arg-type]
+    out: dict[str, list[float]] = {}
+    fake = [""] * len(rollouts)
+    for fn, w in zip(funcs, weights):
+        if w:
+            out[fn.__name__] = [w * v for v in fn(completions=fake)]
+    if owns:
+        mld = cfg.mld_options()
+        out["r_trans"] = [float(memory_levenshtein(r.state.entries, r.example.state_after.entries,
+                                                   similarity=mld["similarity"], threshold=mld["threshold"]).reward)
+                          for r in rollouts]
+    out["total"] = [sum(vals) for vals in zip(*out.values())] if out else [0.0] * len(rollouts)
+    return out
+
+
+def reward_on_mistakes(cfg: Any, *, n_scenarios: int = 20, seed: int = 0) -> dict[str, float]:
+    """Mean training reward of each mistake of :mod:`deltamem_lib.mistakes` under ``cfg``.
+
+    The catalogue's scenarios (one UPDATE and one ADD per session) are scored with every
+    reward component ``cfg`` trains with, weighted and summed ({mistake name: mean reward}).
+    A reward that teaches the right thing ranks ``perfect`` first, ``paraphrase`` second, and
+    ``add_not_update`` (new fact added, stale one kept) no higher than ``missed_update``.
+    """
+    from ..episodes import SessionExample
+    from ..mistakes import MISTAKES, make_scenarios, predictions
+
+    scenarios = make_scenarios(n_scenarios, seed=seed)
+    names = list(MISTAKES)
+    rollouts = []
+    for k, sc in enumerate(scenarios):
+        ex = SessionExample("mistakes", f"s{k}", 0, "2024-01-01", (), sc.before, sc.after, tuple(sc.operations))
+        preds = predictions(sc, names)
+        rollouts += [Rollout(ex, preds[name].state, attempted=len(preds[name].operations)) for name in names]
+    totals = total_rewards(cfg, rollouts)["total"]
+    return {name: round(sum(totals[k * len(names) + i] for k in range(len(scenarios))) / len(scenarios), 4)
+            for i, name in enumerate(names)}

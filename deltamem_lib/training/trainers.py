@@ -38,7 +38,7 @@ from typing import Any
 
 from ..io import atomic_write_json, read_json
 from .config import TrainConfig, grpo_config, resolve_precision, sft_config
-from .data import TrainingData, prompt_rows, sft_records
+from .data import TrainingData, grpo_rows, prompt_rows, sft_records, sft_rows
 from .metrics import MetricsLogger, read_metrics, step_times
 
 __all__ = ["PhaseResult", "base_model_path", "is_main_process", "last_checkpoint", "load_policy", "run_grpo",
@@ -186,8 +186,6 @@ def run_sft(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[str
     ``<out_dir>/../metrics.jsonl`` (phase ``"sft"``). A finished phase is not rerun; an
     interrupted one continues from its last checkpoint when ``resume``.
     """
-    import random
-
     from datasets import Dataset
     from trl import SFTTrainer
 
@@ -196,10 +194,7 @@ def run_sft(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[str
     if done is not None:
         return done
     t0, cpu0 = time.perf_counter(), time.process_time()
-    rng = random.Random(f"sft:{cfg.seed}")
-    rows = list(data.train_rows)
-    rng.shuffle(rows)
-    rows = rows[: cfg.sft_examples]
+    rows = sft_rows(data.train_rows, cfg)
     model, tok = load_policy(cfg, device=device)
     records = sft_records(rows, tok, cfg)
     if not records:
@@ -266,7 +261,7 @@ def run_grpo(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[st
     from datasets import Dataset
     from trl import GRPOTrainer
 
-    from .rewards import build_reward_functions
+    from .rewards import build_reward_functions, env_owns_reward
 
     out = Path(out_dir)
     done = _done(out) if resume else None
@@ -275,8 +270,7 @@ def run_grpo(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[st
     t0, cpu0 = time.perf_counter(), time.process_time()
     ckpt = last_checkpoint(out / "checkpoints") if resume else None
     model, tok = load_policy(cfg, device=device, adapter=init_adapter)
-    owns = cfg.agent == "react" and cfg.reward == "state" and not cfg.ordered and cfg.scope == "delta" \
-        and cfg.lexical_fidelity and cfg.w_state == 1.0
+    owns = env_owns_reward(cfg)
     funcs, weights, _ = build_reward_functions(cfg, env_owns_reward=owns)
     args = grpo_config(cfg, out / "checkpoints", device=device)
     args.reward_weights = weights
@@ -286,7 +280,7 @@ def run_grpo(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[st
         kwargs["environment_factory"] = _env_factory(cfg, owns_reward=owns)
     with _quiet_warnings():
         trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=args,
-                              train_dataset=Dataset.from_list(prompt_rows(data.train_rows, cfg)),
+                              train_dataset=Dataset.from_list(prompt_rows(grpo_rows(data.train_rows, cfg), cfg)),
                               processing_class=tok,
                               callbacks=[MetricsLogger(metrics_path, phase=phase, progress=progress,
                                                        stop_after=stop_after),

@@ -1,0 +1,88 @@
+"""The reward each profile trains with must teach the right thing (DeltaMem §3.3, Fig. 3).
+
+On the mistakes catalogue (``deltamem_lib.mistakes``, 20 scenarios of one UPDATE and one ADD):
+the gold operations score highest, a faithful paraphrase second, every error type below
+the paraphrase, and keeping the stale fact next to the new one (``add_not_update``) no
+higher than leaving the update out (``missed_update``) — the error the committed transition
+shaping used to pay (0.40 vs 0.25).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from deltamem_lib.config import list_profiles, load_profile
+from deltamem_lib.episodes import SessionExample
+from deltamem_lib.memory import MemoryEntry, MemoryState, Operation
+from deltamem_lib.training.config import TrainConfig
+from deltamem_lib.training.pipeline import NOTEBOOK
+from deltamem_lib.training.rewards import Rollout, reward_on_mistakes, total_rewards
+from deltamem_lib.training.shaping import operation_f1
+
+ERRORS = ("do_nothing", "missed_update", "spurious_add", "wrong_delete", "add_not_update", "keyword_dropped",
+          "duplicate_add")
+
+
+def _profile_cfg(name: str) -> TrainConfig:
+    return TrainConfig.from_params(load_profile(name).params_for(NOTEBOOK))
+
+
+@pytest.mark.parametrize("profile", list_profiles())
+def test_each_profiles_training_reward_ranks_the_mistakes(profile):
+    scores = reward_on_mistakes(_profile_cfg(profile))
+    assert scores["perfect"] > scores["paraphrase"], scores
+    for name in ERRORS:
+        assert scores["paraphrase"] > scores[name], (name, scores)
+    assert scores["add_not_update"] <= scores["missed_update"], scores
+
+
+def test_the_old_transition_shaping_fails_the_check():
+    """The shaping of the first cpu run paid the stale fact: the check above must catch it."""
+    cfg = TrainConfig(w_state_aux=0.5, aux_scope="transition", w_ops=0.0)
+    scores = reward_on_mistakes(cfg)
+    assert scores["add_not_update"] > scores["missed_update"]
+
+
+def _state(*pairs):
+    return MemoryState([MemoryEntry(i, c, keywords=tuple(k)) for i, c, k in pairs])
+
+
+def test_operation_f1_matches_updates_by_id():
+    before = _state(("m1", "User lives in Hamburg", ["Hamburg"]), ("m2", "User plays the piano", ["piano"]))
+    gold = before.copy()
+    gold.apply([Operation.update("m1", "User lives in Berlin", keywords=("Berlin",)),
+                Operation.add("User has a dog named Rex", keywords=("Rex",))])
+    right = before.copy()
+    right.apply([Operation.update("m1", "User lives in Berlin"), Operation.add("User has a dog named Rex")])
+    wrong_id = before.copy()
+    wrong_id.apply([Operation.update("m2", "User lives in Berlin"), Operation.add("User has a dog named Rex")])
+    add_instead = before.copy()
+    add_instead.apply([Operation.add("User lives in Berlin"), Operation.add("User has a dog named Rex")])
+    assert operation_f1(before, right, gold) == pytest.approx(1.0)
+    assert operation_f1(before, wrong_id, gold) == pytest.approx(0.5)   # only the ADD matches
+    assert operation_f1(before, add_instead, gold) == pytest.approx(0.5)
+    assert operation_f1(before, before.copy(), gold) == 0.0
+    assert operation_f1(before, before.copy(), before.copy()) == 1.0
+
+
+def test_total_rewards_sums_the_weighted_components():
+    before = _state(("m1", "User lives in Hamburg", ["Hamburg"]))
+    gold = before.copy()
+    gold.apply([Operation.update("m1", "User lives in Berlin", keywords=("Berlin",))])
+    ex = SessionExample("u", "s", 0, "2024-01-01", (), before, gold, ())
+    cfg = TrainConfig(w_state_aux=0.0, w_ops=0.5)
+    out = total_rewards(cfg, [Rollout(ex, gold.copy(), attempted=1), Rollout(ex, before.copy())])
+    assert out["r_trans"] == [1.0, 0.0]
+    assert out["r_ops"] == [0.5, 0.0]
+    assert out["total"] == [1.5, 0.0]
+
+
+def test_the_gpu_profile_trains_the_papers_agent_on_the_papers_reward():
+    """gpu-a100: the ReAct agent with the search tool, through TRL's environment_factory, on
+    r_trans with embedding similarity; the one-shot agent is an ablation there."""
+    from deltamem_lib.training.rewards import env_owns_reward
+
+    cfg = _profile_cfg("gpu-a100")
+    assert (cfg.agent, cfg.similarity, cfg.reward, cfg.scope) == ("react", "embedding", "state", "delta")
+    assert env_owns_reward(cfg) and cfg.w_ops == 0.0 and cfg.w_state_aux == 0.0
+    assert "oneshot_agent" in cfg.ablations
