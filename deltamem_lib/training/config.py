@@ -109,6 +109,7 @@ class TrainConfig:
     aux_scope: str = _f("transition", "auxiliary MLD: 'state' (r_state, whole states) or 'transition' (r_transition: the "
                         "entries the session touches; beyond the spec)")
     w_ops: float = _f(1.0, "weight of the operation-level shaping reward r_ops (gold operations matched by id; 0: off)")
+    w_idle: float = _f(0.5, "weight of the idle penalty: -1 when the session changes something and the rollout nothing")
     w_outcome: float = _f(1.0, "weight of the outcome reward (used when reward='outcome')")
     w_invalid: float = _f(0.5, "weight of the invalid-call penalty (share of rejected operations)")
     w_format: float = _f(0.5, "weight of the format penalty (-1 when the output cannot be read)")

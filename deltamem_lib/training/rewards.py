@@ -27,6 +27,9 @@ Components (weights in :class:`~deltamem_lib.training.config.TrainConfig`):
   (:mod:`.shaping`): soft F1 of the rollout's changes against the gold operations, an
   UPDATE credited only on its id, so keeping a stale fact next to the new one earns less
   than leaving the update out. Beyond the paper; the notebook shows what it pays per mistake.
+* ``idle`` (``w_idle`` > 0) — ``-1`` when the session changes something and the rollout
+  changed nothing, else 0: breaks the tie between doing nothing and a failed attempt, which
+  otherwise lets GRPO collapse to answering ``[]`` everywhere (measured in notebook 04).
 * ``outcome`` — the AtomMem / Memory-R1 alternative: share of the session's probe questions
   the deterministic reader answers from the memory (:mod:`.outcome`).
 * ``invalid_calls`` — ``-(rejected operations / attempted operations)``: an unknown id, an
@@ -213,6 +216,11 @@ def build_reward_functions(cfg: Any, scorer: RolloutScorer | None = None, *, env
                              threshold=mld["threshold"], lexical_fidelity=mld["lexical_fidelity"])
                 for r in rollouts(completions, kwargs)]
 
+    def idle(prompts: Any = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[float]:
+        """-1 when the session changes something and the rollout changed nothing, else 0."""
+        return [-1.0 if r.example.state_before.diff(r.example.state_after) and not r.example.state_before.diff(r.state)
+                else 0.0 for r in rollouts(completions, kwargs)]
+
     def outcome(prompts: Any = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[float]:
         """Share of the session's probe questions answered from the rollout's memory."""
         return [outcome_accuracy(r.state.entries, r.probes) for r in rollouts(completions, kwargs)]
@@ -245,6 +253,9 @@ def build_reward_functions(cfg: Any, scorer: RolloutScorer | None = None, *, env
     if cfg.reward == "state" and getattr(cfg, "w_ops", 0.0) > 0:
         funcs.append(r_ops)
         weights.append(cfg.w_ops)
+    if cfg.reward == "state" and getattr(cfg, "w_idle", 0.0) > 0:
+        funcs.append(idle)
+        weights.append(cfg.w_idle)
     funcs += [invalid_calls, format]
     weights += [cfg.w_invalid, cfg.w_format]
     return funcs, weights, scorer
