@@ -38,7 +38,7 @@ def test_each_profiles_training_reward_ranks_the_mistakes(profile):
 
 def test_the_old_transition_shaping_fails_the_check():
     """The shaping of the first cpu run paid the stale fact: the check above must catch it."""
-    cfg = TrainConfig(w_state_aux=0.5, aux_scope="transition", w_ops=0.0)
+    cfg = TrainConfig(w_state_aux=0.5, aux_scope="transition", w_ops=0.0, w_idle=0.0)
     scores = reward_on_mistakes(cfg)
     assert scores["add_not_update"] > scores["missed_update"]
 
@@ -70,11 +70,12 @@ def test_total_rewards_sums_the_weighted_components():
     gold = before.copy()
     gold.apply([Operation.update("m1", "User lives in Berlin", keywords=("Berlin",))])
     ex = SessionExample("u", "s", 0, "2024-01-01", (), before, gold, ())
-    cfg = TrainConfig(w_state_aux=0.0, w_ops=0.5)
+    cfg = TrainConfig(w_state_aux=0.0, w_ops=0.5, w_idle=0.5)
     out = total_rewards(cfg, [Rollout(ex, gold.copy(), attempted=1), Rollout(ex, before.copy())])
     assert out["r_trans"] == [1.0, 0.0]
     assert out["r_ops"] == [0.5, 0.0]
-    assert out["total"] == [1.5, 0.0]
+    assert out["idle"] == [0.0, -0.5]  # the session changes something; the second rollout changed nothing
+    assert out["total"] == [1.5, -0.5]
 
 
 def test_the_gpu_profile_trains_the_papers_agent_on_the_papers_reward():

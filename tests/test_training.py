@@ -90,7 +90,9 @@ def test_no_delete_ablation_rejects_delete(row):
 
 def test_weights_and_names_per_setting():
     _, w = _funcs(TrainConfig(w_invalid=0.3, w_format=0.2))
-    assert w == {"r_trans": 1.0, "invalid_calls": 0.3, "format": 0.2}
+    assert w == {"r_trans": 1.0, "r_ops": 1.0, "idle": 0.5, "invalid_calls": 0.3, "format": 0.2}
+    _, w = _funcs(TrainConfig(w_ops=0.0, w_idle=0.0))
+    assert w == {"r_trans": 1.0, "invalid_calls": 0.5, "format": 0.5}
     _, w = _funcs(apply_ablation(TrainConfig(), "outcome_reward"))
     assert w == {"outcome": 1.0, "r_trans": 0.0, "invalid_calls": 0.5, "format": 0.5}
     _, w = _funcs(apply_ablation(TrainConfig(), "state_scope"))
@@ -99,7 +101,7 @@ def test_weights_and_names_per_setting():
     assert w["r_trans_no_fidelity"] == 1.0 and w["r_trans"] == 0.0
     _, w = _funcs(apply_ablation(TrainConfig(), "ordered_mld"))
     assert w["r_ordered"] == 1.0
-    funcs, weights, _ = build_reward_functions(TrainConfig(agent="react"), env_owns_reward=True)
+    funcs, weights, _ = build_reward_functions(TrainConfig(agent="react", w_ops=0.0, w_idle=0.0), env_owns_reward=True)
     assert [fn.__name__ for fn in funcs] == ["invalid_calls", "format"] and weights == [0.5, 0.5]
 
 
@@ -391,12 +393,12 @@ def test_auxiliary_rewards_rank_partly_right_answers(row):
     assert ex.state_before.entries and ex.gold_ops
     ops = json.loads(_gold_json(row))
     partial = json.dumps([o for o in ops if o["op"] != "ADD"])  # the UPDATE right, the ADD missed
-    f, w = _funcs(TrainConfig(w_state_aux=0.5, aux_scope="state"))
+    f, w = _funcs(TrainConfig(w_state_aux=0.5, aux_scope="state", w_ops=0.0, w_idle=0.0))
     assert w == {"r_trans": 1.0, "r_state": 0.5, "invalid_calls": 0.5, "format": 0.5}
     r_trans = _call(f["r_trans"], row, [partial, "[]"])
     r_state = _call(f["r_state"], row, [partial, "[]"])
     assert r_trans[0] == r_trans[1] == 0.0 and r_state[0] > r_state[1] > 0.0
-    cfg = TrainConfig(w_state_aux=0.5)  # the default auxiliary scope: transition
+    cfg = TrainConfig(w_state_aux=0.5, w_ops=0.0, w_idle=0.0)  # the default auxiliary scope: transition
     f, w = _funcs(cfg)
     assert w == {"r_trans": 1.0, "r_transition": 0.5, "invalid_calls": 0.5, "format": 0.5}
     r_tr = _call(f["r_transition"], row, [_gold_json(row), partial, "[]"])
