@@ -33,7 +33,7 @@ before the session, ``P`` and ``G`` all hold unchanged, then scores the rest lik
 :func:`ordered_levenshtein` is the classic dynamic programme over *ordered* lists, kept for
 the derivation in notebook 02. :func:`memory_levenshtein_reference` is a deliberately plain,
 per-pair version of the same definition: the tests check the fast path against it and
-``benchmarks/bench_mld.py`` measures the difference.
+``speed/bench_mld.py`` measures the difference.
 """
 
 from __future__ import annotations
@@ -612,7 +612,7 @@ def memory_levenshtein_reference(pred: Sequence[EntryLike], gold: Sequence[Entry
     """The spec written out pair by pair in plain Python (lexical similarity only).
 
     Readable, and slow on large states: the tests compare :func:`memory_levenshtein`
-    against it, and ``benchmarks/bench_mld.py`` times both.
+    against it, and ``speed/bench_mld.py`` times both.
     """
     P, G = as_items(pred, "pred"), as_items(gold, "gold")
     free = Counter(g.key for g in G)          # gold entries not yet absorbed, by identity

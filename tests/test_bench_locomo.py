@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from deltamem_lib.bench.paths import SAMPLES, locate_data
+from deltamem_lib.benchmarks.paths import SAMPLES, locate_data
 from deltamem_lib.benchmarks import download
 from deltamem_lib.benchmarks.locomo import (
     CATEGORY_NAMES,

@@ -17,7 +17,7 @@ from deltamem_lib.benchmarks.personamem import (
     score_personamem,
     visible_context,
 )
-from deltamem_lib.bench.paths import SAMPLES, search_dirs
+from deltamem_lib.benchmarks.paths import SAMPLES, search_dirs
 from deltamem_lib.io import DataFileError
 
 FIX = SAMPLES

@@ -84,7 +84,7 @@ def test_locomo_recall_by_session(tmp_path, monkeypatch):
 
 
 def test_locate_data_falls_back_to_the_sample(tmp_path, monkeypatch):
-    import deltamem_lib.bench.paths as P
+    import deltamem_lib.benchmarks.paths as P
 
     monkeypatch.setattr(P, "DATA_DIR", tmp_path / "no-data")
     monkeypatch.delenv(P.DATA_ENV, raising=False)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import deltamem_lib.bench.paths as P
+import deltamem_lib.benchmarks.paths as P
 from deltamem_lib.benchmarks import download
 from deltamem_lib.benchmarks.halumem import load_halumem
 from deltamem_lib.benchmarks.locomo import load_locomo

@@ -55,7 +55,7 @@ def run_fetch(args: argparse.Namespace) -> int:
 def run_status(args: argparse.Namespace) -> int:
     import warnings
 
-    from ..bench.paths import locate_data
+    from ..benchmarks.paths import locate_data
 
     for name in NAMES:
         with warnings.catch_warnings():
