@@ -180,9 +180,6 @@ def build_reward_functions(cfg: Any, scorer: RolloutScorer | None = None, *, env
         ``(functions, weights, scorer)``. With the outcome reward, the paper's ``r_trans`` is
         still computed and logged, with weight 0, so the two runs can be compared.
     """
-    from ..mld import memory_levenshtein, ordered_levenshtein
-    from .outcome import outcome_accuracy
-
     scorer = scorer or RolloutScorer(cfg.agent, cfg.env_options())
     mld = cfg.mld_options()
 
@@ -190,75 +187,92 @@ def build_reward_functions(cfg: Any, scorer: RolloutScorer | None = None, *, env
         kw = {k: v for k, v in kwargs.items() if k not in ("prompts", "completion_ids", "trainer_state", "log_extra")}
         return scorer.score(completions, **kw)
 
-    def state_value(r: Rollout, *, scope: str, lexical_fidelity: bool, ordered: bool) -> float:
-        pred, gold = list(r.state.entries), list(r.example.state_after.entries)
-        if ordered:
-            return float(ordered_levenshtein(pred, gold, similarity=mld["similarity"], threshold=mld["threshold"],
-                                             lexical_fidelity=lexical_fidelity).reward)
-        before = list(r.example.state_before.entries) if scope == "transition" else None
-        return float(memory_levenshtein(pred, gold, similarity=mld["similarity"], threshold=mld["threshold"],
-                                        lexical_fidelity=lexical_fidelity, scope=scope, before=before).reward)
-
     def make_state(scope: str, lexical_fidelity: bool, ordered: bool) -> Callable[..., list[float]]:
-        def fn(prompts: Any = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[float]:
-            return [state_value(r, scope=scope, lexical_fidelity=lexical_fidelity, ordered=ordered)
-                    for r in rollouts(completions, kwargs)]
+        return _component(state_reward_name(scope=scope, lexical_fidelity=lexical_fidelity, ordered=ordered),
+                          "State reward: MLD of the rollout's memory against the gold state after.",
+                          lambda r: _state_value(r, mld, scope=scope, lexical_fidelity=lexical_fidelity,
+                                                 ordered=ordered), rollouts)
 
-        fn.__name__ = state_reward_name(scope=scope, lexical_fidelity=lexical_fidelity, ordered=ordered)
-        fn.__doc__ = f"State reward {fn.__name__}: MLD of the rollout's memory against the gold state after."
-        return fn
-
-    def r_ops(prompts: Any = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[float]:
-        """Operation-level shaping: soft F1 of the rollout's changes against the gold operations."""
-        from .shaping import operation_f1
-
-        return [operation_f1(r.example.state_before, r.state, r.example.state_after, similarity=mld["similarity"],
-                             threshold=mld["threshold"], lexical_fidelity=mld["lexical_fidelity"])
-                for r in rollouts(completions, kwargs)]
-
-    def idle(prompts: Any = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[float]:
-        """-1 when the session changes something and the rollout changed nothing, else 0."""
-        return [-1.0 if r.example.state_before.diff(r.example.state_after) and not r.example.state_before.diff(r.state)
-                else 0.0 for r in rollouts(completions, kwargs)]
-
-    def outcome(prompts: Any = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[float]:
-        """Share of the session's probe questions answered from the rollout's memory."""
-        return [outcome_accuracy(r.state.entries, r.probes) for r in rollouts(completions, kwargs)]
-
-    def invalid_calls(prompts: Any = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[float]:
-        """Minus the share of attempted operations the environment rejected."""
-        return [-r.invalid_share for r in rollouts(completions, kwargs)]
-
-    def format(prompts: Any = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[float]:  # noqa: A001
-        """-1 when the answer cannot be read (no JSON list / a broken tool call), else 0."""
-        return [-1.0 if r.malformed else 0.0 for r in rollouts(completions, kwargs)]
+    def make(name: str) -> Callable[..., list[float]]:
+        doc, value = _COMPONENTS[name]
+        return _component(name, doc, lambda r: value(r, mld), rollouts)
 
     funcs: list[Callable[..., list[float]]] = []
     weights: list[float] = []
     main = make_state(cfg.scope, cfg.lexical_fidelity, cfg.ordered)
-    paper_is_main = main.__name__ == "r_trans"
-    if cfg.reward == "state":
-        if not env_owns_reward:
-            funcs.append(main)
-            weights.append(cfg.w_state)
-    else:
-        funcs.append(outcome)
+    state = cfg.reward == "state"
+    if state and not env_owns_reward:
+        funcs.append(main)
+        weights.append(cfg.w_state)
+    elif not state:
+        funcs.append(make("outcome"))
         weights.append(cfg.w_outcome)
-    if not paper_is_main or cfg.reward == "outcome":
+    if main.__name__ != "r_trans" or not state:
         funcs.append(make_state("delta", True, False))  # the paper's r_trans, logged for comparison
         weights.append(0.0)
-    if cfg.reward == "state" and cfg.w_state_aux > 0 and cfg.scope == "delta" and not cfg.ordered:
+    if state and cfg.w_state_aux > 0 and cfg.scope == "delta" and not cfg.ordered:
         funcs.append(make_state(cfg.aux_scope, cfg.lexical_fidelity, False))  # dense auxiliary: credit per entry
         weights.append(cfg.w_state_aux)
-    if cfg.reward == "state" and getattr(cfg, "w_ops", 0.0) > 0:
-        funcs.append(r_ops)
-        weights.append(cfg.w_ops)
-    if cfg.reward == "state" and getattr(cfg, "w_idle", 0.0) > 0:
-        funcs.append(idle)
-        weights.append(cfg.w_idle)
-    funcs += [invalid_calls, format]
+    for name, weight in (("r_ops", getattr(cfg, "w_ops", 0.0)), ("idle", getattr(cfg, "w_idle", 0.0))):
+        if state and weight > 0:
+            funcs.append(make(name))
+            weights.append(weight)
+    funcs += [make("invalid_calls"), make("format")]
     weights += [cfg.w_invalid, cfg.w_format]
     return funcs, weights, scorer
+
+
+def _component(name: str, doc: str, value: Callable[[Rollout], float],
+               rollouts: Callable[[Sequence[Any], dict[str, Any]], list[Rollout]]) -> Callable[..., list[float]]:
+    """A reward function in TRL's contract, named ``name`` (TRL logs ``rewards/<name>/mean``)."""
+
+    def fn(prompts: Any = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[float]:
+        return [value(r) for r in rollouts(completions, kwargs)]
+
+    fn.__name__, fn.__doc__ = name, doc
+    return fn
+
+
+def _state_value(r: Rollout, mld: dict[str, Any], *, scope: str, lexical_fidelity: bool, ordered: bool) -> float:
+    from ..mld import memory_levenshtein, ordered_levenshtein
+
+    pred, gold = list(r.state.entries), list(r.example.state_after.entries)
+    if ordered:
+        return float(ordered_levenshtein(pred, gold, similarity=mld["similarity"], threshold=mld["threshold"],
+                                         lexical_fidelity=lexical_fidelity).reward)
+    before = list(r.example.state_before.entries) if scope == "transition" else None
+    return float(memory_levenshtein(pred, gold, similarity=mld["similarity"], threshold=mld["threshold"],
+                                    lexical_fidelity=lexical_fidelity, scope=scope, before=before).reward)
+
+
+def _ops_value(r: Rollout, mld: dict[str, Any]) -> float:
+    from .shaping import operation_f1
+
+    return operation_f1(r.example.state_before, r.state, r.example.state_after, similarity=mld["similarity"],
+                        threshold=mld["threshold"], lexical_fidelity=mld["lexical_fidelity"])
+
+
+def _idle_value(r: Rollout, mld: dict[str, Any]) -> float:
+    changes = r.example.state_before.diff(r.example.state_after)
+    return -1.0 if changes and not r.example.state_before.diff(r.state) else 0.0
+
+
+def _outcome_value(r: Rollout, mld: dict[str, Any]) -> float:
+    from .outcome import outcome_accuracy
+
+    return outcome_accuracy(r.state.entries, r.probes)
+
+
+#: The components besides the state rewards: name → (docstring, value of one rollout).
+_COMPONENTS: dict[str, tuple[str, Callable[[Rollout, dict[str, Any]], float]]] = {
+    "r_ops": ("Operation-level shaping: soft F1 of the rollout's changes against the gold operations.", _ops_value),
+    "idle": ("-1 when the session changes something and the rollout changed nothing, else 0.", _idle_value),
+    "outcome": ("Share of the session's probe questions answered from the rollout's memory.", _outcome_value),
+    "invalid_calls": ("Minus the share of attempted operations the environment rejected.",
+                      lambda r, mld: -r.invalid_share),
+    "format": ("-1 when the answer cannot be read (no JSON list / a broken tool call), else 0.",
+               lambda r, mld: -1.0 if r.malformed else 0.0),
+}
 
 
 def env_owns_reward(cfg: Any) -> bool:
