@@ -366,15 +366,7 @@ def _locomo(cfg: BenchConfig, models: _Models, work: Path, progress: bool) -> di
 
 def _locomo_conversations(cfg: BenchConfig, path: Path) -> list[Any]:
     """The conversations ``cfg`` selects (by sample id, else the first ``conversations``)."""
-    convs = load_locomo(path)
-    if cfg.sample_ids:
-        missing = sorted(set(cfg.sample_ids) - {c.sample_id for c in convs})
-        if missing:
-            raise ValueError(f"{path}: no conversation {missing}; it has {', '.join(c.sample_id for c in convs)}")
-        convs = [c for c in convs if c.sample_id in cfg.sample_ids]
-    elif cfg.conversations:
-        convs = convs[:cfg.conversations]
-    return convs
+    return _select(cfg, path, load_locomo(path), lambda c: c.sample_id, "conversation")
 
 
 def _full_context_prompts(convs: Sequence[Any], questions: Sequence[tuple[Any, Any]], amodel: Any,
@@ -559,15 +551,17 @@ def _halumem(cfg: BenchConfig, models: _Models, work: Path, progress: bool) -> d
 
 def _halumem_users(cfg: BenchConfig, path: Path) -> list[Any]:
     """The users ``cfg`` selects (by uuid, else the first ``conversations``); unknown uuids raise."""
-    users = load_halumem(path)
+    return _select(cfg, path, load_halumem(path), lambda u: u.uuid, "user")
+
+
+def _select(cfg: BenchConfig, path: Path, items: list[Any], key: Callable[[Any], str], what: str) -> list[Any]:
+    """The items ``cfg.sample_ids`` names (unknown ids raise), else the first ``cfg.conversations``."""
     if cfg.sample_ids:
-        missing = sorted(set(cfg.sample_ids) - {u.uuid for u in users})
+        missing = sorted(set(cfg.sample_ids) - {key(x) for x in items})
         if missing:
-            raise ValueError(f"{path}: no user {missing}; it has {', '.join(u.uuid for u in users)}")
-        users = [u for u in users if u.uuid in cfg.sample_ids]
-    elif cfg.conversations:
-        users = users[:cfg.conversations]
-    return users
+            raise ValueError(f"{path}: no {what} {missing}; it has {', '.join(key(x) for x in items)}")
+        return [x for x in items if key(x) in cfg.sample_ids]
+    return items[:cfg.conversations] if cfg.conversations else items
 
 
 def _halumem_probes(users: Sequence[Any], episodes: Sequence[Any], states: Mapping[str, Sequence[MemoryState]],

@@ -15,19 +15,9 @@ import sys
 import time
 from typing import Any
 
+from ..argtypes import int_at_least
+
 __all__ = ["register"]
-
-
-def _int_at_least(lo: int) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if value < lo:
-            raise argparse.ArgumentTypeError(f"must be >= {lo}, got {value}")
-        return value
-    return parse
 
 
 def _fraction(text: str) -> float:
@@ -43,9 +33,9 @@ def _fraction(text: str) -> float:
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("synth", help="synthesise episodes with gold memory operations (§3.2)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--users", type=_int_at_least(1), required=True, help="number of users (one episode each)")
-    p.add_argument("--sessions", type=_int_at_least(1), required=True, help="sessions per user")
-    p.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (default 0)")
+    p.add_argument("--users", type=int_at_least(1), required=True, help="number of users (one episode each)")
+    p.add_argument("--sessions", type=int_at_least(1), required=True, help="sessions per user")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, help="output folder (created; must be empty unless --overwrite)")
     p.add_argument("--generator", choices=("procedural", "llm"), default="procedural",
                    help="procedural (offline, seeded) or llm (the four steps through a chat model)")
@@ -53,7 +43,7 @@ def register(subparsers: Any) -> None:
                    help="user-level split fractions (default 0.8 0.1 0.1)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing non-empty output folder")
     p.add_argument("--model", default="smollm2", help="llm generator: 'smollm2', a local folder or a Hub id")
-    p.add_argument("--max-retries", type=_int_at_least(0), default=2,
+    p.add_argument("--max-retries", type=int_at_least(0), default=2,
                    help="llm generator: retries of an invalid response before a user is dropped")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

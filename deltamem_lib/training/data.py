@@ -141,8 +141,9 @@ def sft_rows(rows: Sequence[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
     share = getattr(cfg, "sft_unchanged_share", -1.0)
     if share < 0:
         return rows[:n]
-    unchanged = [r for r in rows if session_kind(r) == "unchanged"]
-    other = [r for r in rows if session_kind(r) != "unchanged"]
+    kinds = [session_kind(r) for r in rows]
+    unchanged = [r for r, k in zip(rows, kinds) if k == "unchanged"]
+    other = [r for r, k in zip(rows, kinds) if k != "unchanged"]
     k = min(len(unchanged), round(n * share))
     picked = unchanged[:k] + other[: n - k]
     rng.shuffle(picked)

@@ -187,11 +187,17 @@ class Run:
         """Paired bootstrap comparisons: each trained row against the row before it."""
         ev, cfg = self.evaluations, self.cfg
         out: dict[str, dict[str, Any]] = {}
+        done: dict[tuple[str, str], dict[str, Any]] = {}
+
+        def paired(label: str, ref: str) -> dict[str, Any]:
+            if (label, ref) not in done:  # each pair is bootstrapped once, whatever its names
+                done[label, ref] = {"reference": ref, **paired_from_results(
+                    ev[ref], ev[label], n_boot=cfg.bootstrap_samples, seed=cfg.seed)}
+            return done[label, ref]
 
         def add(label: str, ref: str) -> None:
             if label in ev and ref in ev:
-                out[label] = {"reference": ref, **paired_from_results(ev[ref], ev[label], n_boot=cfg.bootstrap_samples,
-                                                                      seed=cfg.seed)}
+                out[label] = paired(label, ref)
 
         add("base", "no-op")
         add("sft", "base" if "base" in ev else "no-op")
@@ -204,8 +210,7 @@ class Run:
         # whether it beats doing nothing as well as its own previous stage)
         for label, ref in ((self.trained_label, "no-op"), (self.trained_label, "sft"), ("sft", "no-op")):
             if label in ev and ref in ev and label != ref:
-                out[f"{label} vs {ref}"] = {"reference": ref, **paired_from_results(
-                    ev[ref], ev[label], n_boot=cfg.bootstrap_samples, seed=cfg.seed)}
+                out[f"{label} vs {ref}"] = paired(label, ref)
         return out
 
     def results(self, *, figures: bool = True) -> dict[str, Any]:
