@@ -25,8 +25,9 @@ that no modules or parts import each other in a cycle):
 5. **Training** — :mod:`.training` (SFT warm start and GRPO with LoRA on named reward
    components, checkpoints and resume, held-out evaluation with a paired bootstrap; §3.3).
 6. **Benchmarks** — :mod:`.benchmarks` (LoCoMo, HaluMem, PersonaMem: one module each with
-   its loader and metrics; judges, answering, provenance, the resumable runner, accumulation
-   curves, ablations; §4).
+   its loader, metrics, conversion into episodes and protocol; judges, answering, provenance,
+   the resumable runner — one driver over the three protocols —, accumulation curves,
+   ablations; §4).
 7. **Teaching and commands** — :mod:`.teaching` (the notebooks' figures, tables, explorers
    and exercise checks: one module per notebook plus :mod:`.teaching.common`),
    :mod:`.commands` and :mod:`.cli` (the ``deltamem`` command; :mod:`.argtypes` checks its

@@ -1,4 +1,4 @@
-"""The benchmark runner (deltamem_lib.benchmarks): adapters, evidence recall, answering, judging,
+"""The benchmark runner (deltamem_lib.benchmarks): benchmarks as episodes, evidence recall, answering, judging,
 resuming, the CLI, on the hand-made fixtures with scripted models."""
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from deltamem_lib.agent.systems import SessionResult
-from deltamem_lib.benchmarks.adapters import (locomo_episodes, locomo_questions, personalise, personamem_context)
-from deltamem_lib.benchmarks.answering import fit_history
+from deltamem_lib.benchmarks.answering import fit_history, personalise
+from deltamem_lib.benchmarks.locomo import locomo_episodes, locomo_questions
+from deltamem_lib.benchmarks.personamem import personamem_context
 from deltamem_lib.benchmarks.provenance import attribute_turns, entry_sources
 from deltamem_lib.benchmarks.runner import BenchConfig, run_benchmark
 from deltamem_lib.io import Journal
@@ -82,7 +83,7 @@ def _cfg(**kw):
     return BenchConfig(**{**base, **kw})
 
 
-# ----------------------------------------------------------------------------- adapters
+# ------------------------------------------------------------------ benchmarks as episodes
 def test_locomo_conversation_becomes_one_episode_per_speaker_with_dia_ids_and_dates():
     conv = load_locomo(LOCOMO)[0]
     eps = locomo_episodes(conv)

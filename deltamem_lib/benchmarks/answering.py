@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..memory import MemoryEntry
-from .adapters import personalise
 
 __all__ = [
     "ANSWER_INSTRUCTIONS",
@@ -43,6 +42,7 @@ __all__ = [
     "full_context_messages",
     "locomo_answer_messages",
     "mcq_messages",
+    "personalise",
     "memory_lines",
     "single_user_answer_messages",
 ]
@@ -99,9 +99,20 @@ class Answer:
                 "completion_tokens": self.completion_tokens, "seconds": round(self.seconds, 4)}
 
 
+_USER_WORD = re.compile(r"\b(?:[Tt]he )?[Uu]ser('s)?\b")
+
+
+def personalise(content: str, name: str) -> str:
+    """Put the speaker's name where a memory says "User" (``"User's cat"`` → ``"Ana's cat"``).
+
+    The systems write memories about "the user"; with two stores (LoCoMo's speakers) the answer
+    model must know whose memory it reads."""
+    return _USER_WORD.sub(lambda m: name + ("'s" if m.group(1) else ""), content)
+
+
 def memory_lines(entries: Sequence[MemoryEntry], name: str | None = None) -> str:
     """``- 2023-05-08: Caroline went to a support group.`` per memory (``(no memories)`` if none);
-    with ``name``, "User" becomes the name (:func:`~.adapters.personalise`)."""
+    with ``name``, "User" becomes the name (:func:`personalise`)."""
     lines = []
     for e in entries:
         text = personalise(e.content, name) if name else e.content

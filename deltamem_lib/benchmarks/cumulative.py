@@ -37,9 +37,8 @@ from ..memory import MemoryState
 from ..retrieval import get_retriever
 from ..synthesis.probes import probe_questions, score_answer
 from ..training.outcome import answer_probe
-from .adapters import evidence_sessions, locomo_episodes, locomo_questions, locomo_user_id
+from .locomo import evidence_sessions, load_locomo, locomo_episodes, locomo_questions, locomo_user_id
 from .answering import answer_all, single_user_answer_messages
-from .locomo import load_locomo
 from .provenance import evidence_recall_at_k
 from .provenance import entry_sources
 

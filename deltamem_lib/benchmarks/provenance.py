@@ -1,9 +1,12 @@
-"""Where a memory came from: the turns behind an entry, for evidence recall@k.
+"""Where a memory came from: turn ids, the turns behind an entry, evidence recall@k.
+
+A turn id is LoCoMo's dia id ``D<session>:<turn>`` (:class:`DiaId`, :func:`parse_dia_id`; the
+LoCoMo loader reads evidence with them, and the memory's sources are compared with them).
 
 Every entry of a :class:`~deltamem_lib.memory.MemoryState` records its ``source``: the session
 that wrote it and, where the writer knew them, the turn ids (``docs/paper_notes.md`` §4:
 provenance, a link from a memory to the message it came from). With LoCoMo's dia ids as turn
-ids (:mod:`.adapters`), "are the evidence turns of a question among the sources of the top-k
+ids (:func:`.locomo.locomo_episodes`), "are the evidence turns of a question among the sources of the top-k
 retrieved memories?" needs no judge — the benchmark's *evidence recall@k*.
 
 The memory systems of this project record the session of each write but not yet the turns
@@ -29,14 +32,33 @@ import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..memory import MemoryEntry
-from .locomo import DiaId, parse_dia_id
 
-__all__ = ["HOW", "EvidenceRecall", "attribute_turns", "content_words", "entry_sources", "evidence_recall_at_k"]
+__all__ = ["HOW", "DiaId", "EvidenceRecall", "attribute_turns", "content_words", "entry_sources",
+           "evidence_recall_at_k", "parse_dia_id"]
 
 HOW = ("recorded", "attributed", "none")
+
+_STRICT_DIA_ID = re.compile(r"\s*D(\d+):(\d+)\s*")
+
+
+class DiaId(NamedTuple):
+    """A dialogue turn id ``D<session>:<turn>`` as numbers (``"D30:05"`` == ``DiaId(30, 5)``)."""
+
+    session: int
+    turn: int
+
+    def __str__(self) -> str:
+        return f"D{self.session}:{self.turn}"
+
+
+def parse_dia_id(value: str) -> DiaId | None:
+    """Parse one well-formed id ``"D<s>:<t>"`` (surrounding blanks allowed); else ``None``."""
+    m = _STRICT_DIA_ID.fullmatch(value) if isinstance(value, str) else None
+    return DiaId(int(m[1]), int(m[2])) if m else None
+
 
 _WORD = re.compile(r"\w+")
 _STOP = frozenset(
