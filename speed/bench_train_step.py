@@ -28,7 +28,7 @@ def main() -> int:
 
     from deltamem_lib.commands.train import settings
     from deltamem_lib.config import pick_device
-    from deltamem_lib.training.data import prepare_data
+    from deltamem_lib.training.datasets import prepare_data
     from deltamem_lib.training.metrics import _peak_memory_gb, read_metrics, step_times
     from deltamem_lib.training.trainers import run_grpo, run_sft
 

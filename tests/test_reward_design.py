@@ -14,7 +14,7 @@ import pytest
 from deltamem_lib.config import list_profiles, load_profile
 from deltamem_lib.episodes import SessionExample
 from deltamem_lib.memory import MemoryEntry, MemoryState, Operation
-from deltamem_lib.training.config import TrainConfig
+from deltamem_lib.training.settings import TrainConfig
 from deltamem_lib.training.pipeline import NOTEBOOK
 from deltamem_lib.training.rewards import Rollout, reward_on_mistakes, total_rewards
 from deltamem_lib.training.shaping import operation_f1

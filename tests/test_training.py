@@ -13,7 +13,7 @@ import pytest
 from deltamem_lib.episodes import parse_rl_row, state_before_each_session
 from deltamem_lib.memory import MemoryEntry
 from deltamem_lib.mld import memory_levenshtein, ordered_levenshtein
-from deltamem_lib.training.config import ABLATIONS, TrainConfig, apply_ablation, grpo_config
+from deltamem_lib.training.settings import ABLATIONS, TrainConfig, apply_ablation, grpo_config
 from deltamem_lib.training.heldout import paired_bootstrap, paired_from_results
 from deltamem_lib.teaching.rl_training import group_advantages, group_table, mistake_group, pick_session, score_group
 from deltamem_lib.training.metrics import read_metrics, step_times, truncate_metrics
@@ -24,7 +24,7 @@ from deltamem_lib.training.rewards import RolloutScorer, build_reward_functions
 # ----- fixtures -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def data():
-    from deltamem_lib.training.data import prepare_data
+    from deltamem_lib.training.datasets import prepare_data
 
     return prepare_data(TrainConfig(train_users=8, test_users=3, sessions_per_user=5, data_seed=7))
 
@@ -44,7 +44,7 @@ def _call(fn, row, texts):
 
 
 def _gold_json(row) -> str:
-    from deltamem_lib.training.data import oneshot_target
+    from deltamem_lib.training.datasets import oneshot_target
 
     return oneshot_target(parse_rl_row(row))
 
@@ -256,7 +256,7 @@ def test_grpo_config_sets_every_moved_default_from_the_config(tmp_path):
 
 
 def test_precision_per_device():
-    from deltamem_lib.training.config import precision_flags
+    from deltamem_lib.training.settings import precision_flags
 
     assert precision_flags(TrainConfig(), "cpu") == {"use_cpu": True, "bf16": False, "fp16": False}
     assert precision_flags(TrainConfig(precision="bf16"), "cuda") == {"use_cpu": False, "bf16": True, "fp16": False}
@@ -297,7 +297,7 @@ def test_train_and_test_users_are_disjoint_and_eval_samples_nest(data):
 
 def test_oneshot_prompts_are_the_agents_prompts(data):
     from deltamem_lib.agent.oneshot import OneShotAgent
-    from deltamem_lib.training.data import prompt_rows
+    from deltamem_lib.training.datasets import prompt_rows
 
     cfg = TrainConfig()
     rows = prompt_rows(data.train_rows[:3], cfg)
@@ -308,7 +308,7 @@ def test_oneshot_prompts_are_the_agents_prompts(data):
 
 def test_oneshot_target_replays_to_the_gold_state(data):
     from deltamem_lib.models.parsing import parse_operation_list
-    from deltamem_lib.training.data import oneshot_target
+    from deltamem_lib.training.datasets import oneshot_target
 
     for r in data.train_rows:
         ex = parse_rl_row(r)

@@ -35,8 +35,8 @@ def tiny_model(tmp_path_factory):
 @pytest.fixture(scope="module")
 def setup(tiny_model):
     os.environ["TRL_EXPERIMENTAL_SILENCE"] = "1"
-    from deltamem_lib.training.config import TrainConfig
-    from deltamem_lib.training.data import prepare_data
+    from deltamem_lib.training.settings import TrainConfig
+    from deltamem_lib.training.datasets import prepare_data
 
     cfg = TrainConfig(model=tiny_model, train_users=3, test_users=1, sessions_per_user=3, sft_examples=4,
                       sft_max_steps=2, sft_batch_size=2, grpo_max_steps=3, num_generations=2, prompts_per_step=1,
@@ -84,7 +84,7 @@ def test_sft_then_grpo_resumes_at_the_right_step(setup, trained):
 
 def test_adapter_loads_back_into_the_agent(setup, trained, tmp_path):
     from deltamem_lib.models import load_chat_model
-    from deltamem_lib.training.data import make_agent
+    from deltamem_lib.training.datasets import make_agent
     from deltamem_lib.training.heldout import evaluate_model
 
     cfg, data = setup

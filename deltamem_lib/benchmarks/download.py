@@ -16,14 +16,14 @@ looks for a copy already on disk (``data/``, then the folder named by ``$DELTAME
 verifies its checksum where one is known, and downloads only when there is none. The command
 ``deltamem data fetch locomo|personamem|halumem`` calls it. Downloads stream to a temporary file
 in the target folder, are hashed on the way, and are renamed into place only when the
-checksum matches, so a failed or interrupted download never leaves a bad file behind.
+checksum matches (:func:`deltamem_lib.io.atomic_write`), so a failed or interrupted download never
+leaves a bad file behind.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import PROJECT_ROOT
+from ..io import atomic_write
 
 __all__ = [
     "RemoteFile",
@@ -147,11 +148,10 @@ def download_file(url: str, dest: str | os.PathLike[str], *, sha256: str | None 
     if target.exists() and not force:
         if sha256 is None or sha256_file(target) == sha256:
             return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    h = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out:
+
+    def stream(tmp: Path) -> None:  # runs inside atomic_write: raising leaves ``target`` as it was
+        h = hashlib.sha256()
+        with open(tmp, "wb") as out:
             try:
                 req = urllib.request.Request(url, headers={"User-Agent": "deltamem-workbook"})
                 with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (fixed URLs)
@@ -171,8 +171,6 @@ def download_file(url: str, dest: str | os.PathLike[str], *, sha256: str | None 
                     f"{target} (or set $DELTAMEM_DATA to a folder holding <benchmark>/<file>), or pass your "
                     "copy's path to the loader."
                 ) from None
-            out.flush()
-            os.fsync(out.fileno())
         got = h.hexdigest()
         if sha256 is not None and got != sha256:
             raise ChecksumError(
@@ -181,13 +179,8 @@ def download_file(url: str, dest: str | os.PathLike[str], *, sha256: str | None 
                 "upstream file was deliberately updated, check the new release and update the "
                 "checksum in deltamem_lib/benchmarks/download.py."
             )
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+
+    atomic_write(target, stream)
     return target
 
 

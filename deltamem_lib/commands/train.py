@@ -48,7 +48,7 @@ def _value(text: str) -> Any:
 def settings(args: argparse.Namespace) -> Any:
     """The :class:`TrainConfig` of the command line (profile section, then ``--set``, ``--ablation``)."""
     from ..config import load_profile
-    from ..training.config import TrainConfig
+    from ..training.settings import TrainConfig
 
     profile = load_profile(args.profile)
     params = dict(profile.params_for("04_rl_training"))
@@ -68,7 +68,7 @@ def settings(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training.config import ABLATIONS, TrainConfig
+    from ..training.settings import ABLATIONS, TrainConfig
 
     if args.help_settings:
         for k, v in TrainConfig.help().items():

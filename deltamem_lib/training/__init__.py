@@ -4,9 +4,9 @@ The paper's "DeltaMem-RL" trains the memory agent with GRPO on the state-transit
 ``r_trans``; here with TRL and a PEFT LoRA adapter, so the same code runs from a 2-core CPU
 (SmolLM2-135M) to a Colab T4 (Qwen3-0.6B) to an A100 (Qwen3-4B/8B with vLLM rollouts).
 
-* :mod:`.config` — :class:`TrainConfig` (every knob, one help line each), TRL configs with every
+* :mod:`.settings` — :class:`TrainConfig` (every knob, one help line each), TRL configs with every
   moved default set explicitly, and the ablations;
-* :mod:`.data` — RL rows with the agent's own prompts, gold SFT targets, held-out users;
+* :mod:`.datasets` — RL rows with the agent's own prompts, gold SFT targets, held-out users;
 * :mod:`.rewards` — one named reward function per component (``r_trans``, ``outcome``,
   ``invalid_calls``, ``format``) following TRL's contract;
 * :mod:`.outcome` — the deterministic probe-question reader behind the outcome reward;
@@ -22,6 +22,6 @@ Notebook 04's worked examples, tables and exercise checks are in
 Heavy imports (torch, transformers, TRL) happen inside the functions that need them.
 """
 
-from .config import ABLATIONS, TrainConfig, apply_ablation, grpo_config, sft_config
+from .settings import ABLATIONS, TrainConfig, apply_ablation, grpo_config, sft_config
 
 __all__ = ["ABLATIONS", "TrainConfig", "apply_ablation", "grpo_config", "sft_config"]

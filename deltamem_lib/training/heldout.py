@@ -124,8 +124,8 @@ def evaluate_model(cfg: Any, examples: Sequence[SessionExample], rows: Sequence[
             ablation's ``allow_delete``); the reward settings always come from ``cfg``.
     """
     from ..models import load_chat_model
-    from .config import resolve_precision
-    from .data import make_agent
+    from .settings import resolve_precision
+    from .datasets import make_agent
 
     wanted = [f"{e.user_id}/{e.session_id}" for e in examples]
     if cache is not None and Path(cache).is_file():

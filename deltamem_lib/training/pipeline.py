@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from ..io import atomic_write_json
-from .config import TrainConfig, apply_ablation
-from .data import TrainingData, prepare_data
+from .settings import TrainConfig, apply_ablation
+from .datasets import TrainingData, prepare_data
 from .heldout import evaluate_model, evaluate_noop, paired_from_results
 from .metrics import per_operation_table, read_metrics, reward_thirds, zero_spread_share
 from .rewards import reward_on_mistakes

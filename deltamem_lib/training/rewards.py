@@ -6,7 +6,7 @@ for each function, and the GRPO reward of a rollout is the weighted sum. The col
 RL row (``state_before``, ``state_after``, ``session`` …) arrive as lists, and with
 ``environment_factory`` the per-rollout environments arrive as ``environments=``.
 
-Components (weights in :class:`~deltamem_lib.training.config.TrainConfig`):
+Components (weights in :class:`~deltamem_lib.training.settings.TrainConfig`):
 
 * ``r_trans`` — the paper's reward: the MLD reward of the memory state the rollout leaves
   against the gold state after the session (``docs/mld_spec.md``). In ReAct training with the
@@ -171,7 +171,7 @@ def build_reward_functions(cfg: Any, scorer: RolloutScorer | None = None, *, env
     """The reward functions and weights for a config (one function per component).
 
     Args:
-        cfg: a :class:`~deltamem_lib.training.config.TrainConfig`.
+        cfg: a :class:`~deltamem_lib.training.settings.TrainConfig`.
         scorer: share a scorer (default: a new one for ``cfg``).
         env_owns_reward: ReAct with the paper's reward: the environment's ``get_reward`` is
             ``r_trans`` (TRL appends it with weight 1), so no ``r_trans`` function is added.

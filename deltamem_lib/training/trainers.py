@@ -3,7 +3,7 @@
 * :func:`load_policy` — the base model (SmolLM2 offline, or any Hub id / folder) with a LoRA
   adapter, new or loaded from a folder for further training;
 * :func:`run_sft` — TRL ``SFTTrainer`` on the pre-tokenised gold targets
-  (:func:`~deltamem_lib.training.data.sft_records`), loss on the assistant's tokens only;
+  (:func:`~deltamem_lib.training.datasets.sft_records`), loss on the assistant's tokens only;
 * :func:`run_grpo` — TRL ``GRPOTrainer``: one prompt = one session, ``num_generations``
   rollouts per prompt, rewards from :mod:`.rewards`. The ReAct agent trains through
   ``environment_factory`` (one :class:`~deltamem_lib.agent.env.MemoryEnv` per rollout, started
@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from ..io import atomic_write_json, read_json
-from .config import TrainConfig, grpo_config, resolve_precision, sft_config
-from .data import TrainingData, grpo_rows, prompt_rows, sft_records, sft_rows
+from .settings import TrainConfig, grpo_config, resolve_precision, sft_config
+from .datasets import TrainingData, grpo_rows, prompt_rows, sft_records, sft_rows
 from .metrics import MetricsLogger, read_metrics, step_times
 
 __all__ = ["PhaseResult", "base_model_path", "is_main_process", "last_checkpoint", "load_policy", "run_grpo",
@@ -247,7 +247,7 @@ def run_grpo(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[st
     Args:
         cfg: the settings; ``grpo_max_steps`` optimiser steps of ``prompts_per_step`` sessions ×
             ``num_generations`` rollouts.
-        data: :func:`~deltamem_lib.training.data.prepare_data`'s rows.
+        data: :func:`~deltamem_lib.training.datasets.prepare_data`'s rows.
         out_dir: phase folder (``adapter/``, ``checkpoints/``, ``phase.json``); the metrics go
             to ``<out_dir>/../metrics.jsonl`` tagged with ``phase``.
         init_adapter: the adapter to continue training (ignored when resuming a checkpoint,
