@@ -14,6 +14,9 @@ import json
 import os
 import sys
 
+from .models.base import BackendError
+from .workdir import WorkDirBusyError
+
 __all__ = ["DEBUG_ENV", "exit_code", "one_line", "report_error"]
 
 DEBUG_ENV = "DELTAMEM_DEBUG"
@@ -21,8 +24,6 @@ DEBUG_ENV = "DELTAMEM_DEBUG"
 
 def exit_code(exc: BaseException) -> int | None:
     """2 for bad input, 1 for a failed run, None for a bug (shown with its traceback)."""
-    from .models.base import BackendError
-    from .workdir import WorkDirBusyError
 
     if isinstance(exc, KeyboardInterrupt):
         return 130

@@ -51,6 +51,7 @@ from typing import Any, Union
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .embeddings import EmbeddingCache
 from .memory import MemoryEntry
 
 __all__ = [
@@ -234,8 +235,6 @@ class EmbeddingSimilarity(Similarity):
     name = "embedding"
 
     def __init__(self, model: str = "all-MiniLM-L6-v2", device: str = "cpu"):
-        from .embeddings import EmbeddingCache
-
         self.cache = EmbeddingCache(model, device)
 
     def prepare(self, items: Iterable[Item]) -> None:

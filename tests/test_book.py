@@ -90,3 +90,17 @@ def test_chromium_passes_a_good_book_and_fails_a_bad_one(tmp_path):
     results = {r["page"]: r["problems"] for r in json.loads((bad / "book" / "_screenshots" / "check.json").read_text())}
     assert any("missing image" in p for p in results["01_first.html"])
     assert any("error output" in p for p in results["02_second.html"])
+
+
+def test_the_book_shows_no_absolute_paths_of_the_machine_that_ran_it(tmp_path):
+    run = _run_folder(tmp_path, error=False)
+    nb = nbformat.read(run / "02_second.ipynb", as_version=4)
+    printed = f"saved {build_book.ROOT}/runs/cpu/figures/a.png; cache {Path.home()}/.cache/deltamem/x"
+    nb.cells.append(nbformat.v4.new_code_cell("print(path)", outputs=[nbformat.v4.new_output(
+        "stream", name="stdout", text=printed)]))
+    nbformat.write(nb, run / "02_second.ipynb")
+    info = build_book.build(run, tmp_path / "book")
+    page = (tmp_path / "book" / "02_second.html").read_text(encoding="utf-8")
+    assert "saved runs/cpu/figures/a.png" in page and "cache ~/.cache/deltamem/x" in page
+    assert str(build_book.ROOT) not in page or str(build_book.ROOT) in ("/", "")
+    assert not info["run_dir"].startswith(str(build_book.ROOT) + "/")

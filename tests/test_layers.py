@@ -134,3 +134,65 @@ def test_imports_inside_functions_are_counted() -> None:
                                                             "deltamem_lib.mld"}
     source = "class A:\n    def f(self):\n        from . import io\n        from .synthesis import teacher\n"
     assert imports_of("deltamem_lib.memory", source) == {"deltamem_lib.io", "deltamem_lib.synthesis.teacher"}
+
+
+# Third-party libraries slow enough to import (seconds) that a module may import them, or a
+# package module that imports them, inside the function that needs them.
+HEAVY = ("torch", "transformers", "trl", "peft", "sentence_transformers", "vllm")
+
+
+def top_level_imports(module: str) -> tuple[set[str], set[str]]:
+    """``module``'s imports outside any function: (package modules, third-party top names)."""
+    path = MODULES[module]
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    inner = {id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+             for n in ast.walk(f) if n is not f}
+    own, third = set(), set()
+    for node in ast.walk(tree):
+        if id(node) in inner or not isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        if isinstance(node, ast.ImportFrom) and node.level:
+            own |= {t for t in imports_of(module, ast.unparse(node))}
+            continue
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        for name in names:
+            (own.add if name.startswith("deltamem_lib") else third.add)(name.split(".")[0] if not
+                                                                        name.startswith("deltamem_lib") else name)
+    own = {m for m in own if m in MODULES}
+    return own, third
+
+
+def heavy_modules() -> set[str]:
+    """The package modules whose import, at module level and transitively, imports a HEAVY library."""
+    tops = {m: top_level_imports(m) for m in MODULES}
+    heavy = {m for m, (_, third) in tops.items() if third & set(HEAVY)}
+    changed = True
+    while changed:
+        changed = False
+        for m, (own, _) in tops.items():
+            if m not in heavy and own & heavy:
+                heavy.add(m)
+                changed = True
+    return heavy
+
+
+def imports_inside_functions(module: str) -> list[tuple[int, str]]:
+    """(line, target) of every package import inside a function of ``module``."""
+    path = MODULES[module]
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    out = []
+    for f in ast.walk(tree):
+        if not isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for node in ast.walk(f):
+            if node is not f and isinstance(node, (ast.Import, ast.ImportFrom)):
+                out += [(node.lineno, t) for t in sorted(imports_of(module, ast.unparse(node)))]
+    return out
+
+
+def test_package_imports_sit_at_the_top_unless_they_pull_a_heavy_library() -> None:
+    heavy = heavy_modules()
+    assert "deltamem_lib.training.pipeline" in heavy and "deltamem_lib.memory" not in heavy
+    lazy = [f"{MODULES[m].relative_to(PACKAGE.parent)}:{line}: {t}" for m in MODULES
+            for line, t in imports_inside_functions(m) if t not in heavy]
+    assert not lazy, "move these imports to the top of their module (they import nothing heavy):\n" + "\n".join(lazy)

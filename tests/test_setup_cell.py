@@ -109,3 +109,12 @@ def test_the_smollm2_pin_agrees_and_requirements_cover_the_workbook():
     missing = names - listed - COLAB_PREINSTALLED
     assert not missing, f"the workbook needs {missing} but requirements-colab.txt does not install them"
     assert "papermill" in listed  # the notebooks' profile machinery on Colab
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_cell_has_a_unique_id(nb):
+    """nbformat 4.5 cells carry ids; a cell without one makes papermill and nbconvert warn that
+    this "will become a hard error", and links into the rendered book need them."""
+    ids = [c.get("id") for c in _cells(nb)]
+    assert None not in ids, f"{nb.name}: cell {ids.index(None)} has no id"
+    assert len(set(ids)) == len(ids), f"{nb.name}: repeated cell ids"

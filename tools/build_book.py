@@ -46,6 +46,15 @@ def repo_url() -> str:
     return ""
 
 
+def local_paths(text: str) -> str:
+    """``text`` with this machine's folders taken out of printed paths: the repository's
+    absolute path becomes relative (``runs/cpu/figures/…``) and the home folder ``~``, so a
+    published book shows no one's file system."""
+    text = text.replace(str(ROOT) + "/", "").replace(str(ROOT), ".")
+    home = str(Path.home())
+    return text.replace(home + "/", "~/") if home not in ("/", "") else text
+
+
 def title_of(nb: dict, fallback: str) -> str:
     for cell in nb["cells"]:
         if cell["cell_type"] == "markdown":
@@ -128,7 +137,7 @@ def build(run_dir: Path, out: Path) -> dict:
     repo = repo_url()
     entries = []
     for p in books:
-        nb = json.loads(p.read_text(encoding="utf-8"))
+        nb = json.loads(local_paths(p.read_text(encoding="utf-8")))
         entries.append({"notebook": p.name, "page": p.stem + ".html", "title": title_of(nb, p.stem),
                         "errors": mark_errors(nb), "nb": nb})
     pages = {e["notebook"]: e["page"] for e in entries}
@@ -148,11 +157,13 @@ def build(run_dir: Path, out: Path) -> dict:
              f"<style>{CSS} body {{ font: 16px/1.5 system-ui, sans-serif; margin: 0; }} main {{ max-width: 50em; "
              f"margin: 2em auto; }}</style></head><body>{_nav(None, (entries[0]['page'], entries[0]['title']))}"
              f"<main><h1>DeltaMem workbook</h1><p>The notebooks as executed on the <code>{html.escape(profile)}"
-             f"</code> profile (from <code>{html.escape(str(run_dir))}</code>), in reading order.</p>"
+             f"</code> profile (from <code>{html.escape(local_paths(str(run_dir.resolve())))}</code>), in reading "
+             "order.</p>"
              f"<ol>{rows}</ol>"
              + (f'<p>Source: <a href="{repo}">{repo}</a></p>' if repo else "") + "</main></body></html>")
     (out / "index.html").write_text(index, encoding="utf-8")
-    info = {"run_dir": str(run_dir), "profile": profile, "built": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    info = {"run_dir": local_paths(str(run_dir.resolve())), "profile": profile,
+            "built": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
             "pages": entries}
     (out / "book.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     return info

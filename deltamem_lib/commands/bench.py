@@ -20,11 +20,13 @@ import argparse
 from typing import Any
 
 from ..argtypes import nonnegative_int, positive_int
+from ..benchmarks.runner import BENCH_SYSTEMS, BENCHMARKS, BenchConfig, redact, run_benchmark
+from ..io import atomic_write_json
+from ..teaching.benchmarks_ablations import summary_line
+from ..workdir import check_output_dir, check_output_file
 
 
 def register(subparsers: Any) -> None:
-    from ..benchmarks.runner import BENCH_SYSTEMS, BENCHMARKS, BenchConfig
-
     h = BenchConfig.help()
     p = subparsers.add_parser("bench", help="run a benchmark (LoCoMo, HaluMem, PersonaMem) with a memory system",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -69,9 +71,6 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from ..teaching.benchmarks_ablations import summary_line
-    from ..benchmarks.runner import BenchConfig, redact, run_benchmark
-    from ..io import atomic_write_json
 
     top_k = args.top_k
     ks = tuple(args.recall_k) if args.recall_k else tuple(k for k in (1, 5, 10) if k <= top_k) or (top_k,)
@@ -84,7 +83,6 @@ def run(args: argparse.Namespace) -> int:
                       max_tool_calls=args.max_tool_calls, related_k=args.related_k, allow_delete=not args.no_delete,
                       answer_max_new_tokens=args.answer_max_new_tokens, context_tokens=args.context_tokens,
                       include_persona=args.include_persona, seed=args.seed, profile=args.profile)
-    from ..workdir import check_output_dir, check_output_file
 
     out = check_output_file(args.out)  # before any work
     work = Path(args.work_dir) if args.work_dir else out.with_name(out.stem + ".work")

@@ -19,6 +19,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..benchmarks.download import ALIASES, REMOTE_FILES, DownloadError, fetch
+from ..benchmarks.paths import locate_data
+
 NAMES = ("locomo", "personamem", "halumem")
 
 
@@ -39,7 +42,6 @@ def register(subparsers: Any) -> None:
 def run_fetch(args: argparse.Namespace) -> int:
     import sys
 
-    from ..benchmarks.download import ALIASES, REMOTE_FILES, DownloadError, fetch
 
     key = ALIASES[args.benchmark]
     for rf in REMOTE_FILES[key]:
@@ -55,7 +57,6 @@ def run_fetch(args: argparse.Namespace) -> int:
 def run_status(args: argparse.Namespace) -> int:
     import warnings
 
-    from ..benchmarks.paths import locate_data
 
     for name in NAMES:
         with warnings.catch_warnings():

@@ -17,12 +17,17 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..agent.harness import evaluate_system, select_sessions
+from ..agent.systems import SYSTEMS, make_system
 from ..argtypes import int_at_least, nonnegative_int, positive_int
+from ..config import seed_everything
+from ..episodes import load_episodes
+from ..io import atomic_write_json
+from ..models import load_chat_model
+from ..workdir import check_output_file
 
 
 def register(subparsers: Any) -> None:
-    from ..agent.systems import SYSTEMS
-
     p = subparsers.add_parser(
         "evaluate", help="score a memory system (agent or baseline) on a synthetic split",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -52,12 +57,6 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from ..agent.harness import evaluate_system, select_sessions
-    from ..agent.systems import make_system
-    from ..config import seed_everything
-    from ..episodes import load_episodes
-    from ..io import atomic_write_json
-    from ..workdir import check_output_file
 
     check_output_file(args.out)  # before any work: a bad --out must not throw a finished evaluation away
     episodes_path = Path(args.episodes)
@@ -73,7 +72,6 @@ def run(args: argparse.Namespace) -> int:
         env_options["allow_delete"] = False
     model = None
     if args.system not in ("oracle", "noop"):
-        from ..models import load_chat_model
 
         model = load_chat_model(args.model, device=args.device, load_adapter=args.adapter,
                                 batch_size=args.batch_size)

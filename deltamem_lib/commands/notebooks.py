@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..config import PROJECT_ROOT
+from ..notebook_job import run_notebooks
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("notebooks", help="execute every notebook in order with papermill (the main job)",
@@ -17,9 +20,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..config import PROJECT_ROOT
-    from ..notebook_job import run_notebooks
-
     out = args.out or str(PROJECT_ROOT / "runs" / args.profile)
     try:
         results = run_notebooks(args.profile, out, only=args.only, force=args.force,

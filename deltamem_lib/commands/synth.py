@@ -16,6 +16,11 @@ import time
 from typing import Any
 
 from ..argtypes import int_at_least
+from ..models import load_chat_model
+from ..synthesis.dataset import leftovers_beside, write_synth_output
+from ..synthesis.procedural import SynthConfig, generate_episodes
+from ..synthesis.teacher import TeacherConfig, run_teacher
+from ..workdir import check_output_dir
 
 __all__ = ["register"]
 
@@ -50,9 +55,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..synthesis.dataset import leftovers_beside, write_synth_output
-    from ..workdir import check_output_dir
-
     fractions = tuple(args.split)
     if abs(sum(fractions) - 1.0) > 1e-6:
         raise ValueError(f"--split fractions must sum to 1, got {' + '.join(map(str, fractions))} = {sum(fractions):g}")
@@ -66,13 +68,10 @@ def run(args: argparse.Namespace) -> int:
     extra_files: dict[str, Any] = {}
     extra_stats: dict[str, Any] = {}
     if args.generator == "procedural":
-        from ..synthesis.procedural import SynthConfig, generate_episodes
 
         episodes = generate_episodes(SynthConfig(users=args.users, sessions=args.sessions, seed=args.seed),
                                      progress=progress)
     else:
-        from ..models import load_chat_model
-        from ..synthesis.teacher import TeacherConfig, run_teacher
 
         cfg = TeacherConfig(users=args.users, sessions=args.sessions, seed=args.seed, max_retries=args.max_retries)
         episodes, report = run_teacher(load_chat_model(args.model), cfg, progress=progress)

@@ -20,6 +20,9 @@ import ast
 import sys
 from typing import Any
 
+from ..config import PROJECT_ROOT, load_profile, pick_device
+from ..training.settings import ABLATIONS, TrainConfig
+
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("train", help="SFT + GRPO training of the memory agent on the MLD reward",
@@ -47,8 +50,6 @@ def _value(text: str) -> Any:
 
 def settings(args: argparse.Namespace) -> Any:
     """The :class:`TrainConfig` of the command line (profile section, then ``--set``, ``--ablation``)."""
-    from ..config import load_profile
-    from ..training.settings import TrainConfig
 
     profile = load_profile(args.profile)
     params = dict(profile.params_for("04_rl_training"))
@@ -68,15 +69,12 @@ def settings(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training.settings import ABLATIONS, TrainConfig
-
     if args.help_settings:
         for k, v in TrainConfig.help().items():
             print(f"{k:32s} {v}")
         print("\nablations: " + ", ".join(f"{k} ({v})" for k, v in ABLATIONS.items()))
         return 0
     cfg = settings(args)
-    from ..config import PROJECT_ROOT, pick_device
     from ..training.pipeline import start_run
 
     out = args.out or str(PROJECT_ROOT / "runs" / f"train-{cfg.profile}")

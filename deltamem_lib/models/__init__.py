@@ -10,6 +10,7 @@ Heavy imports (torch, transformers) happen only when a backend is built.
 
 from .base import BackendError, CallStats, ChatModel, ChatResponse, Messages, tool_call_message
 from .loading import load_chat_model
+from .smollm2 import ensure_smollm2 as _ensure
 
 __all__ = [
     "BackendError",
@@ -25,6 +26,5 @@ __all__ = [
 
 def ensure_smollm2(*args, **kwargs):  # noqa: ANN002, ANN003 — thin lazy wrapper
     """See :func:`deltamem_lib.models.smollm2.ensure_smollm2`."""
-    from .smollm2 import ensure_smollm2 as _ensure
 
     return _ensure(*args, **kwargs)

@@ -41,6 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .base import BackendError, ChatModel, ChatResponse, Messages
+from .parsing import loads_lenient, parse_tool_calls
 
 __all__ = ["OpenAIChatModel", "to_openai_messages"]
 
@@ -292,7 +293,6 @@ class OpenAIChatModel(ChatModel):
 
     def _one(self, messages: Messages, *, max_new_tokens: int, temperature: float,
              tools: list[dict[str, Any]] | None, seed: int | None) -> ChatResponse:
-        from .parsing import loads_lenient, parse_tool_calls
 
         payload: dict[str, Any] = {"model": self.name, "messages": to_openai_messages(messages),
                                    "max_tokens": max_new_tokens, "temperature": temperature}

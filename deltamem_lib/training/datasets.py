@@ -27,8 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..agent.env import make_env_factory
+from ..agent.oneshot import OneShotAgent
+from ..agent.prompts import react_prompt
+from ..agent.react import ReActAgent
+from ..agent.trajectories import gold_trajectory, tokenize_trajectory
 from ..episodes import Episode, SessionExample, parse_rl_row, rl_rows
 from ..memory import OpType
+from ..synthesis import SynthConfig, generate_episodes
+from ..synthesis.dataset import load_synth_output
+from ..synthesis.probes import probe_questions
 
 __all__ = ["TrainingData", "grpo_rows", "make_agent", "session_kind", "sft_rows", "oneshot_target", "prepare_data", "prompt_rows", "sft_records",
            "tokenize_prompt_completion"]
@@ -61,8 +69,6 @@ class TrainingData:
 
 
 def _probe_column(episodes: Sequence[Episode]) -> dict[str, str]:
-    from ..synthesis.probes import probe_questions
-
     by_session: dict[str, list[dict[str, Any]]] = {}
     for ep in episodes:
         for p in probe_questions(ep):
@@ -83,10 +89,8 @@ def prepare_data(cfg: Any) -> TrainingData:
     synthesised with ``cfg.data_seed`` and the last ``test_users`` are held out (each user is
     generated from its own random stream, so adding users never changes existing ones).
     """
-    from ..synthesis import SynthConfig, generate_episodes
 
     if cfg.data_dir:
-        from ..synthesis.dataset import load_synth_output
 
         episodes, _, stats = load_synth_output(cfg.data_dir)
         splits = stats.get("splits") or {}
@@ -172,8 +176,6 @@ def make_agent(cfg: Any, model: Any = None) -> Any:
     The training prompts are built by this same object, so what GRPO trains on is
     byte-for-byte what the agent reads at evaluation.
     """
-    from ..agent.oneshot import OneShotAgent
-    from ..agent.react import ReActAgent
 
     env = {"allow_delete": cfg.allow_delete, "retriever": cfg.retriever}
     if cfg.agent == "oneshot":
@@ -185,7 +187,6 @@ def make_agent(cfg: Any, model: Any = None) -> Any:
 
 def prompt_rows(rows: Sequence[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
     """RL rows with the ``prompt`` column of the config's agent."""
-    from ..agent.prompts import react_prompt
 
     if cfg.agent == "react":
         prompt = react_prompt(cfg.allow_delete)
@@ -236,8 +237,6 @@ def sft_records(rows: Sequence[dict[str, Any]], tokenizer: Any, cfg: Any) -> lis
     """Pre-tokenised SFT records for ``cfg.agent`` (longer than ``cfg.sft_max_length`` dropped)."""
     out = []
     if cfg.agent == "react":
-        from ..agent.env import make_env_factory
-        from ..agent.trajectories import gold_trajectory, tokenize_trajectory
 
         env_cls = make_env_factory(allow_delete=cfg.allow_delete, retriever=cfg.retriever)
         saved = tokenizer.chat_template

@@ -30,8 +30,14 @@ from typing import Any
 
 import numpy as np
 
+from ..agent.harness import evaluate_system
+from ..agent.systems import make_system
 from ..episodes import SessionExample
 from ..io import atomic_write_json, read_json
+from ..models import load_chat_model
+from .datasets import make_agent
+from .outcome import outcome_accuracy
+from .settings import resolve_precision
 
 __all__ = ["evaluate_model", "evaluate_noop", "paired_bootstrap", "paired_from_results", "precision_dtype"]
 
@@ -77,8 +83,6 @@ def precision_dtype(precision: str) -> str:
 
 
 def _probe_accuracy(results: list[Any], rows: Sequence[dict[str, Any]]) -> tuple[list[float], float]:
-    from .outcome import outcome_accuracy
-
     probes = {r["session_id"]: json.loads(r.get("probes") or "[]") for r in rows}
     per = [outcome_accuracy(res.state_after.entries, probes.get(res.session_id, [])) for res in results]
     return per, (sum(per) / len(per) if per else math.nan)
@@ -86,7 +90,6 @@ def _probe_accuracy(results: list[Any], rows: Sequence[dict[str, Any]]) -> tuple
 
 def _score(system: Any, examples: Sequence[SessionExample], rows: Sequence[dict[str, Any]], cfg: Any, *,
            label: str, progress: bool | Callable[..., Any]) -> dict[str, Any]:
-    from ..agent.harness import evaluate_system
 
     res = evaluate_system(system, examples, batch_size=cfg.eval_batch_size, seed=cfg.seed,
                           similarity=cfg.similarity, threshold=cfg.threshold, lexical_fidelity=True,
@@ -102,7 +105,6 @@ def _score(system: Any, examples: Sequence[SessionExample], rows: Sequence[dict[
 
 def evaluate_noop(examples: Sequence[SessionExample], rows: Sequence[dict[str, Any]], cfg: Any) -> dict[str, Any]:
     """The "do nothing" floor on the same sessions (no model)."""
-    from ..agent.systems import make_system
 
     return _score(make_system("noop"), examples, rows, cfg, label="no-op", progress=False)
 
@@ -123,9 +125,6 @@ def evaluate_model(cfg: Any, examples: Sequence[SessionExample], rows: Sequence[
         agent_cfg: the config the agent is built from when it differs from ``cfg`` (an
             ablation's ``allow_delete``); the reward settings always come from ``cfg``.
     """
-    from ..models import load_chat_model
-    from .settings import resolve_precision
-    from .datasets import make_agent
 
     wanted = [f"{e.user_id}/{e.session_id}" for e in examples]
     if cache is not None and Path(cache).is_file():

@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from transformers import TrainerCallback
+
 from ..io import append_jsonl, atomic_write_jsonl, iter_jsonl
 
 __all__ = ["MetricsLogger", "read_metrics", "step_times", "truncate_metrics"]
@@ -76,13 +78,7 @@ def step_times(records: list[dict[str, Any]], *, skip_first: int = 1) -> dict[st
     return {"mean_s": round(sum(times) / len(times), 3), "median_s": round(median, 3), "steps": len(times)}
 
 
-def _callback_base() -> type:
-    from transformers import TrainerCallback
-
-    return TrainerCallback
-
-
-class MetricsLogger(_callback_base()):  # type: ignore[misc]
+class MetricsLogger(TrainerCallback):
     """Append one JSON line per logging step to ``path`` (see the module docstring).
 
     Args:

@@ -30,12 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import pick_device
+from ..episodes import parse_rl_row
 from ..io import atomic_write_json
-from .settings import TrainConfig, apply_ablation
 from .datasets import TrainingData, prepare_data
 from .heldout import evaluate_model, evaluate_noop, paired_from_results
 from .metrics import per_operation_table, read_metrics, reward_thirds, zero_spread_share
+from .plots import plot_before_after, plot_reward_dynamics
 from .rewards import reward_on_mistakes
+from .settings import TrainConfig, apply_ablation
 from .trainers import PhaseResult, run_grpo, run_sft
 
 __all__ = ["Run", "environment_info", "start_run", "results_name"]
@@ -109,7 +112,6 @@ class Run:
     def eval_set(self, n: int | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
         data = self._need_data()
         rows = data.eval_rows(self.cfg.eval_sessions if n is None else n, seed=self.cfg.seed)
-        from ..episodes import parse_rl_row
 
         return [parse_rl_row(r) for r in rows], rows
 
@@ -262,8 +264,6 @@ class Run:
         return res
 
     def figures(self, res: dict[str, Any] | None = None) -> dict[str, Any]:
-        from .plots import plot_before_after, plot_reward_dynamics
-
         figs = {}
         records = read_metrics(self.out_dir / "metrics.jsonl", "grpo")
         title = f"{self.cfg.profile} profile, {self.cfg.model}"
@@ -338,7 +338,6 @@ def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str 
     """
     import shutil
 
-    from ..config import pick_device
 
     if fresh not in (True, False, "changed"):
         raise ValueError(f"fresh must be True, False or 'changed', got {fresh!r}")

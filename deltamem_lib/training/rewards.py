@@ -50,8 +50,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..agent.env import apply_operations, make_env_factory
 from ..episodes import SessionExample, parse_rl_row
 from ..memory import MemoryState
+from ..mistakes import MISTAKES, make_scenarios, predictions
+from ..mld import memory_levenshtein, ordered_levenshtein
+from ..models.parsing import parse_operation_list
+from .outcome import outcome_accuracy
+from .shaping import operation_f1
 
 __all__ = ["Rollout", "RolloutScorer", "build_reward_functions", "completion_text", "env_owns_reward",
            "reward_on_mistakes", "state_reward_name", "total_rewards"]
@@ -99,8 +105,6 @@ class RolloutScorer:
     """
 
     def __init__(self, agent: str = "oneshot", env_options: Mapping[str, Any] | None = None) -> None:
-        from ..agent.env import make_env_factory
-
         self.agent = agent
         self.env_cls = make_env_factory(**dict(env_options or {}))
         self._key: tuple[Any, ...] | None = None
@@ -147,8 +151,6 @@ class RolloutScorer:
 
     def apply_oneshot(self, example: SessionExample, text: str, probes: list[dict[str, Any]] | None = None) -> Rollout:
         """Parse a one-shot answer and apply it to the gold state before (fresh environment)."""
-        from ..agent.env import apply_operations
-        from ..models.parsing import parse_operation_list
 
         env = self.env_cls()
         env.reset(example=example)
@@ -234,8 +236,6 @@ def _component(name: str, doc: str, value: Callable[[Rollout], float],
 
 
 def _state_value(r: Rollout, mld: dict[str, Any], *, scope: str, lexical_fidelity: bool, ordered: bool) -> float:
-    from ..mld import memory_levenshtein, ordered_levenshtein
-
     pred, gold = list(r.state.entries), list(r.example.state_after.entries)
     if ordered:
         return float(ordered_levenshtein(pred, gold, similarity=mld["similarity"], threshold=mld["threshold"],
@@ -246,8 +246,6 @@ def _state_value(r: Rollout, mld: dict[str, Any], *, scope: str, lexical_fidelit
 
 
 def _ops_value(r: Rollout, mld: dict[str, Any]) -> float:
-    from .shaping import operation_f1
-
     return operation_f1(r.example.state_before, r.state, r.example.state_after, similarity=mld["similarity"],
                         threshold=mld["threshold"], lexical_fidelity=mld["lexical_fidelity"])
 
@@ -258,8 +256,6 @@ def _idle_value(r: Rollout, mld: dict[str, Any]) -> float:
 
 
 def _outcome_value(r: Rollout, mld: dict[str, Any]) -> float:
-    from .outcome import outcome_accuracy
-
     return outcome_accuracy(r.state.entries, r.probes)
 
 
@@ -296,7 +292,6 @@ def total_rewards(cfg: Any, rollouts: Sequence[Rollout]) -> dict[str, list[float
     """Every reward component of ``cfg`` on ``rollouts``, weighted, plus their sum ``total``:
     exactly what GRPO optimises (with ReAct and the paper's reward, the environment's
     ``r_trans`` with weight 1 included)."""
-    from ..mld import memory_levenshtein
 
     rollouts = list(rollouts)
     owns = env_owns_reward(cfg)
@@ -323,8 +318,6 @@ def reward_on_mistakes(cfg: Any, *, n_scenarios: int = 20, seed: int = 0) -> dic
     A reward that teaches the right thing ranks ``perfect`` first, ``paraphrase`` second, and
     ``add_not_update`` (new fact added, stale one kept) no higher than ``missed_update``.
     """
-    from ..episodes import SessionExample
-    from ..mistakes import MISTAKES, make_scenarios, predictions
 
     scenarios = make_scenarios(n_scenarios, seed=seed)
     names = list(MISTAKES)

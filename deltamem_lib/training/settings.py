@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import setting as _f
+from ..io import atomic_write_json
 
 __all__ = ["ABLATIONS", "TrainConfig", "apply_ablation", "grpo_config", "precision_flags", "resolve_precision",
            "sft_config"]
@@ -222,8 +223,6 @@ class TrainConfig:
         return {"enable_thinking": self.enable_thinking} if "qwen3" in self.model.lower() else {}
 
     def save(self, path: str | Path) -> Path:
-        from ..io import atomic_write_json
-
         return atomic_write_json(path, self.to_dict())
 
     @classmethod

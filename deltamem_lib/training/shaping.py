@@ -30,13 +30,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..memory import MemoryEntry, MemoryState
+from ..mld import memory_levenshtein
 
 __all__ = ["operation_f1"]
 
 
 def _q(pred: str, gold: MemoryEntry, *, similarity: Any, threshold: float, lexical_fidelity: bool) -> float:
-    from ..mld import memory_levenshtein
-
     return float(memory_levenshtein([pred], [gold], similarity=similarity, threshold=threshold,
                                     lexical_fidelity=lexical_fidelity, scope="state").reward)
 
@@ -46,7 +45,6 @@ def _add_credit(pred: Sequence[MemoryEntry], gold: Sequence[MemoryEntry], *, sim
     """``Q`` of the best one-to-one matching of predicted and gold ADDs (sum of ``q``)."""
     if not pred or not gold:
         return 0.0
-    from ..mld import memory_levenshtein
 
     res = memory_levenshtein([e.content for e in pred], list(gold), similarity=similarity, threshold=threshold,
                              lexical_fidelity=lexical_fidelity, scope="state")

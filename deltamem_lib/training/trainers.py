@@ -36,10 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..agent.env import make_env_factory
 from ..io import atomic_write_json, read_json
-from .settings import TrainConfig, grpo_config, resolve_precision, sft_config
+from ..models import ensure_smollm2
+from ..models.chat_templates import has_tool_template, set_tool_chat_template
 from .datasets import TrainingData, grpo_rows, prompt_rows, sft_records, sft_rows
 from .metrics import MetricsLogger, read_metrics, step_times
+from .rewards import build_reward_functions, env_owns_reward
+from .settings import TrainConfig, grpo_config, resolve_precision, sft_config
 
 __all__ = ["PhaseResult", "base_model_path", "is_main_process", "last_checkpoint", "load_policy", "run_grpo",
            "run_sft"]
@@ -76,7 +80,6 @@ def base_model_path(model: str) -> str:
     """``'smollm2'`` → the converted offline copy (:func:`deltamem_lib.models.ensure_smollm2`);
     anything else is passed to ``from_pretrained`` as is."""
     if model.lower() in ("smollm2", "smollm2-135m", "smollm2-135m-instruct"):
-        from ..models import ensure_smollm2
 
         return str(ensure_smollm2())
     return model
@@ -104,7 +107,6 @@ def load_policy(cfg: TrainConfig, *, device: str = "cpu", adapter: str | os.Path
     from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ..models.chat_templates import has_tool_template, set_tool_chat_template
 
     path = base_model_path(cfg.model)
     local = Path(path).is_dir()
@@ -228,8 +230,6 @@ def _snapshots(folder: Path, steps: list[int] | tuple[int, ...]) -> Any:
 
 
 def _env_factory(cfg: TrainConfig, *, owns_reward: bool) -> Any:
-    from ..agent.env import make_env_factory
-
     env_cls = make_env_factory(**cfg.env_options())
     if not owns_reward:  # the named reward functions score the rollout; hide get_reward from TRL
         env_cls = type("MemoryEnv", (env_cls,), {"get_reward": None, "__module__": env_cls.__module__,
@@ -261,7 +261,6 @@ def run_grpo(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[st
     from datasets import Dataset
     from trl import GRPOTrainer
 
-    from .rewards import build_reward_functions, env_owns_reward
 
     out = Path(out_dir)
     done = _done(out) if resume else None
