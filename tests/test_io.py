@@ -51,3 +51,19 @@ def test_save_figure_writes_png_and_numbers_or_nothing(tmp_path):
     assert json.loads((tmp_path / "figs" / "f.json").read_text()) == {"x": [1, 2]}
     assert fig.calls[0]["format"] == "png"  # the temporary file has no .png suffix to go by
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["f.json", "f.png"]
+
+
+def test_the_overview_figure_is_saved_the_one_way(tmp_path):
+    """The README's overview diagram goes through io.save_figure like every other figure: PNG
+    plus the JSON of what it draws, or nothing without a folder."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from deltamem_lib.teaching.overview import draw_overview
+
+    draw_overview(None)
+    assert list(tmp_path.iterdir()) == []
+    draw_overview(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["overview.json", "overview.png"]
+    drawn = json.loads((tmp_path / "overview.json").read_text())
+    assert drawn["boxes"]["reward"]["title"] == "MLD reward (02)" and len(drawn["arrows"]) == 7

@@ -3,12 +3,15 @@
 A session enters; the memory agent reads it and the current memory state, searches, and
 emits ADD / UPDATE / DELETE operations; the environment applies them; the resulting state is
 compared with the gold state of the synthetic data by the MLD reward, which GRPO uses to
-update the agent. ``draw_overview(path)`` writes the figure shown at the top of the README.
+update the agent. ``draw_overview("figures")`` writes the figure shown at the top of the README
+(``figures/overview.png``, with the boxes and arrows drawn in ``overview.json``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+
+from ..io import save_figure
 
 __all__ = ["draw_overview"]
 
@@ -34,8 +37,9 @@ _ARROWS = [("synth", "agent", "session", None), ("agent", "state", "operations",
            ("gold", "reward", "S(t+1)", "arc3,rad=0.25")]
 
 
-def draw_overview(path: str | Path | None = None, dpi: int = 150):
-    """Draw the diagram; save it as PNG when ``path`` is given. Returns the figure."""
+def draw_overview(save_dir: str | os.PathLike[str] | None = None, dpi: int = 150):
+    """Draw the diagram; with ``save_dir``, save it as ``overview.png`` (and what it draws as
+    ``overview.json``) the way every figure of the workbook is saved. Returns the figure."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
@@ -76,7 +80,7 @@ def draw_overview(path: str | Path | None = None, dpi: int = 150):
     ax.set_title("DeltaMem in this workbook: one session = one state transition, scored against the gold state",
                  fontsize=12)
     fig.tight_layout()
-    if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    save_figure(fig, {"boxes": {k: {"title": b[4], "body": b[5]} for k, b in _BOXES.items()},
+                      "arrows": [{"from": a, "to": b, "label": lab} for a, b, lab, _ in _ARROWS]},
+                save_dir, "overview", dpi=dpi)
     return fig
