@@ -42,7 +42,7 @@ run: setup
 	$(PY) -m deltamem_lib notebooks --profile $(PROFILE) --out $(RUN_DIR)
 
 test: setup
-	$(VENV)/bin/ruff check deltamem_lib tests speed conftest.py
+	$(VENV)/bin/ruff check deltamem_lib tests speed tools conftest.py
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env tests notebooks
 
 test-fast: setup
