@@ -118,3 +118,30 @@ def test_the_judge_is_loaded_only_for_protocols_that_need_one(tmp_path, monkeypa
     assert (toy.judge is judge) is judged
     assert res["labels"]["judge"] == ("judge" if judged else None)
     assert runner.label_line(res).count("no judge") == (0 if judged else 1)
+
+
+@pytest.mark.parametrize("bench, data, contexts", [
+    ("halumem", "halumem_tiny.jsonl", ""),
+    ("personamem", "personamem_questions_tiny.csv", "personamem_contexts_tiny.jsonl")])
+def test_full_context_answers_every_question_from_a_transcript_cut_to_the_budget(tmp_path, bench, data, contexts):
+    samples = PACKAGE.parent / "data" / "samples"
+
+    def prompts(budget):
+        seen = []
+
+        class Recording(Scripted):
+            def _generate(self, batch, **kw):
+                seen.extend(m[-1]["content"] for m in batch)
+                return super()._generate(batch, **kw)
+
+        cfg = BenchConfig(benchmark=bench, data=str(samples / data), system="full-context", retriever="lexical",
+                          contexts=str(samples / contexts) if contexts else "", top_k=5, recall_ks=(1,),
+                          context_tokens=budget)
+        res = run_benchmark(cfg, tmp_path / f"work{budget}", model=Recording())
+        assert res["metrics"]["questions"] == len(seen) > 0 and res["cost"]["ingest"] is None
+        assert set(PROTOCOLS[bench].full_context_gaps) <= set(res["not_computed"])
+        return seen
+
+    whole, cut = prompts(0), prompts(20)  # 0: the model's context, which holds every tiny transcript
+    assert len(whole) == len(cut)
+    assert all(len(c) <= len(w) for c, w in zip(cut, whole)) and any(len(c) < len(w) for c, w in zip(cut, whole))

@@ -147,18 +147,15 @@ def top_level_imports(module: str) -> tuple[set[str], set[str]]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     inner = {id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
              for n in ast.walk(f) if n is not f}
-    own, third = set(), set()
+    own: set[str] = set()
+    third: set[str] = set()
     for node in ast.walk(tree):
         if id(node) in inner or not isinstance(node, (ast.Import, ast.ImportFrom)):
             continue
-        if isinstance(node, ast.ImportFrom) and node.level:
-            own |= {t for t in imports_of(module, ast.unparse(node))}
-            continue
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-        for name in names:
-            (own.add if name.startswith("deltamem_lib") else third.add)(name.split(".")[0] if not
-                                                                        name.startswith("deltamem_lib") else name)
-    own = {m for m in own if m in MODULES}
+        own |= imports_of(module, ast.unparse(node))
+        if not (isinstance(node, ast.ImportFrom) and node.level):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            third |= {n.split(".")[0] for n in names if not n.startswith("deltamem_lib")}
     return own, third
 
 

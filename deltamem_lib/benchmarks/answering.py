@@ -39,6 +39,7 @@ __all__ = [
     "answer_all",
     "clean_answer",
     "fit_history",
+    "fit_to_context",
     "full_context_messages",
     "locomo_answer_messages",
     "mcq_messages",
@@ -220,6 +221,13 @@ def count_with(model: Any) -> Callable[[str], int]:
     if tok is not None:
         return lambda text: len(tok(text, add_special_tokens=False)["input_ids"])
     return lambda text: max(1, len(text) // 4)
+
+
+def fit_to_context(sessions: Sequence[str], model: Any, budget_tokens: int = 0) -> tuple[str, int]:
+    """:func:`fit_history` measured with ``model``'s tokenizer, in ``budget_tokens`` (0: the
+    model's context less 512 tokens for the instructions and the answer, at least 256): the
+    transcript the full-context baseline shows."""
+    return fit_history(sessions, budget_tokens or max(256, context_budget(model) - 512), count_with(model))
 
 
 def context_budget(model: Any, default: int = 8192) -> int:

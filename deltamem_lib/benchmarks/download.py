@@ -32,6 +32,7 @@ from pathlib import Path
 
 from ..config import PROJECT_ROOT
 from ..io import atomic_write
+from ..workdir import file_sha256
 
 __all__ = [
     "RemoteFile",
@@ -39,7 +40,6 @@ __all__ = [
     "ALIASES",
     "DownloadError",
     "ChecksumError",
-    "sha256_file",
     "benchmarks_root",
     "download_file",
     "fetch",
@@ -115,14 +115,6 @@ class ChecksumError(DownloadError):
     """A file's sha256 differs from the recorded one."""
 
 
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def benchmarks_root() -> Path:
     """Where downloads go: the project's ``data/`` folder."""
     return PROJECT_ROOT / "data"
@@ -146,7 +138,7 @@ def download_file(url: str, dest: str | os.PathLike[str], *, sha256: str | None 
     """
     target = Path(dest)
     if target.exists() and not force:
-        if sha256 is None or sha256_file(target) == sha256:
+        if sha256 is None or file_sha256(target) == sha256:
             return target
 
     def stream(tmp: Path) -> None:  # runs inside atomic_write: raising leaves ``target`` as it was
@@ -213,6 +205,6 @@ def fetch(benchmark: str, filename: str | None = None, *, root: str | os.PathLik
     dirs = [base] + [Path(d) for d in (search_dirs if search_dirs is not None else _env_dirs())]
     for d in dirs:
         cand = d / rf.subdir / rf.filename
-        if cand.is_file() and (rf.sha256 is None or sha256_file(cand) == rf.sha256):
+        if cand.is_file() and (rf.sha256 is None or file_sha256(cand) == rf.sha256):
             return cand
     return download_file(rf.url, base / rf.subdir / rf.filename, sha256=rf.sha256, timeout=timeout)

@@ -60,7 +60,7 @@ from typing import Any
 from ..episodes import Episode, Session as EpisodeSession, Turn as EpisodeTurn
 from ..io import DataFileError, iter_jsonl, Journal
 from ..memory import MemoryState
-from .answering import context_budget, count_with, fit_history, full_context_messages, single_user_answer_messages
+from .answering import fit_to_context, full_context_messages, single_user_answer_messages
 from .judge import judge_halumem
 from .protocol import BenchConfig, cost, model_name, Plan, Protocol, Questions, select
 
@@ -715,13 +715,13 @@ class HaluMemProtocol(Protocol):
                 history.append(f"Session of {ep.sessions[s.index].date}:\n" + s.dialogue_text())
                 if s.is_generated_qa_session:
                     continue
-                after = MemoryState() if cfg.full_context else states[u.uuid][s.index]
                 if not cfg.full_context:
+                    after = states[u.uuid][s.index]
                     _probe_memory(asked.probes, u.uuid, s, after, retriever)
+                elif s.questions:  # one transcript for all of the session's questions
+                    text, _ = fit_to_context(history, answer_model, cfg.context_tokens)
                 for qi, q in enumerate(s.questions):
                     if cfg.full_context:
-                        text, _ = fit_history(history, cfg.context_tokens or max(256, context_budget(answer_model)
-                                                                                 - 512), count_with(answer_model))
                         prompt = full_context_messages(q.question, text)
                     else:
                         hits = [e for e, _ in retriever.search(q.question, after.entries, cfg.top_k)]

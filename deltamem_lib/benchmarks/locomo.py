@@ -78,8 +78,7 @@ from ..agent.result import SessionResult
 from ..episodes import Episode, Session as EpisodeSession, Turn as EpisodeTurn
 from ..io import DataFileError, Journal, read_json
 from ..memory import MemoryState, Operation
-from .answering import (context_budget, count_with, fit_history, full_context_messages,
-                        locomo_answer_messages)
+from .answering import fit_to_context, full_context_messages, locomo_answer_messages
 from .judge import aggregate_judge_runs, judge_locomo
 from .protocol import BenchConfig, cost, model_name, Plan, Protocol, Questions, sample, select
 from .provenance import DiaId, entry_sources, evidence_recall_at_k, parse_dia_id
@@ -977,15 +976,13 @@ class LocomoProtocol(Protocol):
 def _full_context_prompts(convs: Sequence[Conversation], questions: Sequence[tuple[Conversation, Question]],
                           amodel: Any, cfg: BenchConfig) -> tuple[list[Any], list[dict[str, Any]]]:
     """Answer prompts holding as many of the latest sessions as fit the answer model's context."""
-    count = count_with(amodel)
-    budget = cfg.context_tokens or max(256, context_budget(amodel) - 512)
     max_s = cfg.max_sessions or None
     history = {}
     for c in convs:
         sess = c.sessions if max_s is None else c.sessions[:max_s]
         texts = [f"Session of {s.date_time} ({s.date}):\n"
                  + "\n".join(f"[{t.dia_id}] {t.speaker}: {t.render()}" for t in s.turns) for s in sess]
-        text, kept = fit_history(texts, budget, count)
+        text, kept = fit_to_context(texts, amodel, cfg.context_tokens)
         history[c.sample_id] = (text, kept, len(texts))
     prompts, records = [], []
     for c, q in questions:

@@ -49,7 +49,7 @@ from typing import Any
 from ..episodes import Episode, Session, Turn
 from ..io import DataFileError, iter_jsonl
 from ..memory import MemoryState
-from .answering import context_budget, count_with, fit_history, mcq_messages
+from .answering import fit_to_context, mcq_messages
 from .protocol import BenchConfig, Plan, Protocol, Questions, sample
 
 __all__ = [
@@ -614,9 +614,8 @@ class PersonaMemProtocol(Protocol):
             options = list(q.all_options)
             if cfg.full_context:
                 msgs = [m for m in visible_context(q, contexts) if m["role"] != "system" or cfg.include_persona]
-                text, _ = fit_history([f"{m['role']}: {m['content']}" for m in msgs],
-                                      cfg.context_tokens or max(256, context_budget(answer_model) - 512),
-                                      count_with(answer_model))
+                text, _ = fit_to_context([f"{m['role']}: {m['content']}" for m in msgs], answer_model,
+                                         cfg.context_tokens)
                 asked.prompts.append(mcq_messages(q.user_question_or_message, options, history=text))
             else:
                 k = cut[q.shared_context_id].session_for(q.end_index_in_shared_context)

@@ -33,7 +33,6 @@ results, with the wall time of the invocation.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -59,14 +58,6 @@ __all__ = ["BENCHMARKS", "BENCH_SYSTEMS", "PROTOCOLS", "BenchConfig", "label_lin
 
 #: The protocol of each benchmark (:data:`~.protocol.BENCHMARKS`, in that order).
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (LocomoProtocol(), HaluMemProtocol(), PersonaMemProtocol())}
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _bar(total: int, desc: str, progress: bool) -> Any:
@@ -157,7 +148,8 @@ def _answer_pending(journal: Journal, keys: Sequence[str], prompts: Sequence[lis
         bar.close()
 
 
-def _check_manifest(work: Path, cfg: BenchConfig) -> None:
+def _check_manifest(work: Path, cfg: BenchConfig) -> dict[str, str]:
+    """Refuse a work folder of other settings or other data; return the data files' SHA-256."""
     path = work / "bench_manifest.json"
     key = {**cfg.key(), "data_sha256": data_hashes([cfg.data, cfg.contexts])}
     if path.is_file():
@@ -174,6 +166,7 @@ def _check_manifest(work: Path, cfg: BenchConfig) -> None:
                              "use another work folder or delete this one")
     else:
         atomic_write_json(path, key)
+    return key["data_sha256"]
 
 
 def _labels(cfg: BenchConfig, system_model: str | None, answer_model: str | None, judge: str | None,
@@ -212,7 +205,7 @@ def redact(result: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------- entry
-def _run(cfg: BenchConfig, models: _Models, work: Path, progress: bool) -> dict[str, Any]:
+def _run(cfg: BenchConfig, models: _Models, work: Path, progress: bool, data_sha256: str) -> dict[str, Any]:
     """The five steps of every benchmark (module docstring): prepare, ingest, ask, answer, score."""
     protocol = PROTOCOLS[cfg.benchmark]
     plan: Plan = protocol.prepare(cfg)
@@ -230,8 +223,7 @@ def _run(cfg: BenchConfig, models: _Models, work: Path, progress: bool) -> dict[
     _answer_pending(answers, asked.keys, asked.prompts, amodel, cfg, progress)
     judge = models.judge if protocol.judged else None
     metrics, per_question, judge_cost = protocol.score(cfg, plan, asked, answers, judge, work, not_computed)
-    path = Path(cfg.data)
-    data = {"path": str(path), "sha256": _sha256(path), **plan.data}
+    data = {"path": str(Path(cfg.data)), "sha256": data_sha256, **plan.data}
     spent = {"ingest": ingest_cost, "answer": cost(answers[k] for k in asked.keys), "judge": judge_cost}
     return {"labels": _labels(cfg, system_model, model_name(amodel), model_name(judge), retriever), "data": data,
             "metrics": metrics, "not_computed": not_computed, "cost": spent, "per_question": per_question}
@@ -263,11 +255,11 @@ def run_benchmark(cfg: BenchConfig, work_dir: str | os.PathLike[str], *, out: st
     work.mkdir(parents=True, exist_ok=True)
     with WorkDirLock(work):  # one run per work folder; released even if this process is killed
         remove_stale_temp_files(work)  # left by a killed write; nobody else writes here now
-        _check_manifest(work, cfg)
+        hashes = _check_manifest(work, cfg)
         seed_everything(cfg.seed)
         models = _Models(cfg, model, answer_model, judge, device)
         t0 = time.perf_counter()
-        result = _run(cfg, models, work, progress)
+        result = _run(cfg, models, work, progress, hashes[str(cfg.data)])
     result["cost"]["wall_seconds_this_run"] = round(time.perf_counter() - t0, 2)
     result["settings"] = cfg.to_dict()
     # "sample": the hand-made file of data/samples, whose numbers show the mechanics only.
