@@ -104,3 +104,17 @@ def test_the_book_shows_no_absolute_paths_of_the_machine_that_ran_it(tmp_path):
     assert "saved runs/cpu/figures/a.png" in page and "cache ~/.cache/deltamem/x" in page
     assert str(build_book.ROOT) not in page or str(build_book.ROOT) in ("/", "")
     assert not info["run_dir"].startswith(str(build_book.ROOT) + "/")
+
+
+def test_the_theme_every_page_shares_is_one_stylesheet_and_a_missing_one_is_a_broken_link(tmp_path):
+    info = build_book.build(_run_folder(tmp_path, error=False), tmp_path / "book")
+    book = tmp_path / "book"
+    pages = [(book / p["page"]).read_text(encoding="utf-8") for p in info["pages"]]
+    assert info["styles"] and all((book / name).is_file() for name in info["styles"])
+    for page in pages:
+        assert all(f'<link rel="stylesheet" href="{name}">' in page for name in info["styles"])
+    inline = [set(re.findall(r"<style[^>]*>.*?</style>", p, re.S)) for p in pages]
+    assert not inline[0] & inline[1]  # nothing the two pages share stays inline
+    assert sum(len(p) for p in pages) < 200_000  # nbconvert's theme alone is about 260 kB a page
+    (book / info["styles"][0]).unlink()
+    assert any("broken link" in p for p in check_book.static_links(book / "01_first.html", book))

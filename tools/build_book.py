@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import html
 import json
 import mimetypes
@@ -116,6 +117,26 @@ def _rewrite_links(page: str, pages: dict[str, str], repo: str) -> str:
     return re.sub(r'(<img\s[^>]*?src=)"([^"]*)"', src, page)
 
 
+def shared_styles(pages: list[str], out: Path) -> dict[str, str]:
+    """The ``<style>`` blocks that every page holds (nbconvert's theme, about 260 kB a page),
+    each written once as ``out/style-<hash>.css``; returns ``{block: file name}`` for the pages
+    to link in its place (same order, so the cascade is unchanged). Style files of an earlier
+    build are removed first. One page alone keeps its styles inline."""
+    for old in out.glob("style-*.css"):
+        old.unlink()
+    if len(pages) < 2:
+        return {}
+    blocks = dict.fromkeys(re.findall(r"<style[^>]*>.*?</style>", pages[0], re.S))
+    names = {}
+    for block in blocks:
+        if all(block in p for p in pages[1:]):
+            css = re.sub(r"^<style[^>]*>|</style>$", "", block)
+            name = f"style-{hashlib.sha256(css.encode()).hexdigest()[:10]}.css"
+            (out / name).write_text(css, encoding="utf-8")
+            names[block] = name
+    return names
+
+
 def _nav(prev: tuple[str, str] | None, nxt: tuple[str, str] | None) -> str:
     left = f'<a href="{prev[0]}">← {html.escape(prev[1])}</a>' if prev else ""
     right = f'<a href="{nxt[0]}">{html.escape(nxt[1])} →</a>' if nxt else ""
@@ -141,13 +162,18 @@ def build(run_dir: Path, out: Path) -> dict:
         entries.append({"notebook": p.name, "page": p.stem + ".html", "title": title_of(nb, p.stem),
                         "errors": mark_errors(nb), "nb": nb})
     pages = {e["notebook"]: e["page"] for e in entries}
+    bodies = []
     for i, e in enumerate(entries):
         body, _ = exporter.from_notebook_node(nbformat.reads(json.dumps(e.pop("nb")), as_version=4))
         body = _rewrite_links(body, pages, repo).replace("</head>", f"<style>{CSS}</style></head>", 1)
         prev = (entries[i - 1]["page"], entries[i - 1]["title"]) if i else None
         nxt = (entries[i + 1]["page"], entries[i + 1]["title"]) if i + 1 < len(entries) else None
         body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + _nav(prev, nxt), body, count=1)
-        body = body.replace("</body>", _nav(prev, nxt) + "</body>", 1)
+        bodies.append(body.replace("</body>", _nav(prev, nxt) + "</body>", 1))
+    styles = shared_styles(bodies, out)
+    for e, body in zip(entries, bodies):
+        for block, name in styles.items():
+            body = body.replace(block, f'<link rel="stylesheet" href="{name}">')
         (out / e["page"]).write_text(body, encoding="utf-8")
     profile = manifest.get("profile", run_dir.name)
     rows = "".join(f'<li><a href="{e["page"]}">{html.escape(e["title"])}</a>'
@@ -163,8 +189,7 @@ def build(run_dir: Path, out: Path) -> dict:
              + (f'<p>Source: <a href="{repo}">{repo}</a></p>' if repo else "") + "</main></body></html>")
     (out / "index.html").write_text(index, encoding="utf-8")
     info = {"run_dir": local_paths(str(run_dir.resolve())), "profile": profile,
-            "built": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-            "pages": entries}
+            "built": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "pages": entries, "styles": sorted(styles.values())}
     (out / "book.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     return info
 

@@ -70,9 +70,10 @@ def _ids(page: Path) -> set[str]:
 
 
 def static_links(page: Path, book: Path) -> list[str]:
-    """Relative links of ``page`` that point to a missing file or a missing id in another page."""
+    """Relative links and stylesheets of ``page`` that point to a missing file or a missing id in
+    another page."""
     problems = []
-    for raw in re.findall(r'<a\s[^>]*?href="([^"]*)"', page.read_text(encoding="utf-8")):
+    for raw in re.findall(r'<(?:a|link)\s[^>]*?href="([^"]*)"', page.read_text(encoding="utf-8")):
         url = html.unescape(raw)
         parts = urlsplit(url)
         if parts.scheme or url.startswith(("#", "//")) or not parts.path:
