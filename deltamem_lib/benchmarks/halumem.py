@@ -58,11 +58,11 @@ from pathlib import Path
 from typing import Any
 
 from ..episodes import Episode, Session as EpisodeSession, Turn as EpisodeTurn
-from ..io import DataFileError, iter_jsonl, Journal
+from ..io import DataFileError, iter_jsonl
 from ..memory import MemoryState
 from .answering import fit_to_context, full_context_messages, single_user_answer_messages
 from .judge import judge_halumem
-from .protocol import BenchConfig, cost, model_name, Plan, Protocol, Questions, select
+from .protocol import BenchConfig, Plan, Protocol, Questions, select, Verdicts
 
 __all__ = [
     "QUESTION_TYPES",
@@ -747,7 +747,8 @@ class HaluMemProtocol(Protocol):
                          "update correct / hallucination / omission", "QA correct / hallucination / omission"):
                 not_computed.setdefault(name, reason)
             return metrics, per_question, None
-        judged = _Judged(judge, cfg, work)
+        verdicts = Verdicts(judge, work)
+        judged = _judged(judge, cfg, verdicts)
         labels = judged("qa", [f"qa:{r['key']}" for r in per_question],
                         [{"question": q.question, "answer": q.answer,
                           "evidence": "; ".join(e.memory_content for e in q.evidence) or "(none: unanswerable)",
@@ -758,8 +759,7 @@ class HaluMemProtocol(Protocol):
                                                   [r["question_type"] for r in per_question]))
         if not cfg.full_context:
             metrics.update(_memory_metrics(extraction, updates, judged))
-        name = model_name(judge)
-        return metrics, per_question, cost(v for k, v in judged.verdicts.records.items() if k.startswith(f"{name}|"))
+        return metrics, per_question, verdicts.cost()
 
 
 def _probe_memory(probes: dict[str, list[Any]], uuid: str, s: HaluMemSession, after: MemoryState,
@@ -774,22 +774,12 @@ def _probe_memory(probes: dict[str, list[Any]], uuid: str, s: HaluMemSession, af
         probes["updates"].append({"user": uuid, "session": s.index, "point": p, "memories": hits})
 
 
-class _Judged:
-    """Judge items of one kind, journaled per item in ``work/judge.jsonl`` (a rerun asks only
-    what is missing); returns the stored verdicts in the order of ``keys``."""
-
-    def __init__(self, judge: Any, cfg: BenchConfig, work: Path) -> None:
-        self.judge, self.cfg, self.name = judge, cfg, model_name(judge)
-        self.verdicts = Journal(work / "judge.jsonl")
-
-    def __call__(self, kind: str, keys: list[str], fields: list[dict[str, str]]) -> list[dict[str, Any]]:
-        keys = [f"{self.name}|{k}" for k in keys]
-        todo = [i for i, k in enumerate(keys) if k not in self.verdicts]
-        if todo:
-            out = judge_halumem(self.judge, kind, [fields[i] for i in todo], batch_size=self.cfg.batch_size,
-                                seed=self.cfg.seed)
-            self.verdicts.add({"key": keys[i], **rec} for i, rec in zip(todo, out))
-        return [self.verdicts[k] for k in keys]
+def _judged(judge: Any, cfg: BenchConfig, verdicts: Verdicts) -> Callable[..., list[dict[str, Any]]]:
+    """Judge items of one kind through the verdict journal (a rerun asks only what is missing)."""
+    def judged(kind: str, keys: list[str], fields: list[dict[str, str]]) -> list[dict[str, Any]]:
+        return verdicts.get(keys, lambda todo: judge_halumem(judge, kind, [fields[i] for i in todo],
+                                                             batch_size=cfg.batch_size, seed=cfg.seed))
+    return judged
 
 
 def _memory_metrics(extraction: Sequence[dict[str, Any]], updates: Sequence[dict[str, Any]],

@@ -76,11 +76,11 @@ from typing import Any
 
 from ..agent.result import SessionResult
 from ..episodes import Episode, Session as EpisodeSession, Turn as EpisodeTurn
-from ..io import DataFileError, Journal, read_json
+from ..io import DataFileError, read_json
 from ..memory import MemoryState, Operation
 from .answering import fit_to_context, full_context_messages, locomo_answer_messages
 from .judge import aggregate_judge_runs, judge_locomo
-from .protocol import BenchConfig, cost, model_name, Plan, Protocol, Questions, sample, select
+from .protocol import BenchConfig, Plan, Protocol, Questions, sample, select, Verdicts
 from .provenance import DiaId, entry_sources, evidence_recall_at_k, parse_dia_id
 
 __all__ = [
@@ -1022,27 +1022,27 @@ def _judge_records(records: list[dict[str, Any]], judge: Any, cfg: BenchConfig, 
     if judge is None:
         not_computed["J"] = "no judge model given (--judge-model); J (LLM-judge accuracy) needs one"
         return None, None
-    name = model_name(judge)
-    verdicts = Journal(work / "judge.jsonl")
-    for run in range(cfg.judge_runs):
-        todo = [r for r in records if f"{name}|{r['qid']}#{run}" not in verdicts]
-        if todo:
-            out = judge_locomo(judge, [(r["question"], r["gold"], r["answer"]) for r in todo], run=run,
-                               batch_size=cfg.batch_size, seed=cfg.seed)
-            verdicts.add({"key": f"{name}|{r['qid']}#{run}", "label": v.label, "note": v.note,
-                          "raw": v.raw, **c} for r, (v, c) in zip(todo, out))
+    verdicts = Verdicts(judge, work)
 
     def score(rec: Mapping[str, Any]) -> int | None:
         return None if rec.get("label") is None else int(rec["label"] == "CORRECT")
 
-    runs = [[score(verdicts[f"{name}|{r['qid']}#{run}"]) for r in records] for run in range(cfg.judge_runs)]
+    def judged(run: int) -> Callable[[list[int]], Iterable[dict[str, Any]]]:
+        def missing(todo: list[int]) -> Iterable[dict[str, Any]]:
+            out = judge_locomo(judge, [(records[i]["question"], records[i]["gold"], records[i]["answer"])
+                                       for i in todo], run=run, batch_size=cfg.batch_size, seed=cfg.seed)
+            return ({"label": v.label, "note": v.note, "raw": v.raw, **c} for v, c in out)
+        return missing
+
+    runs = [[score(v) for v in verdicts.get([f"{r['qid']}#{run}" for r in records], judged(run))]
+            for run in range(cfg.judge_runs)]
     j_summary = None
     if records:
         j_summary = aggregate_judge_runs(runs)
         for r, m, *per in zip(records, j_summary.question_means, *runs):
             r["j"] = m
             r["j_runs"] = list(per)
-    return j_summary, cost(v for k, v in verdicts.records.items() if k.startswith(f"{name}|"))
+    return j_summary, verdicts.cost()
 
 
 def _mean(xs: Sequence[float | None]) -> float | None:

@@ -29,10 +29,11 @@ from typing import Any
 
 from ..config import setting as _f
 from ..episodes import Episode
+from ..io import Journal
 from ..memory import MemoryState
 
-__all__ = ["BENCHMARKS", "BENCH_SYSTEMS", "BenchConfig", "Plan", "Protocol", "Questions", "cost", "model_name",
-           "sample", "select"]
+__all__ = ["BENCHMARKS", "BENCH_SYSTEMS", "BenchConfig", "Plan", "Protocol", "Questions", "Verdicts", "cost",
+           "model_name", "sample", "select"]
 
 #: The benchmarks ``deltamem bench`` runs (one module and one :class:`Protocol` each).
 BENCHMARKS: tuple[str, ...] = ("locomo", "halumem", "personamem")
@@ -209,6 +210,29 @@ def cost(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return {"calls": len(recs), "prompt_tokens": int(sum(r.get("prompt_tokens", 0) for r in recs)),
             "completion_tokens": int(sum(r.get("completion_tokens", 0) for r in recs)),
             "seconds": round(sum(r.get("seconds", 0.0) for r in recs), 3)}
+
+
+class Verdicts:
+    """A judge's verdicts, journaled per item in ``work/judge.jsonl`` under ``"<judge>|<key>"``,
+    so a rerun asks the judge only what is missing and another judge never reads them."""
+
+    def __init__(self, judge: Any, work: Path) -> None:
+        self.name = model_name(judge)
+        self.journal = Journal(work / "judge.jsonl")
+
+    def get(self, keys: Sequence[str], judge_missing: Callable[[list[int]], Iterable[Mapping[str, Any]]]
+            ) -> list[dict[str, Any]]:
+        """The verdicts of ``keys``, in order; ``judge_missing(indices)`` judges the items not in
+        the journal yet and returns one record per index."""
+        keys = [f"{self.name}|{k}" for k in keys]
+        todo = [i for i, k in enumerate(keys) if k not in self.journal]
+        if todo:
+            self.journal.add({"key": keys[i], **rec} for i, rec in zip(todo, judge_missing(todo)))
+        return [self.journal[k] for k in keys]
+
+    def cost(self) -> dict[str, Any]:
+        """What this judge's calls cost, over every verdict it gave in this work folder."""
+        return cost(v for k, v in self.journal.records.items() if k.startswith(f"{self.name}|"))
 
 
 def model_name(model: Any) -> str | None:
