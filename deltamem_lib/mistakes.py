@@ -402,7 +402,9 @@ def mistake_rewards(scenarios: Sequence[Scenario], *, mistakes: Iterable[str] = 
             a ``Similarity`` object, which keeps its embedding cache between calls).
         threshold: ``τ``.
         fidelity: values of ``lexical_fidelity`` to score (on, off: the Figure 3 ablation).
-        scopes: ``"delta"`` (``r_trans``) and/or ``"state"``.
+        scopes: ``"delta"`` (the dense ``r_trans``, normalised by the two transitions),
+            ``"residual"`` (the delta scope normalised by its own residual: the ablation
+            that gives a partly right session nothing) and/or ``"state"``.
 
     Returns:
         One record per (mistake, fidelity, scope): ``mean``, ``std`` (population), ``min``,
@@ -412,12 +414,16 @@ def mistake_rewards(scenarios: Sequence[Scenario], *, mistakes: Iterable[str] = 
     sim = get_similarity(similarity)
     preds = [predictions(s, names) for s in scenarios]
     golds = [s.after.entries for s in scenarios]
-    jobs = [(p[name].state.entries, g) for p, g in zip(preds, golds) for name in names]
+    jobs = [(p[name].state.entries, g, s.before.entries) for p, g, s in zip(preds, golds, scenarios)
+            for name in names]
     records = []
     for fid in fidelity:
         for scope in scopes:
-            res = memory_levenshtein_batch(jobs, similarity=sim, threshold=threshold,
-                                           lexical_fidelity=fid, scope=scope)
+            if scope not in ("delta", "residual", "state"):
+                raise ValueError(f"scopes: {scope!r} is not 'delta', 'residual' or 'state'")
+            res = memory_levenshtein_batch([j[:2] if scope == "residual" else j for j in jobs], similarity=sim,
+                                           threshold=threshold, lexical_fidelity=fid,
+                                           scope="delta" if scope == "residual" else scope)
             for k, name in enumerate(names):
                 vals = [res[s * len(names) + k].reward for s in range(len(scenarios))]
                 records.append({

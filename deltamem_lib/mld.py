@@ -21,10 +21,20 @@ operation sequences reach the same state). This module implements
    else 0.
 5. **Optimal transport** :math:`Q^* = \max_\pi \sum q(p, \pi(p))` over one-to-one matchings
    (the assignment problem).
-6. **Distance** :math:`\mathrm{MLD} = |\Delta P| + |\Delta G| - 2Q^*`,
-   :math:`\mathrm{MLD}_{norm} = \mathrm{MLD} / (|\Delta P| + |\Delta G|)`.
-7. **Reward** :math:`r_{trans} = 2Q^*/(|\Delta P| + |\Delta G|) = 1 - \mathrm{MLD}_{norm}`,
-   the F1 of soft precision :math:`Q^*/|\Delta P|` and recall :math:`Q^*/|\Delta G|`.
+6. **Distance** :math:`\mathrm{MLD} = |\Delta P| + |\Delta G| - 2Q^*`.
+7. **Reward** (the dense ``r_trans``): with :math:`B` the gold state before the session,
+   normalise by the size of the two transitions,
+   :math:`N = |P \ominus B| + |G \ominus B|` (multiset symmetric differences under the
+   same identity), :math:`r_{trans} = 1 - \mathrm{MLD}/N`, and 1 when :math:`N = 0`.
+   A rollout that makes one of two required changes exactly right earns 2/3; doing nothing
+   on a changed session earns 0. Since :math:`\mathrm{MLD} \le |P \ominus G| \le N`
+   (the triangle inequality of the symmetric difference), :math:`r_{trans} \in [0, 1]`.
+   Without ``before`` the residual is normalised by itself,
+   :math:`1 - \mathrm{MLD}/(|\Delta P| + |\Delta G|) = 2Q^*/(|\Delta P| + |\Delta G|)`:
+   the **residual normalisation**, kept as an ablation. It gives a partly right session
+   nothing, because the correct changes fall into the shared part.
+   ``precision`` and ``recall`` are the soft :math:`Q^*/|\Delta P|` and
+   :math:`Q^*/|\Delta G|` of the residual in both cases.
 
 ``scope="state"`` scores whole states: :math:`r_{state} = 2(|E| + Q^*)/(|P| + |G|)`.
 ``scope="transition"`` (beyond the spec, opt-in) drops only the entries that the state
@@ -73,6 +83,7 @@ __all__ = [
     "memory_levenshtein",
     "memory_levenshtein_batch",
     "memory_levenshtein_reference",
+    "transition_sizes",
     "SCOPES",
     "OrderedResult",
     "ordered_levenshtein",
@@ -404,6 +415,10 @@ class MLDResult:
     cov_matrix: np.ndarray = field(repr=False, compare=False, default_factory=lambda: np.zeros((0, 0)))
     q_matrix: np.ndarray = field(repr=False, compare=False, default_factory=lambda: np.zeros((0, 0)))
     untouched: int = 0  # scope="transition": entries before, pred and gold all hold unchanged
+    #: what ``distance`` is divided by: ``"transitions"`` (|P ⊖ B| + |G ⊖ B|, the dense
+    #: ``r_trans``), ``"residual"`` (|ΔP| + |ΔG|, the ablation) or ``"states"`` (|P| + |G|)
+    normalizer: str = "residual"
+    transitions: tuple[int, int] = (0, 0)  # (|P ⊖ B|, |G ⊖ B|) when normalizer == "transitions"
 
     @property
     def unmatched_pred(self) -> tuple[int, ...]:
@@ -436,24 +451,41 @@ def _check_options(threshold: float, scope: str, has_before: bool | None = None)
 
 
 def _shared(P: Sequence[Item], G: Sequence[Item]) -> tuple[list[tuple[int, int]], list[int], list[int]]:
-    """Multiset intersection under identity: each gold entry absorbs at most one prediction."""
+    """Multiset intersection under identity: each gold entry absorbs at most one prediction.
+
+    Where several entries share one identity but differ in raw text or keywords, which of them
+    are absorbed is decided in a canonical order (by content, then keywords), so the result
+    does not depend on the order in which the states list their entries."""
     free: dict[str, list[int]] = {}
-    for j, g in enumerate(G):
-        free.setdefault(g.key, []).append(j)
+    for j in sorted(range(len(G)), key=lambda j: (G[j].content, G[j].keywords, j)):
+        free.setdefault(G[j].key, []).append(j)
     shared, dP = [], []
-    for i, p in enumerate(P):
-        js = free.get(p.key)
+    for i in sorted(range(len(P)), key=lambda i: (P[i].content, P[i].keywords, i)):
+        js = free.get(P[i].key)
         if js:
             shared.append((i, js.pop(0)))
         else:
             dP.append(i)
+    shared.sort()
+    dP.sort()
     taken = {j for _, j in shared}
     dG = [j for j in range(len(G)) if j not in taken]
     return shared, dP, dG
 
 
+def transition_sizes(P: Sequence[Item], G: Sequence[Item], before: Sequence[Item]) -> tuple[int, int]:
+    """``(|P ⊖ B|, |G ⊖ B|)``: multiset symmetric differences under identity (``Item.key``)."""
+    b = Counter(x.key for x in before)
+
+    def sym(side: Sequence[Item]) -> int:
+        c = Counter(x.key for x in side)
+        return sum(((c - b) + (b - c)).values())
+
+    return sym(P), sym(G)
+
+
 def _score(P: list[Item], G: list[Item], sim: Similarity, threshold: float,
-           lexical_fidelity: bool, scope: str) -> MLDResult:
+           lexical_fidelity: bool, scope: str, before: list[Item] | None = None) -> MLDResult:
     shared, dP, dG = _shared(P, G)
     a, b = [P[i] for i in dP], [G[j] for j in dG]
     S = checked_matrix(sim.matrix(a, b), a, b, sim) if a and b else np.zeros((len(a), len(b)))
@@ -470,16 +502,24 @@ def _score(P: list[Item], G: list[Item], sim: Similarity, threshold: float,
                                          float(S[r, c]), float(C[r, c]), float(Q[r, c])))
     n_dp, n_dg = len(dP), len(dG)
     distance = n_dp + n_dg - 2.0 * q_total
+    transitions = (0, 0)
     if scope == "delta":
-        denom = n_dp + n_dg
         credit_p, credit_g, size_p, size_g = q_total, q_total, n_dp, n_dg
+        if before is None:
+            denom, normalizer = n_dp + n_dg, "residual"
+        else:
+            transitions = transition_sizes(P, G, before)
+            denom, normalizer = sum(transitions), "transitions"
     else:
+        normalizer = "states"
         denom = len(P) + len(G)
         credit_p = credit_g = len(shared) + q_total
         size_p, size_g = len(P), len(G)
         distance_state = denom - 2.0 * (len(shared) + q_total)
         assert abs(distance_state - distance) < 1e-9
     normalized = distance / denom if denom else 0.0
+    if normalized > 1.0 + 1e-9:  # MLD <= |P ⊖ G| <= N; a violation is a bug, not a reward
+        raise AssertionError(f"MLD {distance} exceeds its normaliser {denom}")
     reward = 1.0 - normalized
     precision = credit_p / size_p if size_p else (1.0 if size_g == 0 else 0.0)
     recall = credit_g / size_g if size_g else (1.0 if size_p == 0 else 0.0)
@@ -487,7 +527,7 @@ def _score(P: list[Item], G: list[Item], sim: Similarity, threshold: float,
         reward=reward, distance=distance, normalized=normalized, precision=precision, recall=recall,
         q_total=q_total, pairs=tuple(sorted(pairs, key=lambda p: p.gold_index)), shared=tuple(shared),
         delta_pred=tuple(dP), delta_gold=tuple(dG), n_pred=len(P), n_gold=len(G), scope=scope,
-        sim_matrix=S, cov_matrix=C, q_matrix=Q,
+        sim_matrix=S, cov_matrix=C, q_matrix=Q, normalizer=normalizer, transitions=transitions,
     )
 
 
@@ -539,9 +579,12 @@ def memory_levenshtein(pred: Iterable[EntryLike], gold: Iterable[EntryLike], *,
         scope: ``"delta"`` (``r_trans``, the default), ``"state"`` (whole states), or
             ``"transition"`` — a variant beyond the spec: only the entries that ``before``,
             ``pred`` and ``gold`` all hold unchanged are dropped, and the rest is scored
-            like ``"state"``. Correct changes then earn credit; under ``"delta"`` they fall
-            into the shared part, so one wrong operation scores like doing nothing.
-        before: the gold state before the session (needed by ``scope="transition"``).
+            like ``"state"``.
+        before: the gold state before the session. With ``scope="delta"`` it makes the
+            reward the dense ``r_trans`` (``1 − MLD / (|P ⊖ B| + |G ⊖ B|)``, partial credit
+            for a partly right session); without it the residual normalisation (the
+            ablation: a partly right session scores 0) is used and the result's
+            ``normalizer`` says ``"residual"``. Needed by ``scope="transition"``.
 
     Returns:
         :class:`MLDResult` with ``reward``, ``distance``, ``normalized``, ``precision``,
@@ -550,16 +593,18 @@ def memory_levenshtein(pred: Iterable[EntryLike], gold: Iterable[EntryLike], *,
     _check_options(threshold, scope, before is not None)
     P, G, sim = as_items(pred, "pred"), as_items(gold, "gold"), get_similarity(similarity)
     with _one_blas_thread():
+        B = None if before is None else as_items(before, "before")
         if scope == "transition":
-            return _score_transition(P, G, as_items(before, "before"), sim, threshold, lexical_fidelity)  # type: ignore[arg-type]
-        return _score(P, G, sim, threshold, lexical_fidelity, scope)
+            return _score_transition(P, G, B, sim, threshold, lexical_fidelity)  # type: ignore[arg-type]
+        return _score(P, G, sim, threshold, lexical_fidelity, scope, B if scope == "delta" else None)
 
 
 def memory_levenshtein_batch(pairs: Iterable[Sequence[Iterable[EntryLike]]], *,
                              similarity: SimilaritySpec = "lexical", threshold: float = 0.5,
                              lexical_fidelity: bool = True, scope: str = "delta") -> list[MLDResult]:
-    """Score many ``(pred, gold)`` pairs (``(pred, gold, before)`` triples with
-    ``scope="transition"``) with one similarity backend.
+    """Score many ``(pred, gold)`` pairs or ``(pred, gold, before)`` triples with one
+    similarity backend (triples are needed by ``scope="transition"``; under ``"delta"`` a
+    triple gives the dense ``r_trans`` and a pair the residual normalisation).
 
     Strings are tokenised once (entries repeated across rollouts share their ``Item``), and
     with ``similarity="embedding"`` every distinct string of the batch is embedded in one
@@ -586,7 +631,8 @@ def memory_levenshtein_batch(pairs: Iterable[Sequence[Iterable[EntryLike]]], *,
     with _one_blas_thread():
         if scope == "transition":
             return [_score_transition(P, G, B, sim, threshold, lexical_fidelity) for P, G, B in prepared]
-        return [_score(t[0], t[1], sim, threshold, lexical_fidelity, scope) for t in prepared]
+        return [_score(t[0], t[1], sim, threshold, lexical_fidelity, scope,
+                       t[2] if scope == "delta" and len(t) == 3 else None) for t in prepared]
 
 
 def _pre_items(entries: Iterable[EntryLike], memo: dict[tuple[str, tuple[str, ...]], Item]) -> list[EntryLike]:
@@ -607,16 +653,17 @@ def _pre_items(entries: Iterable[EntryLike], memo: dict[tuple[str, tuple[str, ..
 # ----- the plain reference version ----------------------------------------------------------
 def memory_levenshtein_reference(pred: Sequence[EntryLike], gold: Sequence[EntryLike], *,
                                  threshold: float = 0.5, lexical_fidelity: bool = True,
-                                 scope: str = "delta") -> float:
+                                 scope: str = "delta", before: Sequence[EntryLike] | None = None) -> float:
     """The spec written out pair by pair in plain Python (lexical similarity only).
 
     Readable, and slow on large states: the tests compare :func:`memory_levenshtein`
     against it, and ``speed/bench_mld.py`` times both.
     """
     P, G = as_items(pred, "pred"), as_items(gold, "gold")
+    canonical = lambda x: (x.content, x.keywords)  # noqa: E731  (which twin is absorbed: spec step 1)
     free = Counter(g.key for g in G)          # gold entries not yet absorbed, by identity
     dP = []
-    for p in P:
+    for p in sorted(P, key=canonical):
         if free[p.key] > 0:
             free[p.key] -= 1                  # shared: p is identical to a gold entry
         else:
@@ -624,7 +671,7 @@ def memory_levenshtein_reference(pred: Sequence[EntryLike], gold: Sequence[Entry
     absorbed = Counter(g.key for g in G)
     absorbed.subtract(free)
     dG = []
-    for g in G:
+    for g in sorted(G, key=canonical):
         if absorbed[g.key] > 0:
             absorbed[g.key] -= 1
         else:
@@ -642,6 +689,14 @@ def memory_levenshtein_reference(pred: Sequence[EntryLike], gold: Sequence[Entry
     if dP and dG:
         r, c = linear_sum_assignment(np.array(Q), maximize=True)
         q_total = float(sum(Q[i][j] for i, j in zip(r, c)))
+    if scope == "delta" and before is not None:
+        B = as_items(before, "before")
+        n = 0
+        for side in (P, G):               # |P ⊖ B| + |G ⊖ B|, counted key by key
+            cs, cb = Counter(x.key for x in side), Counter(b.key for b in B)
+            n += sum(abs(cs[k] - cb[k]) for k in set(cs) | set(cb))
+        mld = len(dP) + len(dG) - 2 * q_total
+        return 1 - mld / n if n else 1.0
     if scope == "delta":
         denom = len(dP) + len(dG)
         return 2 * q_total / denom if denom else 1.0

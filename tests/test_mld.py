@@ -252,3 +252,62 @@ def test_transition_reward_is_at_least_delta_reward(P, G, B, fidelity):
     assert t.reward == pytest.approx(1 - t.normalized)
     batch = memory_levenshtein_batch([(P, G, B)], lexical_fidelity=fidelity, scope="transition")
     assert batch[0].reward == pytest.approx(t.reward)
+
+
+# ----- the dense r_trans: normalised by the two transitions (docs/mld_spec.md step 7) ----------
+HAMBURG = [{"content": "User lives in Hamburg"}]
+GOLD_AFTER = GOLD  # UPDATE m1 (Hamburg -> Berlin) and ADD the nurse
+
+
+def test_dense_worked_examples_of_the_spec():
+    only_add = ["User lives in Hamburg", "User works as a nurse"]
+    dense = memory_levenshtein(only_add, GOLD_AFTER, before=HAMBURG)
+    assert dense.normalizer == "transitions" and dense.transitions == (1, 3)
+    assert dense.reward == pytest.approx(1 - 2 / 4)  # the ADD right, the update missed
+    residual = memory_levenshtein(only_add, GOLD_AFTER)
+    assert residual.normalizer == "residual" and residual.reward == 0.0
+    near = memory_levenshtein(["User lives in Hamburg", "User lives in Berlin now"], GOLD_AFTER, before=HAMBURG)
+    assert near.reward == pytest.approx(1 - (4 - 2 * 8 / 9) / 4)
+    two_adds = [{"content": "User works as a nurse", "keywords": ["nurse"]},
+                {"content": "User has a dog named Rex", "keywords": ["Rex"]}]
+    assert memory_levenshtein(two_adds[:1], two_adds, before=[]).reward == pytest.approx(2 / 3)
+    assert memory_levenshtein(HAMBURG, GOLD_AFTER, before=HAMBURG).reward == 0.0  # doing nothing
+    assert memory_levenshtein(HAMBURG, HAMBURG, before=HAMBURG).reward == 1.0    # nothing due, nothing done
+    stale = memory_levenshtein(HAMBURG, GOLD_AFTER[:1], before=HAMBURG, lexical_fidelity=False)
+    assert stale.reward == pytest.approx(1 - (2 - 2 * 0.75) / 2)
+
+
+def test_dense_one_update_session():
+    """A correct UPDATE 1, the new fact added next to the stale one 2/3, a missed update 0."""
+    gold = GOLD_AFTER[:1]
+    assert memory_levenshtein(gold, gold, before=HAMBURG).reward == 1.0
+    kept_stale = memory_levenshtein(["User lives in Hamburg", "User lives in Berlin"], gold, before=HAMBURG)
+    assert kept_stale.reward == pytest.approx(2 / 3)
+    assert memory_levenshtein(HAMBURG, gold, before=HAMBURG).reward == 0.0
+
+
+dense_options = st.fixed_dictionaries({"threshold": st.sampled_from([0.0, 0.3, 0.5, 0.8]),
+                                       "lexical_fidelity": st.booleans()})
+
+
+@settings(max_examples=200, deadline=None)
+@given(state, state, state, dense_options)
+def test_dense_reward_bounds_reference_and_batch(P, G, B, opts):
+    r = memory_levenshtein(P, G, before=B, **opts)
+    assert 0.0 <= r.reward <= 1.0 + 1e-12
+    assert r.reward == pytest.approx(1.0 - r.normalized)
+    assert r.distance <= sum(r.transitions) + 1e-9
+    assert r.reward == pytest.approx(memory_levenshtein_reference(P, G, before=B, **opts))
+    assert memory_levenshtein_batch([(P, G, B)], **opts)[0].reward == pytest.approx(r.reward)
+    # the dense reward is never below the residual one when something was due or done
+    if sum(r.transitions):
+        assert r.reward >= memory_levenshtein(P, G, **opts).reward - 1e-12
+
+
+@settings(max_examples=150, deadline=None)
+@given(state, state, dense_options)
+def test_dense_doing_nothing_earns_nothing_with_fidelity_and_exact_keywords(B, extra, opts):
+    """Doing nothing (P = B) on a session that only adds entries no entry of B resembles: 0."""
+    G = list(B) + [{"content": "zebra quartz " + e["content"], "keywords": ["zebra quartz"]} for e in extra]
+    r = memory_levenshtein(B, G, before=B, **{**opts, "lexical_fidelity": True})
+    assert r.reward == (1.0 if not extra else 0.0)

@@ -2,9 +2,11 @@
 
 On the mistakes catalogue (``deltamem_lib.mistakes``, 20 scenarios of one UPDATE and one ADD):
 the gold operations score highest, a faithful paraphrase second, every error type below
-the paraphrase, and keeping the stale fact next to the new one (``add_not_update``) no
-higher than leaving the update out (``missed_update``) — the error the committed transition
-shaping used to pay (0.40 vs 0.25).
+the paraphrase, and a partly right session above doing nothing — what the dense ``r_trans``
+(``docs/mld_spec.md``) adds over the residual normalisation, under which a session with one
+of its two changes right scored like doing nothing. (The earlier rule "keeping the stale fact
+next to the new one no higher than leaving the update out" is withdrawn: under the dense
+reward recording the new fact is half of the UPDATE.)
 """
 
 from __future__ import annotations
@@ -33,14 +35,16 @@ def test_each_profiles_training_reward_ranks_the_mistakes(profile):
     assert scores["perfect"] > scores["paraphrase"], scores
     for name in ERRORS:
         assert scores["paraphrase"] > scores[name], (name, scores)
-    assert scores["add_not_update"] <= scores["missed_update"], scores
+    for name in ("missed_update", "add_not_update", "wrong_delete", "keyword_dropped"):
+        assert scores[name] > scores["do_nothing"], (name, scores)
 
 
-def test_the_old_transition_shaping_fails_the_check():
-    """The shaping of the first cpu run paid the stale fact: the check above must catch it."""
-    cfg = TrainConfig(w_state_aux=0.5, aux_scope="transition", w_ops=0.0, w_idle=0.0)
-    scores = reward_on_mistakes(cfg)
-    assert scores["add_not_update"] > scores["missed_update"]
+def test_the_training_r_trans_is_the_dense_one():
+    """r_trans as GRPO sees it pays the right half of a session (1/2 for a missed update next to
+    a right ADD), and doing nothing 0; a reward built on the residual would pay both 0."""
+    scores = reward_on_mistakes(TrainConfig(w_ops=0.0, w_idle=0.0, w_invalid=0.0, w_format=0.0))
+    assert scores["missed_update"] == pytest.approx(0.5)
+    assert scores["do_nothing"] == 0.0 and scores["perfect"] == 1.0
 
 
 def _state(*pairs):

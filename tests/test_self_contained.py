@@ -75,12 +75,16 @@ def test_the_worked_example_of_the_spec_in_docs_is_what_the_library_computes():
     spec = (ROOT / "docs" / "mld_spec.md").read_text(encoding="utf-8")
     gold = [{"content": "User lives in Berlin", "keywords": ["Berlin"]},
             {"content": "User works as a nurse", "keywords": ["nurse"]}]
-    added = memory_levenshtein(["User lives in Hamburg", "User lives in Berlin now"], gold)
-    assert f"Q* ≈ {added.q_total:.3f}" in spec and f"r_trans ≈ 2·{added.q_total:.3f}/4 ≈ {added.reward:.3f}" in spec
-    noop = memory_levenshtein(["User lives in Hamburg"], gold)  # doing nothing keeps the stale fact
-    no_check = memory_levenshtein(["User lives in Hamburg"], gold, lexical_fidelity=False)
-    assert noop.reward == 0.0 and "r_trans = 0" in spec
-    assert f"r_trans = 2·0.75/3 = {no_check.reward:.1f}" in spec
-    for rule in ("r_trans = 2·Q* / (|ΔP| + |ΔG|) = 1 − MLD_norm", "`τ` (default 0.5)",
+    before = ["User lives in Hamburg"]
+    added = memory_levenshtein(["User lives in Hamburg", "User lives in Berlin now"], gold, before=before)
+    assert f"Q* ≈ {added.q_total:.3f}" in spec
+    assert f"r_trans ≈ 1 − {added.distance:.3f}/4 ≈ {added.reward:.3f}" in spec
+    partial = memory_levenshtein(["User lives in Hamburg", "User works as a nurse"], gold, before=before)
+    assert partial.reward == 0.5 and "`r_trans = 1 − 2/4 = 0.5`" in spec
+    noop = memory_levenshtein(before, gold[:1], before=before)  # doing nothing keeps the stale fact
+    no_check = memory_levenshtein(before, gold[:1], before=before, lexical_fidelity=False)
+    assert noop.reward == 0.0 and "`r_trans = 0`" in spec
+    assert f"r_trans = 1 − (2 − 2·0.75)/2 = {no_check.reward:.2f}" in spec
+    for rule in ("`r_trans = 1 − MLD / N`", "`N = |P ⊖ B| + |G ⊖ B|`", "`τ` (default 0.5)",
                  "r_state = 2·(|E| + Q*) / (|P| + |G|)", r'`tokens(s) = re.findall(r"\w+", s.lower())`'):
         assert rule in spec, rule

@@ -386,9 +386,9 @@ def test_notebook_defaults_are_the_config_defaults():
 
 
 def test_auxiliary_rewards_rank_partly_right_answers(row):
-    """r_trans drops what prediction and gold share, so an exactly right UPDATE with a missed
-    ADD scores 0 like doing nothing; both auxiliary rewards rank it higher — but the whole-state
-    one also pays doing nothing for the unchanged memory, the transition one does not."""
+    """The dense r_trans pays an exactly right UPDATE with a missed ADD for its right half, and
+    doing nothing 0; both auxiliary rewards rank them the same way — but the whole-state one
+    also pays doing nothing for the unchanged memory, the transition one does not."""
     ex = parse_rl_row(row)
     assert ex.state_before.entries and ex.gold_ops
     ops = json.loads(_gold_json(row))
@@ -397,7 +397,7 @@ def test_auxiliary_rewards_rank_partly_right_answers(row):
     assert w == {"r_trans": 1.0, "r_state": 0.5, "invalid_calls": 0.5, "format": 0.5}
     r_trans = _call(f["r_trans"], row, [partial, "[]"])
     r_state = _call(f["r_state"], row, [partial, "[]"])
-    assert r_trans[0] == r_trans[1] == 0.0 and r_state[0] > r_state[1] > 0.0
+    assert 0.0 < r_trans[0] < 1.0 and r_trans[1] == 0.0 and r_state[0] > r_state[1] > 0.0
     cfg = TrainConfig(w_state_aux=0.5, w_ops=0.0, w_idle=0.0)  # the default auxiliary scope: transition
     f, w = _funcs(cfg)
     assert w == {"r_trans": 1.0, "r_transition": 0.5, "invalid_calls": 0.5, "format": 0.5}

@@ -148,7 +148,8 @@ class MemoryEnv:
             raise RuntimeError("MemoryEnv.get_reward() before reset(): no session loaded")
         self._last_result = memory_levenshtein(
             list(self._state.entries), list(self._gold_after.entries), similarity=self.similarity,
-            threshold=self.threshold, lexical_fidelity=self.lexical_fidelity, scope=self.scope)
+            threshold=self.threshold, lexical_fidelity=self.lexical_fidelity, scope=self.scope,
+            before=list(self._example.state_before.entries) if self._example is not None else None)
         return float(self._last_result.reward)
 
     # ----- tools ------------------------------------------------------------------------

@@ -95,7 +95,7 @@ def session_metrics(result: SessionResult, example: SessionExample, *, similarit
     """``r_trans`` and operation counts of one processed session."""
     mld = memory_levenshtein(list(result.state_after.entries), list(example.state_after.entries),
                              similarity=similarity, threshold=threshold, lexical_fidelity=lexical_fidelity,
-                             scope=scope)
+                             scope=scope, before=list(example.state_before.entries))
     gold = [o for o in example.gold_ops if o.op is not OpType.NOOP]
     counts = match_operations(result.operations, gold, threshold=threshold, lexical_fidelity=lexical_fidelity)
     return {"user_id": example.user_id, "session_id": example.session_id, "r_trans": round(mld.reward, 6),

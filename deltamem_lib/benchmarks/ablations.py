@@ -38,9 +38,14 @@ __all__ = ["AGENT_VARIANTS", "REWARD_VARIANTS", "agent_ablations", "mistake_rewa
            "score_with_variants", "training_ablations"]
 
 
-def _mld(**opts: Any) -> Callable[[Sequence[Any], SessionExample, Sequence[Mapping[str, Any]]], float]:
+def _mld(*, dense: bool = True, **opts: Any) -> Callable[[Sequence[Any], SessionExample, Sequence[Mapping[str, Any]]],
+                                                          float]:
+    """An MLD reward variant; ``dense=False`` drops ``before`` (the residual normalisation)."""
+
     def score(entries: Sequence[Any], example: SessionExample, probes: Sequence[Mapping[str, Any]]) -> float:
-        return float(memory_levenshtein(list(entries), list(example.state_after.entries), **opts).reward)
+        before = list(example.state_before.entries) if dense else None
+        return float(memory_levenshtein(list(entries), list(example.state_after.entries), before=before,
+                                        **opts).reward)
 
     return score
 
@@ -53,6 +58,7 @@ def _outcome(entries: Sequence[Any], example: SessionExample, probes: Sequence[M
 REWARD_VARIANTS: dict[str, Callable[..., float]] = {
     "r_trans (paper)": _mld(lexical_fidelity=True, scope="delta"),
     "r_trans, no lexical fidelity": _mld(lexical_fidelity=False, scope="delta"),
+    "r_trans, residual normalisation": _mld(lexical_fidelity=True, scope="delta", dense=False),
     "whole-state MLD": _mld(lexical_fidelity=True, scope="state"),
     "outcome (probe accuracy)": _outcome,
 }

@@ -133,7 +133,8 @@ def _close(a: Any, b: float) -> bool:
 
 def check_noop_reward(answer: float | None, example: SessionExample) -> Check:
     """Exercise 1: the ``r_trans`` of doing nothing on ``example``."""
-    res = memory_levenshtein(list(example.state_before.entries), list(example.state_after.entries))
+    res = memory_levenshtein(list(example.state_before.entries), list(example.state_after.entries),
+                             before=list(example.state_before.entries))
     why = (f"The memory before the session is left as it is. Gold operations: "
            f"{', '.join(o.op.value for o in example.gold_ops) or 'none'}. {res.summary()}. "
            + ("No change was due, so both deltas are empty and r_trans = 1." if not example.gold_ops else
@@ -153,7 +154,7 @@ def check_delete_readd(answer_update_f1: float | None, answer_r_trans: float | N
     gold.apply(gold_ops)
     res = pred.apply(pred_ops)
     f1 = match_operations(res.applied, gold_ops).prf("UPDATE")["f1"]
-    r = memory_levenshtein(list(pred.entries), list(gold.entries)).reward
+    r = memory_levenshtein(list(pred.entries), list(gold.entries), before=list(before.entries)).reward
     msg = (f"UPDATE F1 = {f1} (the gold UPDATE of m1 has no predicted UPDATE; the DELETE and the ADD match no "
            f"gold operation of their type), r_trans = {r:.1f} (the state holds exactly the gold sentence, under a "
            "new id: ids are labels, the reward compares contents). Operation F1 is a diagnostic; the state reward "

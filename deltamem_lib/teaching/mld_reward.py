@@ -303,8 +303,9 @@ def plot_mistake_rewards(records: Sequence[Mapping[str, Any]], *, title: str = "
                 ax.text(min(v + sd, 1.0) + 0.02, y, f"{v:.2f}", va="center", fontsize=6.5)
         ax.set_xlim(0, 1.12)
         ax.axvline(1.0, color="0.8", lw=0.8)
-        ax.set_title("r_trans (delta scope: the spec's reward)" if scope == "delta"
-                     else "r_state (whole-state scope, ablation)", fontsize=9)
+        ax.set_title({"delta": "r_trans (dense: the workbook's reward)",
+                      "residual": "residual normalisation (ablation)"}.get(scope, "r_state (whole states, ablation)"),
+                     fontsize=9)
         ax.set_xlabel("reward")
     axes[0][0].invert_yaxis()  # shared y: the first mistake on top in every panel
     axes[0][0].set_yticks(range(len(mistakes)), [m.replace("_", " ") for m in mistakes], fontsize=8)
@@ -380,9 +381,14 @@ def explain(result: MLDResult, pred: Sequence[EntryLike], gold: Sequence[EntryLi
                 lines.append(f"- “{P[i].content}” vs “{G[j].content}”: sim {S[r, c]:.3f} ≥ τ, but "
                              f"cov {C[r, c]:.2f} (keywords {list(G[j].keywords)})")
     n = len(dp) + len(dg)
-    if result.scope == "delta":
-        formula = (f"r_trans = 2·Q*/(|ΔP|+|ΔG|) = 2·{result.q_total:.3f}/{n} = {result.reward:.3f}" if n
-                   else "both deltas are empty: the state is exactly right, r_trans = 1")
+    if result.scope == "delta" and result.normalizer == "transitions":
+        tp, tg = result.transitions
+        formula = (f"MLD = |ΔP|+|ΔG|−2·Q* = {n}−2·{result.q_total:.3f} = {result.distance:.3f}; "
+                   f"N = |P⊖B|+|G⊖B| = {tp}+{tg}; r_trans = 1 − MLD/N = {result.reward:.3f}" if tp + tg
+                   else "nothing was due and nothing was done: r_trans = 1")
+    elif result.scope == "delta":
+        formula = (f"residual normalisation: 2·Q*/(|ΔP|+|ΔG|) = 2·{result.q_total:.3f}/{n} = {result.reward:.3f}"
+                   if n else "both deltas are empty: the state is exactly right, reward 1")
     else:
         formula = (f"r_state = 2·(|E|+Q*)/(|P|+|G|) = 2·({len(result.shared)}+{result.q_total:.3f})/"
                    f"{result.n_pred + result.n_gold} = {result.reward:.3f}")
@@ -400,13 +406,15 @@ def _no_answer(answer: Any, what: str) -> Check | None:
 
 def check_reward(answer: float | None, pred: Sequence[EntryLike], gold: Sequence[EntryLike], *,
                  tol: float = 0.01, similarity: SimilaritySpec = "lexical", threshold: float = 0.5,
-                 lexical_fidelity: bool = True, scope: str = "delta") -> Check:
-    """Is ``answer`` the reward of ``pred`` against ``gold`` (within ``tol``)? Shows the computation."""
+                 lexical_fidelity: bool = True, scope: str = "delta",
+                 before: Sequence[EntryLike] | None = None) -> Check:
+    """Is ``answer`` the reward of ``pred`` against ``gold`` (within ``tol``)? Shows the computation.
+    With ``before`` (the state before the session) the delta scope is the dense ``r_trans``."""
     early = _no_answer(answer, "your predicted reward")
     if early is not None:
         return early
     res = memory_levenshtein(pred, gold, similarity=similarity, threshold=threshold,
-                             lexical_fidelity=lexical_fidelity, scope=scope)
+                             lexical_fidelity=lexical_fidelity, scope=scope, before=before)
     why = explain(res, pred, gold, threshold)
     if abs(float(answer) - res.reward) <= tol:  # type: ignore[arg-type]
         return Check(True, f"The reward is {res.reward:.3f}.\n\n{why}")

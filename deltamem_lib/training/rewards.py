@@ -240,9 +240,9 @@ def _state_value(r: Rollout, mld: dict[str, Any], *, scope: str, lexical_fidelit
     if ordered:
         return float(ordered_levenshtein(pred, gold, similarity=mld["similarity"], threshold=mld["threshold"],
                                          lexical_fidelity=lexical_fidelity).reward)
-    before = list(r.example.state_before.entries) if scope == "transition" else None
     return float(memory_levenshtein(pred, gold, similarity=mld["similarity"], threshold=mld["threshold"],
-                                    lexical_fidelity=lexical_fidelity, scope=scope, before=before).reward)
+                                    lexical_fidelity=lexical_fidelity, scope=scope,
+                                    before=list(r.example.state_before.entries)).reward)
 
 
 def _ops_value(r: Rollout, mld: dict[str, Any]) -> float:
@@ -304,7 +304,8 @@ def total_rewards(cfg: Any, rollouts: Sequence[Rollout]) -> dict[str, list[float
     if owns:
         mld = cfg.mld_options()
         out["r_trans"] = [float(memory_levenshtein(r.state.entries, r.example.state_after.entries,
-                                                   similarity=mld["similarity"], threshold=mld["threshold"]).reward)
+                                                   similarity=mld["similarity"], threshold=mld["threshold"],
+                                                   before=r.example.state_before.entries).reward)
                           for r in rollouts]
     out["total"] = [sum(vals) for vals in zip(*out.values())] if out else [0.0] * len(rollouts)
     return out
