@@ -36,6 +36,7 @@ from ..episodes import Episode, SessionExample, parse_rl_row, rl_rows
 from ..memory import OpType
 from ..synthesis import SynthConfig, generate_episodes
 from ..synthesis.dataset import load_synth_output
+from ..synthesis.levels import KINDS, balanced_rows, single_change_pools, single_change_rows
 from ..synthesis.probes import probe_questions
 
 __all__ = ["TrainingData", "grpo_rows", "make_agent", "session_kind", "sft_rows", "oneshot_target", "prepare_data", "prompt_rows", "sft_records",
@@ -50,6 +51,9 @@ class TrainingData:
     test_rows: list[dict[str, Any]]
     source: str
     stats: dict[str, Any] = field(default_factory=dict)
+    level: str = "full"
+    #: level "single": held-out sessions of the full level, for evaluating the trained adapter there too
+    full_test_rows: list[dict[str, Any]] = field(default_factory=list)
 
     def train_examples(self) -> list[SessionExample]:
         return [parse_rl_row(r) for r in self.train_rows]
@@ -108,6 +112,11 @@ def prepare_data(cfg: Any) -> TrainingData:
         source = (f"procedural: {cfg.train_users} train + {cfg.test_users} test users × "
                   f"{cfg.sessions_per_user} sessions, seed {cfg.data_seed}")
     train_rows, test_rows = _rows(train), _rows(test)
+    full_test_rows: list[dict[str, Any]] = []
+    if cfg.level == "single":
+        full_test_rows = test_rows
+        train_rows, test_rows = _single_level(train, test, cfg)
+        source += "; single-change level (one change or none per session, balanced over kinds)"
     if set(r["user_id"] for r in train_rows) & set(r["user_id"] for r in test_rows):
         raise ValueError("a user is in both the training and the test split")
 
@@ -117,7 +126,25 @@ def prepare_data(cfg: Any) -> TrainingData:
     stats = {"train_users": len(train), "test_users": len(test), "train_sessions": len(train_rows),
              "test_sessions": len(test_rows), "train_share_with_changes": share_changed(train_rows),
              "test_share_with_changes": share_changed(test_rows)}
-    return TrainingData(train_rows, test_rows, source, stats)
+    if cfg.level == "single":
+        for name, rows in (("train", train_rows), ("test", test_rows)):
+            stats[f"{name}_kinds"] = {k: sum(r["kind"] == k for r in rows) for k in KINDS}
+    return TrainingData(train_rows, test_rows, source, stats, cfg.level, full_test_rows)
+
+
+def _single_level(train: Sequence[Episode], test: Sequence[Episode], cfg: Any
+                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The single-change level (:mod:`deltamem_lib.synthesis.levels`): every balanced training
+    session the training users allow, and ``ceil(eval_sessions / 4)`` held-out sessions of each
+    kind from the test users."""
+    pools = single_change_pools(train, seed=cfg.data_seed)
+    train_rows = balanced_rows(pools, min(len(v) for v in pools.values()), seed=cfg.data_seed)
+    test_rows = single_change_rows(test, -(-cfg.eval_sessions // len(KINDS)), seed=cfg.data_seed + 1,
+                                   where="held-out users")
+    probes = {**_probe_column(train), **_probe_column(test)}
+    for r in train_rows + test_rows:  # the probes of the session the row was cut from
+        r["probes"] = probes.get(r["session_id"].rsplit("-", 1)[0], "[]")
+    return train_rows, test_rows
 
 
 # ----- which sessions each stage trains on ----------------------------------------------------
@@ -136,12 +163,20 @@ def sft_rows(rows: Sequence[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
     With ``cfg.sft_unchanged_share`` ≥ 0 that share of them are sessions that change
     nothing (gold answer ``[]``), the rest drawn from the other sessions; ``-1`` keeps the
     data's own mix (about 9 % unchanged), from which a small model learns to always write
-    something — and scores 0 where doing nothing scores 1.
+    something — and scores 0 where doing nothing scores 1. At the single-change level
+    (``cfg.level == "single"``) the examples are balanced over the four kinds instead.
     """
     rng = random.Random(f"sft:{cfg.seed}")
     rows = list(rows)
     rng.shuffle(rows)
     n = cfg.sft_examples
+    if cfg.level == "single":  # balanced: the first n / 4 sessions of each kind, interleaved
+        by_kind = {k: [r for r in rows if r["kind"] == k][: -(-n // len(KINDS))] for k in KINDS}
+        picked = [r for group in zip(*by_kind.values()) for r in group][:n]
+        if len(picked) < n:
+            raise ValueError(f"sft_examples={n}: the single-change level of the training users holds only "
+                             f"{min(map(len, by_kind.values()))} sessions of some kind; add train_users")
+        return picked
     share = getattr(cfg, "sft_unchanged_share", -1.0)
     if share < 0:
         return rows[:n]
@@ -160,8 +195,12 @@ def grpo_rows(rows: Sequence[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
 
     Groups of ADD-only sessions mostly teach "ADD, never UPDATE" (an UPDATE there overwrites a
     fact that should stay); keeping fewer of them lets the groups that compare a right-id
-    UPDATE with an ADD-instead-of-UPDATE carry more of the gradient.
+    UPDATE with an ADD-instead-of-UPDATE carry more of the gradient. At the single-change level
+    GRPO samples the (balanced) training sessions that SFT did not see.
     """
+    if cfg.level == "single":  # the sessions SFT did not see, all kinds balanced already
+        seen = {(r["user_id"], r["session_id"]) for r in sft_rows(rows, cfg)} if cfg.sft else set()
+        return [r for r in rows if (r["user_id"], r["session_id"]) not in seen]
     keep = getattr(cfg, "grpo_add_only_keep", 1.0)
     if keep >= 1.0:
         return list(rows)

@@ -43,6 +43,10 @@ class TrainConfig:
     test_users: int = _f(3, "held-out synthetic users for evaluation (never seen in training)")
     sessions_per_user: int = _f(4, "sessions per synthetic user")
     data_seed: int = _f(1234, "seed of the synthetic data (training and test users are disjoint)")
+    level: str = _f("full", "task level: 'full' (the generator's sessions) or 'single' (one change or none per session, "
+                    "balanced over ADD/UPDATE/DELETE/none, a few turns and memories: the CPU-sized level)")
+    full_level_eval_sessions: int = _f(0, "level 'single': also evaluate the trained adapters on this many held-out "
+                                       "sessions of the full level (0: off)")
     sft_examples: int = _f(4, "gold trajectories in the SFT warm start")
     eval_sessions: int = _f(4, "held-out sessions evaluated (a seeded sample of the test users' sessions)")
     # ----- model and agent --------------------------------------------------------------------
@@ -164,7 +168,7 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` listing every bad setting."""
         p: list[str] = []
-        choice = {"agent": ("oneshot", "react"), "reward": ("state", "outcome"), "scope": ("delta", "state"),
+        choice = {"level": ("full", "single"), "agent": ("oneshot", "react"), "reward": ("state", "outcome"), "scope": ("delta", "state"),
                   "aux_scope": ("state", "transition"), "prompt_style": ("full", "compact"),
                   "precision": ("auto", "fp32", "bf16", "fp16"), "retriever": ("lexical", "embedding", "auto"),
                   "scale_rewards": ("group", "batch", "none"),
@@ -179,6 +183,8 @@ class TrainConfig:
                      "eval_sessions", "save_steps", "logging_steps", "bootstrap_samples"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 p.append(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
+        if not isinstance(self.full_level_eval_sessions, int) or self.full_level_eval_sessions < 0:
+            p.append(f"full_level_eval_sessions must be an integer >= 0, got {self.full_level_eval_sessions!r}")
         if self.num_generations < 2:
             p.append("num_generations must be >= 2: GRPO compares rollouts within a group")
         if (self.prompts_per_step * self.num_generations) % self.gradient_accumulation_steps:

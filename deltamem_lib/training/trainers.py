@@ -181,12 +181,14 @@ def _done(out: Path) -> PhaseResult | None:
 
 
 def run_sft(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[str], *, device: str = "cpu",
-            resume: bool = True, progress: bool = False) -> PhaseResult:
+            resume: bool = True, progress: bool = False, snapshot_steps: list[int] | tuple[int, ...] = ()
+            ) -> PhaseResult:
     """SFT warm start on ``cfg.sft_examples`` gold targets of the training users.
 
     Writes ``<out_dir>/adapter``, ``<out_dir>/checkpoints`` and appends to
     ``<out_dir>/../metrics.jsonl`` (phase ``"sft"``). A finished phase is not rerun; an
-    interrupted one continues from its last checkpoint when ``resume``.
+    interrupted one continues from its last checkpoint when ``resume``. ``snapshot_steps``:
+    also keep the adapter after these optimiser steps (``<out_dir>/snapshots/step-N``).
     """
     from datasets import Dataset
     from trl import SFTTrainer
@@ -206,7 +208,8 @@ def run_sft(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[str
     with _quiet_warnings():
         trainer = SFTTrainer(model=model, args=sft_config(cfg, out / "checkpoints", device=device),
                              train_dataset=Dataset.from_list(records), processing_class=tok,
-                             callbacks=[MetricsLogger(metrics_path, phase="sft", progress=progress)])
+                             callbacks=[MetricsLogger(metrics_path, phase="sft", progress=progress),
+                                        _snapshots(out / "snapshots", snapshot_steps)])
         trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
     return _finish(trainer, out, "sft", metrics_path, t0, int(ckpt.name.split("-")[-1]) if ckpt else None, cfg,
                    cpu0)
