@@ -62,7 +62,7 @@ def decision_report(per_session: Sequence[Mapping[str, Any]], kinds: Sequence[st
 
     Returns:
         ``type_accuracy`` (overall and ``by_kind``), ``id_accuracy`` (UPDATE and DELETE:
-        the gold memory id was changed with the gold operation), ``predicted`` (count per
+        the gold memory id was changed with the gold operation), ``r_trans_by_kind``, ``predicted`` (count per
         predicted kind), ``largest_share`` (the largest share of greedy predictions one
         operation kind takes, with its ``largest_kind``), and the ``confusion`` counts
         ``"gold->predicted"``.
@@ -87,7 +87,9 @@ def decision_report(per_session: Sequence[Mapping[str, Any]], kinds: Sequence[st
         ids[k] = _round(mean(hits))
     counts = Counter(pred)
     largest = max(KINDS, key=lambda k: counts[k])
+    rewards = {k: [float(r["r_trans"]) for r, g in zip(per_session, kinds) if g == k and "r_trans" in r] for k in KINDS}
     return {"sessions": len(kinds), "type_accuracy": _round(mean(ok)), "type_accuracy_by_kind": by_kind,
+            "r_trans_by_kind": {k: _round(sum(v) / len(v)) if v else None for k, v in rewards.items()},
             "id_accuracy": ids, "predicted": {k: counts[k] for k in PREDICTED},
             "largest_kind": largest, "largest_share": _round(counts[largest] / len(kinds)),
             "confusion": {f"{g}->{p}": c for (g, p), c in sorted(Counter(zip(kinds, pred)).items())}}

@@ -32,14 +32,15 @@ from typing import Any
 
 from ..config import pick_device
 from ..episodes import parse_rl_row
-from ..io import atomic_write_json
-from .datasets import TrainingData, prepare_data
+from ..io import atomic_write_json, read_json
+from .datasets import TrainingData, prepare_data, prompt_rows
+from .decisions import decision_report, kind_probabilities, separation
 from .heldout import evaluate_model, evaluate_noop, paired_from_results
 from .metrics import per_operation_table, read_metrics, reward_thirds, zero_spread_share
 from .plots import plot_before_after, plot_reward_dynamics
 from .rewards import reward_on_mistakes
 from .settings import TrainConfig, apply_ablation
-from .trainers import PhaseResult, run_grpo, run_sft
+from .trainers import PhaseResult, load_policy, run_grpo, run_sft
 
 __all__ = ["Run", "environment_info", "start_run", "results_name"]
 
@@ -109,16 +110,20 @@ class Run:
     def _need_data(self) -> TrainingData:
         return self.data if self.data is not None else self.prepare()
 
-    def eval_set(self, n: int | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
+    def eval_set(self, n: int | None = None, *, full_level: bool = False) -> tuple[list[Any], list[dict[str, Any]]]:
         data = self._need_data()
-        rows = data.eval_rows(self.cfg.eval_sessions if n is None else n, seed=self.cfg.seed)
-
+        if full_level:  # level "single": the full-level sessions of the same held-out users
+            view = TrainingData([], data.full_test_rows, data.source)
+            rows = view.eval_rows(self.cfg.full_level_eval_sessions if n is None else n, seed=self.cfg.seed)
+        else:
+            rows = data.eval_rows(self.cfg.eval_sessions if n is None else n, seed=self.cfg.seed)
         return [parse_rl_row(r) for r in rows], rows
 
     def evaluate(self, label: str, adapter: str | os.PathLike[str] | None = None, *, n: int | None = None,
-                 agent_cfg: TrainConfig | None = None) -> dict[str, Any]:
-        """Evaluate one system on the held-out sessions (cached in ``eval/<label>.json``)."""
-        examples, rows = self.eval_set(n)
+                 agent_cfg: TrainConfig | None = None, full_level: bool = False) -> dict[str, Any]:
+        """Evaluate one system on the held-out sessions (cached in ``eval/<label>.json``); with
+        ``full_level`` on the full-level sessions of the held-out users (level ``"single"``)."""
+        examples, rows = self.eval_set(n, full_level=full_level)
         t0 = time.perf_counter()
         cache = self.out_dir / "eval" / f"{label.replace(' ', '_').replace(':', '-')}.json"
         if label == "no-op":
@@ -127,6 +132,8 @@ class Run:
         else:
             res = evaluate_model(self.cfg, examples, rows, adapter=adapter, label=label, device=self.device,
                                  cache=cache, progress=self.progress, agent_cfg=agent_cfg)
+        if self.cfg.level == "single" and not full_level:
+            res["decisions"] = decision_report(res["per_session"], [r["kind"] for r in rows])
         self.evaluations[label] = res
         self.timings[f"eval_{label}_s"] = round(time.perf_counter() - t0, 1)
         self.log(f"{label}: held-out r_trans {res['r_trans_mean']:.3f} ± {res['r_trans_sem']:.3f} "
@@ -232,7 +239,8 @@ class Run:
         from .metrics import step_times
 
         res = {
-            "notebook": NOTEBOOK, "profile": cfg.profile, "model": first_model, "model_spec": cfg.model,
+            "notebook": NOTEBOOK, "profile": cfg.profile, "level": cfg.level, "seed": cfg.seed,
+            "model": first_model, "model_spec": cfg.model,
             "agent": cfg.agent, "agent_options": {"related_k": cfg.related_k, "retriever": cfg.retriever,
                                                   "allow_delete": cfg.allow_delete,
                                                   "max_new_tokens": cfg.eval_max_new_tokens, "decoding": "greedy"},
@@ -250,6 +258,7 @@ class Run:
             "grpo_reward_thirds": reward_thirds(grpo_records),
             "reward_on_mistakes": reward_on_mistakes(cfg),
             "per_operation": per_operation_table(self.evaluations),
+            "decisions": {k: v["decisions"] for k, v in self.evaluations.items() if "decisions" in v},
             "evaluation": summary,
             "comparisons": comps,
             "headline": comps.get(self.trained_label),
@@ -293,13 +302,38 @@ class Run:
                 acfg, self._need_data(), self.out_dir / "ablations" / name, init_adapter=init, device=self.device,
                 progress=self.progress, phase=f"ablation:{name}")
 
+    def separation(self, label: str, adapter: str | os.PathLike[str] | None) -> dict[str, Any]:
+        """Teacher-forced kind probabilities of one adapter on the held-out single-change
+        sessions and their separation (:mod:`.decisions`; cached in ``eval/separation_<label>.json``)."""
+        cache = self.out_dir / "eval" / f"separation_{label.replace('+', '_')}.json"
+        _, rows = self.eval_set()
+        keys = [f"{r['user_id']}/{r['session_id']}" for r in rows]
+        if cache.is_file() and read_json(cache).get("keys") == keys:
+            return read_json(cache)["separation"]
+        model, tok = load_policy(self.cfg, device=self.device, adapter=adapter, trainable=False)
+        if adapter is not None:
+            model = model.merge_and_unload()
+        probs = kind_probabilities(model, tok, [r["prompt"] for r in prompt_rows(rows, self.cfg)],
+                                   batch_size=self.cfg.eval_batch_size,
+                                   chat_template_kwargs=self.cfg.chat_template_kwargs())
+        sep = separation(probs, [r["kind"] for r in rows])
+        atomic_write_json(cache, {"keys": keys, "separation": sep, "probs": probs})
+        return sep
+
     def evaluate_all(self) -> None:
         """Every evaluation (main process only), reading the adapters training wrote."""
         self.before()
-        if self.cfg.sft:
-            self.evaluate("sft", self.phases["sft"].adapter)
+        trained = [("sft", self.phases["sft"].adapter)] if self.cfg.sft else []
         if self.cfg.grpo:
-            self.evaluate(self.trained_label, self.phases["grpo"].adapter)
+            trained.append((self.trained_label, self.phases["grpo"].adapter))
+        for label, adapter in trained:
+            self.evaluate(label, adapter)
+            if self.cfg.level == "single" and self.cfg.agent == "oneshot":
+                self.evaluations[label]["decisions"].update(self.separation(label, adapter))
+        if self.cfg.level == "single" and self.cfg.full_level_eval_sessions > 0:
+            self.evaluate("no-op (full level)", full_level=True)
+            for label, adapter in trained:
+                self.evaluate(f"{label} (full level)", adapter, full_level=True)
         self.ablations()
 
     def all(self) -> dict[str, Any]:
