@@ -26,10 +26,15 @@ from typing import Any
 
 from .config import pick_device
 
-__all__ = ["DeviceCaps", "best_precision", "device_caps", "encoder_device", "release_memory", "vllm_version"]
+__all__ = ["DeviceCaps", "PreflightError", "best_precision", "device_caps", "encoder_device", "release_memory", "vllm_version"]
 
 #: The first compute capability with bf16 in hardware (Ampere: A100, A10, L4; then H100 ...).
 BF16_CAPABILITY = (8, 0)
+
+
+class PreflightError(RuntimeError):
+    """A run needs something this machine lacks (a GPU, bf16, vLLM, memory); the message says
+    how to get it (:func:`deltamem_lib.training.gpu.preflight`)."""
 
 
 @dataclass(frozen=True)

@@ -391,3 +391,15 @@ def test_embedding_retriever_device_and_bounded_cache(monkeypatch):
 
 def test_profiles_dir_holds_the_gpu_profiles():
     assert {p.stem for p in Path(PROFILES_DIR).glob("*.yaml")} >= {"gpu-a100", "colab-t4"}
+
+
+def test_deltamem_train_reports_a_failed_preflight_in_one_line(capsys):
+    from deltamem_lib.cli_errors import report_error
+
+    try:
+        preflight(profile_cfg("gpu-a100"), CPU)
+    except PreflightError as exc:
+        assert report_error("train", exc) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("deltamem train: error: this run cannot start here: - profile 'gpu-a100' needs a CUDA GPU")
+    assert err.count("\n") == 1

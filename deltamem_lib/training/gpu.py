@@ -37,7 +37,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..hardware import DeviceCaps, best_precision
+from ..hardware import DeviceCaps, PreflightError, best_precision
 
 __all__ = ["MODEL_SHAPES", "PROMPT_TOKENS", "MemoryEstimate", "ModelShape", "NonFiniteGuard", "PreflightError",
            "estimate_memory", "explain_nonfinite", "is_sampling_overflow", "model_shape", "preflight", "preflight_problems",
@@ -190,10 +190,6 @@ def vllm_kv_sequences(cfg: Any, gpu_gb: float, *, shape: ModelShape | None = Non
 
 
 # ----- preflight ------------------------------------------------------------------------------
-class PreflightError(RuntimeError):
-    """The run needs something this machine lacks; the message says how to get it."""
-
-
 def _public(version: str) -> str:
     return version.split("+")[0]
 
