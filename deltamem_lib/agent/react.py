@@ -13,7 +13,7 @@ a model trained there behaves the same here:
 
 With ``max_turns`` and ``max_total_tokens`` the loop has exactly the room of a GRPO rollout:
 after the first reply, at most ``max_turns`` rounds of tool calls and regeneration (TRL's
-``max_tool_calling_iterations``), and all generated tokens and tool results together within
+``max_tool_calling_iterations``; the calls of the reply after the last round are not run), and all generated tokens and tool results together within
 ``max_total_tokens`` (TRL's ``max_completion_length``): a round whose tool results would pass
 the budget ends the episode (TRL drops those results; the calls themselves have run), and each
 turn may generate only what is left of it.
@@ -135,16 +135,15 @@ class ReActAgent:
             for i, r in zip(active, responses):
                 results[i].add_usage(r)
                 convs[i].append(r.as_message())
-                if not r.tool_calls:
-                    continue
+                if not r.tool_calls or (self.max_turns is not None and turn > self.max_turns):
+                    continue  # TRL leaves the calls of the reply after the last round unexecuted
                 for c in r.tool_calls:
                     if calls[i] >= self.max_tool_calls:
                         break
                     calls[i] += 1
                     out = self.call_tool(envs[i], c["name"], c.get("arguments"))
                     convs[i].append({"role": "tool", "name": c["name"], "content": out})
-                if calls[i] < self.max_tool_calls and (self.max_turns is None or turn <= self.max_turns) \
-                        and self._room(convs[i], first[i], budget, i):
+                if calls[i] < self.max_tool_calls and self._room(convs[i], first[i], budget, i):
                     still.append(i)
             active = still
         for res, env, conv in zip(results, envs, convs):
