@@ -129,6 +129,9 @@ def test_preflight_names_what_is_missing_and_the_fix():
     assert len(no_vllm) == 1 and vllm_install_command(A100_VLLM) in no_vllm[0]
     assert vllm_install_command(A100_VLLM) == 'pip install "trl[vllm]==1.16.0" "torch==2.9.0"'
     assert preflight_problems(a100, A100_VLLM) == []
+    old_vllm = preflight_problems(a100, DeviceCaps(**{**A100_VLLM.__dict__, "vllm": "0.10.2"}))
+    assert len(old_vllm) == 1 and "outside the range TRL 1.16 supports (0.22.0-0.31.0)" in old_vllm[0]
+    assert preflight_problems(a100, DeviceCaps(**{**A100_VLLM.__dict__, "vllm": "0.31.0+cu129"})) == []
     bf16_on_t4 = preflight_problems(a100.replace(use_vllm=False), T4_READY)
     assert any("emulated on Tesla T4" in p for p in bf16_on_t4)
     assert preflight_problems(profile_cfg("colab-t4"), T4_READY) == []

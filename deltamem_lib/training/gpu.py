@@ -34,6 +34,7 @@ names the fallback (fp32, which fits a T4 for Qwen3-0.6B).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,6 +203,17 @@ def vllm_install_command(caps: DeviceCaps) -> str:
     return f'pip install "trl[vllm]==1.16.0"{pin}'
 
 
+#: The vLLM releases TRL 1.16 supports (its ``vllm`` extra: ``vllm>=0.22.0,<=0.31.0``).
+VLLM_RANGE = ("0.22.0", "0.31.0")
+
+
+def _vllm_supported(version: str) -> bool:
+    def key(v: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in re.findall(r"\d+", v.split("+")[0])[:3])
+
+    return key(VLLM_RANGE[0]) <= key(version) <= key(VLLM_RANGE[1])
+
+
 def _needs_gpu(cfg: Any) -> bool:
     return cfg.use_vllm or cfg.precision in ("bf16", "fp16")
 
@@ -245,6 +257,9 @@ def preflight_problems(cfg: Any, caps: DeviceCaps) -> list[str]:
         out.append(f"precision=bf16 is emulated on {caps.name} (compute capability "
                    f"{'.'.join(map(str, caps.capability or ()))} < 8.0) and slower than fp16: "
                    "--set precision=fp16 (or auto), or the colab-t4 profile")
+    if cfg.use_vllm and caps.vllm not in (None, "unknown") and not _vllm_supported(caps.vllm):
+        out.append(f"vLLM {caps.vllm} is outside the range TRL 1.16 supports ({VLLM_RANGE[0]}-{VLLM_RANGE[1]}): "
+                   f"{vllm_install_command(caps)}")
     if cfg.use_vllm and caps.vllm is None:
         out.append(f"use_vllm=True but vLLM is not installed: {vllm_install_command(caps)} (if pip finds no vLLM "
                    "release for this torch, either --set use_vllm=False, rollouts by transformers, slower; or "
