@@ -282,10 +282,14 @@ _SAMPLING_ERRORS = ("probability tensor contains", "inf", "nan")
 
 def explain_nonfinite(what: str, precision: str) -> str:
     """The message for a non-finite loss or a failed sampling step, naming the fallback."""
-    fallback = ("precision=fp32 (Qwen3-0.6B fits a T4 in fp32 with gradient_accumulation_steps=2, estimated) "
-                "or a bf16 GPU (A100, L4)" if precision == "fp16" else "a lower learning_rate, or precision=fp32")
-    return (f"{what} in {precision}: Qwen models are known to overflow fp16 activations. Rerun with {fallback}; "
-            "the run folder resumes from the last checkpoint (--resume).")
+    if precision == "fp16":
+        why = "Qwen models are known to overflow fp16 activations"
+        fallback = ("precision=fp32 and gradient_accumulation_steps=2 (Qwen3-0.6B then fits a T4, estimated) "
+                    "or a bf16 GPU (A100, L4)")
+    else:
+        why, fallback = "the training diverged", "a lower learning_rate, or precision=fp32"
+    return (f"{what} in {precision}: {why}. Rerun with {fallback} (deltamem train --set ..., or the notebook's "
+            "parameters cell); the run folder resumes from its last checkpoint.")
 
 
 def is_sampling_overflow(exc: BaseException) -> bool:
