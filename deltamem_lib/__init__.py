@@ -14,7 +14,8 @@ that no modules or parts import each other in a cycle):
    reward gives them), :mod:`.embeddings` (the sentence encoder), :mod:`.io` (atomic files,
    the append-only journal, figures saved with their numbers), :mod:`.workdir` (work-folder
    lock, data-file hashes for resume, stale temporary files), :mod:`.config` (profiles,
-   seeding, devices, run folders).
+   seeding, devices, run folders), :mod:`.hardware` (GPU capabilities, precision, vLLM,
+   releasing memory between trainers).
 2. **Data** — :mod:`.episodes` (the schema of synthetic users, integrity rules, RL rows) and
    :mod:`.synthesis` (procedural and LLM-teacher generators, probes, splits, statistics; §3.2).
 3. **Models** — :mod:`.models` (one chat interface; local transformers and OpenAI-compatible

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 
+from .hardware import PreflightError
 from .models.base import BackendError
 from .workdir import WorkDirBusyError
 
@@ -27,7 +28,7 @@ def exit_code(exc: BaseException) -> int | None:
 
     if isinstance(exc, KeyboardInterrupt):
         return 130
-    if isinstance(exc, (BackendError, WorkDirBusyError)):
+    if isinstance(exc, (BackendError, WorkDirBusyError, PreflightError)):
         return 1
     if isinstance(exc, (ValueError, KeyError, OSError, json.JSONDecodeError, UnicodeError)):
         # ValueError covers DataFileError, EpisodeError, OperationError, MemoryStateError,

@@ -58,14 +58,17 @@ def load_encoder(model: str | os.PathLike[str] = DEFAULT_ENCODER, device: str = 
 class EmbeddingCache:
     """Unit-normalised embeddings of strings, each string encoded once.
 
-    Gold memories shared by the rollouts of one prompt are embedded a single time.
+    Gold memories shared by the rollouts of one prompt are embedded a single time. The cache
+    keeps at most ``max_size`` strings (then it starts again with the current call's), which
+    bounds its memory in a long run: 200,000 × 384 floats is about 300 MB.
     """
 
     def __init__(self, model: str | os.PathLike[str] = DEFAULT_ENCODER, device: str = "cpu",
-                 batch_size: int = 64):
+                 batch_size: int = 64, max_size: int = 200_000):
         self.model_name = str(model)
         self.device = device
         self.batch_size = batch_size
+        self.max_size = max_size
         self._vectors: dict[str, np.ndarray] = {}
         self._encoder: Any = None
 
@@ -79,6 +82,8 @@ class EmbeddingCache:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Matrix of embeddings (one row per text), encoding only unseen strings."""
         missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing and len(self._vectors) + len(missing) > self.max_size:
+            self._vectors = {t: self._vectors[t] for t in texts if t in self._vectors}
         if missing:
             for t, v in zip(missing, self._encode(missing)):
                 self._vectors[t] = v

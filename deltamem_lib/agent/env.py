@@ -41,7 +41,8 @@ from ..models.parsing import normalize_memory_id
 from ..retrieval import get_retriever
 from .prompts import session_observation
 
-__all__ = ["ENV_OPTIONS", "MemoryEnv", "ToolCallError", "apply_operations", "make_env_factory", "tool_schemas"]
+__all__ = ["ENV_OPTIONS", "MemoryEnv", "ToolCallError", "apply_operations", "make_env_factory", "note_unknown_calls",
+           "tool_schemas"]
 
 ENV_OPTIONS: dict[str, str] = {
     "allow_delete": "expose delete_memory (False: the no-DELETE ablation)",
@@ -116,6 +117,7 @@ class MemoryEnv:
         self._invalid = 0
         self._applied: list[Operation] = []
         self._last_result: Any = None
+        self._unknown = 0
 
     # ----- episode ----------------------------------------------------------------------
     def reset(self, **row: Any) -> str:
@@ -135,7 +137,7 @@ class MemoryEnv:
         self._state = example.state_before.copy()
         self._state.log = []
         self._gold_after = example.state_after
-        self._log, self._invalid, self._applied, self._last_result = [], 0, [], None
+        self._log, self._invalid, self._applied, self._last_result, self._unknown = [], 0, [], None, 0
         related: Sequence[MemoryEntry] = ()
         if self.preview_memories > 0 and len(self._state):
             query = " ".join(t.text for t in example.turns if t.speaker == "user")
@@ -234,13 +236,14 @@ class MemoryEnv:
 
     @property
     def invalid_calls(self) -> int:
-        """Tool calls rejected in this episode (bad arguments, unknown id, empty content)."""
-        return self._invalid
+        """Tool calls rejected in this episode (bad arguments, unknown id, empty content, a tool
+        that does not exist)."""
+        return self._invalid + self._unknown
 
     @property
     def num_calls(self) -> int:
         """Tool calls made in this episode, valid or not."""
-        return len(self._log)
+        return len(self._log) + self._unknown
 
     @property
     def call_log(self) -> list[dict[str, Any]]:
@@ -292,6 +295,27 @@ class MemoryEnv:
             return int(value)
         except (TypeError, ValueError):
             raise ToolCallError(f"{name} must be an integer, got {value!r}") from None
+
+
+def note_unknown_calls(env: MemoryEnv, completion: Sequence[Mapping[str, Any]]) -> int:
+    """Count the calls of a TRL rollout (its completion messages) to tools ``env`` does not
+    offer, such as ``delete_memory`` in the no-DELETE ablation, into its :attr:`~MemoryEnv.invalid_calls`.
+
+    TRL answers such a call itself ("Tool … not found") without reaching the environment, so
+    the count is set from the transcript, before the rewards read it (idempotent: setting it
+    twice counts once). Returns the count. A function, not a method: every public method of
+    the environment would be offered to the model as a tool.
+    """
+    offered = {name for name, fn in inspect.getmembers(type(env), predicate=inspect.isfunction)
+               if not name.startswith("_") and name not in ("reset", "get_reward")}
+    unknown = 0
+    for message in completion if isinstance(completion, (list, tuple)) else ():
+        if isinstance(message, Mapping) and message.get("role") == "assistant":
+            for call in message.get("tool_calls") or ():
+                fn = call.get("function", call) if isinstance(call, Mapping) else {}
+                unknown += (fn.get("name") if isinstance(fn, Mapping) else None) not in offered
+    env._unknown = unknown
+    return unknown
 
 
 def make_env_factory(**options: Any) -> type[MemoryEnv]:

@@ -35,6 +35,7 @@ __all__ = [
     "measure_templates",
     "qwen_response_template",
     "set_tool_chat_template",
+    "training_template",
 ]
 
 COMPACT_TOOL_TEMPLATE = (
@@ -137,6 +138,23 @@ def set_tool_chat_template(tokenizer: Any, kind: str = "compact") -> Any:
     else:
         raise ValueError(f"unknown chat template kind {kind!r}; expected 'compact', 'qwen2.5' or 'keep'")
     return tokenizer
+
+
+def training_template(tokenizer: Any) -> str | None:
+    """The template TRL's ``GRPOTrainer`` renders tool conversations with, or None when it uses
+    the tokenizer's own: TRL swaps a template that is not prefix-preserving (Qwen3's drops the
+    empty ``<think>`` block of earlier assistant turns) for its training version
+    (``trl.chat_template_utils.get_training_chat_template``). The inference backend renders tool
+    conversations with the same template, so an agent meets at evaluation, turn after turn, the
+    text it was trained on."""
+    from trl.chat_template_utils import get_training_chat_template, is_chat_template_prefix_preserving
+
+    try:
+        if not tokenizer.chat_template or is_chat_template_prefix_preserving(tokenizer):
+            return None
+        return get_training_chat_template(tokenizer)
+    except Exception:  # noqa: BLE001 — a template TRL cannot check is used as it is, as TRL would fail on it
+        return None
 
 
 def measure_templates(tokenizer: Any, messages: list[dict[str, Any]], tools: list[Any]) -> dict[str, int]:

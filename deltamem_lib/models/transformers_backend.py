@@ -16,22 +16,26 @@ from pathlib import Path
 from typing import Any
 
 from ..config import pick_device
+from ..hardware import DeviceCaps, best_precision, device_caps
 from .base import BackendError, ChatModel, ChatResponse, Messages
-from .chat_templates import has_tool_template, set_tool_chat_template
+from .chat_templates import has_tool_template, set_tool_chat_template, training_template
 from .parsing import parse_tool_calls
 
 __all__ = ["TransformersChatModel", "resolve_dtype"]
 
 
-def resolve_dtype(dtype: str, device: str) -> Any:
-    """``"auto"`` → bfloat16 on a CUDA GPU that supports it (float16 on older ones such as the
-    T4), float32 elsewhere: on this workbook's 2-core CPU bfloat16 decoding was not reliably
-    faster (slower at batch 1, faster at batch 4), and float32 keeps greedy runs comparable."""
+def resolve_dtype(dtype: str, device: str, caps: DeviceCaps | None = None) -> Any:
+    """``"auto"`` → bfloat16 on a CUDA GPU with bf16 in hardware (compute capability ≥ 8.0),
+    float16 on older ones such as the T4 (where ``torch.cuda.is_bf16_supported()`` counts
+    emulation: :func:`deltamem_lib.hardware.best_precision`), float32 elsewhere: on this
+    workbook's 2-core CPU bfloat16 decoding was not reliably faster (slower at batch 1, faster
+    at batch 4), and float32 keeps greedy runs comparable. ``caps`` replaces the device probe."""
     import torch
 
     if dtype == "auto":
         if device.startswith("cuda"):
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            best = best_precision(caps or device_caps(device))
+            return torch.bfloat16 if best == "bf16" else torch.float16
         return torch.float32
     try:
         return {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
@@ -99,6 +103,7 @@ class TransformersChatModel(ChatModel):
         if chat_template == "auto":
             chat_template = "keep" if has_tool_template(tok) else "compact"
         set_tool_chat_template(tok, chat_template)
+        self.tool_template = training_template(tok)  # what TRL's GRPO renders tool conversations with
         tok.padding_side = "left"
         if tok.pad_token is None:
             tok.pad_token = tok.eos_token
@@ -118,18 +123,72 @@ class TransformersChatModel(ChatModel):
     # ----- rendering ----------------------------------------------------------------------
     def render(self, messages: Messages, tools: list[Any] | None = None) -> str:
         """The prompt text the model reads (chat template applied, generation prompt added)."""
+        template = self.tool_template if tools else None  # TRL swaps the template only with tools
         return self.tokenizer.apply_chat_template(messages, tools=tools or None, add_generation_prompt=True,
-                                                  tokenize=False, **self.chat_template_kwargs)
+                                                  tokenize=False, chat_template=template, **self.chat_template_kwargs)
 
     def count_tokens(self, messages: Messages, tools: list[Any] | None = None) -> int:
-        return len(self.tokenizer(self.render(messages, tools), add_special_tokens=False)["input_ids"])
+        return len(self.encode(messages, tools))
+
+    def encode(self, messages: Messages, tools: list[Any] | None = None) -> list[int]:
+        """The prompt's token ids. A tool conversation that goes on after tool results is built
+        as TRL's GRPO builds a multi-turn rollout (``GRPOTrainer._tool_call_loop``): the first
+        prompt tokenised once, then each assistant turn's tokens up to its end-of-turn token,
+        then the tokens of the tool results with the next generation prompt (rendered as TRL's
+        ``_get_tool_suffix_ids`` renders them). The agent thus reads at evaluation, turn after
+        turn, the ids it was trained on, not a re-tokenisation of the whole text."""
+        tok = self.tokenizer
+        first = next((k for k, m in enumerate(messages) if m.get("role") == "assistant"), None)
+        later = {m.get("role") for m in messages[first:]} if first is not None else set()
+        if not tools or first is None or messages[-1].get("role") != "tool" or later - {"assistant", "tool"}:
+            return tok(self.render(messages, tools), add_special_tokens=False)["input_ids"]
+        ids = tok(self.render(messages[:first], tools), add_special_tokens=False)["input_ids"]
+        k = first
+        while k < len(messages):
+            j = k + 1
+            while j < len(messages) and messages[j].get("role") == "tool":
+                j += 1
+            ids += self._assistant_ids(messages[:k], messages[k], tools) + self._tool_suffix_ids(messages[k + 1:j])
+            k = j
+        return ids
+
+    def _assistant_ids(self, history: Messages, message: dict[str, Any], tools: list[Any]) -> list[int]:
+        """One assistant turn as generated: its text after the generation prompt, up to and with
+        the end-of-turn token."""
+        tok, template = self.tokenizer, self.tool_template
+        before = self.render(history, tools)
+        after = tok.apply_chat_template(history + [message], tools=tools, add_generation_prompt=False,
+                                        tokenize=False, chat_template=template, **self.chat_template_kwargs)
+        if not after.startswith(before):  # not prefix-preserving: nothing better than the template's text
+            return tok(after, add_special_tokens=False)["input_ids"][len(tok(before, add_special_tokens=False)
+                                                                          ["input_ids"]):]
+        turn = after[len(before):]
+        end = turn.rfind(tok.eos_token) if tok.eos_token else -1
+        return tok(turn[:end + len(tok.eos_token)] if end >= 0 else turn, add_special_tokens=False)["input_ids"]
+
+    def _tool_suffix_ids(self, tool_messages: Messages) -> list[int]:
+        """The tokens of tool results plus the next generation prompt, exactly as TRL 1.16's
+        ``GRPOTrainer._get_tool_suffix_ids`` computes them (a dummy conversation rendered with
+        and without the results; the prefix cut after its last end-of-sequence token)."""
+        if not tool_messages:
+            return []
+        tok, kw = self.tokenizer, dict(chat_template=self.tool_template, return_dict=False, **self.chat_template_kwargs)
+        dummy = [{"role": "user", "content": "dummy"},
+                 {"role": "assistant", "content": "",
+                  "tool_calls": [{"type": "function", "function": {"name": tool_messages[0]["name"], "arguments": {}}}]}]
+        prefix = tok.apply_chat_template(dummy, add_generation_prompt=False, tokenize=True, **kw)
+        full = tok.apply_chat_template(dummy + list(tool_messages), add_generation_prompt=True, tokenize=True, **kw)
+        eos = [i for i, t in enumerate(prefix) if t == tok.eos_token_id]
+        if eos:
+            prefix = prefix[:eos[-1] + 1]
+        return list(full[len(prefix):])
 
     # ----- generation ---------------------------------------------------------------------
     def _generate(self, batch: list[Messages], *, max_new_tokens: int, temperature: float,
                   tools: list[dict[str, Any]] | None, seed: int | None) -> list[ChatResponse]:
         torch = self._torch
         known = {(t.get("function", t) or {}).get("name") for t in tools or [] if isinstance(t, dict)} or None
-        encoded = [self.tokenizer(self.render(m, tools), add_special_tokens=False)["input_ids"] for m in batch]
+        encoded = [self.encode(m, tools) for m in batch]
         order = sorted(range(len(batch)), key=lambda i: len(encoded[i]))
         results: list[ChatResponse | None] = [None] * len(batch)
         pad = self.tokenizer.pad_token_id

@@ -220,8 +220,11 @@ def make_agent(cfg: Any, model: Any = None) -> Any:
     if cfg.agent == "oneshot":
         return OneShotAgent(model, related_k=cfg.related_k, max_new_tokens=cfg.eval_max_new_tokens,
                             temperature=0.0, prompt_style=cfg.prompt_style, **env)
-    return ReActAgent(model, max_tool_calls=max(1, cfg.max_tool_calling_iterations) * 4,
-                      max_new_tokens=cfg.eval_max_new_tokens, temperature=0.0, **env)
+    # the room of a GRPO rollout: max_tool_calling_iterations rounds of tool calls after the first
+    # reply, max_completion_length tokens for every turn and tool result together
+    return ReActAgent(model, max_tool_calls=cfg.max_completion_length, max_new_tokens=cfg.max_completion_length,
+                      max_turns=cfg.max_tool_calling_iterations, max_total_tokens=cfg.max_completion_length,
+                      temperature=0.0, **env)
 
 
 def prompt_rows(rows: Sequence[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:

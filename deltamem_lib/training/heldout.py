@@ -33,6 +33,7 @@ import numpy as np
 from ..agent.harness import evaluate_system
 from ..agent.systems import make_system
 from ..episodes import SessionExample
+from ..hardware import release_memory
 from ..io import atomic_write_json, read_json
 from ..models import load_chat_model
 from .datasets import make_agent
@@ -131,6 +132,7 @@ def evaluate_model(cfg: Any, examples: Sequence[SessionExample], rows: Sequence[
         old = read_json(cache)
         if [f"{r['user_id']}/{r['session_id']}" for r in old.get("per_session", [])] == wanted:
             return old
+    release_memory()  # a trainer that ran before in this process has returned: hand its memory back
     spec = cfg.model
     model = load_chat_model(spec, device=device, dtype=precision_dtype(resolve_precision(cfg, device)),
                             load_adapter=adapter, batch_size=cfg.eval_batch_size,

@@ -32,9 +32,11 @@ from typing import Any
 
 from ..config import pick_device
 from ..episodes import parse_rl_row
+from ..hardware import DeviceCaps, device_caps
 from ..io import atomic_write_json, read_json
 from .datasets import TrainingData, prepare_data, prompt_rows
 from .decisions import decision_report, kind_probabilities, separation
+from .gpu import preflight
 from .heldout import evaluate_model, evaluate_noop, paired_from_results
 from .metrics import per_operation_table, read_metrics, reward_thirds, zero_spread_share
 from .plots import plot_before_after, plot_reward_dynamics
@@ -357,9 +359,14 @@ class Run:
 def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str | None = None, progress: bool = False,
               log: Callable[[str], None] | None = None, fresh: bool | str = False,
               results_dir: str | os.PathLike[str] | None = None,
-              figures_dir: str | os.PathLike[str] | None = None) -> Run:
+              figures_dir: str | os.PathLike[str] | None = None, caps: DeviceCaps | None = None) -> Run:
     """A :class:`Run` in ``out_dir`` (created; ``config.json`` written); results and figures go to
     ``results_dir`` / ``figures_dir`` (default: ``out_dir/results``, ``out_dir/figures``).
+
+    First the preflight (:func:`~deltamem_lib.training.gpu.preflight`): a run that needs what the
+    device lacks (a CUDA GPU, bf16 in hardware, vLLM, memory for its micro-batch) stops here,
+    before any training, with the command that fixes it. ``caps`` replaces the device's probed
+    capabilities (tests).
 
     ``fresh`` says what happens to a run already in the folder:
 
@@ -375,6 +382,8 @@ def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str 
 
     if fresh not in (True, False, "changed"):
         raise ValueError(f"fresh must be True, False or 'changed', got {fresh!r}")
+    device = device or pick_device()
+    preflight(cfg, caps or device_caps(device))
     log = log or (lambda m: None)
     out = Path(out_dir)
     saved = out / "config.json"
@@ -399,5 +408,5 @@ def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str 
                 p.unlink()
     out.mkdir(parents=True, exist_ok=True)
     cfg.save(saved)
-    return Run(cfg, out, device=device or pick_device(), progress=progress, log=log, results_dir=results_dir,
+    return Run(cfg, out, device=device, progress=progress, log=log, results_dir=results_dir,
                figures_dir=figures_dir)

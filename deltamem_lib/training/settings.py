@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import setting as _f
+from ..hardware import DeviceCaps, best_precision, device_caps
 from ..io import atomic_write_json
 
 __all__ = ["ABLATIONS", "TrainConfig", "apply_ablation", "grpo_config", "precision_flags", "resolve_precision",
@@ -101,6 +102,8 @@ class TrainConfig:
     use_vllm: bool = _f(False, "generate rollouts with vLLM (GPU only)")
     vllm_mode: str = _f("colocate", "vLLM mode: colocate (same GPU as training) or server")
     vllm_gpu_memory_utilization: float = _f(0.3, "share of GPU memory vLLM may take in colocate mode")
+    vllm_max_model_length: int = _f(2048, "vLLM's context: longest prompt + max_completion_length (unset, vLLM "
+                                    "reserves KV cache for the model's own 40,960 tokens on Qwen3)")
     # ----- reward -----------------------------------------------------------------------------
     reward: str = _f("state", "'state': r_trans, the MLD of the state (DeltaMem); 'outcome': probe-question accuracy (AtomMem / Memory-R1)")
     similarity: str = _f("lexical", "MLD similarity: lexical (Dice) or embedding (MiniLM)")
@@ -192,6 +195,9 @@ class TrainConfig:
                      f"divisible by gradient_accumulation_steps ({self.gradient_accumulation_steps})")
         if self.use_vllm and self.precision == "fp32":
             p.append("use_vllm needs a GPU: set precision to bf16 (A100) or fp16 (T4), or turn use_vllm off")
+        if self.vllm_max_model_length <= self.max_completion_length:
+            p.append(f"vllm_max_model_length ({self.vllm_max_model_length}) must exceed max_completion_length "
+                     f"({self.max_completion_length}): it holds the prompt as well")
         if not 0.0 < self.vllm_gpu_memory_utilization < 1.0:
             p.append(f"vllm_gpu_memory_utilization must be in (0, 1), got {self.vllm_gpu_memory_utilization!r}")
         if self.agent == "react" and self.max_tool_calling_iterations < 1:
@@ -256,20 +262,20 @@ def apply_ablation(cfg: TrainConfig, name: str) -> TrainConfig:
     return cfg.replace(**ABLATIONS[name], ablations=[])
 
 
-def resolve_precision(cfg: TrainConfig, device: str) -> str:
-    """``auto`` → ``bf16`` on a GPU that supports it, ``fp16`` on an older GPU (T4), ``fp32`` on CPU/MPS."""
+def resolve_precision(cfg: TrainConfig, device: str, caps: DeviceCaps | None = None) -> str:
+    """``auto`` → ``bf16`` on a GPU with bf16 in hardware (compute capability ≥ 8.0: A100, L4,
+    H100), ``fp16`` on an older GPU (T4, where torch's ``is_bf16_supported()`` counts emulation),
+    ``fp32`` on CPU/MPS. ``caps`` replaces the probe of the device (tests)."""
     if cfg.precision != "auto":
         return cfg.precision
-    if device == "cuda":
-        import torch
-
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device.startswith("cuda"):
+        return best_precision(caps or device_caps(device))
     return "fp32"
 
 
-def precision_flags(cfg: TrainConfig, device: str) -> dict[str, bool]:
+def precision_flags(cfg: TrainConfig, device: str, caps: DeviceCaps | None = None) -> dict[str, bool]:
     """``use_cpu``, ``bf16`` and ``fp16`` of the trainer arguments for a device."""
-    precision = resolve_precision(cfg, device)
+    precision = resolve_precision(cfg, device, caps)
     return {"use_cpu": device == "cpu", "bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
@@ -326,6 +332,7 @@ def grpo_config(cfg: TrainConfig, output_dir: str | Path, *, device: str = "cpu"
         use_vllm=cfg.use_vllm,                              # default False
         vllm_mode=cfg.vllm_mode,                            # "colocate": vLLM shares the training GPU
         vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,  # colocate: leave room for training
+        vllm_max_model_length=cfg.vllm_max_model_length,    # default None: the model's 40,960 tokens of KV
         # --- hardware and precision
         use_cpu=flags["use_cpu"],                           # default False (would pick a GPU if one is visible)
         bf16=flags["bf16"],                                 # default None → bf16 when fp16 is not set

@@ -36,13 +36,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..agent.env import make_env_factory
+from ..agent.env import MemoryEnv, make_env_factory, note_unknown_calls
 from ..io import atomic_write_json, read_json
 from ..models import ensure_smollm2
 from ..models.chat_templates import has_tool_template, set_tool_chat_template
 from .datasets import TrainingData, grpo_rows, prompt_rows, sft_records, sft_rows
 from .metrics import MetricsLogger, read_metrics, step_times
 from .rewards import build_reward_functions, env_owns_reward
+from ..hardware import release_memory
+from .gpu import NonFiniteGuard, explain_nonfinite, is_sampling_overflow
 from .settings import TrainConfig, grpo_config, resolve_precision, sft_config
 
 __all__ = ["PhaseResult", "base_model_path", "is_main_process", "last_checkpoint", "load_policy", "run_grpo",
@@ -139,6 +141,39 @@ def load_policy(cfg: TrainConfig, *, device: str = "cpu", adapter: str | os.Path
 
 
 @contextlib.contextmanager
+def _guarded(trainer_ref: list[Any], precision: str) -> Iterator[None]:
+    """Run a trainer: an inf/nan sampling error becomes an error naming the fallback, and
+    whatever the trainer held (its vLLM engine, the model, CUDA cache) is handed back on the
+    way out, so the next trainer of the process starts with the memory free."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if is_sampling_overflow(exc):
+            raise FloatingPointError(explain_nonfinite(f"sampling met inf/nan probabilities ({exc})",
+                                                       precision)) from exc
+        raise
+    finally:
+        release_memory(*trainer_ref)
+        trainer_ref.clear()
+
+
+def _count_unknown_tools(fn: Any) -> Any:
+    """A reward function that first counts, in each environment, the rollout's calls to tools
+    that do not exist (TRL answers them without the environment; see
+    :func:`~deltamem_lib.agent.env.note_unknown_calls`)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, completions: Any = (), environments: Any = None, **kwargs: Any) -> Any:
+        for completion, env in zip(completions or (), environments or ()):
+            if isinstance(env, MemoryEnv):
+                note_unknown_calls(env, completion)
+        return fn(*args, completions=completions, environments=environments, **kwargs)
+
+    return wrapped
+
+
+@contextlib.contextmanager
 def _quiet_warnings() -> Iterator[None]:
     """Silence transformers' deprecation notices about the checkpointing names it still calls
     internally (one per step otherwise), nothing else."""
@@ -198,6 +233,7 @@ def run_sft(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[str
     if done is not None:
         return done
     t0, cpu0 = time.perf_counter(), time.process_time()
+    release_memory()  # what an earlier trainer of this process left (its frame has returned by now)
     rows = sft_rows(data.train_rows, cfg)
     model, tok = load_policy(cfg, device=device)
     records = sft_records(rows, tok, cfg)
@@ -205,14 +241,17 @@ def run_sft(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[str
         raise ValueError("no SFT example fits sft_max_length; raise it or check the data")
     metrics_path = out.parent / "metrics.jsonl"
     ckpt = last_checkpoint(out / "checkpoints") if resume else None
-    with _quiet_warnings():
+    precision, held = resolve_precision(cfg, device), [model]
+    with _quiet_warnings(), _guarded(held, precision):
         trainer = SFTTrainer(model=model, args=sft_config(cfg, out / "checkpoints", device=device),
                              train_dataset=Dataset.from_list(records), processing_class=tok,
                              callbacks=[MetricsLogger(metrics_path, phase="sft", progress=progress),
-                                        _snapshots(out / "snapshots", snapshot_steps)])
+                                        _snapshots(out / "snapshots", snapshot_steps), NonFiniteGuard(precision)])
+        held.append(trainer)
+        del model
         trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
-    return _finish(trainer, out, "sft", metrics_path, t0, int(ckpt.name.split("-")[-1]) if ckpt else None, cfg,
-                   cpu0)
+        return _finish(trainer, out, "sft", metrics_path, t0, int(ckpt.name.split("-")[-1]) if ckpt else None,
+                       cfg, cpu0)
 
 
 def _snapshots(folder: Path, steps: list[int] | tuple[int, ...]) -> Any:
@@ -271,6 +310,7 @@ def run_grpo(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[st
         return done
     t0, cpu0 = time.perf_counter(), time.process_time()
     ckpt = last_checkpoint(out / "checkpoints") if resume else None
+    release_memory()  # what an earlier trainer of this process left (its frame has returned by now)
     model, tok = load_policy(cfg, device=device, adapter=init_adapter)
     owns = env_owns_reward(cfg)
     funcs, weights, _ = build_reward_functions(cfg, env_owns_reward=owns)
@@ -280,16 +320,21 @@ def run_grpo(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[st
     kwargs: dict[str, Any] = {}
     if cfg.agent == "react":
         kwargs["environment_factory"] = _env_factory(cfg, owns_reward=owns)
-    with _quiet_warnings():
+        funcs = [_count_unknown_tools(f) for f in funcs]
+    precision, held = resolve_precision(cfg, device), [model]
+    with _quiet_warnings(), _guarded(held, precision):
         trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=args,
                               train_dataset=Dataset.from_list(prompt_rows(grpo_rows(data.train_rows, cfg), cfg)),
                               processing_class=tok,
                               callbacks=[MetricsLogger(metrics_path, phase=phase, progress=progress,
                                                        stop_after=stop_after),
-                                         _snapshots(out / "snapshots", snapshot_steps)], **kwargs)
+                                         _snapshots(out / "snapshots", snapshot_steps), NonFiniteGuard(precision)],
+                              **kwargs)
+        held.append(trainer)
+        del model
         trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
-    resumed = int(ckpt.name.split("-")[-1]) if ckpt else None
-    if stop_after is not None and trainer.state.global_step < cfg.grpo_max_steps:
-        return PhaseResult(phase, out / "adapter", metrics_path, int(trainer.state.global_step),
-                           time.perf_counter() - t0, {}, resumed)
-    return _finish(trainer, out, phase, metrics_path, t0, resumed, cfg, cpu0)
+        resumed = int(ckpt.name.split("-")[-1]) if ckpt else None
+        if stop_after is not None and trainer.state.global_step < cfg.grpo_max_steps:
+            return PhaseResult(phase, out / "adapter", metrics_path, int(trainer.state.global_step),
+                               time.perf_counter() - t0, {}, resumed)
+        return _finish(trainer, out, phase, metrics_path, t0, resumed, cfg, cpu0)
