@@ -118,3 +118,13 @@ def test_every_cell_has_a_unique_id(nb):
     ids = [c.get("id") for c in _cells(nb)]
     assert None not in ids, f"{nb.name}: cell {ids.index(None)} has no id"
     assert len(set(ids)) == len(ids), f"{nb.name}: repeated cell ids"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_notebook_resolves_its_run_under_its_own_name(nb):
+    """resolve_run names the notebook in every printed run description; another notebook's
+    name there (a leftover of a renumbering) tells the reader they are in the wrong chapter."""
+    code = "".join("".join(c["source"]) for c in _cells(nb) if c["cell_type"] == "code")
+    names = re.findall(r'resolve_run\(\s*"([^"]+)"', code)
+    assert names, f"{nb.name}: no resolve_run call"
+    assert set(names) == {nb.stem}, f"{nb.name}: resolve_run names {names}"
