@@ -2,8 +2,9 @@
 
 Every model is scored by the agent's own evaluation (:func:`deltamem_lib.agent.harness.evaluate_system`)
 on the same held-out sessions of users never seen in training, each session starting from
-its gold state before: ``r_trans`` (the paper's reward, always with the *main* settings —
-delta scope, lexical fidelity on — so ablations are judged by the same yardstick), operation
+its gold state before: ``r_trans`` (the dense state reward, always with the *main* settings —
+delta scope normalised by the transitions, lexical fidelity on — so ablations are judged by
+the same yardstick), operation
 F1 per type, the invalid-call and malformed-output rates, and the probe-question accuracy of
 the deterministic reader (:mod:`.outcome`), which lets the state and outcome rewards be
 compared on both measures.

@@ -8,21 +8,20 @@ RL row (``state_before``, ``state_after``, ``session`` …) arrive as lists, and
 
 Components (weights in :class:`~deltamem_lib.training.settings.TrainConfig`):
 
-* ``r_trans`` — the paper's reward: the MLD reward of the memory state the rollout leaves
-  against the gold state after the session (``docs/mld_spec.md``). In ReAct training with the
-  default settings it is the environment's own ``get_reward`` (TRL adds it with weight 1
-  and logs it as ``rewards/MemoryEnv``); otherwise it is this function. Variants take the
-  ablation's name: ``r_state`` (whole-state scope), ``r_trans_no_fidelity`` (no keyword
-  check), ``r_ordered`` (the ordered Levenshtein variant).
-* an auxiliary MLD component (``w_state_aux`` > 0) that also credits the entries a rollout
-  got exactly right, which the delta-scope ``r_trans`` drops (what prediction and gold share
-  is removed before scoring), so a group of partly right rollouts is ranked even when every
-  ``r_trans`` is 0. ``aux_scope="state"``: ``r_state``, the whole-state MLD — the unchanged
-  part of the memory dominates it, so doing nothing already scores high;
-  ``aux_scope="transition"``: ``r_transition`` (beyond the spec, ``mld.py``), the MLD over the
-  entries the session touches in the state before, the prediction or the gold state —
-  doing nothing scores 0 on a session with changes, a right operation next to a spurious one
-  earns partial credit.
+* ``r_trans`` — the state reward: the dense MLD reward of the memory state the rollout leaves
+  against the gold state after the session, normalised by the size of the two transitions
+  (``docs/mld_spec.md``: a partly right session earns the share it got right, doing nothing
+  on a changed session 0). In ReAct training with the default settings it is the
+  environment's own ``get_reward`` (TRL adds it with weight 1 and logs it as
+  ``rewards/MemoryEnv``); otherwise it is this function. Variants take the ablation's name:
+  ``r_state`` (whole-state scope), ``r_trans_no_fidelity`` (no keyword check), ``r_ordered``
+  (the ordered Levenshtein variant).
+* an auxiliary MLD component (``w_state_aux`` > 0, an ablation): ``aux_scope="state"``:
+  ``r_state``, the whole-state MLD — the unchanged part of the memory dominates it, so doing
+  nothing already scores high; ``aux_scope="transition"``: ``r_transition`` (beyond the spec,
+  ``mld.py``), the MLD over the entries the session touches in the state before, the
+  prediction or the gold state. (Both were added when ``r_trans`` was normalised by its own
+  residual and gave a partly right session 0; the dense ``r_trans`` credits it itself.)
 * ``r_ops`` (``w_ops`` > 0) — operation-level shaping from the synthetic data's labels
   (:mod:`.shaping`): soft F1 of the rollout's changes against the gold operations, an
   UPDATE credited only on its id, so keeping a stale fact next to the new one earns less
