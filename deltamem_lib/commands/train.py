@@ -6,6 +6,11 @@ Examples::
     deltamem train --profile cpu --resume              # continue an interrupted run
     deltamem train --profile smallest --set grpo_max_steps=4 learning_rate=1e-4
     deltamem train --profile cpu --ablation outcome_reward no_delete
+    deltamem train --profile cpu --seed 1 --out runs/train-cpu-seed1
+    deltamem train --collect-seeds runs/train-cpu*/results/04_rl_training_cpu.json
+
+``--collect-seeds`` writes ``results/04_rl_training_<profile>_seeds.json`` from the results of
+runs that differ only in their seed (:mod:`deltamem_lib.training.seeds`).
 
 The settings are the ``04_rl_training`` section of ``profiles/<profile>.yaml`` over the
 defaults of :class:`deltamem_lib.training.TrainConfig` (``--help-settings`` lists them); ``--set``
@@ -35,6 +40,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--ablation", nargs="*", default=None, metavar="NAME",
                    help="ablations to run (replaces the profile's list; names: see --help-settings)")
     p.add_argument("--set", nargs="*", default=(), metavar="KEY=VALUE", help="override settings, e.g. learning_rate=1e-4")
+    p.add_argument("--seed", type=int, default=None, help="the run's seed (same as --set seed=N)")
+    p.add_argument("--collect-seeds", nargs="+", default=None, metavar="RESULTS_JSON",
+                   help="write the seeds file of these runs' results (same settings, one seed each; to --out "
+                        "if given) and exit")
     p.add_argument("--device", default="auto", help="torch device (auto: cuda, mps, else cpu)")
     p.add_argument("--help-settings", action="store_true", help="list every setting with its help and exit")
     p.set_defaults(func=run)
@@ -65,6 +74,8 @@ def settings(args: argparse.Namespace) -> Any:
     params.update(overrides)
     if args.ablation is not None:
         params["ablations"] = list(args.ablation)
+    if args.seed is not None:
+        params["seed"] = args.seed
     return TrainConfig.from_params(params)
 
 
@@ -74,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{k:32s} {v}")
         print("\nablations: " + ", ".join(f"{k} ({v})" for k, v in ABLATIONS.items()))
         return 0
+    if args.collect_seeds:
+        return collect(args.collect_seeds, args.out)
     cfg = settings(args)
     from ..training.pipeline import start_run
 
@@ -95,4 +108,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"{run_.trained_label} vs {head['reference']}: Δ r_trans {head['mean_diff']:+.3f} "
               f"[{head['ci_low']:+.3f}, {head['ci_high']:+.3f}] (95% paired bootstrap, {head['n']} sessions)")
     print(f"results: {out}/results/04_rl_training_{cfg.profile}.json")
+    return 0
+
+
+def collect(paths: list[str], out_file: str | None = None) -> int:
+    """``--collect-seeds``: the seeds file of runs that differ only in their seed (written to
+    ``out_file``, default ``results/04_rl_training_<profile>_seeds.json``)."""
+    from pathlib import Path
+
+    from ..io import atomic_write_json, read_json
+    from ..training.seeds import collect_seeds
+
+    seeds = collect_seeds([read_json(p) for p in paths])
+    out = Path(out_file) if out_file else PROJECT_ROOT / "results" / f"04_rl_training_{seeds['profile']}_seeds.json"
+    atomic_write_json(out, seeds)
+    for name, c in seeds["pooled"].items():
+        print(f"{name}: Δ r_trans {c['mean_diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] over "
+              f"{c['seeds']} seeds × {c['sessions']} sessions")
+    print(f"seeds file: {out}")
     return 0

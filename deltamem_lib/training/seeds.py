@@ -1,0 +1,93 @@
+"""One claim, several seeds: the per-seed results of a training recipe and their pooled comparison.
+
+One training run is an anecdote: two runs of the same settings on the same machine have
+collapsed onto opposite operations (``docs/training_notes.md``). A claim that RL makes the
+manager better is made on several seeds of one recipe (the same data, settings and held-out
+sessions; only ``seed`` differs: LoRA initialisation, sampling, shuffling):
+
+* ``per_seed[seed]`` keeps each run's ``comparisons`` (``"sft+grpo vs sft"``,
+  ``"sft+grpo vs no-op"``), ``training_seconds``, ``grpo_reward_thirds`` and ``per_operation``;
+* ``pooled`` compares the stages over sessions × seeds with a two-level bootstrap: each
+  resample draws the seeds with replacement and, independently, the held-out sessions with
+  replacement, and averages the paired differences ``d[seed, session]`` over the draw. The
+  interval covers both sources of variation — which sessions were held out and which seed
+  the run drew.
+
+:func:`collect_seeds` builds ``results/04_rl_training_<profile>_seeds.json`` from the runs'
+results files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["COMPARED", "collect_seeds", "pooled_bootstrap"]
+
+#: The comparisons every seed reports: (trained stage, reference).
+COMPARED = (("sft+grpo", "sft"), ("sft+grpo", "no-op"))
+
+
+def pooled_bootstrap(diffs: Sequence[Sequence[float]], *, n_boot: int = 2000, seed: int = 0,
+                     confidence: float = 0.95) -> dict[str, Any]:
+    """Mean paired difference over a seeds × sessions table, with a two-level bootstrap interval.
+
+    Args:
+        diffs: one row per seed, one column per held-out session (the same sessions in every row).
+    """
+    d = np.asarray(diffs, dtype=float)
+    if d.ndim != 2 or d.shape[0] < 1 or d.shape[1] < 1:
+        raise ValueError(f"need a seeds × sessions table of differences, got shape {d.shape}")
+    rng = np.random.default_rng(seed)
+    s = rng.integers(0, d.shape[0], size=(n_boot, d.shape[0]))
+    j = rng.integers(0, d.shape[1], size=(n_boot, d.shape[1]))
+    means = np.array([d[np.ix_(s[b], j[b])].mean() for b in range(n_boot)])
+    lo, hi = np.quantile(means, [(1 - confidence) / 2, 1 - (1 - confidence) / 2])
+    return {"seeds": int(d.shape[0]), "sessions": int(d.shape[1]), "mean_diff": round(float(d.mean()), 4),
+            "ci_low": round(float(lo), 4), "ci_high": round(float(hi), 4), "confidence": confidence,
+            "excludes_zero": bool(lo > 0 or hi < 0), "per_seed_mean": [round(float(x), 4) for x in d.mean(axis=1)]}
+
+
+def _per_session(res: dict[str, Any], label: str) -> dict[str, float]:
+    block = res["per_session"][label]
+    return dict(zip(block["keys"], block["r_trans"]))
+
+
+def collect_seeds(results: Sequence[dict[str, Any]], *, n_boot: int = 2000) -> dict[str, Any]:
+    """The seeds file of one recipe from its runs' results (``04_rl_training_<profile>.json``).
+
+    Refuses runs that differ in anything but the seed, runs that share a seed, and runs whose
+    held-out sessions differ, naming what differs.
+    """
+    if len(results) < 2:
+        raise ValueError(f"need the results of at least two seeds, got {len(results)}")
+    seeds = [r["config"]["seed"] for r in results]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds {seeds}: every run must have its own seed")
+    base = {k: v for k, v in results[0]["config"].items() if k != "seed"}
+    for r in results[1:]:
+        other = {k: v for k, v in r["config"].items() if k != "seed"}
+        diff = sorted(k for k in set(base) | set(other) if base.get(k) != other.get(k))
+        if diff:
+            raise ValueError(f"seed {r['config']['seed']}: settings differ from seed {seeds[0]} in {diff}")
+    out: dict[str, Any] = {"profile": results[0]["profile"], "level": results[0].get("level", "full"),
+                           "model": results[0]["model"], "data": results[0]["data"].get("source"),
+                           "seeds": seeds, "per_seed": {}, "pooled": {}}
+    for r in results:
+        out["per_seed"][str(r["config"]["seed"])] = {
+            "comparisons": {f"{a} vs {b}": r["comparisons"].get(f"{a} vs {b}") for a, b in COMPARED},
+            "training_seconds": r["training_seconds"], "grpo_reward_thirds": r.get("grpo_reward_thirds"),
+            "per_operation": r.get("per_operation"), "decisions": r.get("decisions")}
+    for a, b in COMPARED:
+        rows, keys = [], None
+        for r in results:
+            after, before = _per_session(r, a), _per_session(r, b)
+            if keys is None:
+                keys = list(after)
+            if list(after) != keys or list(before) != keys:
+                raise ValueError(f"seed {r['config']['seed']}: its held-out sessions differ from seed {seeds[0]}'s")
+            rows.append([after[k] - before[k] for k in keys])
+        out["pooled"][f"{a} vs {b}"] = pooled_bootstrap(rows, n_boot=n_boot)
+    return out

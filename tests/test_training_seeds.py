@@ -1,0 +1,69 @@
+"""Several seeds of one recipe: the seeds file and its two-level bootstrap."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from deltamem_lib.training.seeds import collect_seeds, pooled_bootstrap
+
+
+def _result(seed, gains, keys=("u1/s1", "u1/s2", "u2/s1", "u2/s2")):
+    sft = [0.2, 0.4, 0.1, 0.3]
+    noop = [0.25] * 4
+    after = [s + g for s, g in zip(sft, gains)]
+    per = {"no-op": noop, "sft": sft, "sft+grpo": after}
+    cmp = {f"sft+grpo vs {ref}": {"mean_diff": 0.0} for ref in ("sft", "no-op")}
+    return {"profile": "cpu", "level": "single", "model": "SmolLM2-135M-Instruct", "data": {"source": "procedural"},
+            "config": {"seed": seed, "learning_rate": 1e-4}, "comparisons": cmp, "training_seconds": 100.0,
+            "grpo_reward_thirds": None, "per_operation": {}, "decisions": {},
+            "per_session": {k: {"keys": list(keys), "r_trans": v} for k, v in per.items()}}
+
+
+def test_pooled_interval_covers_seeds_and_sessions():
+    better = collect_seeds([_result(0, [0.1, 0.2, 0.1, 0.2]), _result(1, [0.1, 0.1, 0.2, 0.2]),
+                            _result(2, [0.2, 0.1, 0.1, 0.1])])
+    p = better["pooled"]["sft+grpo vs sft"]
+    assert better["seeds"] == [0, 1, 2] and p["seeds"] == 3 and p["sessions"] == 4
+    assert p["mean_diff"] == pytest.approx(0.1417, abs=1e-4) and p["excludes_zero"] and p["ci_low"] > 0
+    mixed = collect_seeds([_result(0, [0.3, 0.3, 0.3, 0.3]), _result(1, [-0.3, -0.3, -0.3, -0.3])])
+    m = mixed["pooled"]["sft+grpo vs sft"]
+    assert m["ci_low"] < 0 < m["ci_high"] and not m["excludes_zero"]  # one good seed is not a result
+    assert m["per_seed_mean"] == [0.3, -0.3]
+
+
+def test_collect_refuses_what_is_not_one_recipe():
+    a, b = _result(0, [0.1] * 4), _result(1, [0.1] * 4)
+    with pytest.raises(ValueError, match="own seed"):
+        collect_seeds([a, copy.deepcopy(a)])
+    other = copy.deepcopy(b)
+    other["config"]["learning_rate"] = 2e-4
+    with pytest.raises(ValueError, match="learning_rate"):
+        collect_seeds([a, other])
+    moved = _result(1, [0.1] * 4, keys=("u1/s1", "u1/s2", "u2/s1", "u3/s9"))
+    with pytest.raises(ValueError, match="held-out sessions differ"):
+        collect_seeds([a, moved])
+    with pytest.raises(ValueError, match="at least two"):
+        collect_seeds([a])
+    with pytest.raises(ValueError, match="seeds × sessions"):
+        pooled_bootstrap([])
+
+
+def test_the_command_line_collects_seeds_and_sets_the_seed(tmp_path, capsys):
+    import argparse
+    import json
+
+    from deltamem_lib.cli import main
+    from deltamem_lib.commands.train import settings
+
+    paths = []
+    for s in (0, 1):
+        p = tmp_path / f"seed{s}.json"
+        p.write_text(json.dumps(_result(s, [0.1, 0.2, 0.1, 0.2])))
+        paths.append(str(p))
+    out = tmp_path / "seeds.json"
+    assert main(["train", "--collect-seeds", *paths, "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["seeds"] == [0, 1] and "2 seeds × 4 sessions" in capsys.readouterr().out
+    ns = argparse.Namespace(profile="smallest", set=(), ablation=None, seed=7)
+    assert settings(ns).seed == 7
