@@ -11,6 +11,13 @@ pages, other relative links (docs/, data/, …) to the files in the repository o
 referenced by relative path are embedded. A cell that raised an error is marked with a visible
 ``book-error-output`` box, which ``tools/check_book.py`` fails on. ``book.json`` records what
 was built.
+
+The pages need no network: the formulas of the markdown cells (``$...$``, ``$$...$$``, ``\\(...\\)``,
+``\\[...\\]``, ``\\begin{env}...\\end{env}``, as nbconvert finds them) are converted to MathML here by
+``latex2mathml``, which browsers render natively, in place of nbconvert's MathJax from a CDN; a
+formula the converter cannot do stays as its TeX source in a ``book-math-error`` box (a failing
+check). Progress bars (tqdm's ipywidgets) are drawn from their saved final state as static HTML
+instead of by the widget manager from a CDN; nbconvert's require.js and mermaid loaders are left out.
 """
 
 from __future__ import annotations
@@ -35,7 +42,23 @@ nav.book-nav { position: sticky; top: 0; z-index: 10; background: #f6f8fa; borde
 nav.book-nav a { color: #0969da; text-decoration: none; }
 nav.book-nav .book-title { font-weight: 600; margin-right: auto; }
 div.book-error-output { border: 2px solid #cf222e; background: #ffebe9; padding: .5em; font-weight: 600; }
+.book-math-error { border: 2px solid #cf222e; background: #ffebe9; font-family: monospace; }
+math[display="block"] { margin: .8em 0; overflow-x: auto; }
+div.book-widget { font: 13px/1.4 monospace; white-space: pre; }
+div.book-widget progress { vertical-align: middle; width: 16em; }
 """
+# nbconvert's lab template without the scripts it loads from CDNs (require.js, MathJax, mermaid,
+# the ipywidgets manager): the book is read offline.
+TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+"""
+# MathML elements with a fixed number of children (an incomplete formula like ``\\frac{a}`` gives
+# one child, which a browser draws as an error)
+ARITY = {"mfrac": 2, "msub": 2, "msup": 2, "msubsup": 3, "mroot": 2, "munder": 2, "mover": 2, "munderover": 3}
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def repo_url() -> str:
@@ -81,6 +104,114 @@ def mark_errors(nb: dict) -> int:
                                       "text/plain": msg}})
             outs.append(out)
         cell["outputs"] = outs
+    return n
+
+
+def tex_to_mathml(tex: str, display: bool) -> str:
+    """``tex`` (a formula without its ``$`` delimiters) as a MathML ``<math>`` element. Raises
+    ``ValueError`` saying what is wrong when the converter fails or leaves a TeX command it does
+    not know (it would otherwise print ``\\foo`` as a variable) or an incomplete fraction, script or
+    root."""
+    from xml.etree import ElementTree
+
+    from latex2mathml.converter import convert
+
+    try:
+        mathml = convert(tex.strip(), display="block" if display else "inline")
+    except Exception as e:  # the converter's own exceptions carry no common base class
+        raise ValueError(f"latex2mathml cannot convert it ({type(e).__name__}: {e})") from e
+    tree = ElementTree.fromstring(mathml)
+    for el in tree.iter():
+        tag = el.tag.rpartition("}")[2]
+        if tag in ("mi", "mo", "mtext") and re.match(r"\\[A-Za-z]", el.text or ""):
+            raise ValueError(f"unknown TeX command {el.text}")
+        if tag in ARITY and len(el) != ARITY[tag]:
+            raise ValueError(f"incomplete {tag}: {len(el)} part(s) instead of {ARITY[tag]}")
+    return mathml
+
+
+class MathMLExporter:
+    """nbconvert's HTML exporter with the lab template less its CDN scripts, whose markdown
+    renderer turns each formula into MathML. ``formulas`` counts the formulas converted,
+    ``math_errors`` lists ``(TeX, reason)`` of those that could not be."""
+
+    def __init__(self) -> None:
+        import jinja2
+        from jinja2 import pass_context
+        from nbconvert import HTMLExporter
+        from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+        book = self
+
+        class Renderer(IPythonRenderer):
+            def block_math(self, body: str) -> str:
+                return book.math(body, display=True)
+
+            def inline_math(self, body: str) -> str:
+                return book.math(body, display=False)
+
+            def latex_environment(self, name: str, body: str) -> str:
+                return book.math(f"\\begin{{{name}}}{body}\\end{{{name}}}", display=True)
+
+        class Exporter(HTMLExporter):
+            @pass_context
+            def markdown2html(self, context, source):  # as HTMLExporter.markdown2html, with Renderer
+                cell = context.get("cell", {})
+                renderer = Renderer(escape=False, attachments=cell.get("attachments", {}),
+                                    embed_images=self.embed_images,
+                                    path=context.get("resources", {}).get("metadata", {}).get("path", ""),
+                                    anchor_link_text=self.anchor_link_text,
+                                    exclude_anchor_links=self.exclude_anchor_links, **self.lexer_options)
+                return MarkdownWithMath(renderer=renderer).render(source)
+
+        self.exporter = Exporter(template_name="lab", template_file="book.html.j2",
+                                 extra_loaders=[jinja2.DictLoader({"book.html.j2": TEMPLATE})])
+        self.formulas = 0
+        self.math_errors: list[tuple[str, str]] = []
+
+    def math(self, tex: str, display: bool) -> str:
+        try:
+            mathml = tex_to_mathml(tex, display)
+        except ValueError as e:
+            self.math_errors.append((tex, str(e)))
+            delim = "$$" if display else "$"
+            return (f'<span class="book-math-error" title="{html.escape(str(e))}">'
+                    f"{html.escape(delim + tex + delim)}</span>")
+        self.formulas += 1
+        return mathml
+
+
+def static_widgets(nb: dict) -> int:
+    """Replace each ipywidgets output (tqdm's progress bars) by static HTML drawn from the
+    widget state saved in the notebook: the texts of the bar and a ``<progress>`` element at its
+    final value; a widget with no saved state keeps its plain-text form. The notebook's widget
+    state is removed, so nbconvert loads no widget manager. Returns how many were drawn."""
+    state = nb.get("metadata", {}).pop("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    models = state.get("state", {})
+
+    def draw(model_id: str) -> str | None:
+        model = models.get(model_id)
+        if model is None:
+            return None
+        name, st = model.get("model_name", ""), model.get("state", {})
+        if name in ("HBoxModel", "VBoxModel"):
+            parts = [draw(c.removeprefix("IPY_MODEL_")) for c in st.get("children", [])]
+            return None if None in parts else "".join(parts)  # type: ignore[arg-type]
+        if name.endswith("ProgressModel"):
+            return f'<progress value="{st.get("value", 0)}" max="{st.get("max", 100)}"></progress>'
+        if name in ("HTMLModel", "LabelModel"):
+            return f"<span>{st.get('value', '') if name == 'HTMLModel' else html.escape(st.get('value', ''))}</span>"
+        return None
+
+    n = 0
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if WIDGET_VIEW in data:
+                drawn = draw(data.pop(WIDGET_VIEW).get("model_id", ""))
+                if drawn is not None:
+                    data["text/html"] = f'<div class="book-widget">{drawn}</div>'
+                    n += 1
     return n
 
 
@@ -146,7 +277,6 @@ def _nav(prev: tuple[str, str] | None, nxt: tuple[str, str] | None) -> str:
 
 def build(run_dir: Path, out: Path) -> dict:
     import nbformat
-    from nbconvert import HTMLExporter
 
     books = sorted(p for p in run_dir.glob("*.ipynb") if NOTEBOOK.match(p.name))
     if not books:
@@ -154,17 +284,21 @@ def build(run_dir: Path, out: Path) -> dict:
                          f"`deltamem notebooks --profile <name> --out {run_dir}` first")
     out.mkdir(parents=True, exist_ok=True)
     manifest = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").is_file() else {}
-    exporter = HTMLExporter(template_name="lab")
+    exporter = MathMLExporter()
     repo = repo_url()
     entries = []
     for p in books:
         nb = json.loads(local_paths(p.read_text(encoding="utf-8")))
         entries.append({"notebook": p.name, "page": p.stem + ".html", "title": title_of(nb, p.stem),
-                        "errors": mark_errors(nb), "nb": nb})
+                        "errors": mark_errors(nb), "widgets": static_widgets(nb), "nb": nb})
     pages = {e["notebook"]: e["page"] for e in entries}
     bodies = []
     for i, e in enumerate(entries):
-        body, _ = exporter.from_notebook_node(nbformat.reads(json.dumps(e.pop("nb")), as_version=4))
+        before = len(exporter.math_errors)
+        body, _ = exporter.exporter.from_notebook_node(nbformat.reads(json.dumps(e.pop("nb")), as_version=4))
+        e["math_errors"] = [{"tex": tex, "why": why} for tex, why in exporter.math_errors[before:]]
+        for tex, why in exporter.math_errors[before:]:
+            print(f"build_book: {e['notebook']}: formula {tex!r} left as TeX: {why}", file=sys.stderr)
         body = _rewrite_links(body, pages, repo).replace("</head>", f"<style>{CSS}</style></head>", 1)
         prev = (entries[i - 1]["page"], entries[i - 1]["title"]) if i else None
         nxt = (entries[i + 1]["page"], entries[i + 1]["title"]) if i + 1 < len(entries) else None
@@ -189,7 +323,8 @@ def build(run_dir: Path, out: Path) -> dict:
              + (f'<p>Source: <a href="{repo}">{repo}</a></p>' if repo else "") + "</main></body></html>")
     (out / "index.html").write_text(index, encoding="utf-8")
     info = {"run_dir": local_paths(str(run_dir.resolve())), "profile": profile,
-            "built": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "pages": entries, "styles": sorted(styles.values())}
+            "built": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "pages": entries, "styles": sorted(styles.values()),
+            "formulas": exporter.formulas, "math_errors": len(exporter.math_errors)}
     (out / "book.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     return info
 
@@ -201,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     info = build(Path(args.run_dir), Path(args.out))
-    print(f"book: {len(info['pages'])} pages from {args.run_dir} ({info['profile']}) in {args.out}/ "
+    print(f"book: {len(info['pages'])} pages from {args.run_dir} ({info['profile']}) in {args.out}/, "
+          f"{info['formulas']} formulas as MathML ({info['math_errors']} left as TeX), "
           f"in {time.perf_counter() - t0:.1f} s")
     return 0
 
