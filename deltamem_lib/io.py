@@ -9,6 +9,9 @@ with one write and an ``fsync`` (:func:`append_jsonl`, :class:`Journal`), so an
 interruption loses at most the line being written. Every reader names the file and the
 line when the content is bad.
 
+Every writer replaces registered secrets (an API key) by ``***`` in the final text, plain or
+JSON-escaped (:mod:`deltamem_lib.redaction`).
+
 The JSON writers write standard JSON only: a NaN or an infinity (which ``json`` would write
 as the non-standard ``NaN``) and text that is not valid Unicode (a lone surrogate) are
 refused *before* the file is opened, with an error naming the file and the field.
@@ -23,6 +26,8 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from .redaction import redact
 
 __all__ = [
     "DataFileError",
@@ -111,7 +116,9 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` atomically (:func:`atomic_write`); text that is not valid
-    Unicode (a lone surrogate) is refused before the file is opened."""
+    Unicode (a lone surrogate) is refused before the file is opened, and registered secrets
+    (:mod:`deltamem_lib.redaction`) are replaced by ``***``."""
+    text = redact(text)
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -181,7 +188,7 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
 
 def append_jsonl(path: str | os.PathLike[str], records: Iterable[Any]) -> None:
     """Append one JSON object per line to ``path`` with one write and an ``fsync``."""
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    text = redact("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     if not text:
         return
     target = Path(path)

@@ -127,8 +127,9 @@ class WorkDirLock:
     run never blocks the next one; the file itself stays and is harmless.
     """
 
-    def __init__(self, folder: str | os.PathLike[str]):
+    def __init__(self, folder: str | os.PathLike[str], *, what: str = "--work-dir"):
         self.folder = Path(folder)
+        self.what = what
         self.path = self.folder / ".lock"
         self._fh: Any = None
 
@@ -144,7 +145,7 @@ class WorkDirLock:
             holder = fh.read().strip() or "unknown"
             fh.close()
             raise WorkDirBusyError(f"{self.folder} is in use by another run ({holder}); wait for it to finish "
-                                   "or choose another --work-dir") from None
+                                   f"or choose another {self.what}") from None
         fh.seek(0)
         fh.truncate()
         fh.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")

@@ -32,6 +32,7 @@ What a call does when the server misbehaves:
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import threading
@@ -40,6 +41,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ..redaction import redact, register
 from .base import BackendError, ChatModel, ChatResponse, Messages
 from .parsing import loads_lenient, parse_tool_calls
 
@@ -127,6 +129,12 @@ class OpenAIChatModel(ChatModel):
         self.__url = base_url.rstrip("/")
         self.base_url, url_secrets = _split_url_secrets(self.__url)
         self.__secrets = sorted({x for x in [self.__key, *url_secrets] if x and len(x) >= 4}, key=len, reverse=True)
+        # every file writer and error line of this process now removes the key and URL password
+        try:
+            user = urllib.parse.urlsplit(self.__url).username
+        except ValueError:
+            user = None
+        register(self.__key, *[x for x in url_secrets if x != user])
         self.timeout = float(timeout)
         self.concurrency = max(1, concurrency)
         self.retries = max(0, retries)
@@ -161,10 +169,10 @@ class OpenAIChatModel(ChatModel):
         self.__lock = threading.Lock()
 
     def _redact(self, text: str) -> str:
-        """``text`` with the key and any secret of the base URL replaced by ``***``."""
+        """``text`` with the key and any secret of the base URL replaced by ``***`` (also JSON-escaped)."""
         for secret in self.__secrets:
             text = text.replace(secret, "***")
-        return text
+        return redact(text)
 
     def _redact_value(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -333,11 +341,13 @@ class OpenAIChatModel(ChatModel):
             known = {t.get("function", t).get("name") for t in tools or []} or None
             parsed = parse_tool_calls(content, known_tools=known)
             content, calls, malformed = parsed.content, parsed.calls, len(parsed.malformed)
+        calls = self._redact_value(calls)  # decoded arguments may spell a secret that was escaped before
         usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}
 
         def _count(key: str) -> int:
             v = usage.get(key)
-            return int(v) if isinstance(v, (int, float)) and v == v else 0
+            return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 \
+                else 0
 
         finish = choice.get("finish_reason")
         return ChatResponse(text=content, tool_calls=calls, prompt_tokens=_count("prompt_tokens"),

@@ -1,0 +1,189 @@
+"""Second round of bad input: nothing lost, nothing swapped, nothing leaked.
+
+Each test fails on the code before this round: two users sharing one work folder, ``--fresh``
+deleting files it did not write, an API key reaching disk JSON-escaped, training folders
+without a lock, text that scores differently by its Unicode encoding, impossible dates,
+tracebacks and unnamed errors, unbounded reads. See ``docs/what_happens_when.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from deltamem_lib.agent.ingest import ingest_users, load_ingested
+from deltamem_lib.agent.systems import make_system
+from deltamem_lib.synthesis import SynthConfig, generate_episodes
+
+
+# ------------------------------------------------------------------ 1. one folder per user
+@pytest.mark.parametrize("a,b", [("Ana Lee", "Ana_Lee"), ("李雷", "韩梅"), ("José", "Josè")])
+def test_users_whose_names_share_a_slug_keep_their_own_memories(tmp_path, a, b):
+    eps = generate_episodes(SynthConfig(users=2, sessions=2, seed=3))
+    eps = [dataclasses.replace(eps[0], user_id=a), dataclasses.replace(eps[1], user_id=b)]
+    first = ingest_users(make_system("oracle"), eps, out_dir=tmp_path)
+    again = ingest_users(make_system("oracle"), eps, out_dir=tmp_path)  # every state read back from disk
+    assert again.skipped == 4 and again.processed == 0
+    for uid in (a, b):
+        assert again.states[uid] == first.states[uid]
+        assert load_ingested(tmp_path, uid) == first.states[uid]
+    assert first.states[a][-1] != first.states[b][-1]
+    folders = sorted((tmp_path / "states").iterdir())
+    assert len(folders) == 2
+    assert {json.loads((f / "user.json").read_text())["user_id"] for f in folders} == {a, b}
+
+
+def test_a_user_folder_recording_another_id_is_refused(tmp_path):
+    eps = generate_episodes(SynthConfig(users=1, sessions=2, seed=3))
+    ingest_users(make_system("oracle"), eps, out_dir=tmp_path)
+    (marker,) = (tmp_path / "states").glob("*/user.json")
+    marker.write_text(json.dumps({"user_id": "someone else"}))
+    with pytest.raises(ValueError, match=r"user\.json: field user_id: the folder belongs to 'someone else'"):
+        load_ingested(tmp_path, eps[0].user_id)
+
+
+@pytest.mark.parametrize("content,field", [("[]", "field state"), ('{"user_id": "x", "state": {}}', "field user_id")])
+def test_a_malformed_ingest_state_file_is_refused_naming_file_and_field(tmp_path, content, field):
+    eps = generate_episodes(SynthConfig(users=1, sessions=2, seed=3))
+    ingest_users(make_system("oracle"), eps, out_dir=tmp_path)
+    (state,) = (tmp_path / "states").glob("*/0000.json")
+    state.write_text(content)
+    with pytest.raises(ValueError, match=rf"0000\.json: {field}"):
+        ingest_users(make_system("oracle"), eps, out_dir=tmp_path)
+
+
+def test_an_ingest_manifest_holding_a_list_is_refused_naming_the_file(tmp_path):
+    eps = generate_episodes(SynthConfig(users=1, sessions=1, seed=3))
+    (tmp_path / "ingest_manifest.json").write_text("[]")
+    with pytest.raises(ValueError, match=r"ingest_manifest\.json: expected an object"):
+        ingest_users(make_system("oracle"), eps, out_dir=tmp_path)
+
+
+def test_duplicate_user_ids_are_named():
+    eps = generate_episodes(SynthConfig(users=1, sessions=1, seed=3))
+    with pytest.raises(ValueError, match=r"episodes\[1\]\.user_id: duplicate user id"):
+        ingest_users(make_system("oracle"), eps + eps)
+
+
+# ------------------------------------------------------------------ 2. --fresh removes only a run's own files
+def _train(args, cwd=None):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "deltamem_lib", "train", *args], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+def test_fresh_refuses_a_folder_that_is_not_a_run_and_deletes_nothing(tmp_path):
+    out = tmp_path / "notes"
+    (out / "eval").mkdir(parents=True)
+    (out / "sft").mkdir()
+    files = {out / "eval" / "my_notes.txt": "mine", out / "sft" / "thesis.tex": "\\begin", out / "metrics.jsonl": "{}"}
+    for p, text in files.items():
+        p.write_text(text)
+    r = _train(["--profile", "cpu", "--out", str(out), "--fresh"])
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "is not a deltamem training run" in r.stderr and str(out) in r.stderr
+    assert all(p.read_text() == text for p, text in files.items())
+
+
+def test_fresh_removes_only_what_the_run_wrote(tmp_path):
+    from deltamem_lib.training import TrainConfig
+    from deltamem_lib.training.pipeline import RUN_MANIFEST, start_run
+
+    out = tmp_path / "run"
+    start_run(TrainConfig(), out, device="cpu")
+    assert json.loads((out / RUN_MANIFEST).read_text())["program"] == "deltamem train"
+    (out / "eval").mkdir()
+    (out / "eval" / "base.json").write_text("{}")
+    (out / "metrics.jsonl").write_text("{}\n")
+    (out / "my_notes.txt").write_text("mine")
+    start_run(TrainConfig(seed=5), out, device="cpu", fresh=True)
+    assert not (out / "eval").exists() and not (out / "metrics.jsonl").exists()
+    assert (out / "my_notes.txt").read_text() == "mine"
+    assert TrainConfig.load(out / "config.json").seed == 5
+
+
+def test_a_run_manifest_naming_other_files_is_refused(tmp_path):
+    from deltamem_lib.training import TrainConfig
+    from deltamem_lib.training.pipeline import RUN_MANIFEST, start_run
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "thesis.tex").write_text("x")
+    (out / RUN_MANIFEST).write_text(json.dumps({"program": "deltamem train", "entries": ["thesis.tex"]}))
+    with pytest.raises(ValueError, match="field entries"):
+        start_run(TrainConfig(), out, device="cpu", fresh=True)
+    assert (out / "thesis.tex").is_file()
+
+
+# ------------------------------------------------------------------ 4. one run per training folder
+def test_a_second_process_cannot_open_a_training_folder_in_use(tmp_path):
+    import subprocess
+    import sys
+
+    from deltamem_lib.training import TrainConfig
+    from deltamem_lib.training.pipeline import start_run
+
+    out = tmp_path / "run"
+    start_run(TrainConfig(), out, device="cpu")  # this test process now holds the folder
+    start_run(TrainConfig(), out, device="cpu")  # the same process may open it again (a notebook rerun)
+    code = ("import sys\nfrom deltamem_lib.training import TrainConfig\nfrom deltamem_lib.training.pipeline import "
+            "start_run\nfrom deltamem_lib.workdir import WorkDirBusyError\ntry:\n    start_run(TrainConfig(), "
+            f"{str(out)!r}, device='cpu')\nexcept WorkDirBusyError as e:\n    print(e)\n    sys.exit(3)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "in use by another run" in r.stdout
+
+
+# ------------------------------------------------------------------ 3. the key never reaches disk
+def _escaped(key):
+    return key.replace("-", "\\u002d")
+
+
+def test_a_key_echoed_json_escaped_in_tool_arguments_never_reaches_a_state_file(tmp_path):
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from test_hardening_openai import KEY, _ok, _Stub
+
+    from deltamem_lib.models.openai_backend import OpenAIChatModel
+
+    args = '{"content": "User\'s API key is ' + _escaped(KEY) + '."}'
+    call = {"id": "c1", "type": "function", "function": {"name": "add_memory", "arguments": args}}
+    _Stub.script, _Stub.seen = [("json", _ok("", tool_calls=[call]))], []
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        model = OpenAIChatModel("tiny", base_url=f"http://127.0.0.1:{srv.server_address[1]}/v1", api_key=KEY,
+                                retries=0, timeout=5)
+        eps = generate_episodes(SynthConfig(users=1, sessions=1, seed=3))
+        res = ingest_users(make_system("deltamem", model, retriever="lexical"), eps, out_dir=tmp_path)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert any("***" in c for c in res.states[eps[0].user_id][0].contents())
+    for p in tmp_path.rglob("*.json"):
+        text = p.read_text()
+        assert KEY not in text and _escaped(KEY) not in text, p
+
+
+def test_writers_and_the_error_line_redact_registered_secrets_in_every_spelling(tmp_path, capsys):
+    from deltamem_lib.cli_errors import report_error
+    from deltamem_lib.io import append_jsonl, atomic_write_json, atomic_write_text
+    from deltamem_lib.redaction import register
+
+    key = "sk-round2-writers-777"
+    register(key)
+    atomic_write_json(tmp_path / "a.json", {"plain": key, "in text": f"x {key} y"})
+    atomic_write_text(tmp_path / "b.txt", f"escaped {_escaped(key)} and {key.upper()[:4]}")
+    append_jsonl(tmp_path / "c.jsonl", [{"k": key}])
+    for p in tmp_path.iterdir():
+        text = p.read_text()
+        assert key not in text and _escaped(key) not in text and "***" in text, p
+    json.loads((tmp_path / "a.json").read_text())  # still valid JSON
+    assert report_error("bench", ValueError(f"bad {key}")) == 2
+    assert key not in capsys.readouterr().err
