@@ -53,6 +53,7 @@ from scipy.optimize import linear_sum_assignment
 
 from .embeddings import EmbeddingCache
 from .memory import MemoryEntry
+from .text import normalize_text
 
 __all__ = [
     "tokens",
@@ -82,8 +83,9 @@ _WORD = re.compile(r"\w+")
 
 
 def tokens(s: str) -> list[str]:
-    """``re.findall(r"\\w+", s.lower())`` — the spec's tokenizer."""
-    return _WORD.findall(s.lower())
+    """``re.findall(r"\\w+", s.lower())`` — the spec's tokenizer — on the normalised text
+    (:func:`deltamem_lib.text.normalize_text`: NFC, format characters removed)."""
+    return _WORD.findall(normalize_text(s).lower())
 
 
 def norm(s: str) -> str:
@@ -126,7 +128,12 @@ class Item:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _make_item(content: str, keywords: tuple[str, ...]) -> Item:
-    """Tokenise once per distinct (content, keywords): gold entries recur across rollouts."""
+    """Tokenise once per distinct (content, keywords): gold entries recur across rollouts.
+
+    Content and keywords are normalised here (NFC, format characters removed), so an entry
+    scores the same however its text was encoded.
+    """
+    content, keywords = normalize_text(content), tuple(normalize_text(k) for k in keywords)
     t = tuple(tokens(content))
     # identity key: the normal form; without any word token, the stripped raw text (a "\0"
     # prefix keeps it apart from every normal form, which holds word characters only)
