@@ -33,7 +33,7 @@ from typing import Any
 
 from .io import DataFileError, atomic_write_jsonl, iter_jsonl
 from .memory import MemoryEntry, MemoryState, Operation, OperationError, OpType
-from .text import normalize_text
+from .textnorm import normalize_text
 
 __all__ = [
     "Turn",

@@ -22,9 +22,9 @@ Decisions this project takes where the paper is silent (``docs/paper_notes.md`` 
   can emit through a JSON escape) is *refused* at validation, naming the operation and field,
   never silently repaired: the state stays saveable and the model's mistake stays visible;
 * a timestamp is an ISO date (``YYYY-MM-DD``, optionally with a time, ``YYYY-MM-DDTHH:MM``)
-  that exists on the calendar, or None; anything else (``2024-13-45``, a number) is refused
+  that exists on the calendar, or None (``""`` also means unknown); anything else (``2024-13-45``, a number) is refused
   by :meth:`MemoryState.apply` and when a state is loaded, so what is saved always loads back;
-* text is normalised once, where it enters (:func:`deltamem_lib.text.normalize_text`: NFC,
+* text is normalised once, where it enters (:func:`deltamem_lib.textnorm.normalize_text`: NFC,
   format characters such as the zero-width space removed) — in every :class:`MemoryEntry`
   and :class:`Operation`, content and keywords — so ``Zürich`` scores the same however it
   was encoded; content left empty by that (``"\u200b"``) is refused like empty content.
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from .io import DataFileError, atomic_write_json, read_json
-from .text import normalize_text
+from .textnorm import normalize_text
 
 __all__ = [
     "OpType",
@@ -130,7 +130,7 @@ def timestamp_problem(ts: Any, where: str = "timestamp") -> str | None:
     """Why ``ts`` is not a valid timestamp (an ISO calendar date, optionally with a time), or None."""
     import datetime
 
-    if ts is None:
+    if ts is None or ts == "":  # unknown (a benchmark session without a date)
         return None
     if not isinstance(ts, str):
         return f"{where}: expected a 'YYYY-MM-DD' string or None, got {type(ts).__name__} {ts!r:.40}"

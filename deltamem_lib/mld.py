@@ -53,7 +53,7 @@ from scipy.optimize import linear_sum_assignment
 
 from .embeddings import EmbeddingCache
 from .memory import MemoryEntry
-from .text import normalize_text
+from .textnorm import normalize_text
 
 __all__ = [
     "tokens",
@@ -84,7 +84,7 @@ _WORD = re.compile(r"\w+")
 
 def tokens(s: str) -> list[str]:
     """``re.findall(r"\\w+", s.lower())`` — the spec's tokenizer — on the normalised text
-    (:func:`deltamem_lib.text.normalize_text`: NFC, format characters removed)."""
+    (:func:`deltamem_lib.textnorm.normalize_text`: NFC, format characters removed)."""
     return _WORD.findall(normalize_text(s).lower())
 
 

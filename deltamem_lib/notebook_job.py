@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import NOTEBOOKS_DIR, load_profile, notebook_parameters
-from .io import atomic_write_json, read_json
+from .io import DataFileError, atomic_write_json, read_json_object
 
 __all__ = ["NotebookRun", "list_notebooks", "run_notebooks"]
 
@@ -50,7 +50,11 @@ def run_notebooks(profile: str, out: str | Path, *, notebooks_dir: Path = NOTEBO
     manifest_path = out / "manifest.json"
     manifest: dict[str, Any] = {"profile": prof.name, "notebooks": {}}
     if manifest_path.exists() and not force:
-        manifest = read_json(manifest_path)
+        manifest = read_json_object(manifest_path, "an object with 'profile' and 'notebooks'")
+        if not isinstance(manifest.get("notebooks"), dict) or not all(
+                isinstance(v, dict) for v in manifest["notebooks"].values()):
+            raise DataFileError(f"{manifest_path}: field notebooks: expected an object of notebook records, got "
+                                f"{type(manifest.get('notebooks')).__name__}; delete the file or pass --force")
         if manifest.get("profile") != prof.name:
             raise ValueError(f"{out} holds a run of profile {manifest.get('profile')!r}, not {prof.name!r}; "
                              "choose another --out or pass --force")
@@ -65,7 +69,7 @@ def run_notebooks(profile: str, out: str | Path, *, notebooks_dir: Path = NOTEBO
         target = out / nb.name
         done = manifest["notebooks"].get(nb.stem, {})
         if done.get("status") == "done" and target.exists() and not force:
-            progress(f"[{k}/{len(books)}] {nb.stem}: already done in {done['seconds']:.0f} s, skipped")
+            progress(f"[{k}/{len(books)}] {nb.stem}: already done in {float(done.get('seconds') or 0):.0f} s, skipped")
             results.append(NotebookRun(nb.stem, "skipped", 0.0, target))
             continue
         declared = notebook_parameters(nb)

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .io import check_input_file
+
 __all__ = [
     "OutputPathError",
     "WorkDirBusyError",
@@ -169,8 +171,9 @@ class WorkDirLock:
 
 
 def data_hashes(paths: list[str | os.PathLike[str] | None]) -> dict[str, str]:
-    """``{path: sha256}`` of the given data files (None and empty entries skipped)."""
-    return {str(p): file_sha256(p) for p in paths if p}
+    """``{path: sha256}`` of the given data files (None and empty entries skipped); each must be
+    a regular file within the input limit (a FIFO or a device is refused before it is read)."""
+    return {str(p): file_sha256(check_input_file(p, what="data file")) for p in paths if p}
 
 
 def stale_data_message(work: str | os.PathLike[str], old: Any, new: dict[str, str]) -> str | None:

@@ -263,3 +263,226 @@ def test_sessions_out_of_date_order_fail_the_integrity_check():
     d["sessions"][1]["date"] = "2001-01-01"
     with pytest.raises(EpisodeError, match=r"date: 2001-01-01 is before the previous session's date"):
         check_episode(Episode.from_dict(d))
+
+
+# ------------------------------------------------------------------ 8. bounded replies and inputs
+def _serve(script):
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from test_hardening_openai import _Stub
+
+    _Stub.script, _Stub.seen = list(script), []
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Stub)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, f"http://127.0.0.1:{srv.server_address[1]}/v1"
+
+
+@pytest.mark.parametrize("kind", ["text", "arguments", "body"])
+def test_an_over_long_reply_is_one_malformed_output_not_kept(kind):
+    from test_hardening_openai import _ok
+
+    from deltamem_lib.models.openai_backend import OpenAIChatModel
+
+    big = "x" * 5000
+    if kind == "text":
+        reply = ("json", _ok(big))
+    elif kind == "arguments":
+        reply = ("json", _ok("", tool_calls=[{"id": "c", "type": "function", "function": {
+            "name": "add_memory", "arguments": json.dumps({"content": big})}}]))
+    else:  # a body far beyond any reply of the cap, whatever its shape
+        reply = ("raw", (200, b'{"pad": "' + b"y" * 200_000 + b'"}', {}))
+    srv, url = _serve([reply, ("json", _ok("short"))])
+    try:
+        m = OpenAIChatModel("tiny", base_url=url, retries=0, timeout=5, max_reply_chars=1000)
+        r = m.chat([{"role": "user", "content": "hi"}])
+        assert r.text == "" and r.tool_calls == [] and r.malformed_tool_calls == 1 and r.finish_reason == "length"
+        assert m.chat([{"role": "user", "content": "hi"}]).text == "short"  # the next call is unaffected
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.mark.parametrize("usage", ['{"prompt_tokens": NaN, "completion_tokens": Infinity}',
+                                   '{"prompt_tokens": 1e400, "completion_tokens": -Infinity}'])
+def test_usage_counts_that_are_not_finite_count_as_zero(usage):
+    from deltamem_lib.models.openai_backend import OpenAIChatModel
+
+    body = ('{"choices": [{"message": {"role": "assistant", "content": "ok"}}], "usage": ' + usage + "}").encode()
+    srv, url = _serve([("raw", (200, body, {}))])
+    try:
+        r = OpenAIChatModel("tiny", base_url=url, retries=0, timeout=5).chat([{"role": "user", "content": "hi"}])
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert r.text == "ok" and r.prompt_tokens == 0 and r.completion_tokens == 0
+
+
+def test_special_files_are_refused_before_reading(tmp_path):
+    import os
+
+    from deltamem_lib.io import DataFileError, iter_jsonl, read_json
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    for read in (read_json, lambda p: list(iter_jsonl(p))):
+        with pytest.raises(DataFileError, match=r"pipe\.json: is a named pipe \(FIFO\), not a regular file"):
+            read(fifo)  # would block forever if opened
+        with pytest.raises(DataFileError, match="is a device"):
+            read("/dev/zero")  # would never end
+        with pytest.raises(IsADirectoryError, match="is a folder"):
+            read(tmp_path)
+
+
+def test_input_size_and_nesting_limits_are_enforced_and_can_be_raised(tmp_path, monkeypatch):
+    from deltamem_lib.io import DataFileError, iter_jsonl, read_json
+
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(DataFileError, match=r"deep\.json: JSON nested deeper than 200 levels"):
+        read_json(deep)
+    lines = tmp_path / "deep.jsonl"
+    lines.write_text('{"a": 1}\n' + "[" * 300 + "]" * 300 + "\n")
+    with pytest.raises(DataFileError, match=r"deep\.jsonl: line 2: JSON nested deeper than 200 levels"):
+        list(iter_jsonl(lines))
+    monkeypatch.setenv("DELTAMEM_MAX_JSON_DEPTH", "400")
+    assert len(list(iter_jsonl(lines))) == 2
+    big = tmp_path / "big.json"
+    big.write_text("[" + "1, " * 600_000 + "1]")
+    monkeypatch.setenv("DELTAMEM_MAX_INPUT_MB", "1")
+    with pytest.raises(DataFileError, match=r"big\.json: 2 MB is larger than the input limit of 1 MB"):
+        read_json(big)
+    monkeypatch.setenv("DELTAMEM_MAX_INPUT_MB", "3")
+    assert len(read_json(big)) == 600_001
+
+
+@pytest.mark.parametrize("text,problem", [
+    ('{"a": ' + "9" * 5000 + "}", "Exceeds the limit"),
+    ('{"answer": 1e400}', "the number 1e400 is outside the range of a float"),
+    ('{"p": NaN}', "NaN is not a number standard JSON allows"),
+])
+def test_numbers_json_cannot_hold_are_refused_naming_the_file(tmp_path, text, problem):
+    from deltamem_lib.io import DataFileError, read_json
+
+    p = tmp_path / "numbers.json"
+    p.write_text(text)
+    with pytest.raises(DataFileError, match=r"numbers\.json: ") as info:
+        read_json(p)
+    assert problem in str(info.value)
+
+
+# ------------------------------------------------------------------ 7. one line, naming where
+SAMPLES = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "samples"
+
+
+def _halumem_importance(tmp_path):
+    from deltamem_lib.benchmarks.halumem import load_halumem
+
+    lines = (SAMPLES / "halumem_tiny.jsonl").read_text().splitlines()
+    d = json.loads(lines[0])
+    d["sessions"][0]["memory_points"][0]["importance"] = 10 ** 400
+    p = tmp_path / "halumem.jsonl"
+    p.write_text("\n".join([json.dumps(d), *lines[1:]]) + "\n")
+    return lambda: load_halumem(p), ["halumem.jsonl", "importance", "finite number"]
+
+
+def _personamem_nan(tmp_path):
+    from deltamem_lib.benchmarks.personamem import load_personamem_questions
+
+    text = (SAMPLES / "personamem_questions_tiny.csv").read_text().replace(",66.67%,", ",nan,", 1)
+    p = tmp_path / "questions.csv"
+    p.write_text(text)
+    return lambda: load_personamem_questions(p), ["questions.csv", "distance_to_ref_proportion_in_context",
+                                                  "between 0% and 100%"]
+
+
+def _locomo_inf_answer(tmp_path):
+    from deltamem_lib.benchmarks.locomo import load_locomo
+
+    text = (SAMPLES / "locomo_tiny.json").read_text().replace('"answer": "cello"', '"answer": 1e400', 1)
+    assert "1e400" in text
+    p = tmp_path / "locomo.json"
+    p.write_text(text)
+    return lambda: load_locomo(p), ["locomo.json", "1e400"]
+
+
+def _stats_list(tmp_path):
+    from deltamem_lib.agent.harness import split_users
+
+    (tmp_path / "stats.json").write_text("[]")
+    eps = [dataclasses.replace(e, meta={}) for e in generate_episodes(SynthConfig(users=3, sessions=1, seed=1))]
+    return lambda: split_users(eps, "test", dataset_dir=tmp_path / "dataset"), ["stats.json", "expected an object"]
+
+
+def _notebook_manifest(tmp_path, content):
+    def call():
+        from deltamem_lib.notebook_job import run_notebooks
+
+        (tmp_path / "manifest.json").write_text(content)
+        run_notebooks("cpu", tmp_path, only=["00_nothing"], progress=lambda m: None)
+    return call, ["manifest.json"]
+
+
+def _answers_record(tmp_path):
+    from deltamem_lib.benchmarks.protocol import cost
+
+    recs = [{"key": "q1", "prompt_tokens": "x"}]
+    return lambda: cost(recs, where=lambda i: f"{tmp_path}/answers.jsonl: record {recs[i]['key']}"), [
+        "answers.jsonl: record q1: field prompt_tokens"]
+
+
+def _train_config(tmp_path, content):
+    from deltamem_lib.training import TrainConfig
+
+    p = tmp_path / "config.json"
+    p.write_text(content)
+    return lambda: TrainConfig.load(p), ["config.json"]
+
+
+def _state_version(tmp_path):
+    from deltamem_lib.memory import MemoryState
+
+    p = tmp_path / "state.json"
+    p.write_text(json.dumps({"version": 2, "entries": []}))
+    return lambda: MemoryState.load(p), ["state.json", "state.version: unsupported version 2"]
+
+
+def _state_bad_id(tmp_path):
+    from deltamem_lib.memory import MemoryState
+
+    p = tmp_path / "state.json"
+    p.write_text(json.dumps({"entries": [{"id": "mem1", "content": "x"}]}))
+    return lambda: MemoryState.load(p), ["state.json", "state.entries[0].id: 'mem1' is not a state id"]
+
+
+@pytest.mark.parametrize("case", [
+    _halumem_importance, _personamem_nan, _locomo_inf_answer, _stats_list,
+    lambda t: _notebook_manifest(t, "[]"), lambda t: _notebook_manifest(t, '{"profile": "cpu", "notebooks": []}'),
+    _answers_record, lambda t: _train_config(t, "[]"), lambda t: _train_config(t, '{"seed": }'),
+    _state_version, _state_bad_id,
+], ids=["halumem-importance", "personamem-nan", "locomo-1e400", "stats-list", "manifest-list",
+        "manifest-notebooks-list", "answers-prompt-tokens", "config-list", "config-syntax", "state-version",
+        "state-id"])
+def test_each_error_of_the_second_round_is_a_value_error_naming_the_file(tmp_path, case):
+    from deltamem_lib.cli_errors import exit_code, one_line
+
+    call, wanted = case(tmp_path)
+    with pytest.raises(Exception) as info:  # noqa: PT011 - the class is checked below
+        call()
+    assert exit_code(info.value) == 2, repr(info.value)  # one line, exit 2: never a traceback
+    line = one_line(info.value)
+    for w in wanted:
+        assert w in line, line
+
+
+def test_an_unknown_similarity_is_refused_before_any_model_is_loaded(tmp_path):
+    import subprocess
+    import sys
+
+    eps = tmp_path / "episodes.jsonl"
+    eps.write_text("")
+    r = subprocess.run([sys.executable, "-m", "deltamem_lib", "evaluate", "--episodes", str(eps), "--system",
+                        "deltamem", "--model", "openai:nothing-here", "--similarity", "bogus", "--out",
+                        str(tmp_path / "r.json")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--similarity" in r.stderr and "bogus" in r.stderr and "Traceback" not in r.stderr

@@ -172,6 +172,16 @@ def _save_session(out: Path | None, ex: SessionExample, res: Any) -> dict[str, A
     return summary
 
 
+def _check_unique(episodes: Sequence[Episode]) -> None:
+    """Refuse a user id that appears twice, naming its second position."""
+    seen: set[str] = set()
+    for i, ep in enumerate(episodes):
+        if ep.user_id in seen:
+            raise ValueError(f"ingest_users: episodes[{i}].user_id: duplicate user id {ep.user_id!r}; each user "
+                             "must appear once")
+        seen.add(ep.user_id)
+
+
 def ingest_users(system: Any, episodes: Sequence[Episode], *, out_dir: str | Path | None = None,
                  batch_users: bool = True, max_batch: int = 8, seed: int | None = 0,
                  callback: Callable[[str, int, MemoryState], None] | None = None,
@@ -190,12 +200,7 @@ def ingest_users(system: Any, episodes: Sequence[Episode], *, out_dir: str | Pat
             session; an exception stops the run (what an interruption looks like).
         progress: show a tqdm bar.
     """
-    seen: set[str] = set()
-    for i, ep in enumerate(episodes):
-        if ep.user_id in seen:
-            raise ValueError(f"ingest_users: episodes[{i}].user_id: duplicate user id {ep.user_id!r}; each user "
-                             "must appear once")
-        seen.add(ep.user_id)
+    _check_unique(episodes)
     out = Path(out_dir) if out_dir is not None else None
     model = getattr(getattr(system, "model", None), "name", None)
     manifest = {"system": getattr(system, "name", type(system).__name__), "model": model,

@@ -39,6 +39,7 @@ from typing import Any
 from ..config import pick_device
 from ..episodes import parse_rl_row
 from ..io import atomic_write_json, read_json
+from ..workdir import WorkDirLock
 from .datasets import TrainingData, prepare_data
 from .heldout import evaluate_model, evaluate_noop, paired_from_results
 from .metrics import per_operation_table, read_metrics, reward_thirds, zero_spread_share
@@ -335,8 +336,6 @@ class Run:
 
 def _lock_run_folder(out: Path) -> None:
     """Hold ``out/.lock`` for the rest of this process (kept when this process opens the run again)."""
-    from ..workdir import WorkDirLock
-
     key = str(out.resolve())
     if key not in _HELD_LOCKS:
         _HELD_LOCKS[key] = WorkDirLock(out, what="--out").acquire()
