@@ -43,6 +43,7 @@ import dataclasses
 import functools
 import math
 import re
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ __all__ = [
     "coverage_matrix",
     "Item",
     "as_items",
+    "MLD_WARN_ENTRIES",
+    "MLDScaleWarning",
     "Similarity",
     "LexicalSimilarity",
     "ExactSimilarity",
@@ -143,12 +146,34 @@ def _make_item(content: str, keywords: tuple[str, ...]) -> Item:
 
 EntryLike = Union[str, MemoryEntry, Mapping[str, Any], Item]
 
+#: A side with more entries than this draws :class:`MLDScaleWarning`: the similarity and
+#: credit matrices hold ``|P|·|G|`` values and the assignment is cubic, so 10,000 × 10,000
+#: entries take about 15 s and 3.3 GB (``docs/what_happens_when.md``). Real memories of one
+#: user hold tens to hundreds of entries.
+MLD_WARN_ENTRIES = 2000
+
+
+class MLDScaleWarning(UserWarning):
+    """A comparison is large enough to take seconds and gigabytes."""
+
 
 def as_items(entries: Iterable[EntryLike], side: str = "entries") -> list[Item]:
     """Accept strings, ``MemoryEntry`` objects, mappings with ``content`` (and optional
-    ``keywords``), or ``Item``; anything else raises naming the position."""
+    ``keywords``), or ``Item``; anything else raises naming the position.
+
+    More than :data:`MLD_WARN_ENTRIES` entries draw an :class:`MLDScaleWarning`.
+    """
     if isinstance(entries, (str, bytes)):
         raise TypeError(f"{side}: expected a sequence of entries, got a single string")
+    out = _items(entries, side)
+    if len(out) > MLD_WARN_ENTRIES:
+        warnings.warn(f"{side}: {len(out):,} entries; MLD's cost grows with |P|·|G| (10,000 × 10,000 entries take "
+                      "about 15 s and 3.3 GB), so expect a long, memory-hungry comparison", MLDScaleWarning,
+                      stacklevel=3)
+    return out
+
+
+def _items(entries: Iterable[EntryLike], side: str) -> list[Item]:
     out = []
     for i, e in enumerate(entries):
         if isinstance(e, Item):

@@ -486,3 +486,17 @@ def test_an_unknown_similarity_is_refused_before_any_model_is_loaded(tmp_path):
                         "deltamem", "--model", "openai:nothing-here", "--similarity", "bogus", "--out",
                         str(tmp_path / "r.json")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "--similarity" in r.stderr and "bogus" in r.stderr and "Traceback" not in r.stderr
+
+
+# ------------------------------------------------------------------ 9. MLD at scale says so
+def test_a_comparison_beyond_the_stated_scale_warns():
+    import warnings
+
+    from deltamem_lib.mld import MLD_WARN_ENTRIES, MLDScaleWarning, memory_levenshtein
+
+    many = [f"User fact number {i}." for i in range(MLD_WARN_ENTRIES + 1)]
+    with pytest.warns(MLDScaleWarning, match=r"pred: 2,001 entries"):
+        memory_levenshtein(many, ["User fact number 1."], similarity="exact")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MLDScaleWarning)
+        memory_levenshtein(many[:MLD_WARN_ENTRIES], many[:10], similarity="exact")  # at the bound: silent
