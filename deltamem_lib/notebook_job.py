@@ -16,6 +16,7 @@ from typing import Any
 
 from .config import NOTEBOOKS_DIR, load_profile, notebook_parameters
 from .io import DataFileError, atomic_write_json, read_json_object
+from .workdir import WorkDirLock
 
 __all__ = ["NotebookRun", "list_notebooks", "run_notebooks"]
 
@@ -41,12 +42,19 @@ def run_notebooks(profile: str, out: str | Path, *, notebooks_dir: Path = NOTEBO
 
     Raises ``RuntimeError`` after the first failing notebook (the manifest records it and
     the executed copy keeps the traceback), so later notebooks never run on a broken state.
+    The folder is locked while the notebooks run (``.lock``), so a second run on it stops at once.
     """
-    import papermill as pm
-
     prof = load_profile(profile)
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    with WorkDirLock(out, what="--out"):  # one run per folder: a second one stops at once
+        return _run_locked(prof, out, notebooks_dir=notebooks_dir, only=only, force=force, kernel_name=kernel_name,
+                           progress=progress)
+
+
+def _run_locked(prof: Any, out: Path, *, notebooks_dir: Path, only: Sequence[str], force: bool, kernel_name: str,
+                progress: Callable[[str], Any]) -> list[NotebookRun]:
+    import papermill as pm
+
     manifest_path = out / "manifest.json"
     manifest: dict[str, Any] = {"profile": prof.name, "notebooks": {}}
     if manifest_path.exists() and not force:

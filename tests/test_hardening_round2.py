@@ -500,3 +500,12 @@ def test_a_comparison_beyond_the_stated_scale_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error", MLDScaleWarning)
         memory_levenshtein(many[:MLD_WARN_ENTRIES], many[:10], similarity="exact")  # at the bound: silent
+
+
+def test_a_notebooks_run_folder_in_use_is_refused(tmp_path):
+    from deltamem_lib.notebook_job import run_notebooks
+    from deltamem_lib.workdir import WorkDirBusyError, WorkDirLock
+
+    with WorkDirLock(tmp_path), pytest.raises(WorkDirBusyError, match="in use by another run"):
+        run_notebooks("cpu", tmp_path, only=["00_nothing"], progress=lambda m: None)
+    assert not (tmp_path / "manifest.json").exists()

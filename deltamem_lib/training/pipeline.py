@@ -27,6 +27,7 @@ folders are), so a second ``deltamem train --resume`` on it stops at once.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import os
 import platform
@@ -338,7 +339,15 @@ def _lock_run_folder(out: Path) -> None:
     """Hold ``out/.lock`` for the rest of this process (kept when this process opens the run again)."""
     key = str(out.resolve())
     if key not in _HELD_LOCKS:
+        if not _HELD_LOCKS:
+            atexit.register(_release_run_locks)
         _HELD_LOCKS[key] = WorkDirLock(out, what="--out").acquire()
+
+
+def _release_run_locks() -> None:
+    """Release the run folders this process holds (at exit; the kernel would drop them anyway)."""
+    while _HELD_LOCKS:
+        _HELD_LOCKS.popitem()[1].release()
 
 
 def _run_entries(out: Path) -> list[str]:
