@@ -330,12 +330,18 @@ class Journal:
                     continue
                 try:
                     rec = json.loads(line)
+                except RecursionError:
+                    raise DataFileError(f"{self.path}: line {i + 1}: JSON nested too deeply; the journal is corrupt "
+                                        "(delete the work folder to start over)") from None
                 except json.JSONDecodeError:
                     if i == len(lines) - 1:
                         atomic_write_jsonl(self.path, good)  # the torn tail of an interrupted write
                         break
                     raise ValueError(f"{self.path}: line {i + 1} is not JSON; the journal is corrupt "
                                      "(delete the work folder to start over)") from None
+                except ValueError as exc:  # an integer of more than 4300 digits
+                    raise DataFileError(f"{self.path}: line {i + 1}: {str(exc).splitlines()[0]}; the journal is "
+                                        "corrupt (delete the work folder to start over)") from None
                 if not isinstance(rec, dict) or not isinstance(rec.get("key"), str):
                     raise ValueError(f"{self.path}: line {i + 1}: expected a record with a string 'key', got "
                                      f"{str(rec)[:60]}; the journal is corrupt (delete the work folder to start over)")

@@ -509,3 +509,15 @@ def test_a_notebooks_run_folder_in_use_is_refused(tmp_path):
     with WorkDirLock(tmp_path), pytest.raises(WorkDirBusyError, match="in use by another run"):
         run_notebooks("cpu", tmp_path, only=["00_nothing"], progress=lambda m: None)
     assert not (tmp_path / "manifest.json").exists()
+
+
+@pytest.mark.parametrize("line,problem", [("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+                                          ('{"key": "a", "n": ' + "9" * 5000 + "}", "Exceeds the limit")])
+def test_a_journal_line_python_cannot_parse_is_refused_naming_file_and_line(tmp_path, line, problem):
+    from deltamem_lib.io import DataFileError, Journal
+
+    p = tmp_path / "answers.jsonl"
+    p.write_text(line + '\n{"key": "b"}\n')
+    with pytest.raises(DataFileError, match=r"answers\.jsonl: line 1: ") as info:
+        Journal(p)
+    assert problem in str(info.value)
