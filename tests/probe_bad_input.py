@@ -73,6 +73,7 @@ class Case:
     check: Callable[[Path], str | None] | None = None
     fast: bool = False
     server: dict[str, str] = field(default_factory=dict)
+    timeout: float = 120.0  # seconds before a command counts as hung
 
 
 # ----- data ---------------------------------------------------------------------------------
@@ -187,8 +188,9 @@ CASES = [
          fast=True),
     Case("similarity", lambda t: [_evaluate(_episodes(t), t, "--similarity", "bogus")], 2, "--similarity",
          fast=True),
-    Case("fresh-not-a-run", _not_a_run, 2, "is not a deltamem training run", check=_kept, fast=True),
-    Case("train-in-use", _locked_run, 1, "in use by another run"),
+    # `deltamem train` imports the training stack first: minutes on a busy 2-core machine
+    Case("fresh-not-a-run", _not_a_run, 2, "is not a deltamem training run", check=_kept, fast=True, timeout=480),
+    Case("train-in-use", _locked_run, 1, "in use by another run", timeout=480),
     Case("key-escaped", lambda t: [_bench(SAMPLES / "locomo_tiny.json", t, system="deltamem-oneshot")], 0,
          check=_no_key, server={"content": '[{"op": "ADD", "content": "Key is ' + KEY.replace("-", "\\u002d")
                                 + '."}]'}),
@@ -199,8 +201,9 @@ CASES = [
 ]
 
 
-def run_case(case: Case, port: int, *, timeout: float = 120.0) -> str | None:
+def run_case(case: Case, port: int) -> str | None:
     """None when ``case`` behaves, else what went wrong."""
+    timeout = case.timeout
     _Server.content, _Server.usage = "ok", '{"prompt_tokens": 3, "completion_tokens": 1}'
     for k, v in case.server.items():
         setattr(_Server, k, v)

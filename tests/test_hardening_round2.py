@@ -73,7 +73,7 @@ def _train(args, cwd=None):
     import sys
 
     return subprocess.run([sys.executable, "-m", "deltamem_lib", "train", *args], capture_output=True, text=True,
-                          timeout=300, cwd=cwd)
+                          timeout=480, cwd=cwd)
 
 
 def test_fresh_refuses_a_folder_that_is_not_a_run_and_deletes_nothing(tmp_path):
@@ -133,7 +133,7 @@ def test_a_second_process_cannot_open_a_training_folder_in_use(tmp_path):
     code = ("import sys\nfrom deltamem_lib.training import TrainConfig\nfrom deltamem_lib.training.pipeline import "
             "start_run\nfrom deltamem_lib.workdir import WorkDirBusyError\ntry:\n    start_run(TrainConfig(), "
             f"{str(out)!r}, device='cpu')\nexcept WorkDirBusyError as e:\n    print(e)\n    sys.exit(3)\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=480)
     assert r.returncode == 3, r.stdout + r.stderr
     assert "in use by another run" in r.stdout
 
