@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-__all__ = ["int_at_least", "nonnegative_int", "positive_int"]
+__all__ = ["int_at_least", "nonnegative_int", "positive_int", "similarity_name"]
 
 
 def int_at_least(lo: int, *, hint: str = "") -> Callable[[str], int]:
@@ -32,3 +32,14 @@ def int_at_least(lo: int, *, hint: str = "") -> Callable[[str], int]:
 
 positive_int = int_at_least(1)
 nonnegative_int = int_at_least(0, hint=" (0 means no limit)")
+
+
+def similarity_name(text: str) -> str:
+    """An argparse ``type`` for an MLD similarity: ``lexical``, ``exact``, ``embedding`` or
+    ``embedding:<model id>`` (checked while parsing, before any model is loaded or called)."""
+    if text in ("lexical", "exact", "embedding") or (text.startswith("embedding:") and len(text) > len("embedding:")):
+        return text
+    raise argparse.ArgumentTypeError(f"expected lexical, exact, embedding or embedding:<model id>, got {text!r}")
+
+
+similarity_name.__name__ = "similarity"

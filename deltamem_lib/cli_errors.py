@@ -16,6 +16,7 @@ import sys
 
 from .hardware import PreflightError
 from .models.base import BackendError
+from .redaction import redact
 from .workdir import WorkDirBusyError
 
 __all__ = ["DEBUG_ENV", "exit_code", "one_line", "report_error"]
@@ -60,5 +61,5 @@ def report_error(command: str | None, exc: BaseException, *, debug: bool = False
     code = exit_code(exc)
     if code is None or debug or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
         raise exc
-    print(f"deltamem {command or ''}: error: {one_line(exc)}".replace("deltamem :", "deltamem:"), file=sys.stderr)
+    print(f"deltamem {command or ''}: error: {redact(one_line(exc))}".replace("deltamem :", "deltamem:"), file=sys.stderr)
     return code

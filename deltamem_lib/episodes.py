@@ -33,6 +33,7 @@ from typing import Any
 
 from .io import DataFileError, atomic_write_jsonl, iter_jsonl
 from .memory import MemoryEntry, MemoryState, Operation, OperationError, OpType
+from .textnorm import normalize_text
 
 __all__ = [
     "Turn",
@@ -222,7 +223,7 @@ def save_episodes(path: str | os.PathLike[str], episodes: Iterable[Episode]) -> 
 
 
 def _tokens(s: str) -> list[str]:
-    return re.findall(r"\w+", s.lower())
+    return re.findall(r"\w+", normalize_text(s).lower())
 
 
 def _contains(hay: list[str], needle: list[str]) -> bool:
@@ -249,11 +250,16 @@ def check_episode(episode: Episode) -> None:
     problems: list[str] = []
     state = episode.initial_state()
     seen_sessions: set[str] = set()
+    previous: Session | None = None
     for s in episode.sessions:
         where = f"user {episode.user_id} session {s.session_id}"
         if s.session_id in seen_sessions:
             problems.append(f"{where}.session_id: duplicate session id in this user's episode")
         seen_sessions.add(s.session_id)
+        if previous is not None and s.date < previous.date:  # ISO dates (checked on load) sort as text
+            problems.append(f"{where}.date: {s.date} is before the previous session's date "
+                            f"({previous.session_id}, {previous.date}); sessions must be in date order")
+        previous = s
         seen_turns: set[str] = set()
         for ti, t in enumerate(s.turns):
             if t.turn_id in seen_turns:

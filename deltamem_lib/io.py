@@ -9,6 +9,9 @@ with one write and an ``fsync`` (:func:`append_jsonl`, :class:`Journal`), so an
 interruption loses at most the line being written. Every reader names the file and the
 line when the content is bad.
 
+Every writer replaces registered secrets (an API key) by ``***`` in the final text, plain or
+JSON-escaped (:mod:`deltamem_lib.redaction`).
+
 The JSON writers write standard JSON only: a NaN or an infinity (which ``json`` would write
 as the non-standard ``NaN``) and text that is not valid Unicode (a lone surrogate) are
 refused *before* the file is opened, with an error naming the file and the field.
@@ -24,6 +27,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .redaction import redact
+
 __all__ = [
     "DataFileError",
     "Journal",
@@ -32,7 +37,12 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_json",
     "atomic_write_jsonl",
+    "DEFAULT_MAX_INPUT_MB",
+    "DEFAULT_MAX_JSON_DEPTH",
+    "check_input_file",
+    "loads_checked",
     "read_json",
+    "read_json_object",
     "iter_jsonl",
     "save_figure",
 ]
@@ -111,7 +121,9 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` atomically (:func:`atomic_write`); text that is not valid
-    Unicode (a lone surrogate) is refused before the file is opened."""
+    Unicode (a lone surrogate) is refused before the file is opened, and registered secrets
+    (:mod:`deltamem_lib.redaction`) are replaced by ``***``."""
+    text = redact(text)
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -137,27 +149,138 @@ def atomic_write_jsonl(path: str | os.PathLike[str], records: Iterable[Any]) -> 
     return atomic_write_text(path, text)
 
 
-def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read a JSON file; a syntax error is reported with file, line and column."""
+#: Largest input file read, in bytes (``DELTAMEM_MAX_INPUT_MB`` raises it): 2 GiB.
+DEFAULT_MAX_INPUT_MB = 2048
+#: Deepest nesting of a JSON value read (``DELTAMEM_MAX_JSON_DEPTH`` raises it).
+DEFAULT_MAX_JSON_DEPTH = 200
+
+
+def _limit(env: str, default: int) -> int:
+    raw = os.environ.get(env, "")
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{env}={raw!r}: expected a whole number") from None
+    if value <= 0:
+        raise ValueError(f"{env}={raw!r}: expected a number above 0")
+    return value
+
+
+def check_input_file(path: str | os.PathLike[str], *, what: str = "") -> Path:
+    """Refuse, before reading, a path that is not a regular file (a FIFO, a device, a folder,
+    a socket) or that is larger than ``DELTAMEM_MAX_INPUT_MB`` megabytes (default 2048).
+
+    Reading a FIFO would block and a device such as ``/dev/zero`` never ends; a limit stops
+    an absurd file before it fills the memory.
+    """
+    import stat
+
     p = Path(path)
+    label = f"{what} {p}" if what else str(p)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{label}: no such file") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(f"{label}: is a folder, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode)
+                or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+        raise DataFileError(f"{label}: is {kind}, not a regular file; give a file")
+    limit_mb = _limit("DELTAMEM_MAX_INPUT_MB", DEFAULT_MAX_INPUT_MB)
+    if st.st_size > limit_mb * 2**20:
+        raise DataFileError(f"{label}: {st.st_size / 2**20:.0f} MB is larger than the input limit of {limit_mb} MB; "
+                            "raise it with DELTAMEM_MAX_INPUT_MB if the file is right")
+    return p
+
+
+def _depth_exceeded(obj: Any, limit: int) -> bool:
+    """True when ``obj`` nests lists and objects deeper than ``limit`` levels (iterative)."""
+    stack = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        elif not isinstance(value, list):
+            continue
+        if depth > limit:
+            return True
+        stack.extend((v, depth + 1) for v in value if isinstance(v, (list, dict)))
+    return False
+
+
+def loads_checked(text: str, where: str) -> Any:
+    """``json.loads`` whose every failure is a :class:`DataFileError` naming ``where``.
+
+    Nesting deeper than ``DELTAMEM_MAX_JSON_DEPTH`` levels (default 200) is refused, and so
+    are integers too long for Python (over 4300 digits) and numbers outside the float range
+    (``1e400``, which would become infinity).
+    """
+    import sys
+
+    limit = _limit("DELTAMEM_MAX_JSON_DEPTH", DEFAULT_MAX_JSON_DEPTH)
+    old = sys.getrecursionlimit()
+    try:
+        if limit + 200 > old:
+            sys.setrecursionlimit(limit + old)
+        obj = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except json.JSONDecodeError as exc:
+        raise DataFileError(f"{where}line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg}); "
+                            "the file is corrupt or truncated") from None
+    except RecursionError:
+        raise DataFileError(f"{where}JSON nested deeper than {limit} levels; raise DELTAMEM_MAX_JSON_DEPTH if the "
+                            "file is right") from None
+    except ValueError as exc:  # an integer of more than 4300 digits, a number out of range, NaN
+        raise DataFileError(f"{where}{str(exc).splitlines()[0]}") from None
+    finally:
+        sys.setrecursionlimit(old)
+    if _depth_exceeded(obj, limit):
+        raise DataFileError(f"{where}JSON nested deeper than {limit} levels; raise DELTAMEM_MAX_JSON_DEPTH if the "
+                            "file is right")
+    return obj
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number standard JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is outside the range of a float")
+    return value
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Read a JSON file; a syntax error is reported with file, line and column.
+
+    The path must be a regular file within the input size limit (:func:`check_input_file`);
+    nesting, huge integers and out-of-range numbers are refused (:func:`loads_checked`).
+    """
+    p = check_input_file(path)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FileNotFoundError(f"{p}: no such file") from None
     except UnicodeDecodeError as exc:
         raise DataFileError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataFileError(
-            f"{p}: line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg}); "
-            "the file is corrupt or truncated"
-        ) from None
+    return loads_checked(text, f"{p}: ")
+
+
+def read_json_object(path: str | os.PathLike[str], what: str = "an object") -> dict[str, Any]:
+    """:func:`read_json` of a file that must hold a JSON object; anything else is refused
+    naming the file and what it holds."""
+    obj = read_json(path)
+    if not isinstance(obj, dict):
+        raise DataFileError(f"{path}: expected {what}, got a JSON {type(obj).__name__}; the file is not what it "
+                            "should be (regenerate or delete it)")
+    return obj
 
 
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
-    """Yield ``(line_number, object)`` for each non-blank line of a JSON-lines file."""
-    p = Path(path)
+    """Yield ``(line_number, object)`` for each non-blank line of a JSON-lines file (a regular
+    file within the input size limit; each line checked by :func:`loads_checked`)."""
+    p = check_input_file(path)
     try:
         fh = p.open(encoding="utf-8")
     except FileNotFoundError:
@@ -169,19 +292,17 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
                 if not line.strip():
                     continue
                 try:
-                    yield lineno, json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataFileError(
-                        f"{p}: line {lineno}, column {exc.colno}: invalid JSON ({exc.msg}); "
-                        "the file is corrupt or truncated"
-                    ) from None
+                    yield lineno, loads_checked(line, f"{p}: line {lineno}: ")
+                except DataFileError as exc:
+                    raise DataFileError(str(exc).replace(f": line {lineno}: line 1, column", f": line {lineno}, column")
+                                        ) from None
         except UnicodeDecodeError as exc:
             raise DataFileError(f"{p}: line {lineno + 1}: not UTF-8 text ({exc.reason})") from None
 
 
 def append_jsonl(path: str | os.PathLike[str], records: Iterable[Any]) -> None:
     """Append one JSON object per line to ``path`` with one write and an ``fsync``."""
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    text = redact("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     if not text:
         return
     target = Path(path)
@@ -209,12 +330,18 @@ class Journal:
                     continue
                 try:
                     rec = json.loads(line)
+                except RecursionError:
+                    raise DataFileError(f"{self.path}: line {i + 1}: JSON nested too deeply; the journal is corrupt "
+                                        "(delete the work folder to start over)") from None
                 except json.JSONDecodeError:
                     if i == len(lines) - 1:
                         atomic_write_jsonl(self.path, good)  # the torn tail of an interrupted write
                         break
                     raise ValueError(f"{self.path}: line {i + 1} is not JSON; the journal is corrupt "
                                      "(delete the work folder to start over)") from None
+                except ValueError as exc:  # an integer of more than 4300 digits
+                    raise DataFileError(f"{self.path}: line {i + 1}: {str(exc).splitlines()[0]}; the journal is "
+                                        "corrupt (delete the work folder to start over)") from None
                 if not isinstance(rec, dict) or not isinstance(rec.get("key"), str):
                     raise ValueError(f"{self.path}: line {i + 1}: expected a record with a string 'key', got "
                                      f"{str(rec)[:60]}; the journal is corrupt (delete the work folder to start over)")

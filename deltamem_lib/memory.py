@@ -21,8 +21,13 @@ Decisions this project takes where the paper is silent (``docs/paper_notes.md`` 
 * text that cannot be written as UTF-8 (a lone surrogate such as ``"\\ud800"``, which a model
   can emit through a JSON escape) is *refused* at validation, naming the operation and field,
   never silently repaired: the state stays saveable and the model's mistake stays visible;
-* a timestamp is a string (``YYYY-MM-DD``) or None; any other type is refused by
-  :meth:`MemoryState.apply`, so what is saved always loads back.
+* a timestamp is an ISO date (``YYYY-MM-DD``, optionally with a time, ``YYYY-MM-DDTHH:MM``)
+  that exists on the calendar, or None (``""`` also means unknown); anything else (``2024-13-45``, a number) is refused
+  by :meth:`MemoryState.apply` and when a state is loaded, so what is saved always loads back;
+* text is normalised once, where it enters (:func:`deltamem_lib.textnorm.normalize_text`: NFC,
+  format characters such as the zero-width space removed) — in every :class:`MemoryEntry`
+  and :class:`Operation`, content and keywords — so ``Zürich`` scores the same however it
+  was encoded; content left empty by that (``"\u200b"``) is refused like empty content.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from .io import DataFileError, atomic_write_json, read_json
+from .textnorm import normalize_text
 
 __all__ = [
     "OpType",
@@ -50,6 +56,7 @@ __all__ = [
     "OperationError",
     "MemoryStateError",
     "replay",
+    "timestamp_problem",
 ]
 
 STATE_FORMAT_VERSION = 1
@@ -116,6 +123,33 @@ def unencodable(text: str) -> str | None:
     return None
 
 
+_TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
+
+
+def timestamp_problem(ts: Any, where: str = "timestamp") -> str | None:
+    """Why ``ts`` is not a valid timestamp (an ISO calendar date, optionally with a time), or None."""
+    import datetime
+
+    if ts is None or ts == "":  # unknown (a benchmark session without a date)
+        return None
+    if not isinstance(ts, str):
+        return f"{where}: expected a 'YYYY-MM-DD' string or None, got {type(ts).__name__} {ts!r:.40}"
+    if not _TIMESTAMP_RE.match(ts):
+        return f"{where}: expected an ISO date 'YYYY-MM-DD' (optionally 'YYYY-MM-DDTHH:MM'), got {ts!r:.40}"
+    try:
+        datetime.datetime.fromisoformat(ts)
+    except ValueError:
+        return f"{where}: {ts!r} is not a calendar date"
+    return None
+
+
+def _normal_words(value: Any) -> Any:
+    """Keywords with each string normalised (the container type kept)."""
+    if isinstance(value, (tuple, list)):
+        return type(value)(normalize_text(k) if isinstance(k, str) else k for k in value)
+    return value
+
+
 def _text_problem(value: Any, where: str) -> str | None:
     if isinstance(value, str):
         why = unencodable(value)
@@ -160,6 +194,11 @@ class MemoryEntry:
     source: Source | None = None
     keywords: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:  # the one place an entry's text is normalised
+        if isinstance(self.content, str):
+            object.__setattr__(self, "content", normalize_text(self.content))
+        object.__setattr__(self, "keywords", _normal_words(self.keywords))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -186,6 +225,11 @@ class MemoryEntry:
             why = _text_problem(d.get(key), f"{where}.{key}")
             if why:
                 raise ValueError(why)
+        why = timestamp_problem(ts, f"{where}.timestamp")
+        if why:
+            raise ValueError(why)
+        if not normalize_text(d["content"]).strip():
+            raise ValueError(f"{where}.content: empty (format characters such as U+200B do not count)")
         return cls(
             id=d["id"],
             content=d["content"],
@@ -211,6 +255,11 @@ class Operation:
     keywords: tuple[str, ...] = ()
     evolution: str | None = None
     evidence: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:  # the one place an operation's text is normalised
+        if isinstance(self.content, str):
+            object.__setattr__(self, "content", normalize_text(self.content))
+        object.__setattr__(self, "keywords", _normal_words(self.keywords))
 
     @classmethod
     def add(cls, content: str, **kw: Any) -> Operation:
@@ -474,6 +523,9 @@ class MemoryState:
                             f"{timestamp!r}; a state must load back what it saves")
         if isinstance(timestamp, str) and unencodable(timestamp):
             raise ValueError(f"timestamp {unencodable(timestamp)}")
+        why = timestamp_problem(timestamp)
+        if why:
+            raise ValueError(f"{why}; nothing was applied")
         src = Source.from_value(source)
         if src is not None:
             why = _text_problem(src.session_id, "source.session_id") or _text_problem(list(src.turns), "source.turns")
@@ -515,7 +567,8 @@ class MemoryState:
             return "DELETE is not allowed in this configuration"
         if op.op in (OpType.ADD, OpType.UPDATE):
             if not isinstance(op.content, str) or not op.content.strip():
-                return f"{op.op.value} needs non-empty content"
+                return (f"{op.op.value} needs non-empty content"
+                        + (" (format characters such as U+200B do not count)" if op.content else ""))
             for key in ("content", "keywords", "memory_id"):
                 why = _text_problem(getattr(op, key), key)
                 if why:
@@ -587,8 +640,8 @@ class MemoryState:
             state = cls([MemoryEntry.from_dict(e, f"{where}.entries[{i}]") for i, e in enumerate(entries)],
                         next_id=next_id)
         except (KeyError, TypeError, ValueError) as exc:
-            msg = exc.args[0] if exc.args else str(exc)
-            raise MemoryStateError(str(msg)) from None
+            msg = str(exc.args[0] if exc.args else exc)
+            raise MemoryStateError(msg if msg.startswith(where) else f"{where}.{msg}") from None
         log = d.get("log", [])
         if not isinstance(log, list):
             raise MemoryStateError(f"{where}.log: expected a list")
@@ -627,9 +680,9 @@ def _check_log_record(rec: Any, where: str) -> None:
     if op.op is not OpType.NOOP and not (isinstance(op.memory_id, str) and _ID_RE.match(op.memory_id)):
         raise MemoryStateError(f"{where}.memory_id: {op.op.value} record needs a state id (m1, m2, ...), "
                                f"got {op.memory_id!r}")
-    ts = rec.get("timestamp")
-    if ts is not None and not isinstance(ts, str):
-        raise MemoryStateError(f"{where}.timestamp: expected a string or null, got {type(ts).__name__}")
+    why = timestamp_problem(rec.get("timestamp"), f"{where}.timestamp")
+    if why:
+        raise MemoryStateError(why)
     try:
         Source.from_value(rec.get("source"), f"{where}.source")
     except TypeError as exc:

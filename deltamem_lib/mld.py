@@ -53,6 +53,7 @@ import dataclasses
 import functools
 import math
 import re
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,7 @@ from scipy.optimize import linear_sum_assignment
 from .embeddings import EmbeddingCache
 from .hardware import encoder_device
 from .memory import MemoryEntry
+from .textnorm import normalize_text
 
 __all__ = [
     "tokens",
@@ -72,6 +74,8 @@ __all__ = [
     "coverage_matrix",
     "Item",
     "as_items",
+    "MLD_WARN_ENTRIES",
+    "MLDScaleWarning",
     "Similarity",
     "LexicalSimilarity",
     "ExactSimilarity",
@@ -94,8 +98,9 @@ _WORD = re.compile(r"\w+")
 
 
 def tokens(s: str) -> list[str]:
-    """``re.findall(r"\\w+", s.lower())`` — the spec's tokenizer."""
-    return _WORD.findall(s.lower())
+    """``re.findall(r"\\w+", s.lower())`` — the spec's tokenizer — on the normalised text
+    (:func:`deltamem_lib.textnorm.normalize_text`: NFC, format characters removed)."""
+    return _WORD.findall(normalize_text(s).lower())
 
 
 def norm(s: str) -> str:
@@ -138,7 +143,12 @@ class Item:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _make_item(content: str, keywords: tuple[str, ...]) -> Item:
-    """Tokenise once per distinct (content, keywords): gold entries recur across rollouts."""
+    """Tokenise once per distinct (content, keywords): gold entries recur across rollouts.
+
+    Content and keywords are normalised here (NFC, format characters removed), so an entry
+    scores the same however its text was encoded.
+    """
+    content, keywords = normalize_text(content), tuple(normalize_text(k) for k in keywords)
     t = tuple(tokens(content))
     # identity key: the normal form; without any word token, the stripped raw text (a "\0"
     # prefix keeps it apart from every normal form, which holds word characters only)
@@ -148,12 +158,34 @@ def _make_item(content: str, keywords: tuple[str, ...]) -> Item:
 
 EntryLike = Union[str, MemoryEntry, Mapping[str, Any], Item]
 
+#: A side with more entries than this draws :class:`MLDScaleWarning`: the similarity and
+#: credit matrices hold ``|P|·|G|`` values and the assignment is cubic, so 10,000 × 10,000
+#: entries take about 15 s and 3.3 GB (``docs/what_happens_when.md``). Real memories of one
+#: user hold tens to hundreds of entries.
+MLD_WARN_ENTRIES = 2000
+
+
+class MLDScaleWarning(UserWarning):
+    """A comparison is large enough to take seconds and gigabytes."""
+
 
 def as_items(entries: Iterable[EntryLike], side: str = "entries") -> list[Item]:
     """Accept strings, ``MemoryEntry`` objects, mappings with ``content`` (and optional
-    ``keywords``), or ``Item``; anything else raises naming the position."""
+    ``keywords``), or ``Item``; anything else raises naming the position.
+
+    More than :data:`MLD_WARN_ENTRIES` entries draw an :class:`MLDScaleWarning`.
+    """
     if isinstance(entries, (str, bytes)):
         raise TypeError(f"{side}: expected a sequence of entries, got a single string")
+    out = _items(entries, side)
+    if len(out) > MLD_WARN_ENTRIES:
+        warnings.warn(f"{side}: {len(out):,} entries; MLD's cost grows with |P|·|G| (10,000 × 10,000 entries take "
+                      "about 15 s and 3.3 GB), so expect a long, memory-hungry comparison", MLDScaleWarning,
+                      stacklevel=3)
+    return out
+
+
+def _items(entries: Iterable[EntryLike], side: str) -> list[Item]:
     out = []
     for i, e in enumerate(entries):
         if isinstance(e, Item):

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .config import NOTEBOOKS_DIR, load_profile, notebook_parameters
-from .io import atomic_write_json, read_json
+from .io import DataFileError, atomic_write_json, read_json_object
+from .workdir import WorkDirLock
 
 __all__ = ["NotebookRun", "list_notebooks", "run_notebooks"]
 
@@ -41,16 +42,27 @@ def run_notebooks(profile: str, out: str | Path, *, notebooks_dir: Path = NOTEBO
 
     Raises ``RuntimeError`` after the first failing notebook (the manifest records it and
     the executed copy keeps the traceback), so later notebooks never run on a broken state.
+    The folder is locked while the notebooks run (``.lock``), so a second run on it stops at once.
     """
-    import papermill as pm
-
     prof = load_profile(profile)
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    with WorkDirLock(out, what="--out"):  # one run per folder: a second one stops at once
+        return _run_locked(prof, out, notebooks_dir=notebooks_dir, only=only, force=force, kernel_name=kernel_name,
+                           progress=progress)
+
+
+def _run_locked(prof: Any, out: Path, *, notebooks_dir: Path, only: Sequence[str], force: bool, kernel_name: str,
+                progress: Callable[[str], Any]) -> list[NotebookRun]:
+    import papermill as pm
+
     manifest_path = out / "manifest.json"
     manifest: dict[str, Any] = {"profile": prof.name, "notebooks": {}}
     if manifest_path.exists() and not force:
-        manifest = read_json(manifest_path)
+        manifest = read_json_object(manifest_path, "an object with 'profile' and 'notebooks'")
+        if not isinstance(manifest.get("notebooks"), dict) or not all(
+                isinstance(v, dict) for v in manifest["notebooks"].values()):
+            raise DataFileError(f"{manifest_path}: field notebooks: expected an object of notebook records, got "
+                                f"{type(manifest.get('notebooks')).__name__}; delete the file or pass --force")
         if manifest.get("profile") != prof.name:
             raise ValueError(f"{out} holds a run of profile {manifest.get('profile')!r}, not {prof.name!r}; "
                              "choose another --out or pass --force")
@@ -65,7 +77,7 @@ def run_notebooks(profile: str, out: str | Path, *, notebooks_dir: Path = NOTEBO
         target = out / nb.name
         done = manifest["notebooks"].get(nb.stem, {})
         if done.get("status") == "done" and target.exists() and not force:
-            progress(f"[{k}/{len(books)}] {nb.stem}: already done in {done['seconds']:.0f} s, skipped")
+            progress(f"[{k}/{len(books)}] {nb.stem}: already done in {float(done.get('seconds') or 0):.0f} s, skipped")
             results.append(NotebookRun(nb.stem, "skipped", 0.0, target))
             continue
         declared = notebook_parameters(nb)

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .io import check_input_file
+
 __all__ = [
     "OutputPathError",
     "WorkDirBusyError",
@@ -127,8 +129,9 @@ class WorkDirLock:
     run never blocks the next one; the file itself stays and is harmless.
     """
 
-    def __init__(self, folder: str | os.PathLike[str]):
+    def __init__(self, folder: str | os.PathLike[str], *, what: str = "--work-dir"):
         self.folder = Path(folder)
+        self.what = what
         self.path = self.folder / ".lock"
         self._fh: Any = None
 
@@ -144,7 +147,7 @@ class WorkDirLock:
             holder = fh.read().strip() or "unknown"
             fh.close()
             raise WorkDirBusyError(f"{self.folder} is in use by another run ({holder}); wait for it to finish "
-                                   "or choose another --work-dir") from None
+                                   f"or choose another {self.what}") from None
         fh.seek(0)
         fh.truncate()
         fh.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
@@ -168,8 +171,9 @@ class WorkDirLock:
 
 
 def data_hashes(paths: list[str | os.PathLike[str] | None]) -> dict[str, str]:
-    """``{path: sha256}`` of the given data files (None and empty entries skipped)."""
-    return {str(p): file_sha256(p) for p in paths if p}
+    """``{path: sha256}`` of the given data files (None and empty entries skipped); each must be
+    a regular file within the input limit (a FIFO or a device is refused before it is read)."""
+    return {str(p): file_sha256(check_input_file(p, what="data file")) for p in paths if p}
 
 
 def stale_data_message(work: str | os.PathLike[str], old: Any, new: dict[str, str]) -> str | None:

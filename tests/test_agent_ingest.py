@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from deltamem_lib.agent.ingest import ingest_users, load_ingested, schedule
+from deltamem_lib.agent.ingest import ingest_users, load_ingested, schedule, state_path
 from deltamem_lib.agent.systems import make_system
 from deltamem_lib.models.base import ChatModel, ChatResponse
 from deltamem_lib.synthesis import SynthConfig, generate_episodes
@@ -87,7 +87,7 @@ def test_interrupted_run_resumes_to_the_same_states(tmp_path, episodes, batched)
                      batch_users=batched, max_batch=2, callback=interrupt)
     assert 0 < len(seen) < 9
     # a chunk half-written when the process died is recomputed whole: simulate one lost file
-    last = tmp_path / "states" / episodes[1].user_id / "0001.json"
+    last = state_path(tmp_path, episodes[1].user_id, 1)
     assert last.is_file()
     last.unlink()
     model = EchoModel()

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..episodes import parse_rl_row, rl_rows, SessionExample
-from ..io import read_json
+from ..io import DataFileError, read_json_object
 from ..memory import Operation, OpType
 from ..mld import memory_levenshtein
 from ..synthesis.dataset import split_users as synth_split
@@ -233,7 +233,9 @@ def split_users(episodes: Sequence[Any], split: str, *, dataset_dir: str | Any =
         stats = Path(dataset_dir).parent / "stats.json" if dataset_dir is not None else None
         seed = 0
         if stats is not None and stats.is_file():
-            seed = int(read_json(stats).get("seed", 0))
+            seed = read_json_object(stats, "an object of synthesis statistics").get("seed", 0)
+            if isinstance(seed, bool) or not isinstance(seed, int):
+                raise DataFileError(f"{stats}: field seed: expected an integer, got {seed!r:.40}")
     return set(synth_split(ids, seed=seed)[split]), f"synthesis split rule, seed {seed}"
 
 

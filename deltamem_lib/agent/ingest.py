@@ -11,7 +11,10 @@ with ``batch_users=True`` the *t*-th sessions of up to ``max_batch`` users are p
 together (one model batch per agent turn). ``speed/bench_ingest.py`` measures the gain.
 
 **Resuming.** With ``out_dir``, each finished session's state is written atomically to
-``out_dir/states/<user>/<index>.json``. The work is a fixed schedule of *chunks* (a chunk =
+``out_dir/states/<folder>/<index>.json``. A folder name is a readable slug of the user id and a
+short hash of the whole id (``Ana_Lee-1f3a…``), so two ids never share a folder (``Ana Lee`` and
+``Ana_Lee``, or ``李雷`` and ``韩梅``, would share one slug); the folder's ``user.json`` records
+its id, and a folder holding another id is refused rather than read. The work is a fixed schedule of *chunks* (a chunk =
 the sessions processed together); a rerun skips every chunk whose files all exist and
 recomputes a partly written chunk whole, from the saved states before it. Each chunk
 therefore sees exactly the inputs (and the same batch companions, hence the same padded
@@ -20,6 +23,7 @@ batch) it had in an uninterrupted run, and the final states are the same.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -28,10 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from ..episodes import Episode, SessionExample, state_before_each_session
-from ..io import atomic_write_json, read_json
+from ..io import DataFileError, atomic_write_json, read_json
 from ..memory import MemoryState
 
-__all__ = ["IngestResult", "ingest_users", "load_ingested", "schedule"]
+__all__ = ["IngestResult", "ingest_users", "load_ingested", "schedule", "state_path"]
 
 
 @dataclass
@@ -73,18 +77,60 @@ def schedule(episodes: Sequence[Episode], *, batch_users: bool = True, max_batch
 
 
 def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    """The folder of ``name``: a readable slug (at most 40 characters) and 12 hex digits of its SHA-256.
+
+    The hash makes the mapping injective (up to SHA-256 collisions), whatever the slug loses.
+    """
+    slug = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:40].strip(".") or "user"
+    return f"{slug}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
 
 
-def _path(out_dir: Path, user_id: str, k: int) -> Path:
-    return out_dir / "states" / _safe(user_id) / f"{k:04d}.json"
+def _user_dir(out_dir: Path, user_id: str, *, create: bool = False) -> Path:
+    """``out_dir/states/<folder of user_id>``, checked to belong to ``user_id`` (``user.json``).
+
+    With ``create``, a new folder gets its ``user.json``; a folder that records another id is
+    refused in either case.
+    """
+    folder = out_dir / "states" / _safe(user_id)
+    marker = folder / "user.json"
+    if marker.is_file():
+        rec = read_json(marker)
+        owner = rec.get("user_id") if isinstance(rec, dict) else None
+        if owner != user_id:
+            raise ValueError(f"{marker}: field user_id: the folder belongs to {owner!r}, not {user_id!r}; "
+                             "the work folder is corrupt, delete it to start over")
+    elif create:
+        atomic_write_json(marker, {"user_id": user_id})
+    return folder
+
+
+def state_path(out_dir: Path, user_id: str, k: int, *, create: bool = False) -> Path:
+    """Where the state of ``user_id`` after session ``k`` is saved under ``out_dir``."""
+    return _user_dir(out_dir, user_id, create=create) / f"{k:04d}.json"
+
+
+def _load_state(out_dir: Path, user_id: str, k: int) -> MemoryState:
+    """The saved state of ``user_id`` after session ``k``, refused with file and field when malformed."""
+    p = state_path(out_dir, user_id, k)
+    rec = read_json(p)
+    if not isinstance(rec, dict) or not isinstance(rec.get("state"), dict):
+        raise DataFileError(f"{p}: field state: expected an object holding a memory state, got "
+                            f"{type(rec.get('state') if isinstance(rec, dict) else rec).__name__}; the work folder "
+                            "is corrupt, delete it to start over")
+    if rec.get("user_id") != user_id:
+        raise DataFileError(f"{p}: field user_id: {rec.get('user_id')!r}, expected {user_id!r}; the work folder "
+                            "is corrupt, delete it to start over")
+    try:
+        return MemoryState.from_dict(rec["state"])
+    except ValueError as exc:
+        raise DataFileError(f"{p}: {exc}") from None
 
 
 def load_ingested(out_dir: str | Path, user_id: str) -> list[MemoryState]:
     """The saved states of one user, in session order (stops at the first gap)."""
     out, k = [], 0
-    while (p := _path(Path(out_dir), user_id, k)).is_file():
-        out.append(MemoryState.from_dict(read_json(p)["state"]))
+    while state_path(Path(out_dir), user_id, k).is_file():
+        out.append(_load_state(Path(out_dir), user_id, k))
         k += 1
     return out
 
@@ -96,9 +142,12 @@ def _check_manifest(out: Path, manifest: dict[str, Any]) -> None:
         atomic_write_json(mpath, manifest)
         return
     old = read_json(mpath)
+    if not isinstance(old, dict):
+        raise DataFileError(f"{mpath}: expected an object (the ingestion's settings), got {type(old).__name__}; "
+                            "the work folder is corrupt, delete it to start over")
     for key in ("system", "model", "users", "batch_users", "max_batch", "seed"):
         if old.get(key) != manifest[key]:
-            raise ValueError(f"{out}: holds an ingestion with a different {key} ({old.get(key)!r} vs "
+            raise ValueError(f"{mpath}: field {key}: holds an ingestion with a different {key} ({old.get(key)!r} vs "
                              f"{manifest[key]!r}); use another out_dir or delete it")
 
 
@@ -117,10 +166,20 @@ def _save_session(out: Path | None, ex: SessionExample, res: Any) -> dict[str, A
                "malformed_outputs": res.malformed_outputs, "prompt_tokens": res.prompt_tokens,
                "completion_tokens": res.completion_tokens, "seconds": round(res.seconds, 4)}
     if out is not None:
-        atomic_write_json(_path(out, ex.user_id, ex.session_index), {
+        atomic_write_json(state_path(out, ex.user_id, ex.session_index, create=True), {
             "user_id": ex.user_id, "session_index": ex.session_index, "session_id": ex.session_id,
             "date": ex.date, "state": res.state_after.to_dict(include_log=True), "summary": summary})
     return summary
+
+
+def _check_unique(episodes: Sequence[Episode]) -> None:
+    """Refuse a user id that appears twice, naming its second position."""
+    seen: set[str] = set()
+    for i, ep in enumerate(episodes):
+        if ep.user_id in seen:
+            raise ValueError(f"ingest_users: episodes[{i}].user_id: duplicate user id {ep.user_id!r}; each user "
+                             "must appear once")
+        seen.add(ep.user_id)
 
 
 def ingest_users(system: Any, episodes: Sequence[Episode], *, out_dir: str | Path | None = None,
@@ -141,8 +200,7 @@ def ingest_users(system: Any, episodes: Sequence[Episode], *, out_dir: str | Pat
             session; an exception stops the run (what an interruption looks like).
         progress: show a tqdm bar.
     """
-    if len({ep.user_id for ep in episodes}) != len(episodes):
-        raise ValueError("ingest_users: duplicate user ids")
+    _check_unique(episodes)
     out = Path(out_dir) if out_dir is not None else None
     model = getattr(getattr(system, "model", None), "name", None)
     manifest = {"system": getattr(system, "name", type(system).__name__), "model": model,
@@ -167,16 +225,15 @@ def ingest_users(system: Any, episodes: Sequence[Episode], *, out_dir: str | Pat
             return ep.initial_state()
         prev = states[ep.user_id][k - 1]
         if prev is None and out is not None:
-            prev = MemoryState.from_dict(read_json(_path(out, ep.user_id, k - 1))["state"])
+            prev = _load_state(out, ep.user_id, k - 1)
             states[ep.user_id][k - 1] = prev
         assert prev is not None, "schedule order guarantees the previous session is done"
         return prev
 
     for ci, chunk in enumerate(chunks):
-        if out is not None and all(_path(out, episodes[u].user_id, k).is_file() for u, k in chunk):
+        if out is not None and all(state_path(out, episodes[u].user_id, k).is_file() for u, k in chunk):
             for u, k in chunk:
-                states[episodes[u].user_id][k] = MemoryState.from_dict(
-                    read_json(_path(out, episodes[u].user_id, k))["state"])
+                states[episodes[u].user_id][k] = _load_state(out, episodes[u].user_id, k)
             result.skipped += len(chunk)
             if bar is not None:
                 bar.update(len(chunk))

@@ -46,6 +46,7 @@ distractor sessions of the Long release are ingested like any other.
 
 from __future__ import annotations
 
+import math
 import dataclasses
 import re
 from collections import Counter, defaultdict
@@ -245,6 +246,17 @@ def _get(obj: Mapping[str, Any], key: str, types: type | tuple[type, ...], where
     return v
 
 
+def _finite(v: int | float, name: str) -> float:
+    """``v`` as a float; an integer too large for one or a NaN/infinite value is refused."""
+    try:
+        f = float(v)
+    except OverflowError:
+        f = math.inf
+    if not math.isfinite(f):
+        raise _Bad(name, f"expected a finite number, got {str(v)[:20]}{'…' if len(str(v)) > 20 else ''}")
+    return f
+
+
 def _list(obj: Mapping[str, Any], key: str, where: str, *, optional: bool = False) -> list[Any]:
     return _get(obj, key, list, where, optional=optional, default=[])
 
@@ -283,7 +295,7 @@ def _point(raw: Any, where: str) -> MemoryPoint:
         memory_source=_get(m, "memory_source", str, where),
         is_update=_bool_str(m["is_update"], f"{where}.is_update"),
         original_memories=tuple(originals),
-        importance=float(_get(m, "importance", (int, float), where)),
+        importance=_finite(_get(m, "importance", (int, float), where), f"{where}.importance"),
         timestamp=_get(m, "timestamp", str, where, optional=True, default=""),
         extra={k: v for k, v in m.items() if k not in _POINT_KEYS},
     )

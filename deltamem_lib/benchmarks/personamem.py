@@ -35,6 +35,7 @@ as a first user turn. PersonaMem has no dates: sessions carry an empty date.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -47,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from ..episodes import Episode, Session, Turn
-from ..io import DataFileError, iter_jsonl
+from ..io import DataFileError, check_input_file, iter_jsonl
 from ..memory import MemoryState
 from .answering import fit_to_context, mcq_messages
 from .protocol import BenchConfig, Plan, Protocol, Questions, sample
@@ -180,6 +181,9 @@ def _parse_row(row: Mapping[str, str], line: int, extra_cols: Sequence[str]) -> 
     except ValueError:
         raise _RowError("distance_to_ref_proportion_in_context",
                         f"expected a percentage like '92.67%', got {prop_raw!r}") from None
+    if not (math.isfinite(prop) and 0.0 <= prop <= 1.0):
+        raise _RowError("distance_to_ref_proportion_in_context",
+                        f"expected a proportion between 0% and 100%, got {prop_raw!r}")
     try:
         options = ast.literal_eval(strs["all_options"])
     except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -221,7 +225,7 @@ def load_personamem_questions(path: str | os.PathLike[str]) -> list[PersonaMemQu
     Raises :class:`~deltamem_lib.io.DataFileError` naming the file, the line, the row
     (``question_id`` when known) and the column when a row cannot be read.
     """
-    p = Path(path)
+    p = check_input_file(path)
     try:
         fh = p.open(encoding="utf-8", newline="")
     except FileNotFoundError:

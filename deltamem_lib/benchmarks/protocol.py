@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from typing import Any
 
 from ..config import setting as _f
 from ..episodes import Episode
-from ..io import Journal
+from ..io import DataFileError, Journal
 from ..memory import MemoryState
 
 __all__ = ["BENCHMARKS", "BENCH_SYSTEMS", "BenchConfig", "Plan", "Protocol", "Questions", "Verdicts", "cost",
@@ -204,9 +205,20 @@ def select(cfg: BenchConfig, path: Path, items: list[Any], key: Callable[[Any], 
     return items[:cfg.conversations] if cfg.conversations else items
 
 
-def cost(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Calls, prompt and completion tokens and seconds summed over journaled records."""
+def cost(records: Iterable[Mapping[str, Any]], *, where: Callable[[int], str] | None = None) -> dict[str, Any]:
+    """Calls, prompt and completion tokens and seconds summed over journaled records.
+
+    A count that is not a finite number of 0 or more (``"x"``, NaN, a bool) is refused naming
+    ``where(i)`` (the file and record of the ``i``-th record) and the field.
+    """
     recs = list(records)
+    for i, r in enumerate(recs):
+        for f in ("prompt_tokens", "completion_tokens", "seconds"):
+            v = r.get(f, 0)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                at = where(i) if where is not None else f"record {i}"
+                raise DataFileError(f"{at}: field {f}: expected a number of 0 or more, got {v!r:.40}; the work "
+                                    "folder is corrupt, delete it to start over")
     return {"calls": len(recs), "prompt_tokens": int(sum(r.get("prompt_tokens", 0) for r in recs)),
             "completion_tokens": int(sum(r.get("completion_tokens", 0) for r in recs)),
             "seconds": round(sum(r.get("seconds", 0.0) for r in recs), 3)}
@@ -232,7 +244,8 @@ class Verdicts:
 
     def cost(self) -> dict[str, Any]:
         """What this judge's calls cost, over every verdict it gave in this work folder."""
-        return cost(v for k, v in self.journal.records.items() if k.startswith(f"{self.name}|"))
+        keys = [k for k in self.journal.records if k.startswith(f"{self.name}|")]
+        return cost((self.journal[k] for k in keys), where=lambda i: f"{self.journal.path}: record {keys[i]}")
 
 
 def model_name(model: Any) -> str | None:

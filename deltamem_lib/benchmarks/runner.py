@@ -40,9 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from ..agent import systems as agent_systems  # looked up at call time: tests replace make_system
-from ..agent.ingest import ingest_users
+from ..agent.ingest import ingest_users, state_path
 from ..config import seed_everything
-from ..io import atomic_write_json, Journal, read_json
+from ..io import DataFileError, Journal, atomic_write_json, read_json
 from ..memory import MemoryState
 from ..models import load_chat_model
 from ..retrieval import get_retriever
@@ -114,16 +114,36 @@ def _ingest(cfg: BenchConfig, models: _Models, episodes: Sequence[Any], work: Pa
                                            related_k=cfg.related_k, allow_delete=cfg.allow_delete)
     res = ingest_users(system, episodes, out_dir=work / "ingest", max_batch=cfg.batch_size, seed=cfg.seed,
                        progress=progress)
-    summaries = []
-    for p in sorted((work / "ingest" / "states").glob("*/*.json")):
-        summaries.append(read_json(p).get("summary") or {})
-    spent = cost(summaries)
+    summaries, files = _ingest_summaries(work / "ingest", episodes)
+    spent = cost(summaries, where=lambda i: files[i])
     spent["sessions"] = spent.pop("calls")
     spent.update(operations=int(sum(s.get("operations", 0) for s in summaries)),
                  invalid_calls=int(sum(s.get("invalid_calls", 0) for s in summaries)),
                  malformed_outputs=int(sum(s.get("malformed_outputs", 0) for s in summaries)),
                  computed_now=res.processed, resumed=res.skipped)
     return res.states, spent, model_name(model)
+
+
+def _ingest_summaries(ingest: Path, episodes: Sequence[Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The per-session summaries of these users' saved states (other folders are ignored), with
+    their files; a summary that is not an object of counts is refused naming file and field."""
+    summaries, files = [], []
+    for ep in episodes:
+        for k in range(len(ep.sessions)):
+            p = state_path(ingest, ep.user_id, k)
+            rec = read_json(p)
+            summary = rec.get("summary") if isinstance(rec, dict) else None
+            if not isinstance(summary, dict):
+                raise DataFileError(f"{p}: field summary: expected an object, got {type(summary).__name__}; the "
+                                    "work folder is corrupt, delete it to start over")
+            for f in ("operations", "invalid_calls", "malformed_outputs"):
+                v = summary.get(f, 0)
+                if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                    raise DataFileError(f"{p}: field summary.{f}: expected a whole number of 0 or more, got "
+                                        f"{v!r:.40}; the work folder is corrupt, delete it to start over")
+            summaries.append(summary)
+            files.append(str(p))
+    return summaries, files
 
 
 def _answer_pending(journal: Journal, keys: Sequence[str], prompts: Sequence[list[dict[str, str]]], model: Any,
@@ -224,7 +244,7 @@ def _run(cfg: BenchConfig, models: _Models, work: Path, progress: bool, data_sha
     judge = models.judge if protocol.judged else None
     metrics, per_question, judge_cost = protocol.score(cfg, plan, asked, answers, judge, work, not_computed)
     data = {"path": str(Path(cfg.data)), "sha256": data_sha256, **plan.data}
-    spent = {"ingest": ingest_cost, "answer": cost(answers[k] for k in asked.keys), "judge": judge_cost}
+    spent = {"ingest": ingest_cost, "answer": cost((answers[k] for k in asked.keys), where=lambda i: f"{answers.path}: record {asked.keys[i]}"), "judge": judge_cost}
     return {"labels": _labels(cfg, system_model, model_name(amodel), model_name(judge), retriever), "data": data,
             "metrics": metrics, "not_computed": not_computed, "cost": spent, "per_question": per_question}
 

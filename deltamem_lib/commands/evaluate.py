@@ -19,7 +19,7 @@ from typing import Any
 
 from ..agent.harness import evaluate_system, select_sessions
 from ..agent.systems import SYSTEMS, make_system
-from ..argtypes import int_at_least, nonnegative_int, positive_int
+from ..argtypes import int_at_least, nonnegative_int, positive_int, similarity_name
 from ..config import seed_everything
 from ..episodes import load_episodes
 from ..io import atomic_write_json
@@ -45,7 +45,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--retriever", default="auto", choices=["auto", "embedding", "lexical"],
                    help="search_memory backend")
     p.add_argument("--no-delete", action="store_true", help="the no-DELETE ablation")
-    p.add_argument("--similarity", default="lexical", help="MLD similarity: lexical or embedding")
+    p.add_argument("--similarity", default="lexical", type=similarity_name,
+                   help="MLD similarity: lexical, exact, embedding or embedding:<model id>")
     p.add_argument("--device", default="auto", help="torch device for a local model")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the session sample and of sampling")
     p.add_argument("--transcripts", action="store_true", help="also save each session's transcript")

@@ -26,6 +26,8 @@ import sys
 from typing import Any
 
 from ..config import PROJECT_ROOT, load_profile, pick_device
+from ..io import atomic_write_json, read_json
+from ..training.seeds import collect_seeds
 from ..training.settings import ABLATIONS, TrainConfig
 
 
@@ -115,9 +117,6 @@ def collect(paths: list[str], out_file: str | None = None) -> int:
     """``--collect-seeds``: the seeds file of runs that differ only in their seed (written to
     ``out_file``, default ``results/04_rl_training_<profile>_seeds.json``)."""
     from pathlib import Path
-
-    from ..io import atomic_write_json, read_json
-    from ..training.seeds import collect_seeds
 
     seeds = collect_seeds([read_json(p) for p in paths])
     out = Path(out_file) if out_file else PROJECT_ROOT / "results" / f"04_rl_training_{seeds['profile']}_seeds.json"

@@ -26,12 +26,18 @@ What a call does when the server misbehaves:
 * HTTP 401/403/404/400, a body that is not UTF-8 JSON and a JSON reply without
   ``choices[0].message`` are not retried;
 * every failure ends in :class:`~deltamem_lib.models.base.BackendError` whose message names
-  the URL (without secrets), what went wrong and what to do.
+  the URL (without secrets), what went wrong and what to do;
+* a reply longer than ``max_reply_chars`` characters (default 100,000; also
+  ``DELTAMEM_OPENAI_MAX_REPLY_CHARS``) — its text or one tool call's arguments, or a body
+  beyond what such a reply can take — is not kept: the call returns an empty answer counted
+  as one malformed output (``finish_reason="length"``), so a runaway server can neither fill
+  the memory nor write megabytes into a results file.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import threading
@@ -40,6 +46,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ..redaction import redact, register
 from .base import BackendError, ChatModel, ChatResponse, Messages
 from .parsing import loads_lenient, parse_tool_calls
 
@@ -48,6 +55,14 @@ __all__ = ["OpenAIChatModel", "to_openai_messages"]
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _PLACEHOLDER_KEY = "EMPTY"  # local servers take any key; the client refuses an empty one
 _MAX_BACKOFF = 8.0
+DEFAULT_MAX_REPLY_CHARS = 100_000
+
+
+class _TooLong(Exception):
+    """The server's body grew past what a reply of ``max_reply_chars`` characters can take."""
+
+
+_TOO_LONG_REPLY: dict[str, Any] = {}  # what _attempt returns for such a body (compared by identity)
 
 
 class _Retryable(Exception):
@@ -113,11 +128,16 @@ class OpenAIChatModel(ChatModel):
         concurrency: requests in flight during :meth:`chat_batch`.
         retries: extra attempts after a timeout, a connection failure, a partial body,
             HTTP 429 or HTTP 5xx (with exponential back-off).
+        max_reply_chars: longest reply text (or tool-call arguments) kept; a longer reply
+            counts as one malformed output with an empty answer.
     """
 
     def __init__(self, model: str, *, base_url: str = DEFAULT_BASE_URL, api_key: str = "", timeout: float = 120.0,
-                 concurrency: int = 4, retries: int = 2) -> None:
+                 concurrency: int = 4, retries: int = 2, max_reply_chars: int = DEFAULT_MAX_REPLY_CHARS) -> None:
         super().__init__()
+        if isinstance(max_reply_chars, bool) or not isinstance(max_reply_chars, int) or max_reply_chars < 1:
+            raise ValueError(f"max_reply_chars must be a whole number above 0, got {max_reply_chars!r}")
+        self.max_reply_chars = max_reply_chars
         if not model:
             raise ValueError("give the server's model name, e.g. 'openai:gpt-4o-mini'")
         if not (isinstance(timeout, (int, float)) and timeout > 0):
@@ -127,6 +147,12 @@ class OpenAIChatModel(ChatModel):
         self.__url = base_url.rstrip("/")
         self.base_url, url_secrets = _split_url_secrets(self.__url)
         self.__secrets = sorted({x for x in [self.__key, *url_secrets] if x and len(x) >= 4}, key=len, reverse=True)
+        # every file writer and error line of this process now removes the key and URL password
+        try:
+            user = urllib.parse.urlsplit(self.__url).username
+        except ValueError:
+            user = None
+        register(self.__key, *[x for x in url_secrets if x != user])
         self.timeout = float(timeout)
         self.concurrency = max(1, concurrency)
         self.retries = max(0, retries)
@@ -139,6 +165,11 @@ class OpenAIChatModel(ChatModel):
         """Read base URL and key from ``DELTAMEM_OPENAI_*`` or ``OPENAI_*`` variables."""
         base = os.environ.get("DELTAMEM_OPENAI_BASE_URL") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
         key = os.environ.get("DELTAMEM_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY") or ""
+        cap = os.environ.get("DELTAMEM_OPENAI_MAX_REPLY_CHARS", "")
+        if cap and "max_reply_chars" not in kwargs:
+            if not cap.isdigit() or int(cap) < 1:
+                raise ValueError(f"DELTAMEM_OPENAI_MAX_REPLY_CHARS={cap!r}: expected a whole number above 0")
+            kwargs["max_reply_chars"] = int(cap)
         return cls(model, base_url=base, api_key=key, **kwargs)
 
     def __repr__(self) -> str:
@@ -161,10 +192,10 @@ class OpenAIChatModel(ChatModel):
         self.__lock = threading.Lock()
 
     def _redact(self, text: str) -> str:
-        """``text`` with the key and any secret of the base URL replaced by ``***``."""
+        """``text`` with the key and any secret of the base URL replaced by ``***`` (also JSON-escaped)."""
         for secret in self.__secrets:
             text = text.replace(secret, "***")
-        return text
+        return redact(text)
 
     def _redact_value(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -201,14 +232,19 @@ class OpenAIChatModel(ChatModel):
 
         client = self._client()  # built (and openai imported) before the clock starts
         box: dict[str, Any] = {}
+        body_cap = 12 * self.max_reply_chars + (1 << 16)  # JSON escapes take up to 6 bytes a character, twice
         cancelled = threading.Event()
 
         def work() -> None:
             try:
                 with client.chat.completions.with_streaming_response.create(**payload) as resp:
-                    chunks = []
+                    chunks, size = [], 0
                     for chunk in resp.iter_bytes():
                         if cancelled.is_set():
+                            return
+                        size += len(chunk)
+                        if size > body_cap:  # stop reading: the reply is over the cap whatever follows
+                            box["error"] = _TooLong()
                             return
                         chunks.append(chunk)
                     box["body"] = b"".join(chunks)
@@ -224,6 +260,8 @@ class OpenAIChatModel(ChatModel):
         exc = box.get("error")
         if exc is None:
             return self._decode(box["body"], url)
+        if isinstance(exc, _TooLong):
+            return _TOO_LONG_REPLY
         if isinstance(exc, openai.APIStatusError):
             return self._status_error(exc, url)
         if isinstance(exc, openai.APITimeoutError):
@@ -301,8 +339,11 @@ class OpenAIChatModel(ChatModel):
         if tools:
             payload["tools"] = [t if "function" in t else {"type": "function", "function": t} for t in tools]
         t0 = time.perf_counter()
-        reply = self._redact_value(self._post(payload))  # a reply that echoes a secret never leaves here
+        raw = self._post(payload)
         seconds = time.perf_counter() - t0
+        if raw is _TOO_LONG_REPLY:
+            return self._too_long(seconds)
+        reply = self._redact_value(raw)  # a reply that echoes a secret never leaves here
         url = f"{self.base_url}/chat/completions"
         choice = reply.get("choices") if isinstance(reply, dict) else None
         choice = choice[0] if isinstance(choice, list) and choice else None
@@ -312,6 +353,11 @@ class OpenAIChatModel(ChatModel):
             raise BackendError(f"{url}: unexpected answer, expected {{'choices': [{{'message': {{'content': str, "
                                f"'tool_calls': list}}}}]}}, got {json.dumps(reply)[:200]}")
         content = msg.get("content") or ""
+        if len(content) > self.max_reply_chars or any(
+                len(str(tc.get("function", {}).get("arguments", "") if isinstance(tc, dict)
+                        and isinstance(tc.get("function"), dict) else "")) > self.max_reply_chars
+                for tc in msg.get("tool_calls") or []):
+            return self._too_long(seconds)
         calls, malformed = [], 0
         for tc in msg.get("tool_calls") or []:
             f = tc.get("function") if isinstance(tc, dict) else None
@@ -333,17 +379,24 @@ class OpenAIChatModel(ChatModel):
             known = {t.get("function", t).get("name") for t in tools or []} or None
             parsed = parse_tool_calls(content, known_tools=known)
             content, calls, malformed = parsed.content, parsed.calls, len(parsed.malformed)
+        calls = self._redact_value(calls)  # decoded arguments may spell a secret that was escaped before
         usage = reply.get("usage") if isinstance(reply.get("usage"), dict) else {}
 
         def _count(key: str) -> int:
             v = usage.get(key)
-            return int(v) if isinstance(v, (int, float)) and v == v else 0
+            return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 \
+                else 0
 
         finish = choice.get("finish_reason")
         return ChatResponse(text=content, tool_calls=calls, prompt_tokens=_count("prompt_tokens"),
                             completion_tokens=_count("completion_tokens"), seconds=seconds,
                             raw_text=msg.get("content") or "", malformed_tool_calls=malformed,
                             finish_reason=finish if isinstance(finish, str) else None)
+
+    def _too_long(self, seconds: float) -> ChatResponse:
+        """The answer to a reply over ``max_reply_chars``: empty, one malformed output."""
+        return ChatResponse(text="", tool_calls=[], seconds=seconds, raw_text="", malformed_tool_calls=1,
+                            finish_reason="length")
 
     def _generate(self, batch: list[Messages], *, max_new_tokens: int, temperature: float,
                   tools: list[dict[str, Any]] | None, seed: int | None) -> list[ChatResponse]:

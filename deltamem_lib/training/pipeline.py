@@ -17,10 +17,17 @@ Folder layout under ``out_dir``: ``config.json``, ``metrics.jsonl``, ``sft/``, `
 ``ablations/<name>/``, ``eval/<label>.json``, ``results/04_rl_training_<profile>.json``,
 ``figures/04_reward_dynamics_<profile>.png`` and ``figures/04_before_after_<profile>.png``
 (each with the numbers as ``.json``).
+
+The folder also holds ``deltamem_run.json``, the run's manifest: it marks the folder as a run
+of this program and lists the entries a fresh start removes (:data:`RUN_ENTRIES`); a folder
+without it (and without a run's ``config.json``) is never cleared, and nothing else in the
+folder is touched. While a run is open its folder is locked (``.lock``, as bench work
+folders are), so a second ``deltamem train --resume`` on it stops at once.
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import os
 import platform
@@ -34,6 +41,7 @@ from ..config import pick_device
 from ..episodes import parse_rl_row
 from ..hardware import DeviceCaps, device_caps
 from ..io import atomic_write_json, read_json
+from ..workdir import WorkDirLock
 from .datasets import TrainingData, prepare_data, prompt_rows
 from .decisions import decision_report, kind_probabilities, separation
 from .gpu import preflight
@@ -52,6 +60,13 @@ NOTEBOOK = "04_rl_training"
 #: what was trained (e.g. ``deltamem train --resume --ablation outcome_reward`` after a main run).
 RESUMABLE_CHANGES = frozenset({"ablations", "ablation_eval_sessions", "eval_sessions", "eval_batch_size",
                                "eval_base", "bootstrap_samples"})
+
+
+#: What a run writes under its folder and a fresh start removes (results/ and figures/ are
+#: overwritten, not removed).
+RUN_ENTRIES = ("sft", "grpo", "ablations", "eval", "metrics.jsonl", "config.json")
+RUN_MANIFEST = "deltamem_run.json"
+_HELD_LOCKS: dict[str, Any] = {}
 
 
 def results_name(profile: str) -> str:
@@ -356,6 +371,69 @@ class Run:
         return self.results()
 
 
+def _lock_run_folder(out: Path) -> None:
+    """Hold ``out/.lock`` for the rest of this process (kept when this process opens the run again)."""
+    key = str(out.resolve())
+    if key not in _HELD_LOCKS:
+        if not _HELD_LOCKS:
+            atexit.register(_release_run_locks)
+        _HELD_LOCKS[key] = WorkDirLock(out, what="--out").acquire()
+
+
+def _release_run_locks() -> None:
+    """Release the run folders this process holds (at exit; the kernel would drop them anyway)."""
+    while _HELD_LOCKS:
+        _HELD_LOCKS.popitem()[1].release()
+
+
+def _run_entries(out: Path) -> list[str]:
+    """The entries of the run in ``out`` a fresh start may remove; refuses a folder that is not a run.
+
+    An absent or empty folder (the lock file aside) has none. A folder holding other files is a
+    run if its manifest says so, or (runs made before manifests) if its ``config.json`` loads as
+    a :class:`TrainConfig`; otherwise it is refused and nothing is touched.
+    """
+    if not out.is_dir():
+        if out.exists():
+            raise ValueError(f"{out}: is a file, not a run folder; choose another --out")
+        return []
+    present = [p.name for p in out.iterdir() if p.name != ".lock"]
+    if not present:
+        return []
+    manifest = out / RUN_MANIFEST
+    if manifest.is_file():
+        rec = read_json(manifest)
+        entries = rec.get("entries") if isinstance(rec, dict) else None
+        if (not isinstance(rec, dict) or rec.get("program") != "deltamem train" or not isinstance(entries, list)
+                or not all(isinstance(e, str) and e in RUN_ENTRIES for e in entries)):
+            raise ValueError(f"{manifest}: field entries: not the manifest of a deltamem training run; the folder "
+                             "is left as it is, choose another --out")
+        return entries
+    config = out / "config.json"
+    if config.is_file():
+        try:
+            TrainConfig.load(config)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"{config}: not the settings of a deltamem training run ({exc}); the folder is left "
+                             "as it is, choose another --out") from None
+        return list(RUN_ENTRIES)
+    raise ValueError(f"{out}: holds files ({', '.join(sorted(present)[:3])}{', …' if len(present) > 3 else ''}) but "
+                     f"is not a deltamem training run (no {RUN_MANIFEST} or config.json); nothing was removed, "
+                     "choose an empty or new --out")
+
+
+def _clear_run(out: Path, entries: list[str]) -> None:
+    """Remove the entries a run wrote (only names of :data:`RUN_ENTRIES`); everything else stays."""
+    import shutil
+
+    for sub in entries:
+        p = out / sub
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        elif p.exists() or p.is_symlink():
+            p.unlink()
+
+
 def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str | None = None, progress: bool = False,
               log: Callable[[str], None] | None = None, fresh: bool | str = False,
               results_dir: str | os.PathLike[str] | None = None,
@@ -377,9 +455,6 @@ def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str 
       trains anew);
     * ``True`` — always clear it and start afresh.
     """
-    import shutil
-
-
     if fresh not in (True, False, "changed"):
         raise ValueError(f"fresh must be True, False or 'changed', got {fresh!r}")
     device = device or pick_device()
@@ -387,7 +462,11 @@ def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str 
     log = log or (lambda m: None)
     out = Path(out_dir)
     saved = out / "config.json"
-    clear = fresh is True and out.exists()
+    main = int(os.environ.get("RANK", "0")) == 0
+    if main:
+        _lock_run_folder(out)
+    entries = _run_entries(out)
+    clear = fresh is True and bool(entries)
     if saved.is_file() and fresh is not True:
         old = TrainConfig.load(saved).to_dict()
         diff = sorted(k for k, v in cfg.to_dict().items() if old.get(k) != v and k not in RESUMABLE_CHANGES)
@@ -399,14 +478,11 @@ def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str 
                              "folder or start afresh (--fresh)")
         else:
             log(f"resuming the run in {out} (same settings)")
-    if clear and int(os.environ.get("RANK", "0")) == 0:
-        for sub in ("sft", "grpo", "ablations", "eval", "metrics.jsonl", "config.json"):
-            p = out / sub
-            if p.is_dir():
-                shutil.rmtree(p)
-            elif p.exists():
-                p.unlink()
+    if clear and main:
+        _clear_run(out, entries)
     out.mkdir(parents=True, exist_ok=True)
+    if main:
+        atomic_write_json(out / RUN_MANIFEST, {"program": "deltamem train", "entries": list(RUN_ENTRIES)})
     cfg.save(saved)
     return Run(cfg, out, device=device, progress=progress, log=log, results_dir=results_dir,
                figures_dir=figures_dir)

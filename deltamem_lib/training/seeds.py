@@ -22,8 +22,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 __all__ = ["COMPARED", "collect_seeds", "pooled_bootstrap"]
 
 #: The comparisons every seed reports: (trained stage, reference).
@@ -37,6 +35,8 @@ def pooled_bootstrap(diffs: Sequence[Sequence[float]], *, n_boot: int = 2000, se
     Args:
         diffs: one row per seed, one column per held-out session (the same sessions in every row).
     """
+    import numpy as np  # kept out of the command line's start-up
+
     d = np.asarray(diffs, dtype=float)
     if d.ndim != 2 or d.shape[0] < 1 or d.shape[1] < 1:
         raise ValueError(f"need a seeds × sessions table of differences, got shape {d.shape}")

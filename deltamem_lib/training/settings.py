@@ -17,7 +17,6 @@ comment per option, so a run means the same thing under another TRL version.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 
 from ..config import setting as _f
 from ..hardware import DeviceCaps, best_precision, device_caps
-from ..io import atomic_write_json
+from ..io import DataFileError, atomic_write_json, read_json
 
 __all__ = ["ABLATIONS", "TrainConfig", "apply_ablation", "grpo_config", "precision_flags", "resolve_precision",
            "sft_config"]
@@ -239,7 +238,10 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> TrainConfig:
-        return cls.from_params(json.loads(Path(path).read_text(encoding="utf-8")))
+        data = read_json(path)
+        if not isinstance(data, dict):
+            raise DataFileError(f"{path}: expected an object of settings, got {type(data).__name__}")
+        return cls.from_params(data)
 
 
 #: Ablations as config changes. Each is a short GRPO run from the same SFT adapter, scored
