@@ -62,17 +62,19 @@ def flops_per_group(mc: dict, *, prompt: float, completion: float, g: int, lora_
             "total": gen + fwd_prompt + fwd_comp + bwd}
 
 
-def matmul_rate(seconds: float = 3.0) -> float:
-    """Measured fp32 matrix-multiply FLOP/s at the model's shapes, on the threads torch uses."""
+def matmul_rate(seconds: float = 3.0) -> tuple[float, float]:
+    """Measured fp32 matrix-multiply rate at the model's shapes, on the threads torch uses:
+    (FLOP per wall second, FLOP per CPU second of this process)."""
     import torch
 
     a, b = torch.randn(2048, 576), torch.randn(576, 1536)
     a @ b
-    n, t0 = 0, time.perf_counter()
+    n, t0, c0 = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - t0 < seconds:
         a @ b
         n += 1
-    return n * 2 * 2048 * 576 * 1536 / (time.perf_counter() - t0)
+    flop = n * 2 * 2048 * 576 * 1536
+    return flop / (time.perf_counter() - t0), flop / max(time.process_time() - c0, 1e-9)
 
 
 def prompt_lengths(cfg, data) -> list[int]:
@@ -221,9 +223,11 @@ def bound(cfg, model_path: str, plens: list[int], modes: dict) -> dict:
     g, p = cfg.num_generations, statistics.median(plens)
     once = flops_per_group(mc, prompt=p, completion=comp, g=g, lora_layers=cfg.lora_layers, shared=True)
     each = flops_per_group(mc, prompt=p, completion=comp, g=g, lora_layers=cfg.lora_layers, shared=False)
-    rate = matmul_rate()
+    rate, cpu_rate = matmul_rate()
     return {"bound": {
         "matmul_gflops": round(rate / 1e9, 1), "load_1min_at_matmul": round(os.getloadavg()[0], 2),
+        "matmul_gflop_per_cpu_s": round(cpu_rate / 1e9, 1),
+        "rollouts_per_cpu_s_prompt_once": round(cpu_rate / (once["total"] / g), 3),
         "prompt_tokens": p, "completion_tokens": round(comp, 1),
         "gflop_per_rollout_prompt_once": round(once["total"] / g / 1e9, 2),
         "gflop_per_rollout_prompt_per_rollout": round(each["total"] / g / 1e9, 2),
