@@ -11,6 +11,7 @@ The paper's "DeltaMem-RL" trains the memory agent with GRPO on the state-transit
   ``invalid_calls``, ``format``) following TRL's contract;
 * :mod:`.outcome` — the deterministic probe-question reader behind the outcome reward;
 * :mod:`.trainers` — :func:`run_sft` and :func:`run_grpo` with checkpoints and resume;
+* :mod:`.prefix_grpo` — TRL's GRPO trainer with each group's shared prompt run once (exact);
 * :mod:`.metrics` — the per-step ``metrics.jsonl`` callback;
 * :mod:`.heldout` — held-out evaluation and the paired bootstrap;
 * :mod:`.plots` — the figures a run writes: reward dynamics (the paper's Figure 2), before/after;

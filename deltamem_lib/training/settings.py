@@ -94,6 +94,9 @@ class TrainConfig:
     mask_truncated_completions: bool = _f(False, "leave completions cut by max_completion_length out of the loss")
     multi_objective_aggregation: str = _f("sum_then_normalize", "combine reward components: sum_then_normalize or normalize_then_sum")
     max_tool_calling_iterations: int = _f(4, "ReAct: tool-calling turns per rollout (TRL's default: unlimited)")
+    share_prompt_prefix: bool = _f(True, "one-shot agent without vLLM, on a CPU: run each group's shared prompt once, at "
+                                   "generation and in the loss (exact; PrefixSharingGRPOTrainer); False: TRL's "
+                                   "GRPOTrainer as is (always on a GPU, until the GPU smoke test has measured it there)")
     gradient_checkpointing: bool = _f(False, "recompute activations in the backward pass (saves GPU memory, slower on CPU)")
     logging_steps: int = _f(1, "log metrics every N steps")
     save_steps: int = _f(1, "write a checkpoint every N GRPO steps (resume continues from the last one)")

@@ -5,11 +5,13 @@
 * :func:`run_sft` — TRL ``SFTTrainer`` on the pre-tokenised gold targets
   (:func:`~deltamem_lib.training.datasets.sft_records`), loss on the assistant's tokens only;
 * :func:`run_grpo` — TRL ``GRPOTrainer``: one prompt = one session, ``num_generations``
-  rollouts per prompt, rewards from :mod:`.rewards`. The ReAct agent trains through
-  ``environment_factory`` (one :class:`~deltamem_lib.agent.env.MemoryEnv` per rollout, started
-  from the gold state before the session, whose ``get_reward`` is ``r_trans``); the one-shot
-  agent answers in one turn, so its rollouts are applied by the reward functions through the
-  same environment class.
+  rollouts per prompt, rewards from :mod:`.rewards` (the one-shot agent through
+  :class:`~deltamem_lib.training.prefix_grpo.PrefixSharingGRPOTrainer` when
+  ``share_prompt_prefix``, on a CPU: the same step, each group's shared prompt run once at
+  generation and in the loss). The ReAct agent trains through ``environment_factory`` (one
+  :class:`~deltamem_lib.agent.env.MemoryEnv` per rollout, started from the gold state before
+  the session, whose ``get_reward`` is ``r_trans``); the one-shot agent answers in one turn,
+  so its rollouts are applied by the reward functions through the same environment class.
 
 GRPO in one paragraph: for each prompt, sample a *group* of G rollouts, score each, and use
 the reward's deviation from the group mean (divided by the group's std) as the advantage of
@@ -321,9 +323,12 @@ def run_grpo(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[st
     if cfg.agent == "react":
         kwargs["environment_factory"] = _env_factory(cfg, owns_reward=owns)
         funcs = [_count_unknown_tools(f) for f in funcs]
+    trainer_cls = GRPOTrainer
+    if cfg.share_prompt_prefix and cfg.agent == "oneshot" and not cfg.use_vllm and device == "cpu":
+        from .prefix_grpo import PrefixSharingGRPOTrainer as trainer_cls  # same step, each prompt run once
     precision, held = resolve_precision(cfg, device), [model]
     with _quiet_warnings(), _guarded(held, precision):
-        trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=args,
+        trainer = trainer_cls(model=model, reward_funcs=funcs, args=args,
                               train_dataset=Dataset.from_list(prompt_rows(grpo_rows(data.train_rows, cfg), cfg)),
                               processing_class=tok,
                               callbacks=[MetricsLogger(metrics_path, phase=phase, progress=progress,
