@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from . import __version__, commands
 from .cli_errors import report_error
+from .redaction import redacted_output
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,10 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 0 if args.command is None else 2
-    try:
-        return int(func(args) or 0)
-    except (Exception, KeyboardInterrupt) as exc:  # one clear line, no traceback (cli_errors.py)
-        return report_error(args.command, exc, debug=args.debug)
+    with redacted_output():  # no registered secret reaches the terminal (redaction.py)
+        try:
+            return int(func(args) or 0)
+        except (Exception, KeyboardInterrupt) as exc:  # one clear line, no traceback (cli_errors.py)
+            return report_error(args.command, exc, debug=args.debug)
 
 
 if __name__ == "__main__":  # pragma: no cover

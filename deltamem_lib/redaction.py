@@ -1,8 +1,9 @@
 """Secrets never reach a file or the terminal: one registry, applied to everything written.
 
 An API key is read from the environment (:mod:`deltamem_lib.models.openai_backend`) and
-registered here. Every writer of :mod:`deltamem_lib.io` and the command's error line pass
-their final text through :func:`redact`, which replaces each registered secret by ``***`` —
+registered here. Every writer of :mod:`deltamem_lib.io`, the command's error line and, while a
+command runs, everything it prints (:func:`redacted_output`) pass their final text through
+:func:`redact`, which replaces each registered secret by ``***`` —
 in its plain form *and* in the forms JSON can spell it (``sk\\u002d…``, ``\\/``, ``\\"``), so a
 key a model echoes back escaped inside a tool call's arguments is caught whether the text is
 still escaped or already decoded.
@@ -10,10 +11,14 @@ still escaped or already decoded.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sys
 import threading
+from collections.abc import Iterator
+from typing import Any, TextIO
 
-__all__ = ["redact", "redact_value", "register"]
+__all__ = ["RedactingStream", "redact", "redact_value", "redacted_output", "register"]
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -63,3 +68,33 @@ def redact_value(value: object) -> object:
     if isinstance(value, (list, tuple)):
         return [redact_value(v) for v in value]
     return value
+
+
+class RedactingStream:
+    """A text stream that passes everything written through :func:`redact` (the terminal side:
+    ``print``, progress bars and log lines of a command)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text))
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:  # flush, isatty, fileno, encoding … of the real stream
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def redacted_output() -> Iterator[None]:
+    """Redact what is printed to ``sys.stdout`` and ``sys.stderr`` while the block runs."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = RedactingStream(saved[0]), RedactingStream(saved[1])  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved

@@ -521,3 +521,30 @@ def test_a_journal_line_python_cannot_parse_is_refused_naming_file_and_line(tmp_
     with pytest.raises(DataFileError, match=r"answers\.jsonl: line 1: ") as info:
         Journal(p)
     assert problem in str(info.value)
+
+
+def test_what_a_command_prints_is_redacted_too(tmp_path, capsys):
+    """Progress and result lines go through the same redaction as files and the error line."""
+    import json
+
+    from deltamem_lib.cli import main
+    from deltamem_lib.redaction import redacted_output, register
+
+    secret = "sk-printed-0123456789abcdef"
+    register(secret)
+    with redacted_output():
+        print(f"key {secret} and escaped {json.dumps(secret).replace('-', chr(92) + 'u002d')}")
+    out = capsys.readouterr().out
+    assert secret not in out and "u002d" not in out and out.count("***") == 2
+    runs = []
+    for s in (0, 1):
+        p = tmp_path / f"r{s}.json"
+        p.write_text(json.dumps({"profile": "cpu", "model": "m", "data": {}, "training_seconds": 1.0,
+                                 "config": {"seed": s}, "comparisons": {},
+                                 "per_session": {k: {"keys": ["a/b"], "r_trans": [0.5]}
+                                                 for k in ("no-op", "sft", "sft+grpo")}}))
+        runs.append(str(p))
+    target = tmp_path / f"{secret}.json"  # a path that holds the secret is printed by the command
+    assert main(["train", "--collect-seeds", *runs, "--out", str(target)]) == 0
+    printed = capsys.readouterr().out
+    assert "seeds file:" in printed and secret not in printed and "***" in printed
