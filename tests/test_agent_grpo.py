@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from tiny_models import tiny_llama_config
 
 pytestmark = pytest.mark.slow
 
@@ -19,7 +20,7 @@ def test_one_grpo_step_through_the_memory_env(tmp_path):
     os.environ["TRL_EXPERIMENTAL_SILENCE"] = "1"
     import torch
     from datasets import Dataset
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
     from trl import GRPOConfig, GRPOTrainer
 
     from deltamem_lib.agent.env import make_env_factory
@@ -29,9 +30,7 @@ def test_one_grpo_step_through_the_memory_env(tmp_path):
     from deltamem_lib.models.smollm2 import smollm2_tokenizer
 
     tok = smollm2_tokenizer()
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=2048,
-                      pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id)
+    cfg = tiny_llama_config(tok)
     torch.manual_seed(0)
     model = LlamaForCausalLM(cfg)
     rows = with_prompt_column(rl_rows(toy_episodes()))[:2]  # toy1-s1 (UPDATE m1 + ADD), toy1-s2 (DELETE m3)

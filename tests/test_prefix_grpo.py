@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from tiny_models import tiny_llama_config
 
 pytestmark = pytest.mark.slow
 
@@ -26,16 +27,14 @@ def trainer(tmp_path_factory):
     import torch
     from datasets import Dataset
     from peft import LoraConfig, get_peft_model
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
     from trl import GRPOConfig
 
     from deltamem_lib.models.smollm2 import smollm2_tokenizer
     from deltamem_lib.training.prefix_grpo import PrefixSharingGRPOTrainer
 
     tok = smollm2_tokenizer()
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                      pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id)
+    cfg = tiny_llama_config(tok, heads=4, kv_heads=2, max_positions=512)
     torch.manual_seed(0)
     model = get_peft_model(LlamaForCausalLM(cfg), LoraConfig(
         r=4, lora_alpha=8, target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",

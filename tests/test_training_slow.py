@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from tiny_models import tiny_llama_config
 
 pytestmark = pytest.mark.slow
 
@@ -16,15 +17,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     from deltamem_lib.models.smollm2 import smollm2_tokenizer
 
     tok = smollm2_tokenizer()
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=2048,
-                      pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id,
-                      tie_word_embeddings=True)
+    cfg = tiny_llama_config(tok, tie_word_embeddings=True)
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp("tiny")
     LlamaForCausalLM(cfg).save_pretrained(folder)
