@@ -24,12 +24,12 @@ from pathlib import Path
 
 from deltamem_lib.config import load_profile
 from deltamem_lib.io import atomic_write_json, read_json
-from deltamem_lib.training.datasets import prepare_data, prompt_rows
-from deltamem_lib.training.decisions import decision_report, kind_probabilities, separation
+from deltamem_lib.training.datasets import prepare_data
+from deltamem_lib.training.decisions import adapter_kind_probabilities, decision_report, separation
 from deltamem_lib.training.heldout import evaluate_model, evaluate_noop
 from deltamem_lib.training.pipeline import NOTEBOOK
 from deltamem_lib.training.settings import TrainConfig
-from deltamem_lib.training.trainers import load_policy, run_sft
+from deltamem_lib.training.trainers import run_sft
 
 #: The single-change level on the cpu profile: enough users for >= 60 held-out sessions of each kind.
 LEVEL = {"level": "single", "train_users": 400, "test_users": 120, "sessions_per_user": 8,
@@ -48,11 +48,7 @@ def decisions(cfg: TrainConfig, adapter: Path | None, label: str, rows: list, ex
     t0 = time.perf_counter()
     kinds = [r["kind"] for r in rows]
     res = evaluate_model(cfg, examples, rows, adapter=adapter, label=label, cache=out / f"eval_{label}.json")
-    model, tok = load_policy(cfg, adapter=adapter, trainable=False)
-    if adapter is not None:
-        model = model.merge_and_unload()
-    probs = kind_probabilities(model, tok, [r["prompt"] for r in prompt_rows(rows, cfg)],
-                               chat_template_kwargs=cfg.chat_template_kwargs())
+    probs = adapter_kind_probabilities(cfg, adapter, rows)
     return {"label": label, "r_trans": res["r_trans_mean"], "r_trans_sem": res["r_trans_sem"],
             **decision_report(res["per_session"], kinds), **separation(probs, kinds),
             "seconds": round(time.perf_counter() - t0, 1)}

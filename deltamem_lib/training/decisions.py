@@ -30,8 +30,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..synthesis.levels import KINDS
+from .datasets import prompt_rows
+from .trainers import load_policy
 
-__all__ = ["PREDICTED", "decision_report", "kind_probabilities", "predicted_kind", "separation"]
+__all__ = ["PREDICTED", "adapter_kind_probabilities", "decision_report", "kind_probabilities", "predicted_kind",
+           "separation"]
 
 #: What a greedy answer can decide: the four kinds, several operations, or nothing readable.
 PREDICTED = (*KINDS, "multi", "malformed")
@@ -160,6 +163,17 @@ def kind_probabilities(model: Any, tokenizer: Any, prompts: Sequence[Sequence[Ma
     finally:
         model.train(was_training)
     return out
+
+
+def adapter_kind_probabilities(cfg: Any, adapter: Any, rows: Sequence[Mapping[str, Any]], *,
+                               device: str = "cpu") -> list[list[float]]:
+    """:func:`kind_probabilities` of a config's policy with ``adapter`` (None: the base model,
+    LoRA merged for speed) on single-change rows, with the config's one-shot prompts."""
+    model, tok = load_policy(cfg, device=device, adapter=adapter, trainable=False)
+    if adapter is not None:
+        model = model.merge_and_unload()
+    return kind_probabilities(model, tok, [r["prompt"] for r in prompt_rows(rows, cfg)],
+                              batch_size=cfg.eval_batch_size, chat_template_kwargs=cfg.chat_template_kwargs())
 
 
 def separation(probs: Sequence[Sequence[float]], kinds: Sequence[str]) -> dict[str, Any]:

@@ -42,15 +42,15 @@ from ..episodes import parse_rl_row
 from ..hardware import DeviceCaps, device_caps
 from ..io import atomic_write_json, read_json
 from ..workdir import WorkDirLock
-from .datasets import TrainingData, prepare_data, prompt_rows
-from .decisions import decision_report, kind_probabilities, separation
+from .datasets import TrainingData, prepare_data
+from .decisions import adapter_kind_probabilities, decision_report, separation
 from .gpu import preflight
 from .heldout import evaluate_model, evaluate_noop, paired_from_results
 from .metrics import per_operation_table, read_metrics, reward_thirds, zero_spread_share
 from .plots import plot_before_after, plot_reward_dynamics
 from .rewards import reward_on_mistakes
 from .settings import TrainConfig, apply_ablation
-from .trainers import PhaseResult, load_policy, run_grpo, run_sft
+from .trainers import PhaseResult, run_grpo, run_sft
 
 __all__ = ["Run", "environment_info", "start_run", "results_name"]
 
@@ -327,12 +327,7 @@ class Run:
         keys = [f"{r['user_id']}/{r['session_id']}" for r in rows]
         if cache.is_file() and read_json(cache).get("keys") == keys:
             return read_json(cache)["separation"]
-        model, tok = load_policy(self.cfg, device=self.device, adapter=adapter, trainable=False)
-        if adapter is not None:
-            model = model.merge_and_unload()
-        probs = kind_probabilities(model, tok, [r["prompt"] for r in prompt_rows(rows, self.cfg)],
-                                   batch_size=self.cfg.eval_batch_size,
-                                   chat_template_kwargs=self.cfg.chat_template_kwargs())
+        probs = adapter_kind_probabilities(self.cfg, adapter, rows, device=self.device)
         sep = separation(probs, [r["kind"] for r in rows])
         atomic_write_json(cache, {"keys": keys, "separation": sep, "probs": probs})
         return sep
