@@ -50,7 +50,7 @@ from .metrics import per_operation_table, read_metrics, reward_thirds, zero_spre
 from .plots import plot_before_after, plot_reward_dynamics
 from .rewards import reward_on_mistakes
 from .settings import TrainConfig, apply_ablation
-from .trainers import PhaseResult, run_grpo, run_sft
+from .trainers import PhaseResult, finished_phase, run_grpo, run_sft
 
 __all__ = ["Run", "environment_info", "start_run", "results_name"]
 
@@ -165,6 +165,14 @@ class Run:
             self.evaluate("base")
 
     def sft(self) -> PhaseResult:
+        if self.cfg.sft_from:  # the SFT start of another run, read back (GRPO seeds of one SFT start)
+            res = finished_phase(Path(self.cfg.sft_from))
+            if res is None:
+                raise FileNotFoundError(f"sft_from={self.cfg.sft_from!r}: not a finished SFT phase folder "
+                                        "(adapter/adapter_config.json and phase.json with finished=true)")
+            self.phases["sft"] = res
+            self.log(f"SFT: the start of {self.cfg.sft_from} ({res.steps} steps in {res.seconds:.0f} s there)")
+            return res
         res = run_sft(self.cfg, self._need_data(), self.out_dir / "sft", device=self.device, progress=self.progress)
         self.phases["sft"] = res
         self.log(f"SFT: {res.steps} steps in {res.seconds:.0f} s" + (" (already done)" if res.skipped else ""))

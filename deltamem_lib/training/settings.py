@@ -71,6 +71,8 @@ class TrainConfig:
     sft_grad_accum: int = _f(1, "SFT gradient accumulation steps")
     sft_unchanged_share: float = _f(-1.0, "share of SFT examples drawn from sessions that change nothing (-1: the data's own mix)")
     sft_max_length: int = _f(1024, "SFT: longest tokenised trajectory kept (longer ones are dropped)")
+    sft_from: str = _f("", "a finished SFT phase folder (adapter/ and phase.json, e.g. another run's sft/) to start GRPO "
+                       "from instead of training SFT again: GRPO seeds of one SFT start; empty: train SFT")
     # ----- GRPO -------------------------------------------------------------------------------
     grpo: bool = _f(True, "run GRPO after the (optional) SFT warm start")
     grpo_max_steps: int = _f(2, "GRPO optimiser steps")

@@ -49,8 +49,8 @@ from ..hardware import release_memory
 from .gpu import NonFiniteGuard, explain_nonfinite, is_sampling_overflow
 from .settings import TrainConfig, grpo_config, resolve_precision, sft_config
 
-__all__ = ["PhaseResult", "base_model_path", "is_main_process", "last_checkpoint", "load_policy", "run_grpo",
-           "run_sft"]
+__all__ = ["PhaseResult", "base_model_path", "finished_phase", "is_main_process", "last_checkpoint", "load_policy",
+           "run_grpo", "run_sft"]
 
 
 def is_main_process() -> bool:
@@ -206,7 +206,9 @@ def _finish(trainer: Any, out: Path, phase: str, metrics_path: Path, t0: float, 
     return res
 
 
-def _done(out: Path) -> PhaseResult | None:
+def finished_phase(out: Path) -> PhaseResult | None:
+    """The result of a finished phase folder (``phase.json`` says finished and the adapter is
+    there), or None."""
     info = out / "phase.json"
     if info.is_file() and (out / "adapter" / "adapter_config.json").is_file():
         d = read_json(info)
@@ -231,7 +233,7 @@ def run_sft(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[str
     from trl import SFTTrainer
 
     out = Path(out_dir)
-    done = _done(out) if resume else None
+    done = finished_phase(out) if resume else None
     if done is not None:
         return done
     t0, cpu0 = time.perf_counter(), time.process_time()
@@ -307,7 +309,7 @@ def run_grpo(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[st
 
 
     out = Path(out_dir)
-    done = _done(out) if resume else None
+    done = finished_phase(out) if resume else None
     if done is not None and stop_after is None:
         return done
     t0, cpu0 = time.perf_counter(), time.process_time()
