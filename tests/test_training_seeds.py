@@ -41,6 +41,9 @@ def test_collect_refuses_what_is_not_one_recipe():
     other["config"]["learning_rate"] = 2e-4
     with pytest.raises(ValueError, match="learning_rate"):
         collect_seeds([a, other])
+    evaluated_less = copy.deepcopy(b)
+    evaluated_less["config"]["eval_base"] = False  # an evaluation-only setting: the seeds still pool
+    assert collect_seeds([a, evaluated_less])["seeds"] == [0, 1]
     moved = _result(1, [0.1] * 4, keys=("u1/s1", "u1/s2", "u2/s1", "u3/s9"))
     with pytest.raises(ValueError, match="held-out sessions differ"):
         collect_seeds([a, moved])
@@ -67,3 +70,25 @@ def test_the_command_line_collects_seeds_and_sets_the_seed(tmp_path, capsys):
     assert json.loads(out.read_text())["seeds"] == [0, 1] and "2 seeds × 4 sessions" in capsys.readouterr().out
     ns = argparse.Namespace(profile="smallest", set=(), ablation=None, seed=7)
     assert settings(ns).seed == 7
+
+
+def test_seeds_can_share_one_sft_start(tmp_path):
+    """``sft_from``: the SFT stage reads another run's finished SFT phase instead of training;
+    a folder that is not a finished phase is refused before anything trains."""
+    from deltamem_lib.io import atomic_write_json
+    from deltamem_lib.training.pipeline import Run
+    from deltamem_lib.training.settings import TrainConfig
+
+    start = tmp_path / "start" / "sft"
+    run = Run(TrainConfig(sft_from=str(start)), tmp_path / "run")
+    with pytest.raises(FileNotFoundError, match="not a finished SFT phase"):
+        run.sft()
+    (start / "adapter").mkdir(parents=True)
+    atomic_write_json(start / "adapter" / "adapter_config.json", {})
+    atomic_write_json(start / "phase.json", {"phase": "sft", "steps": 200, "seconds": 1500.0, "finished": False})
+    with pytest.raises(FileNotFoundError):
+        run.sft()
+    atomic_write_json(start / "phase.json", {"phase": "sft", "steps": 200, "seconds": 1500.0, "finished": True})
+    res = run.sft()
+    assert res.adapter == start / "adapter" and res.steps == 200 and res.skipped
+    assert run.phases["sft"] is res and not (tmp_path / "run" / "sft").exists()

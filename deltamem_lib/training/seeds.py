@@ -22,10 +22,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["COMPARED", "collect_seeds", "pooled_bootstrap"]
+__all__ = ["COMPARED", "EVALUATION_ONLY", "collect_seeds", "pooled_bootstrap"]
 
 #: The comparisons every seed reports: (trained stage, reference).
 COMPARED = (("sft+grpo", "sft"), ("sft+grpo", "no-op"))
+
+#: Settings that add or skip evaluations without touching what was trained or on which held-out
+#: sessions it is compared (e.g. the base model evaluated in one seed only): seeds may differ here.
+EVALUATION_ONLY = frozenset({"eval_base", "eval_batch_size", "bootstrap_samples", "ablations",
+                             "ablation_eval_sessions", "ablation_steps"})
 
 
 def pooled_bootstrap(diffs: Sequence[Sequence[float]], *, n_boot: int = 2000, seed: int = 0,
@@ -58,23 +63,26 @@ def _per_session(res: dict[str, Any], label: str) -> dict[str, float]:
 def collect_seeds(results: Sequence[dict[str, Any]], *, n_boot: int = 2000) -> dict[str, Any]:
     """The seeds file of one recipe from its runs' results (``04_rl_training_<profile>.json``).
 
-    Refuses runs that differ in anything but the seed, runs that share a seed, and runs whose
-    held-out sessions differ, naming what differs.
+    Refuses runs that differ in anything but the seed (and :data:`EVALUATION_ONLY` settings),
+    runs that share a seed, and runs whose held-out sessions differ, naming what differs.
+    ``sft_from`` names the one SFT start the seeds' GRPO runs continued, if they shared one.
     """
     if len(results) < 2:
         raise ValueError(f"need the results of at least two seeds, got {len(results)}")
     seeds = [r["config"]["seed"] for r in results]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds {seeds}: every run must have its own seed")
-    base = {k: v for k, v in results[0]["config"].items() if k != "seed"}
+    skip = EVALUATION_ONLY | {"seed"}
+    base = {k: v for k, v in results[0]["config"].items() if k not in skip}
     for r in results[1:]:
-        other = {k: v for k, v in r["config"].items() if k != "seed"}
+        other = {k: v for k, v in r["config"].items() if k not in skip}
         diff = sorted(k for k in set(base) | set(other) if base.get(k) != other.get(k))
         if diff:
             raise ValueError(f"seed {r['config']['seed']}: settings differ from seed {seeds[0]} in {diff}")
     out: dict[str, Any] = {"profile": results[0]["profile"], "level": results[0].get("level", "full"),
                            "model": results[0]["model"], "data": results[0]["data"].get("source"),
-                           "seeds": seeds, "per_seed": {}, "pooled": {}}
+                           "seeds": seeds, "sft_from": results[0]["config"].get("sft_from") or None,
+                           "per_seed": {}, "pooled": {}}
     for r in results:
         out["per_seed"][str(r["config"]["seed"])] = {
             "comparisons": {f"{a} vs {b}": r["comparisons"].get(f"{a} vs {b}") for a, b in COMPARED},
