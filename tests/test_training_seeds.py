@@ -92,3 +92,26 @@ def test_seeds_can_share_one_sft_start(tmp_path):
     res = run.sft()
     assert res.adapter == start / "adapter" and res.steps == 200 and res.skipped
     assert run.phases["sft"] is res and not (tmp_path / "run" / "sft").exists()
+    # a start whose run recorded its settings must agree on what made it, its seed included
+    atomic_write_json(tmp_path / "start" / "config.json", {**TrainConfig().to_dict(), "seed": 3})
+    with pytest.raises(ValueError, match="sft_seed"):
+        Run(TrainConfig(sft_from=str(start)), tmp_path / "run2").sft()
+    assert Run(TrainConfig(sft_from=str(start), seed=1, sft_seed=3), tmp_path / "run3").sft().steps == 200
+    atomic_write_json(tmp_path / "start" / "config.json", {**TrainConfig().to_dict(), "sft_examples": 400})
+    with pytest.raises(ValueError, match="sft_examples"):
+        Run(TrainConfig(sft_from=str(start)), tmp_path / "run4").sft()
+
+
+def test_grpo_leaves_out_the_sessions_of_the_shared_sft_start():
+    from deltamem_lib.training.datasets import grpo_rows, sft_rows
+    from deltamem_lib.training.settings import TrainConfig
+
+    rows = [{"user_id": f"u{i}", "session_id": "s1", "kind": k} for i in range(40)
+            for k in ("none", "ADD", "UPDATE", "DELETE")]
+    rows = [dict(r, user_id=f"{r['user_id']}{r['kind']}") for r in rows]
+    start = TrainConfig(level="single", sft_examples=40, seed=0)
+    later = start.replace(seed=2, sft_seed=0)
+    seen = {(r["user_id"], r["session_id"]) for r in sft_rows(rows, start)}
+    assert {(r["user_id"], r["session_id"]) for r in sft_rows(rows, later)} == seen
+    assert not seen & {(r["user_id"], r["session_id"]) for r in grpo_rows(rows, later)}
+    assert seen != {(r["user_id"], r["session_id"]) for r in sft_rows(rows, start.replace(seed=2))}

@@ -9,7 +9,8 @@ probabilities. Doing nothing and the base model are measured once as the floor.
 
     python tools/sft_decisions.py --out runs/sft_curve --points 200x1 400x1 400x2 --eval 120
 
-Each point is kept in ``<out>/<n>x<epochs>/`` (adapter, evaluation, decisions.json); a rerun
+Each point is kept in ``<out>/<n>x<epochs>/`` (``config.json``, ``sft/adapter``, evaluations); a
+training run continues such a start with ``--set sft_from=<out>/<n>x<epochs>/sft``. A rerun
 skips finished points, so the curve can be extended. ``<out>/curve.json`` collects them.
 Setting overrides: ``--set key=value`` (as ``deltamem train``).
 """
@@ -90,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         folder = a.out / key
         per_epoch = -(-int(n) // (cfg.sft_batch_size * cfg.sft_grad_accum))
         whole = [e * per_epoch for e in range(1, int(float(epochs) + 0.999))]  # the adapter after each epoch
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(folder / "config.json", cfg.to_dict())  # what made this start (checked by sft_from)
         sft = run_sft(cfg, data, folder / "sft", snapshot_steps=whole)
         stages = [(folder / "sft" / "snapshots" / f"step-{s}", s) for s in whole if s < sft.steps]
         for adapter, step in stages + [(sft.adapter, sft.steps)]:

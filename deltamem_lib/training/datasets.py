@@ -158,7 +158,8 @@ def session_kind(row: dict[str, Any]) -> str:
 
 
 def sft_rows(rows: Sequence[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
-    """The ``cfg.sft_examples`` training sessions of the SFT warm start (seeded).
+    """The ``cfg.sft_examples`` training sessions of the SFT warm start (seeded by
+    ``cfg.sft_seed_value``: the seed, or the shared SFT start's own ``sft_seed``).
 
     With ``cfg.sft_unchanged_share`` ≥ 0 that share of them are sessions that change
     nothing (gold answer ``[]``), the rest drawn from the other sessions; ``-1`` keeps the
@@ -166,7 +167,7 @@ def sft_rows(rows: Sequence[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
     something — and scores 0 where doing nothing scores 1. At the single-change level
     (``cfg.level == "single"``) the examples are balanced over the four kinds instead.
     """
-    rng = random.Random(f"sft:{cfg.seed}")
+    rng = random.Random(f"sft:{cfg.sft_seed_value}")
     rows = list(rows)
     rng.shuffle(rows)
     n = cfg.sft_examples

@@ -62,6 +62,13 @@ RESUMABLE_CHANGES = frozenset({"ablations", "ablation_eval_sessions", "eval_sess
                                "eval_base", "bootstrap_samples"})
 
 
+#: Settings that decide what an SFT start is: a run continuing another run's start (``sft_from``)
+#: must agree with it on these.
+SFT_SETTINGS = ("model", "level", "prompt_style", "related_k", "retriever", "train_users", "test_users",
+                "sessions_per_user", "data_seed", "data_dir", "sft_examples", "sft_epochs", "sft_max_steps",
+                "sft_learning_rate", "sft_batch_size", "sft_grad_accum", "sft_unchanged_share", "sft_max_length",
+                "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "lora_layers")
+
 #: What a run writes under its folder and a fresh start removes (results/ and figures/ are
 #: overwritten, not removed).
 RUN_ENTRIES = ("sft", "grpo", "ablations", "eval", "metrics.jsonl", "config.json")
@@ -170,8 +177,19 @@ class Run:
             if res is None:
                 raise FileNotFoundError(f"sft_from={self.cfg.sft_from!r}: not a finished SFT phase folder "
                                         "(adapter/adapter_config.json and phase.json with finished=true)")
+            start = Path(self.cfg.sft_from).parent / "config.json"  # the start's run, when it was one
+            if start.is_file():
+                theirs = read_json(start)
+                diff = sorted(k for k in SFT_SETTINGS if k in theirs and theirs[k] != getattr(self.cfg, k))
+                their_seed = theirs.get("sft_seed", -1)
+                if (their_seed if their_seed >= 0 else theirs.get("seed")) != self.cfg.sft_seed_value:
+                    diff.append("sft_seed")
+                if diff:
+                    raise ValueError(f"sft_from={self.cfg.sft_from!r}: that SFT start was trained with other "
+                                     f"settings ({', '.join(diff)}; see {start})")
             self.phases["sft"] = res
-            self.log(f"SFT: the start of {self.cfg.sft_from} ({res.steps} steps in {res.seconds:.0f} s there)")
+            self.log(f"SFT: the start of {self.cfg.sft_from} ({res.steps} steps in {res.seconds:.0f} s there; "
+                     f"its seed {self.cfg.sft_seed_value})")
             return res
         res = run_sft(self.cfg, self._need_data(), self.out_dir / "sft", device=self.device, progress=self.progress)
         self.phases["sft"] = res

@@ -71,6 +71,8 @@ class TrainConfig:
     sft_grad_accum: int = _f(1, "SFT gradient accumulation steps")
     sft_unchanged_share: float = _f(-1.0, "share of SFT examples drawn from sessions that change nothing (-1: the data's own mix)")
     sft_max_length: int = _f(1024, "SFT: longest tokenised trajectory kept (longer ones are dropped)")
+    sft_seed: int = _f(-1, "seed of the SFT warm start (its examples, shuffling, LoRA initialisation); -1: seed. GRPO "
+                       "seeds of one SFT start keep the start's seed here, so GRPO never trains on SFT's sessions")
     sft_from: str = _f("", "a finished SFT phase folder (adapter/ and phase.json, e.g. another run's sft/) to start GRPO "
                        "from instead of training SFT again: GRPO seeds of one SFT start; empty: train SFT")
     # ----- GRPO -------------------------------------------------------------------------------
@@ -163,6 +165,11 @@ class TrainConfig:
         cfg = cls(**{k: params[k] for k in params if k in names})
         cfg.validate()
         return cfg
+
+    @property
+    def sft_seed_value(self) -> int:
+        """The seed of the SFT warm start: ``sft_seed``, or ``seed`` when it is -1."""
+        return self.sft_seed if self.sft_seed >= 0 else self.seed
 
     def replace(self, **changes: Any) -> TrainConfig:
         cfg = dataclasses.replace(self, **changes)
@@ -372,7 +379,7 @@ def sft_config(cfg: TrainConfig, output_dir: str | Path, *, device: str = "cpu")
         gradient_accumulation_steps=cfg.sft_grad_accum,     # micro-steps per optimiser step
         lr_scheduler_type="cosine",                         # decay to zero over the warm start
         warmup_steps=0,                                     # short runs
-        seed=cfg.seed,
+        seed=cfg.sft_seed_value,
         max_length=None,                                    # sequences are pre-tokenised and filtered by length
         completion_only_loss=True,                          # one-shot: loss on the completion only
         assistant_only_loss=False,                          # ReAct: the pre-tokenised assistant mask decides
