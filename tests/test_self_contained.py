@@ -69,6 +69,14 @@ def test_docs_the_workbook_cites_exist():
     assert not missing, f"cited but absent from docs/: {missing}"
 
 
+def test_the_readme_lists_every_file_in_docs():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Reference notes (`docs/`)", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"\(docs/([\w-]+\.md)\)", section))
+    missing = sorted(p.name for p in (ROOT / "docs").glob("*.md") if p.name not in listed)
+    assert not missing, f"docs/ files missing from the README's reference notes: {missing}"
+
+
 def test_the_worked_example_of_the_spec_in_docs_is_what_the_library_computes():
     from deltamem_lib.mld import memory_levenshtein
 

@@ -1,5 +1,6 @@
 """The setup cell: byte-identical in every notebook, inert outside Colab, idempotent on Colab,
-installing what every notebook needs, with the repository URL in one place."""
+installing what every notebook needs, with the repository URL from one place (pyproject.toml's
+[project.urls], written into the cells and badges by tools/repo_url.py)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,23 @@ def test_the_cell_has_no_shell_magics_and_names_the_repository_once():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     badges = re.findall(r"colab\.research\.google\.com/github/([\w.-]+/[\w.-]+)/", readme)
     assert badges and set(badges) == {REPO.removeprefix("https://github.com/")}
+
+
+def test_the_repository_url_is_set_in_pyproject_and_repeated_only_by_the_tool():
+    """pyproject.toml's [project.urls] Repository is the one place; `python tools/repo_url.py`
+    writes it into the setup cells and the badges, and its check finds nothing to change."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import repo_url
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    assert repo_url.repository_url() == REPO
+    assert repo_url.disagreements() == []
+    moved = repo_url.rewrite(CELL + "\n" + (ROOT / "README.md").read_text(encoding="utf-8"),
+                             "https://github.com/someone/a-fork")
+    assert "deltamem-workbook/deltamem-workbook" not in moved and 'REPO = "https://github.com/someone/a-fork"' in moved
+    assert "colab.research.google.com/github/someone/a-fork/blob/main/notebooks/" in moved
+    assert "`https://github.com/someone/a-fork`" in moved  # the README's sentence naming the address
 
 
 def _run_cell(monkeypatch, tmp_path, *, colab: bool) -> list[list[str]]:

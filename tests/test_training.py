@@ -156,7 +156,29 @@ def test_hand_made_group_ranks_the_gold_answer_first(row):
     assert names[0] == "perfect" and scores["r_trans"][0] == 1.0
     assert max(scores["r_trans"]) == scores["r_trans"][0]
     assert scores["r_trans"][names.index("do_nothing")] == 0.0
-    assert "advantage (state)" in str(group_table(row, TrainConfig()))
+    assert "A (state)" in str(group_table(row, TrainConfig()))
+
+
+def test_group_table_can_be_checked_by_hand(row):
+    """Every component is shown; R is their weighted sum with the weights the note states, and A
+    follows from R with the group mean and the G − 1 standard deviation the note states."""
+    import re
+
+    from deltamem_lib.teaching.rl_training import reward_terms
+
+    cfg = TrainConfig()
+    table = group_table(row, cfg)
+    cols = {c: [r[i] for r in table.rows] for i, c in enumerate(table.columns)}
+    for reward in ("state", "outcome"):
+        terms = reward_terms(cfg, reward)
+        totals = cols[f"R ({reward})"]
+        for i, total in enumerate(totals):
+            assert total == pytest.approx(sum(w * cols[name][i] for name, w in terms))
+        mean, std = float(np.mean(totals)), float(np.std(totals, ddof=1))
+        assert cols[f"A ({reward})"] == pytest.approx([(r - mean) / (std + 1e-4) for r in totals])
+        line = next(x for x in table.note.split("\n") if x.startswith(f"**{reward.capitalize()} reward:**"))
+        assert re.search(rf"mean\(R\) = {mean:.3f}, std\(R\) = {std:.3f}", line), line
+        assert all(f"{w:g}·{name}" in line for name, w in terms if w)
 
 
 # ----- the outcome reader ---------------------------------------------------------------------
@@ -348,6 +370,9 @@ def test_exercise_checks(row):
     assert X.check_advantages(r, None).ok is None
     assert X.check_advantages(r, group_advantages(r)).ok is True
     assert X.check_advantages(r, [0.5, -0.5, 0.0, 0.0]).ok is False
+    assert X.check_advantages(r, [1.22, -1.22, 0.0, 0.0]).ok is True  # std with n − 1 = 3: sqrt(0.5 / 3)
+    population = X.check_advantages(r, [1.41, -1.41, 0.0, 0.0])  # std with n = 4: sqrt(0.5 / 4)
+    assert population.ok is False and "G − 1" in population.message
     assert X.check_zero_spread(0.0).ok is True and X.check_zero_spread(1.0).ok is False
     ex = parse_rl_row(row)
     want = outcome_accuracy(ex.state_before.entries, json.loads(row["probes"]))

@@ -48,19 +48,22 @@ class Table:
     columns: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
     digits: int = 3
+    note: str = ""  # Markdown shown under the table (e.g. the formula its last columns come from)
 
     @classmethod
-    def from_records(cls, records: Iterable[Mapping[str, Any]], columns: Sequence[str], digits: int = 3) -> Table:
-        return cls(tuple(columns), tuple(tuple(r.get(c, "") for c in columns) for r in records), digits)
+    def from_records(cls, records: Iterable[Mapping[str, Any]], columns: Sequence[str], digits: int = 3,
+                     note: str = "") -> Table:
+        return cls(tuple(columns), tuple(tuple(r.get(c, "") for c in columns) for r in records), digits, note)
 
     def _cell(self, v: Any) -> str:
         if isinstance(v, float):
-            return f"{v:.{self.digits}f}"
+            return f"{v + 0.0:.{self.digits}f}"  # + 0.0: a zero penalty (-0.0) prints as 0.000
         return str(v).replace("|", "\\|")
 
     def _repr_markdown_(self) -> str:
         head = "| " + " | ".join(self.columns) + " |\n|" + "---|" * len(self.columns) + "\n"
-        return head + "\n".join("| " + " | ".join(self._cell(v) for v in row) + " |" for row in self.rows)
+        body = head + "\n".join("| " + " | ".join(self._cell(v) for v in row) + " |" for row in self.rows)
+        return body + (f"\n\n{self.note}" if self.note else "")
 
     def __str__(self) -> str:
         return self._repr_markdown_()

@@ -4,8 +4,11 @@ reward is dense), the tables of the notebook, and the checks of its exercises.
 GRPO (DeltaMem §3.3) samples a *group* of rollouts for one session and turns each rollout's
 reward into an advantage by comparing it with the rest of its group::
 
-    A_i = (r_i − mean(r)) / (std(r) + 1e-4)          (scale_rewards="group", TRL's default)
+    A_i = (R_i − mean(R)) / (std(R) + 1e-4)          (scale_rewards="group", TRL's default)
 
+where ``R_i`` is the weighted sum of the reward components (TRL's default
+``multi_objective_aggregation="sum_then_normalize"``) and ``std`` is the sample standard
+deviation with ``G − 1`` in the denominator (TRL's ``nanstd`` applies Bessel's correction),
 so only *differences within a group* teach anything. :func:`mistake_group` builds a group by
 hand from a real synthetic session — the gold answer and the typical mistakes of
 :mod:`deltamem_lib.mistakes` (missed update, add instead of update, wrong delete, a vague
@@ -45,9 +48,9 @@ from ..training.rewards import build_reward_functions, completion_text
 from .common import Check, Table
 
 __all__ = [
-    "Check", "GROUP_MISTAKES", "before_after_table", "check_advantages", "check_noop_outcome",
-    "check_reward_function", "check_zero_spread", "density", "group_advantages", "group_table",
-    "mistake_group", "pick_session", "profile_rows", "profile_table", "score_group",
+    "ADVANTAGE_EPS", "Check", "GROUP_MISTAKES", "before_after_table", "check_advantages", "check_noop_outcome",
+    "check_reward_function", "check_zero_spread", "density", "group_advantages", "group_mean_std", "group_table",
+    "mistake_group", "pick_session", "profile_rows", "profile_table", "reward_terms", "score_group",
     "too_many_operations_reference"
 ]
 
@@ -56,16 +59,26 @@ GROUP_MISTAKES = ("perfect", "paraphrase", "missed_update", "add_not_update", "w
                   "spurious_add", "do_nothing")
 
 
-def group_advantages(rewards: Sequence[float], *, scale: str = "group") -> list[float]:
-    """GRPO advantages of one group, as TRL computes them: reward minus the group mean,
-    divided by the group's (unbiased) standard deviation plus 1e-4 when ``scale="group"``."""
+#: The epsilon TRL adds to the group's standard deviation (``advantages / (std_rewards + 1e-4)``).
+ADVANTAGE_EPS = 1e-4
+
+
+def group_mean_std(rewards: Sequence[float]) -> tuple[float, float]:
+    """The group's mean and its sample standard deviation, ``G − 1`` in the denominator, as
+    TRL's ``nanstd`` computes it (Bessel's correction)."""
     n = len(rewards)
     if n < 2:
         raise ValueError("a GRPO group needs at least two rollouts")
     mean = sum(rewards) / n
-    std = math.sqrt(sum((r - mean) ** 2 for r in rewards) / (n - 1))
+    return mean, math.sqrt(sum((r - mean) ** 2 for r in rewards) / (n - 1))
+
+
+def group_advantages(rewards: Sequence[float], *, scale: str = "group") -> list[float]:
+    """GRPO advantages of one group, as TRL computes them: reward minus the group mean,
+    divided by the group's sample standard deviation (``G − 1``) plus 1e-4 when ``scale="group"``."""
+    mean, std = group_mean_std(rewards)
     if scale == "group":
-        return [(r - mean) / (std + 1e-4) for r in rewards]
+        return [(r - mean) / (std + ADVANTAGE_EPS) for r in rewards]
     return [r - mean for r in rewards]
 
 
@@ -122,17 +135,60 @@ def score_group(row: Mapping[str, Any], group: Sequence[Mapping[str, str]], cfg:
     return out
 
 
+def reward_terms(cfg: Any, reward: str) -> list[tuple[str, float]]:
+    """``(component, weight)`` of the training reward ``reward`` ("state" or "outcome") for
+    ``cfg``, in the order :func:`score_group` sums them (the functions and weights GRPO gets)."""
+    c = (cfg if isinstance(cfg, TrainConfig) else TrainConfig()).replace(reward=reward, agent="oneshot")
+    funcs, weights, _ = build_reward_functions(c)
+    return [(f.__name__, float(w)) for f, w in zip(funcs, weights)]
+
+
+def _formula(terms: Sequence[tuple[str, float]], totals: Sequence[float]) -> str:
+    mean, std = group_mean_std(totals)
+    summed = " + ".join(f"{w:g}·{name}" for name, w in terms if w)
+    logged = [name for name, w in terms if not w]
+    extra = f" ({', '.join(logged)} logged with weight 0)" if logged else ""
+    return (f"R = {summed}{extra}; over the G = {len(totals)} rollouts mean(R) = {mean:.3f}, "
+            f"std(R) = {std:.3f} (sample standard deviation, G − 1 = {len(totals) - 1} in the denominator), "
+            f"so A = (R − {mean:.3f}) / ({std:.3f} + {ADVANTAGE_EPS:g}).")
+
+
+def _signs(names: Sequence[str], adv: Sequence[float]) -> str:
+    up = [n for n, a in zip(names, adv) if a > 1e-9]
+    down = [n for n, a in zip(names, adv) if a < -1e-9]
+    same = [n for n, a in zip(names, adv) if abs(a) <= 1e-9]
+    parts = [f"Raised (A > 0): {', '.join(up) or 'none'}", f"lowered (A < 0): {', '.join(down) or 'none'}"]
+    return "; ".join(parts + ([f"unchanged (A = 0): {', '.join(same)}"] if same else [])) + "."
+
+
 def group_table(row: Mapping[str, Any], cfg: Any, mistakes: Sequence[str] = GROUP_MISTAKES) -> Table:
-    """The hand-made group as a table: each component and the advantage under each reward."""
+    """The hand-made group as a table to check by hand: every reward component, the weighted
+    total ``R`` and the advantage ``A`` under the state reward and under the outcome reward;
+    the note under the table gives each ``R``'s weights, the group's mean and standard
+    deviation that ``A`` is computed with, and which rollouts GRPO raises (A > 0) and lowers."""
     group = mistake_group(row, mistakes)
     scores = score_group(row, group, cfg)
-    adv_s = group_advantages(scores["total (state reward)"])
-    adv_o = group_advantages(scores["total (outcome reward)"])
-    recs = [{"rollout": g["rollout"], "answer": g["completion"], "r_trans": scores["r_trans"][i],
-             "outcome": scores["outcome"][i], "invalid_calls": scores["invalid_calls"][i],
-             "advantage (state)": adv_s[i], "advantage (outcome)": adv_o[i]} for i, g in enumerate(group)]
-    return Table.from_records(recs, ("rollout", "answer", "r_trans", "outcome", "invalid_calls",
-                                     "advantage (state)", "advantage (outcome)"), digits=2)
+    terms = {rw: reward_terms(cfg, rw) for rw in ("state", "outcome")}
+    totals = {rw: scores[f"total ({rw} reward)"] for rw in terms}
+    adv = {rw: group_advantages(totals[rw]) for rw in terms}
+    seen: list[str] = []
+    cols: list[str] = ["rollout"]
+    for rw in ("state", "outcome"):
+        new = [name for name, _ in terms[rw] if name not in seen]
+        seen += new
+        cols += new + [f"R ({rw})", f"A ({rw})"]
+    cols.append("answer")
+    recs = []
+    for i, g in enumerate(group):
+        rec: dict[str, Any] = {"rollout": g["rollout"], "answer": g["completion"]}
+        rec.update({name: scores[name][i] for name in seen})
+        for rw in terms:
+            rec[f"R ({rw})"], rec[f"A ({rw})"] = totals[rw][i], adv[rw][i]
+        recs.append(rec)
+    names = [g["rollout"] for g in group]
+    note = "  \n".join(f"**{rw.capitalize()} reward:** {_formula(terms[rw], totals[rw])} {_signs(names, adv[rw])}"
+                       for rw in ("state", "outcome"))
+    return Table.from_records(recs, cols, digits=3, note=note)
 
 
 def density(rows: Sequence[Mapping[str, Any]], cfg: Any, *, mistakes: Sequence[str] = GROUP_MISTAKES,
@@ -236,14 +292,21 @@ def check_advantages(rewards: Sequence[float], answer: Sequence[float] | None, *
         return Check(None, f"Write down one advantage per reward in {list(rewards)}, then run the check.")
     if len(answer) != len(want):
         return Check(False, f"A group of {len(want)} rollouts has {len(want)} advantages; you gave {len(answer)}.")
-    mean = sum(rewards) / len(rewards)
+    mean, std = group_mean_std(list(rewards))
     if all(abs(a - w) <= tol for a, w in zip(answer, want)):
         return Check(True, f"Advantages {shown}: reward minus the group mean ({mean:.3f}), divided by the group's "
-                           "standard deviation. They sum to zero: GRPO only moves probability between rollouts.")
+                           f"standard deviation ({std:.3f}, G − 1 in its denominator) plus 1e-4. They sum to zero: "
+                           "GRPO only moves probability between rollouts.")
     if all(abs(a - (r - mean)) <= tol for a, r in zip(answer, rewards)):
         return Check(False, "You subtracted the mean but did not divide by the group's standard deviation "
-                            f"(unbiased, plus 1e-4). The advantages are {shown}.")
-    return Check(False, f"The advantages are {shown}: (reward − {mean:.3f}) / (std + 1e-4).")
+                            f"(G − 1 in its denominator, plus 1e-4). The advantages are {shown}.")
+    n = len(rewards)
+    pop = math.sqrt(sum((r - mean) ** 2 for r in rewards) / n)
+    if pop > 0 and all(abs(a - (r - mean) / (pop + ADVANTAGE_EPS)) <= tol for a, r in zip(answer, rewards)):
+        return Check(False, f"You divided by the standard deviation with n = {n} in its denominator ({pop:.3f}); "
+                            f"TRL uses G − 1 = {n - 1} ({std:.3f}). The advantages are {shown}.")
+    return Check(False, f"The advantages are {shown}: (reward − {mean:.3f}) / ({std:.3f} + 1e-4), the standard "
+                        f"deviation with G − 1 = {n - 1} in its denominator.")
 
 
 def check_zero_spread(answer: float | None) -> Check:
