@@ -29,7 +29,7 @@ COMPARED = (("sft+grpo", "sft"), ("sft+grpo", "no-op"))
 
 #: Settings that add or skip evaluations without touching what was trained or on which held-out
 #: sessions it is compared (e.g. the base model evaluated in one seed only): seeds may differ here.
-EVALUATION_ONLY = frozenset({"eval_base", "eval_batch_size", "bootstrap_samples", "ablations",
+EVALUATION_ONLY = frozenset({"eval_base", "eval_batch_size", "bootstrap_samples", "ablations", "full_level_eval_sessions",
                              "ablation_eval_sessions", "ablation_steps"})
 
 
