@@ -115,3 +115,19 @@ def test_grpo_leaves_out_the_sessions_of_the_shared_sft_start():
     assert {(r["user_id"], r["session_id"]) for r in sft_rows(rows, later)} == seen
     assert not seen & {(r["user_id"], r["session_id"]) for r in grpo_rows(rows, later)}
     assert seen != {(r["user_id"], r["session_id"]) for r in sft_rows(rows, start.replace(seed=2))}
+
+
+def test_the_seeds_figure_draws_each_curve_and_interval(tmp_path):
+    from deltamem_lib.io import read_json
+    from deltamem_lib.training.plots import plot_seeds
+
+    seeds = collect_seeds([_result(0, [0.1] * 4), _result(1, [0.0, 0.1, 0.0, 0.1])],
+                          reward_curves=[[0.3, 0.4, 0.5], None])
+    assert seeds["per_seed"]["0"]["grpo_reward_per_step"] == [0.3, 0.4, 0.5]
+    assert seeds["per_seed"]["1"]["grpo_reward_per_step"] is None
+    plot_seeds(seeds, title="t", save_dir=tmp_path, name="s")
+    drawn = read_json(tmp_path / "s.json")
+    assert list(drawn["curves"]) == ["0"] and drawn["curves"]["0"]["r_trans"] == [0.3, 0.4, 0.5]
+    assert drawn["differences"]["sft+grpo vs sft / pooled"]["mean_diff"] == seeds["pooled"]["sft+grpo vs sft"][
+        "mean_diff"]
+    assert (tmp_path / "s.png").is_file()

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..io import save_figure
 
-__all__ = ["plot_before_after", "plot_reward_dynamics", "reward_components", "smooth"]
+__all__ = ["plot_before_after", "plot_reward_dynamics", "plot_seeds", "reward_components", "smooth"]
 
 
 def smooth(values: Sequence[float], *, window: int | None = None) -> list[float]:
@@ -150,6 +150,53 @@ def plot_before_after(evaluations: Mapping[str, Mapping[str, Any]],
             "invalid_call_rate": [evaluations[k].get("invalid_call_rate") for k in labels],
             "probe_accuracy": [evaluations[k].get("probe_accuracy") for k in labels],
             "comparisons": {k: dict(v) for k, v in comparisons.items()}, "title": title}
+    save_figure(fig, data, save_dir, name)
+    plt.close(fig)
+    return fig
+
+
+def plot_seeds(seeds: Mapping[str, Any], *, title: str = "", save_dir: str | os.PathLike[str] | None = None,
+               name: str = "04_seeds") -> Any:
+    """Several seeds of one recipe (a seeds file of :mod:`.seeds`): each seed's training
+    ``r_trans`` per GRPO step (points, smoothed line), and each seed's paired held-out
+    differences with their 95 % intervals beside the pooled (seeds × sessions) interval."""
+    per = seeds["per_seed"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1.3, 1]})
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    data: dict[str, Any] = {"title": title, "curves": {}, "differences": {}}
+    for i, (seed, block) in enumerate(per.items()):
+        curve = block.get("grpo_reward_per_step") or []
+        if not curve:
+            continue
+        col = colors[i % len(colors)]
+        steps = list(range(1, len(curve) + 1))
+        s = smooth(curve)
+        ax1.plot(steps, curve, "o", ms=3, alpha=0.35, color=col)
+        ax1.plot(steps, s, "-", lw=2, color=col, label=f"seed {seed}")
+        data["curves"][seed] = {"r_trans": curve, "smoothed": s}
+    ax1.set_xlabel("GRPO step")
+    ax1.set_ylabel("training r_trans (mean over the step's rollouts)")
+    ax1.set_title("training reward per seed" + (f" — {title}" if title else ""))
+    ax1.grid(alpha=0.3)
+    if data["curves"]:
+        ax1.legend(fontsize=8)
+    comps = list(seeds["pooled"])
+    rows = [(f"seed {seed}", block["comparisons"].get(c), c) for c in comps for seed, block in per.items()]
+    rows += [("pooled", seeds["pooled"][c], c) for c in comps]
+    y = np.arange(len(rows))[::-1]
+    for yi, (lab, c, comp) in zip(y, rows):
+        if not c or c.get("ci_low") is None:  # no interval measured for this row
+            continue
+        col = colors[comps.index(comp) % len(colors)]
+        ax2.errorbar(c["mean_diff"], yi, xerr=[[c["mean_diff"] - c["ci_low"]], [c["ci_high"] - c["mean_diff"]]],
+                     fmt="s" if lab == "pooled" else "o", color=col, capsize=3, ms=6 if lab == "pooled" else 4)
+        data["differences"][f"{comp} / {lab}"] = {k: c[k] for k in ("mean_diff", "ci_low", "ci_high")}
+    ax2.axvline(0, color="grey", lw=1)
+    ax2.set_yticks(y, [f"{comp.replace('sft+grpo vs ', 'vs ')}: {lab}" for lab, _, comp in rows], fontsize=8)
+    ax2.set_xlabel("held-out Δ r_trans, SFT+GRPO minus reference [95% CI]")
+    ax2.set_title("per seed and pooled")
+    ax2.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
     save_figure(fig, data, save_dir, name)
     plt.close(fig)
     return fig

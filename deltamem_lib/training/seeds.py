@@ -60,12 +60,15 @@ def _per_session(res: dict[str, Any], label: str) -> dict[str, float]:
     return dict(zip(block["keys"], block["r_trans"]))
 
 
-def collect_seeds(results: Sequence[dict[str, Any]], *, n_boot: int = 2000) -> dict[str, Any]:
+def collect_seeds(results: Sequence[dict[str, Any]], *, n_boot: int = 2000,
+                  reward_curves: Sequence[Sequence[float] | None] | None = None) -> dict[str, Any]:
     """The seeds file of one recipe from its runs' results (``04_rl_training_<profile>.json``).
 
     Refuses runs that differ in anything but the seed (and :data:`EVALUATION_ONLY` settings),
     runs that share a seed, and runs whose held-out sessions differ, naming what differs.
     ``sft_from`` names the one SFT start the seeds' GRPO runs continued, if they shared one.
+    ``reward_curves``: each run's training ``r_trans`` per GRPO step (from its ``metrics.jsonl``),
+    kept as ``per_seed[seed]["grpo_reward_per_step"]`` for the learning-curve figure.
     """
     if len(results) < 2:
         raise ValueError(f"need the results of at least two seeds, got {len(results)}")
@@ -83,11 +86,14 @@ def collect_seeds(results: Sequence[dict[str, Any]], *, n_boot: int = 2000) -> d
                            "model": results[0]["model"], "data": results[0]["data"].get("source"),
                            "seeds": seeds, "sft_from": results[0]["config"].get("sft_from") or None,
                            "per_seed": {}, "pooled": {}}
-    for r in results:
+    curves = list(reward_curves) if reward_curves is not None else [None] * len(results)
+    for r, curve in zip(results, curves):
         out["per_seed"][str(r["config"]["seed"])] = {
             "comparisons": {f"{a} vs {b}": r["comparisons"].get(f"{a} vs {b}") for a, b in COMPARED},
             "training_seconds": r["training_seconds"], "grpo_reward_thirds": r.get("grpo_reward_thirds"),
-            "per_operation": r.get("per_operation"), "decisions": r.get("decisions")}
+            "per_operation": r.get("per_operation"), "decisions": r.get("decisions"),
+            "grpo_zero_spread_share": r.get("grpo_zero_spread_share"), "grpo_step_time": r.get("grpo_step_time"),
+            "grpo_reward_per_step": [round(float(x), 4) for x in curve] if curve is not None else None}
     for a, b in COMPARED:
         rows, keys = [], None
         for r in results:
