@@ -131,3 +131,19 @@ def test_the_seeds_figure_draws_each_curve_and_interval(tmp_path):
     assert drawn["differences"]["sft+grpo vs sft / pooled"]["mean_diff"] == seeds["pooled"]["sft+grpo vs sft"][
         "mean_diff"]
     assert (tmp_path / "s.png").is_file()
+
+
+def test_the_seeds_table_has_a_row_per_seed_and_the_pooled_row():
+    from deltamem_lib.teaching.rl_training import seeds_table
+
+    a, b = _result(0, [0.1] * 4), _result(1, [0.0, 0.1, 0.0, 0.1])
+    for r in (a, b):
+        r["comparisons"] = {k: {"mean_diff": 0.05, "ci_low": 0.01, "ci_high": 0.09} for k in r["comparisons"]}
+        r["grpo_reward_thirds"] = {"first_third": 0.4, "last_third": 0.5}
+        r["decisions"] = {"sft": {"type_accuracy": 0.6}, "sft+grpo": {"type_accuracy": 0.65, "largest_kind": "ADD",
+                                                                     "largest_share": 0.3}}
+    t = seeds_table(collect_seeds([a, b]))
+    assert [row[0] for row in t.rows] == ["0", "1", "pooled (2 seeds × sessions)"]
+    text = str(t)
+    assert "+0.050 [+0.010, +0.090]" in text and "0.400 → 0.500" in text and "0.60 → 0.65" in text
+    assert "ADD 30%" in text and "+0.075" in text  # the pooled mean of the per-session differences

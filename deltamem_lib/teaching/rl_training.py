@@ -50,7 +50,7 @@ from .common import Check, Table
 __all__ = [
     "ADVANTAGE_EPS", "Check", "GROUP_MISTAKES", "before_after_table", "check_advantages", "check_noop_outcome",
     "check_reward_function", "check_zero_spread", "density", "group_advantages", "group_mean_std", "group_table",
-    "mistake_group", "pick_session", "profile_rows", "profile_table", "reward_terms", "score_group",
+    "mistake_group", "pick_session", "profile_rows", "profile_table", "reward_terms", "score_group", "seeds_table",
     "too_many_operations_reference"
 ]
 
@@ -379,3 +379,37 @@ def check_reward_function(fn: Callable[..., list[float]] | None) -> Check:
     return Check(True, "Right: one float per completion, extra columns ignored. Add it to the reward list with a "
                        "weight (`reward_funcs=[..., too_many_operations]`, `reward_weights=[..., 0.2]`) and TRL "
                        "logs it as rewards/too_many_operations.")
+
+
+# ----- several seeds ----------------------------------------------------------------------------
+def _interval(c: Mapping[str, Any] | None) -> str:
+    return f"{c['mean_diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]" if c else "—"
+
+
+def seeds_table(seeds: Mapping[str, Any]) -> Table:
+    """One row per seed of a seeds file (:mod:`deltamem_lib.training.seeds`) and a pooled row:
+    the paired held-out differences with their 95 % intervals, the training ``r_trans`` over
+    the first and the last third of GRPO, the share of groups without reward spread, and what
+    the policy decides after GRPO (type accuracy and the largest share one kind takes)."""
+    rows = []
+    for seed, b in seeds["per_seed"].items():
+        cmp, thirds = b["comparisons"], b.get("grpo_reward_thirds") or {}
+        after = (b.get("decisions") or {}).get("sft+grpo") or {}
+        before = (b.get("decisions") or {}).get("sft") or {}
+        rows.append({
+            "seed": seed, "Δ vs SFT [95% CI]": _interval(cmp.get("sft+grpo vs sft")),
+            "Δ vs doing nothing [95% CI]": _interval(cmp.get("sft+grpo vs no-op")),
+            "training r_trans, first → last third": (f"{thirds['first_third']:.3f} → {thirds['last_third']:.3f}"
+                                                     if thirds.get("first_third") is not None else "—"),
+            "groups without spread": b.get("grpo_zero_spread_share"),
+            "type accuracy, SFT → SFT+GRPO": (f"{before.get('type_accuracy', float('nan')):.2f} → "
+                                              f"{after.get('type_accuracy', float('nan')):.2f}" if after else "—"),
+            "largest share after": (f"{after['largest_kind']} {after['largest_share']:.0%}" if after else "—"),
+            "training min": round(b["training_seconds"] / 60, 1)})
+    pooled = seeds["pooled"]
+    rows.append({"seed": f"pooled ({len(seeds['per_seed'])} seeds × sessions)",
+                 "Δ vs SFT [95% CI]": _interval(pooled.get("sft+grpo vs sft")),
+                 "Δ vs doing nothing [95% CI]": _interval(pooled.get("sft+grpo vs no-op"))})
+    cols = ("seed", "Δ vs SFT [95% CI]", "Δ vs doing nothing [95% CI]", "training r_trans, first → last third",
+            "groups without spread", "type accuracy, SFT → SFT+GRPO", "largest share after", "training min")
+    return Table.from_records(rows, cols, digits=3)
