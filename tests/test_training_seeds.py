@@ -147,3 +147,16 @@ def test_the_seeds_table_has_a_row_per_seed_and_the_pooled_row():
     text = str(t)
     assert "+0.050 [+0.010, +0.090]" in text and "0.400 → 0.500" in text and "0.60 → 0.65" in text
     assert "ADD 30%" in text and "+0.075" in text  # the pooled mean of the per-session differences
+
+
+def test_the_decisions_table_reads_what_each_system_decides():
+    from deltamem_lib.teaching.rl_training import decisions_table
+
+    assert decisions_table({"no-op": {"r_trans_mean": 0.25}}) is None  # the full level: nothing to show
+    dec = {"type_accuracy": 0.6, "type_accuracy_by_kind": {"none": 0.63, "ADD": 0.43, "UPDATE": 0.57, "DELETE": 0.77},
+           "largest_kind": "DELETE", "largest_share": 0.28, "id_accuracy": {"UPDATE": 0.23, "DELETE": 0.33},
+           "separation": {"none": 0.3, "ADD": 0.12, "UPDATE": 0.23, "DELETE": 0.42}}
+    t = decisions_table({"no-op": {}, "sft": {"decisions": dec}})
+    assert [r[0] for r in t.rows] == ["sft"]
+    text = str(t)
+    assert "0.63 / 0.43 / 0.57 / 0.77" in text and "DELETE 28%" in text and "0.30 / 0.12 / 0.23 / 0.42" in text

@@ -48,10 +48,10 @@ from ..training.rewards import build_reward_functions, completion_text
 from .common import Check, Table
 
 __all__ = [
-    "ADVANTAGE_EPS", "Check", "GROUP_MISTAKES", "before_after_table", "check_advantages", "check_noop_outcome",
-    "check_reward_function", "check_zero_spread", "density", "group_advantages", "group_mean_std", "group_table",
-    "mistake_group", "pick_session", "profile_rows", "profile_table", "reward_terms", "score_group", "seeds_table",
-    "too_many_operations_reference"
+    "ADVANTAGE_EPS", "GROUP_MISTAKES", "before_after_table", "Check", "check_advantages",
+    "check_noop_outcome", "check_reward_function", "check_zero_spread", "decisions_table", "density",
+    "group_advantages", "group_mean_std", "group_table", "mistake_group", "pick_session", "profile_rows",
+    "profile_table", "reward_terms", "score_group", "seeds_table", "too_many_operations_reference"
 ]
 
 #: The rollouts of the hand-made group: the gold answer and typical mistakes.
@@ -413,3 +413,33 @@ def seeds_table(seeds: Mapping[str, Any]) -> Table:
     cols = ("seed", "Δ vs SFT [95% CI]", "Δ vs doing nothing [95% CI]", "training r_trans, first → last third",
             "groups without spread", "type accuracy, SFT → SFT+GRPO", "largest share after", "training min")
     return Table.from_records(rows, cols, digits=3)
+
+
+def decisions_table(evaluations: Mapping[str, Mapping[str, Any]]) -> Table | None:
+    """"Does the model read the session?" — one row per evaluated system of a single-change
+    run (:mod:`deltamem_lib.training.decisions`): greedy type accuracy per gold kind, the
+    largest share of predictions one kind takes, id accuracy of UPDATE and DELETE, and the
+    separation of the teacher-forced kind probabilities (``P(kind | its sessions) −
+    P(kind | other sessions)``; 0 for a policy with a global preference only). None when no
+    evaluation carries decisions (the full level)."""
+    kinds = ("none", "ADD", "UPDATE", "DELETE")
+    rows = []
+    for label, ev in evaluations.items():
+        d = ev.get("decisions")
+        if not d:
+            continue
+        by, sep, ids = d.get("type_accuracy_by_kind") or {}, d.get("separation") or {}, d.get("id_accuracy") or {}
+
+        def fmt(values: Mapping[str, Any], keys: Sequence[str]) -> str:
+            return " / ".join("–" if values.get(k) is None else f"{values[k]:.2f}" for k in keys)
+
+        rows.append({"system": label, "type accuracy": d.get("type_accuracy"),
+                     "per kind (none / ADD / UPD / DEL)": fmt(by, kinds),
+                     "largest share": f"{d['largest_kind']} {d['largest_share']:.0%}",
+                     "id accuracy (UPD / DEL)": fmt(ids, ("UPDATE", "DELETE")),
+                     "separation (none / ADD / UPD / DEL)": fmt(sep, kinds) if sep else "not measured"})
+    if not rows:
+        return None
+    cols = ("system", "type accuracy", "per kind (none / ADD / UPD / DEL)", "largest share", "id accuracy (UPD / DEL)",
+            "separation (none / ADD / UPD / DEL)")
+    return Table.from_records(rows, cols, digits=2)
