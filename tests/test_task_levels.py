@@ -157,3 +157,16 @@ def test_kind_probabilities_read_the_decision_tokens():
     assert all(sum(p) == pytest.approx(1.0) for p in probs)
     assert probs[0][0] > 0.9 and probs[1][0] < 0.1  # the position of '[' is read, padding included
     assert probs[1][3] == max(probs[1][1:])
+
+
+def test_doing_nothing_on_the_full_level_is_doing_nothing(tmp_path, monkeypatch):
+    """"no-op (full level)" is scored as doing nothing, never by loading a model."""
+    from deltamem_lib.training import pipeline
+
+    cfg = TrainConfig(level="single", train_users=40, test_users=30, sessions_per_user=8, eval_sessions=40,
+                      full_level_eval_sessions=12, sft_examples=40)
+    monkeypatch.setattr(pipeline, "evaluate_model", lambda *a, **k: pytest.fail("a model was evaluated"))
+    run = pipeline.Run(cfg, tmp_path)
+    res = run.evaluate("no-op (full level)", full_level=True)
+    assert res["sessions"] == 12 and "decisions" not in res
+    assert res["per_session"] and all(r.get("counts", {}).get("tp_ADD", 0) == 0 for r in res["per_session"])

@@ -150,7 +150,7 @@ class Run:
         examples, rows = self.eval_set(n, full_level=full_level)
         t0 = time.perf_counter()
         cache = self.out_dir / "eval" / f"{label.replace(' ', '_').replace(':', '-')}.json"
-        if label == "no-op":
+        if label.split(" (")[0] == "no-op":  # also "no-op (full level)"
             res = evaluate_noop(examples, rows, self.cfg)
             atomic_write_json(cache, res)
         else:
