@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import setting as _f
+from ..config import settings_from_profile
 from ..hardware import DeviceCaps, best_precision, device_caps
 from ..io import DataFileError, atomic_write_json, read_json
 
@@ -163,6 +164,16 @@ class TrainConfig:
         cfg = cls(**{k: params[k] for k in params if k in names})
         cfg.validate()
         return cfg
+
+    @classmethod
+    def from_profile(cls, profile: Any = None, overrides: Any = None) -> TrainConfig:
+        """The config of ``profile``'s ``04_rl_training`` section (a name in ``profiles/``, a YAML
+        path anywhere, a :class:`~deltamem_lib.config.Profile`, or None: the defaults), then
+        ``overrides`` (a mapping of typed values, or :class:`~deltamem_lib.typed_settings.Layer`
+        objects such as ``parse_set(args.set)``). Every name and type is checked once and the
+        combined config validated; a refusal is a ``SettingsError`` naming the source and field
+        (:func:`deltamem_lib.config.settings_from_profile`)."""
+        return settings_from_profile(cls, profile, overrides, section="04_rl_training")
 
     def replace(self, **changes: Any) -> TrainConfig:
         cfg = dataclasses.replace(self, **changes)
