@@ -51,6 +51,7 @@ __all__ = [
     "cache_dir",
     "check_parameters",
     "check_profile",
+    "check_profile_strictly",
     "list_profiles",
     "load_profile",
     "notebook_parameters",
@@ -148,8 +149,8 @@ def _as_layers(overrides: Any) -> list[Layer]:
     return list(overrides)
 
 
-def settings_from_profile(cls: Any, profile: Profile | str | os.PathLike[str] | None, overrides: Any = None, *,
-                          section: str, names: Mapping[str, str | None] | None = None,
+def settings_from_profile(cls: Any, profile: Profile | str | os.PathLike[str] | None, overrides: Any = None,
+                          *, section: str, names: Mapping[str, str | None] | None = None,
                           fixed: Mapping[str, Any] | None = None, notebooks_dir: Path = NOTEBOOKS_DIR) -> Any:
     """The one way from a profile to a settings dataclass (``TrainConfig.from_profile`` and its
     siblings call it): resolve ``profile`` (a name in ``profiles/``, a YAML path anywhere, a
@@ -218,6 +219,19 @@ def check_parameters(values: Mapping[str, Any], declared: Mapping[str, Any], sou
             check_value(value, declared[key])
         except ValueError as exc:
             raise SettingsError(f"{source}: {key}: {exc}") from None
+
+
+def check_profile_strictly(profile: Profile, notebooks_dir: Path = NOTEBOOKS_DIR) -> None:
+    """Raise a one-line :class:`~deltamem_lib.typed_settings.SettingsError` for the first problem
+    of any section of ``profile`` (a section for no notebook, an unknown parameter, a wrong type:
+    :func:`check_parameters`), naming the profile file and the section; the check
+    ``deltamem notebooks`` runs before any notebook, so no key is dropped silently."""
+    stems = sorted(p.stem for p in notebooks_dir.glob("*.ipynb"))
+    for stem, params in profile.notebooks.items():
+        source = f"profile {profile.path or profile.name} [{stem}]"
+        if stem not in stems:
+            raise SettingsError(f"{source}: no notebook {stem}.ipynb in {notebooks_dir}{closest(stem, stems)}")
+        check_parameters(params, _declared_types(stem, notebooks_dir), source)
 
 
 def check_profile(profile: Profile, notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
@@ -430,7 +444,7 @@ def apply_profile(namespace: dict[str, Any], notebook: str | os.PathLike[str] | 
     try:
         prof = load_profile(name, profiles_dir)
     except FileNotFoundError:
-        if "profile" in injected:  # a profile file elsewhere, passed to papermill: its values are injected (checked)
+        if "profile" in injected:  # a profile file elsewhere, given to papermill: its values are injected, checked
             return ProfileApplied(stem, name, {}, {k: v for k, v in injected.items() if k != "profile"})
         raise
     section = Profile(prof.name, prof.description, {stem: prof.notebooks.get(stem, {})}, prof.path)

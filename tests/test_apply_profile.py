@@ -77,10 +77,12 @@ def test_a_misspelled_key_or_a_wrong_type_fails_like_the_papermill_check(tmp_pat
 
 
 @pytest.mark.parametrize("stem, params, words", [
-    ("02_mld_reward", {"threshold": "high"}, "02_mld_reward: papermill parameter: threshold: expected a number, got 'high'"),
-    ("02_mld_reward", {"n_scenarios": "eight"}, "papermill parameter: n_scenarios: expected an integer, got 'eight'"),
-    ("02_mld_reward", {"n_scenario": 3}, "papermill parameter: 'n_scenario' is no parameter of the notebook; did you "
-                                         "mean 'n_scenarios'?"),
+    ("02_mld_reward", {"threshold": "high"},
+     "02_mld_reward: papermill parameter: threshold: expected a number, got 'high'"),
+    ("02_mld_reward", {"n_scenarios": "eight"},
+     "papermill parameter: n_scenarios: expected an integer, got 'eight'"),
+    ("02_mld_reward", {"n_scenario": 3},
+     "papermill parameter: 'n_scenario' is no parameter of the notebook; did you mean 'n_scenarios'?"),
     ("01_data_synthesis", {"n_users": True}, "papermill parameter: n_users: expected an integer, got True"),
 ])
 def test_papermill_injected_values_are_checked_like_the_profile_file(stem, params, words):

@@ -76,8 +76,8 @@ def test_set_is_checked_against_the_chosen_profile_not_the_defaults():
 
 
 def test_set_parses_text_by_the_field_type():
-    cfg = TrainConfig.from_profile(None, parse_set(["seed=4", "threshold=0.5", "model='x y'", "eval_base=false",
-                                                   "ablations=[]", "learning_rate=2"]))
+    items = ["seed=4", "threshold=0.5", "model='x y'", "eval_base=false", "ablations=[]", "learning_rate=2"]
+    cfg = TrainConfig.from_profile(None, parse_set(items))
     assert cfg.seed == 4 and cfg.threshold == 0.5 and cfg.model == "x y" and cfg.eval_base is False
     assert cfg.ablations == [] and isinstance(cfg.learning_rate, float)
 
