@@ -151,12 +151,15 @@ def _as_layers(overrides: Any) -> list[Layer]:
 
 def settings_from_profile(cls: Any, profile: Profile | str | os.PathLike[str] | None, overrides: Any = None,
                           *, section: str, names: Mapping[str, str | None] | None = None,
-                          fixed: Mapping[str, Any] | None = None, notebooks_dir: Path = NOTEBOOKS_DIR) -> Any:
+                          fixed: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None,
+                          notebooks_dir: Path = NOTEBOOKS_DIR) -> Any:
     """The one way from a profile to a settings dataclass (``TrainConfig.from_profile`` and its
     siblings call it): resolve ``profile`` (a name in ``profiles/``, a YAML path anywhere, a
     :class:`Profile`, or None for the defaults), take its ``section`` (a notebook's stem), then
-    ``fixed`` (values the caller sets, e.g. the benchmark) and ``overrides`` (a mapping of typed
-    values, or :class:`~deltamem_lib.typed_settings.Layer` objects such as ``--set``), and check
+    ``fixed`` (values the caller sets, e.g. the benchmark), ``params`` (a notebook's values named
+    as in the section, e.g. its ``globals()`` after :func:`apply_profile`: only the parameters the
+    notebook declares are read) and ``overrides`` (a mapping of typed values, or
+    :class:`~deltamem_lib.typed_settings.Layer` objects such as ``--set``), and check
     every name and type once against ``cls``'s fields, then ``cls.validate()``
     (:func:`deltamem_lib.typed_settings.build`).
 
@@ -179,6 +182,9 @@ def settings_from_profile(cls: Any, profile: Profile | str | os.PathLike[str] | 
                             extra_types=declared))
     if fixed:
         layers.append(Layer(dict(fixed), f"{cls.__name__} of {section}"))
+    if params is not None:
+        own = {k: v for k, v in params.items() if k in declared}
+        layers.append(Layer(own, f"{section} parameters", names=dict(names or {}), extra_types=declared))
     return build(cls, layers + _as_layers(overrides))
 
 
@@ -230,7 +236,8 @@ def check_profile_strictly(profile: Profile, notebooks_dir: Path = NOTEBOOKS_DIR
     for stem, params in profile.notebooks.items():
         source = f"profile {profile.path or profile.name} [{stem}]"
         if stem not in stems:
-            raise SettingsError(f"{source}: no notebook {stem}.ipynb in {notebooks_dir}{closest(stem, stems)}")
+            raise SettingsError(f"{source}: no notebook {stem}.ipynb in {notebooks_dir}"
+                                f"{closest(stem, stems)}")
         check_parameters(params, _declared_types(stem, notebooks_dir), source)
 
 
@@ -444,7 +451,7 @@ def apply_profile(namespace: dict[str, Any], notebook: str | os.PathLike[str] | 
     try:
         prof = load_profile(name, profiles_dir)
     except FileNotFoundError:
-        if "profile" in injected:  # a profile file elsewhere, given to papermill: its values are injected, checked
+        if "profile" in injected:  # a profile file elsewhere, given to papermill: its values were injected
             return ProfileApplied(stem, name, {}, {k: v for k, v in injected.items() if k != "profile"})
         raise
     section = Profile(prof.name, prof.description, {stem: prof.notebooks.get(stem, {})}, prof.path)

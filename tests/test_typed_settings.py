@@ -104,3 +104,58 @@ def test_later_layers_win_and_the_error_names_the_last_source():
     assert build(TrainConfig, layers).seed == 2
     with pytest.raises(SettingsError, match=r"^b: seed"):
         build(TrainConfig, [Layer({"seed": 1}, "a"), Layer({"seed": "x"}, "b")])
+
+
+# ----- SynthConfig and BenchConfig: the same function ------------------------------------------
+def test_synth_config_from_a_profile_maps_the_notebook_names(tmp_path):
+    from deltamem_lib.synthesis.procedural import SynthConfig
+
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nnotebooks:\n"
+                    "  01_data_synthesis: {n_users: 7, n_sessions: 3, teacher_users: 1}\n")
+    cfg = SynthConfig.from_profile(path, {"quiet_rate": 0.5})
+    assert (cfg.users, cfg.sessions, cfg.quiet_rate) == (7, 3, 0.5)
+    path.write_text("name: s\nnotebooks:\n  01_data_synthesis: {n_users: '7'}\n")
+    with pytest.raises(SettingsError, match=r"\[01_data_synthesis\]: n_users \(users\): expected an integer"):
+        SynthConfig.from_profile(path)
+    with pytest.raises(SettingsError, match="padding_weights: expected a list of 3 values"):
+        SynthConfig.from_profile(None, {"padding_weights": [1, 2]})
+    with pytest.raises(SettingsError, match="quiet_rate must be between 0 and 1.*quiet_rate from overrides"):
+        SynthConfig.from_profile(None, {"quiet_rate": 2})
+
+
+def _bench_profile(tmp_path):
+    path = tmp_path / "b.yaml"
+    path.write_text("name: b\nnotebooks:\n  05_benchmarks_ablations: {locomo_questions: 3, "
+                    "locomo_conversations: 2, locomo_sessions: 4, top_k: 10, systems: [noop]}\n")
+    return path
+
+
+def test_locomo_questions_caps_locomo_and_leaves_personamem_and_halumem_untouched(tmp_path):
+    from deltamem_lib.benchmarks.protocol import BenchConfig
+
+    path = _bench_profile(tmp_path)
+    locomo = BenchConfig.from_profile(path, {"data": "x"}, benchmark="locomo")
+    assert (locomo.limit, locomo.conversations, locomo.max_sessions, locomo.top_k) == (3, 2, 4, 10)
+    for bench in ("personamem", "halumem"):
+        other = BenchConfig.from_profile(path, {"data": "x"}, benchmark=bench)
+        assert (other.limit, other.conversations, other.max_sessions) == (0, 0, 0), bench
+        assert other.top_k == 10 and other.profile == "b"
+
+
+def test_notebook_05_values_go_through_the_same_function_per_benchmark():
+    """Notebook 05 passes its globals (after apply_profile) as ``params``: the LoCoMo knobs reach
+    LoCoMo's config only, a wrong type is refused naming the notebook's parameter."""
+    from deltamem_lib.benchmarks.protocol import BenchConfig
+    from deltamem_lib.config import NOTEBOOKS_DIR, notebook_parameters
+
+    ns = {**notebook_parameters(NOTEBOOKS_DIR / "05_benchmarks_ablations.ipynb"), "locomo_questions": 3,
+          "In": [], "np": object()}
+    fields = {"data": "x", "recall_ks": (1, 5)}
+    assert BenchConfig.from_profile(None, fields, benchmark="locomo", params=ns).limit == 3
+    assert BenchConfig.from_profile(None, fields, benchmark="personamem", params=ns).limit == 0
+    bad = {**ns, "locomo_questions": "all"}
+    with pytest.raises(SettingsError, match="05_benchmarks_ablations parameters: locomo_questions: expected an int"):
+        BenchConfig.from_profile(None, fields, benchmark="personamem", params=bad)
+    with pytest.raises(SettingsError, match="did you mean 'limit'"):
+        BenchConfig.from_profile(None, {**fields, "limt": 3}, benchmark="locomo")

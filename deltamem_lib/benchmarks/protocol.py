@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config import setting as _f
+from ..config import settings_from_profile
 from ..episodes import Episode
 from ..io import DataFileError, Journal
 from ..memory import MemoryState
+from ..typed_settings import SettingsError
 
 __all__ = ["BENCHMARKS", "BENCH_SYSTEMS", "BenchConfig", "Plan", "Protocol", "Questions", "Verdicts", "cost",
            "model_name", "sample", "select"]
@@ -43,6 +45,19 @@ BENCHMARKS: tuple[str, ...] = ("locomo", "halumem", "personamem")
 #: plus the full-context baseline and LoCoMo's released observations).
 BENCH_SYSTEMS: tuple[str, ...] = ("oracle", "noop", "deltamem", "deltamem-oneshot", "mem0-style", "add-only",
                                   "full-context", "observations")
+
+
+#: The notebook whose profile section holds the benchmark settings.
+NOTEBOOK = "05_benchmarks_ablations"
+
+#: Notebook 05's parameters named otherwise than a :class:`BenchConfig` field: parameter →
+#: (field, the one benchmark it belongs to). The notebook's other parameters that are fields
+#: (``top_k``, ``retriever``, ``batch_size`` …) apply to every benchmark.
+NOTEBOOK_NAMES: dict[str, tuple[str, str]] = {
+    "locomo_conversations": ("conversations", "locomo"),
+    "locomo_sessions": ("max_sessions", "locomo"),
+    "locomo_questions": ("limit", "locomo"),
+}
 
 
 @dataclass
@@ -82,6 +97,25 @@ class BenchConfig:
     @classmethod
     def help(cls) -> dict[str, str]:
         return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def from_profile(cls, profile: Any = None, overrides: Any = None, *, benchmark: str = "locomo",
+                     params: Mapping[str, Any] | None = None) -> BenchConfig:
+        """The settings of one benchmark from ``profile``'s ``05_benchmarks_ablations`` section,
+        then ``params`` (notebook 05's values by its names, e.g. its ``globals()``), then
+        ``overrides`` by field name; every name and type checked once, then :meth:`validate`
+        (:func:`deltamem_lib.config.settings_from_profile`).
+
+        The notebook's ``locomo_*`` parameters reach LoCoMo's config only
+        (:data:`NOTEBOOK_NAMES`): ``locomo_questions`` is LoCoMo's ``limit`` and never caps
+        HaluMem's or PersonaMem's questions. Parameters of the notebook that are no benchmark
+        setting (``systems``, the curves' users …) are type-checked and left out.
+        """
+        if benchmark not in BENCHMARKS:
+            raise SettingsError(f"benchmark {benchmark!r}: choose one of {', '.join(BENCHMARKS)}")
+        names = {k: (field if bench == benchmark else None) for k, (field, bench) in NOTEBOOK_NAMES.items()}
+        return settings_from_profile(cls, profile, overrides, section=NOTEBOOK, names=names,
+                                     fixed={"benchmark": benchmark}, params=params)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
