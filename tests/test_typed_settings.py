@@ -155,7 +155,36 @@ def test_notebook_05_values_go_through_the_same_function_per_benchmark():
     assert BenchConfig.from_profile(None, fields, benchmark="locomo", params=ns).limit == 3
     assert BenchConfig.from_profile(None, fields, benchmark="personamem", params=ns).limit == 0
     bad = {**ns, "locomo_questions": "all"}
-    with pytest.raises(SettingsError, match="05_benchmarks_ablations parameters: locomo_questions: expected an int"):
+    with pytest.raises(SettingsError, match="05_benchmarks_ablations parameters: locomo_questions: expected"):
         BenchConfig.from_profile(None, fields, benchmark="personamem", params=bad)
     with pytest.raises(SettingsError, match="did you mean 'limit'"):
         BenchConfig.from_profile(None, {**fields, "limt": 3}, benchmark="locomo")
+
+
+def test_notebook_05_builds_every_benchmark_config_through_from_profile_with_the_old_locomo_slug():
+    """The notebook's bench_config (cell 2c170b2b) gives LoCoMo the settings the hand-built dict
+    gave (same slug, so earlier work folders resume), and PersonaMem no LoCoMo knob."""
+    import json
+
+    from deltamem_lib.benchmarks.protocol import BenchConfig
+    from deltamem_lib.config import NOTEBOOKS_DIR, notebook_parameters
+
+    path = NOTEBOOKS_DIR / "05_benchmarks_ablations.ipynb"
+    code = {c["id"]: "".join(c["source"]) for c in json.loads(path.read_text(encoding="utf-8"))["cells"]}
+    assert "BenchConfig.from_profile(" in code["2c170b2b"] and "settings.items()" not in code["a3a498a9"]
+    assert 'bench_config("locomo"' in code["eac8e404"] and "bench_config(bench," in code["a3a498a9"]
+    g = {**notebook_parameters(path), "locomo_questions": 3, "BenchConfig": BenchConfig}
+    start = code["2c170b2b"].index("recall_ks =")
+    end = code["2c170b2b"].index("base_system =")
+    exec(code["2c170b2b"][start:end], g)
+    p = g  # the notebook's names, as the old cell read them
+    old = BenchConfig(benchmark="locomo", data="x", model=p["model"], answer_model=p["answer_model"],
+                      judge_model=p["judge_model"], judge_runs=p["judge_runs"], retriever=p["retriever"],
+                      top_k=p["top_k"], recall_ks=p["recall_ks"], conversations=p["locomo_conversations"],
+                      max_sessions=p["locomo_sessions"], limit=p["locomo_questions"],
+                      batch_size=p["batch_size"],
+                      max_new_tokens=p["max_new_tokens"], answer_max_new_tokens=p["answer_max_new_tokens"],
+                      seed=p["seed"], profile=p["profile"], system="noop")
+    new = g["bench_config"]("locomo", data="x", system="noop")
+    assert new == old and new.slug() == old.slug()
+    assert g["bench_config"]("personamem", data="x", system="noop").limit == 0

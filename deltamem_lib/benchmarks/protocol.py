@@ -59,6 +59,10 @@ NOTEBOOK_NAMES: dict[str, tuple[str, str]] = {
     "locomo_questions": ("limit", "locomo"),
 }
 
+#: Notebook 05's parameters named like a field that are no benchmark run's setting: ``adapter``
+#: is the RL run's adapter, looked up for the RL rows (``find_rl_run``), not every system's.
+NOTEBOOK_ONLY: tuple[str, ...] = ("adapter",)
+
 
 @dataclass
 class BenchConfig:
@@ -109,11 +113,13 @@ class BenchConfig:
         The notebook's ``locomo_*`` parameters reach LoCoMo's config only
         (:data:`NOTEBOOK_NAMES`): ``locomo_questions`` is LoCoMo's ``limit`` and never caps
         HaluMem's or PersonaMem's questions. Parameters of the notebook that are no benchmark
-        setting (``systems``, the curves' users …) are type-checked and left out.
+        setting (``systems``, the curves' users …, :data:`NOTEBOOK_ONLY`) are type-checked and
+        left out; ``adapter`` and the like go in ``overrides``.
         """
         if benchmark not in BENCHMARKS:
             raise SettingsError(f"benchmark {benchmark!r}: choose one of {', '.join(BENCHMARKS)}")
-        names = {k: (field if bench == benchmark else None) for k, (field, bench) in NOTEBOOK_NAMES.items()}
+        names: dict[str, str | None] = {k: (f if bench == benchmark else None) for k, (f, bench) in NOTEBOOK_NAMES.items()}
+        names.update(dict.fromkeys(NOTEBOOK_ONLY))
         return settings_from_profile(cls, profile, overrides, section=NOTEBOOK, names=names,
                                      fixed={"benchmark": benchmark}, params=params)
 
