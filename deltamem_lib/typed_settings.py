@@ -36,7 +36,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Layer", "SettingsError", "build", "check_value", "closest", "field_types", "parse_set"]
+__all__ = ["Layer", "SettingsError", "add_arguments", "build", "check_value", "closest", "field_types",
+           "flag", "given_settings", "parse_set"]
 
 
 class SettingsError(ValueError):
@@ -234,3 +235,67 @@ def build(cls: Any, layers: Sequence[Layer], *, what: str | None = None) -> Any:
         head, problems = (lines[0].rstrip(":"), lines[1:]) if len(lines) > 1 else (f"invalid {what}", lines)
         raise SettingsError(f"{head}: " + "; ".join(_annotate(p, origins) for p in problems)) from None
     return obj
+
+
+# ----- the command line: one flag per field -----------------------------------------------------
+def flag(name: str) -> str:
+    """The command-line flag of a field: ``top_k`` → ``--top-k``."""
+    return "--" + name.replace("_", "-")
+
+
+def add_arguments(parser: Any, cls: Any, *, positional: Sequence[str] = (), required: Sequence[str] = (),
+                  choices: Mapping[str, Sequence[str]] | None = None, skip: Sequence[str] = (),
+                  defaults: Mapping[str, str] | None = None) -> None:
+    """One argument per field of the settings dataclass ``cls``, named after the field
+    (:func:`flag`), with the field's help line and default: a bool is ``--name/--no-name``, a
+    list or tuple takes several values. Arguments not given are left out of the namespace, so
+    :func:`given_settings` returns only what the command line set. ``defaults``: field → the text
+    shown as the default where the command computes it."""
+    import argparse
+
+    types_ = field_types(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        t = types_[f.name]
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        shown = (defaults or {}).get(f.name)
+        if shown is None:
+            shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else repr(default)
+        help_ = f"{f.metadata.get('help', '')} (default: {shown})".replace("%", "%%")
+        kwargs: dict[str, Any] = {"help": help_}
+        if (choices or {}).get(f.name):
+            kwargs["choices"] = list((choices or {})[f.name])
+        if f.name in positional:
+            parser.add_argument(f.name, **{**kwargs, "help": f.metadata.get("help", "")})
+            continue
+        kwargs.update(dest=f.name, default=argparse.SUPPRESS)
+        if f.name in required:
+            kwargs.update(required=True, help=f.metadata.get("help", ""))
+        if t is bool:
+            parser.add_argument(flag(f.name), action=argparse.BooleanOptionalAction, **kwargs)
+            continue
+        if (typing.get_origin(t) or t) in (list, tuple):
+            kwargs["nargs"] = "+"
+        parser.add_argument(flag(f.name), metavar=f.name.upper(), **kwargs)
+
+
+def given_settings(args: Any, cls: Any) -> dict[str, Any]:
+    """The fields of ``cls`` that the command line set (:func:`add_arguments`), each parsed by
+    its type; a bad value is a :class:`SettingsError` naming the flag and the field."""
+    types_ = field_types(cls)
+    out: dict[str, Any] = {}
+    for name, t in types_.items():
+        if not hasattr(args, name):
+            continue
+        raw = getattr(args, name)
+        try:
+            value = _parse_text(raw, t) if isinstance(raw, str) else raw
+            if isinstance(raw, list) and (typing.get_origin(t) or t) in (list, tuple):
+                args_ = typing.get_args(t)
+                elem = args_[0] if args_ else str
+                value = [_parse_text(v, elem) if isinstance(v, str) else v for v in raw]
+            out[name] = check_value(value, t)
+        except ValueError as exc:
+            raise SettingsError(f"{flag(name)}: {name}: {exc}") from None
+    return out

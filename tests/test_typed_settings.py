@@ -188,3 +188,36 @@ def test_notebook_05_builds_every_benchmark_config_through_from_profile_with_the
     new = g["bench_config"]("locomo", data="x", system="noop")
     assert new == old and new.slug() == old.slug()
     assert g["bench_config"]("personamem", data="x", system="noop").limit == 0
+
+
+# ----- deltamem bench: one flag per BenchConfig field ------------------------------------------
+def test_bench_flags_are_made_from_benchconfigs_fields_one_name_per_setting():
+    import dataclasses
+
+    from deltamem_lib.benchmarks.protocol import BenchConfig
+    from deltamem_lib.cli import build_parser
+    from deltamem_lib.commands.bench import settings
+
+    parser = build_parser()
+    bench = parser._subparsers._group_actions[0].choices["bench"]
+    flags = {o for a in bench._actions for o in a.option_strings}
+    for f in dataclasses.fields(BenchConfig):
+        if f.name != "benchmark":
+            assert "--" + f.name.replace("_", "-") in flags, f.name
+    args = parser.parse_args(["bench", "halumem", "--data", "d.jsonl", "--no-allow-delete", "--top-k", "3",
+                              "--sample-ids", "a", "b", "--personamem-block", "5", "--out", "o.json"])
+    cfg = settings(args)
+    assert cfg == BenchConfig(benchmark="halumem", data="d.jsonl", allow_delete=False, top_k=3,
+                              recall_ks=(1,), sample_ids=("a", "b"), personamem_block=5)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--top-k", "abc"], "--top-k: top_k: expected an integer, got 'abc'"),
+    (["--recall-ks", "1", "x"], "--recall-ks: recall_ks: expected an integer, got 'x'"),
+    (["--batch-size", "0"], "batch_size must be ≥ 1, got 0 (batch_size from --batch-size)"),
+    (["--top-k", "3", "--recall-ks", "5"], "top_k (3) must be ≥ 1 and every recall k ([5]) in 1..top_k"),
+])
+def test_bad_bench_flags_are_one_line_naming_the_flag(tmp_path, capsys, argv, words):
+    code = main(["bench", "locomo", "--data", "x", *argv, "--out", str(tmp_path / "r.json")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and words in err, err

@@ -118,7 +118,8 @@ class BenchConfig:
         """
         if benchmark not in BENCHMARKS:
             raise SettingsError(f"benchmark {benchmark!r}: choose one of {', '.join(BENCHMARKS)}")
-        names: dict[str, str | None] = {k: (f if bench == benchmark else None) for k, (f, bench) in NOTEBOOK_NAMES.items()}
+        names: dict[str, str | None] = {k: (f if bench == benchmark else None)
+                                        for k, (f, bench) in NOTEBOOK_NAMES.items()}
         names.update(dict.fromkeys(NOTEBOOK_ONLY))
         return settings_from_profile(cls, profile, overrides, section=NOTEBOOK, names=names,
                                      fixed={"benchmark": benchmark}, params=params)
@@ -148,10 +149,16 @@ class BenchConfig:
         if self.top_k < 1 or any(k < 1 or k > self.top_k for k in self.recall_ks):
             p.append(f"top_k ({self.top_k}) must be ≥ 1 and every recall k ({list(self.recall_ks)}) in 1..top_k")
         if self.judge_runs < 1:
-            p.append("judge_runs must be at least 1")
+            p.append(f"judge_runs must be ≥ 1, got {self.judge_runs}")
         for name in ("conversations", "max_sessions", "limit", "context_tokens"):
             if getattr(self, name) < 0:
                 p.append(f"{name} must be ≥ 0 (0: no limit / automatic)")
+        for name in ("batch_size", "max_new_tokens", "max_tool_calls", "related_k", "answer_max_new_tokens",
+                     "personamem_block"):
+            if getattr(self, name) < 1:
+                p.append(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.seed < 0:
+            p.append(f"seed must be ≥ 0, got {self.seed}")
         if p:
             raise ValueError("invalid benchmark settings:\n" + "\n".join(f"  - {x}" for x in p))
 
