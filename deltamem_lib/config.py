@@ -249,19 +249,15 @@ def check_profile(profile: Profile, notebooks_dir: Path = NOTEBOOKS_DIR) -> list
         if not nb.exists():
             problems.append(f"{profile.name}: no notebook {stem}.ipynb")
             continue
-        declared = notebook_parameters(nb)
-        for key, value in params.items():
+        declared = _declared_types(stem, notebooks_dir)
+        for key, value in params.items():  # the rules of check_parameters, every problem listed
             if key not in declared:
-                problems.append(f"{profile.name}: {stem} has no parameter {key!r}")
-            elif declared[key] is not None and value is not None:
-                if isinstance(declared[key], bool) != isinstance(value, bool) or not (
-                    isinstance(value, type(declared[key]))
-                    or (isinstance(declared[key], float) and isinstance(value, int))
-                ):
-                    problems.append(
-                        f"{profile.name}: {stem}.{key} is {type(value).__name__}, "
-                        f"the notebook declares {type(declared[key]).__name__}"
-                    )
+                problems.append(f"{profile.name}: {stem} has no parameter {key!r}{closest(key, declared)}")
+                continue
+            try:
+                check_value(value, declared[key])
+            except ValueError as exc:
+                problems.append(f"{profile.name}: {stem}.{key}: {exc}")
     return problems
 
 

@@ -41,7 +41,7 @@ def test_check_profile_catches_a_misspelled_parameter(tmp_path):
         {"name": "p", "notebooks": {"01_x": {"n_user": 5, "seed": "zero"}, "09_missing": {}}}))
     problems = check_profile(load_profile(tmp_path / "p.yaml"), tmp_path)
     assert any("n_user" in p for p in problems)
-    assert any("seed" in p and "str" in p for p in problems)
+    assert any("seed" in p and "expected an integer, got 'zero'" in p for p in problems)
     assert any("09_missing" in p for p in problems)
 
 
