@@ -13,8 +13,9 @@ that no modules or parts import each other in a cycle):
    (the MLD reward ``r_trans``, §3.3, ``docs/mld_spec.md``), :mod:`.mistakes` (typical mistakes and what the
    reward gives them), :mod:`.embeddings` (the sentence encoder), :mod:`.io` (atomic files,
    the append-only journal, figures saved with their numbers), :mod:`.workdir` (work-folder
-   lock, data-file hashes for resume, stale temporary files), :mod:`.config` (profiles,
-   seeding, devices, run folders), :mod:`.hardware` (GPU capabilities, precision, vLLM,
+   lock, data-file hashes for resume, stale temporary files), :mod:`.typed_settings` (every
+   setting's name and type checked once, whatever its source: profile file, ``--set``, papermill,
+   a command's flags), :mod:`.config` (profiles, seeding, devices, run folders), :mod:`.hardware` (GPU capabilities, precision, vLLM,
    releasing memory between trainers).
 2. **Data** — :mod:`.episodes` (the schema of synthetic users, integrity rules, RL rows) and
    :mod:`.synthesis` (procedural and LLM-teacher generators, probes, splits, statistics; §3.2).

@@ -15,9 +15,11 @@ a profile with the parameters a notebook declares (the tests run it on every pro
 
 Interactively (Jupyter, Colab) there is no papermill: :func:`apply_profile`, the first call of
 every notebook's resolve cell, reads ``profile`` from the parameters cell and applies that
-profile's section for the notebook, with the same checks. Values papermill injected win over
-the profile file, so ``deltamem notebooks --profile X`` (which injects X's section) gives the
-same values either way and ``papermill -p profile X -p key value`` keeps ``value``.
+profile's section for the notebook, with the same checks (names and types, for the profile's
+values and for those papermill injected alike: :mod:`deltamem_lib.typed_settings`). Values
+papermill injected win over the profile file, so ``deltamem notebooks --profile X`` (which
+injects X's section) gives the same values either way and ``papermill -p profile X -p key value``
+keeps ``value``.
 """
 
 from __future__ import annotations
@@ -33,8 +35,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .typed_settings import Layer, SettingsError, build, check_value, closest
+
 __all__ = [
     "setting",
+    "settings_from_profile",
     "settings_help",
     "PROJECT_ROOT",
     "PROFILES_DIR",
@@ -44,7 +49,9 @@ __all__ = [
     "RunContext",
     "apply_profile",
     "cache_dir",
+    "check_parameters",
     "check_profile",
+    "check_profile_strictly",
     "list_profiles",
     "load_profile",
     "notebook_parameters",
@@ -122,6 +129,65 @@ def load_profile(name_or_path: str | os.PathLike[str], directory: Path = PROFILE
     )
 
 
+def _declared_types(stem: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, Any]:
+    """Parameter name → the type of its default in the notebook's parameters cell (``None``
+    default: any type; an int where a float is declared is fine, as in :func:`check_profile`).
+    Empty when the notebook is not there (an installed package without notebooks)."""
+    nb = notebooks_dir / f"{stem}.ipynb"
+    if not nb.exists():
+        return {}
+    return {k: (Any if v is None else type(v)) for k, v in notebook_parameters(nb).items()}
+
+
+def _as_layers(overrides: Any) -> list[Layer]:
+    if overrides is None:
+        return []
+    if isinstance(overrides, Layer):
+        return [overrides]
+    if isinstance(overrides, Mapping):
+        return [Layer(dict(overrides), "overrides")]
+    return list(overrides)
+
+
+def settings_from_profile(cls: Any, profile: Profile | str | os.PathLike[str] | None, overrides: Any = None,
+                          *, section: str, names: Mapping[str, str | None] | None = None,
+                          fixed: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None,
+                          notebooks_dir: Path = NOTEBOOKS_DIR) -> Any:
+    """The one way from a profile to a settings dataclass (``TrainConfig.from_profile`` and its
+    siblings call it): resolve ``profile`` (a name in ``profiles/``, a YAML path anywhere, a
+    :class:`Profile`, or None for the defaults), take its ``section`` (a notebook's stem), then
+    ``fixed`` (values the caller sets, e.g. the benchmark), ``params`` (a notebook's values named
+    as in the section, e.g. its ``globals()`` after :func:`apply_profile`: only the parameters the
+    notebook declares are read) and ``overrides`` (a mapping of typed values, or
+    :class:`~deltamem_lib.typed_settings.Layer` objects such as ``--set``), and check
+    every name and type once against ``cls``'s fields, then ``cls.validate()``
+    (:func:`deltamem_lib.typed_settings.build`).
+
+    A section key named otherwise than the field is mapped by ``names`` (None: no setting of
+    ``cls``); a key the notebook declares but ``cls`` lacks (``output_dir``) is type-checked
+    against the notebook's declaration and left out; any other key is refused
+    (:class:`~deltamem_lib.typed_settings.SettingsError`, naming the file, the section and the closest name).
+    """
+    declared = _declared_types(section, notebooks_dir)
+    layers: list[Layer] = []
+    if profile is not None:
+        prof = profile if isinstance(profile, Profile) else load_profile(profile)
+        base: dict[str, Any] = {}
+        if "profile" in {f.name for f in fields(cls)}:
+            base["profile"] = prof.name
+        layers.append(Layer(base, f"profile {prof.path or prof.name}"))
+        values = dict(prof.notebooks.get(section, {}))
+        values.pop("profile", None)
+        layers.append(Layer(values, f"profile {prof.path or prof.name} [{section}]", names=dict(names or {}),
+                            extra_types=declared))
+    if fixed:
+        layers.append(Layer(dict(fixed), f"{cls.__name__} of {section}"))
+    if params is not None:
+        own = {k: v for k, v in params.items() if k in declared}
+        layers.append(Layer(own, f"{section} parameters", names=dict(names or {}), extra_types=declared))
+    return build(cls, layers + _as_layers(overrides))
+
+
 def notebook_parameters(notebook: str | os.PathLike[str]) -> dict[str, Any]:
     """The literal assignments of a notebook's cell tagged ``parameters``.
 
@@ -147,6 +213,34 @@ def notebook_parameters(notebook: str | os.PathLike[str]) -> dict[str, Any]:
     raise ValueError(f"{notebook}: no cell tagged 'parameters'")
 
 
+def check_parameters(values: Mapping[str, Any], declared: Mapping[str, Any], source: str) -> None:
+    """Raise :class:`~deltamem_lib.typed_settings.SettingsError` (one line: ``source``, the name,
+    what is wrong) for the first value whose name the notebook does not declare (naming the
+    closest declared one) or whose type is not the declared default's (an int for a float is
+    fine; a bool is no int). ``declared``: name → type, as :func:`_declared_types` gives."""
+    for key, value in values.items():
+        if key not in declared:
+            raise SettingsError(f"{source}: {key!r} is no parameter of the notebook{closest(key, declared)}")
+        try:
+            check_value(value, declared[key])
+        except ValueError as exc:
+            raise SettingsError(f"{source}: {key}: {exc}") from None
+
+
+def check_profile_strictly(profile: Profile, notebooks_dir: Path = NOTEBOOKS_DIR) -> None:
+    """Raise a one-line :class:`~deltamem_lib.typed_settings.SettingsError` for the first problem
+    of any section of ``profile`` (a section for no notebook, an unknown parameter, a wrong type:
+    :func:`check_parameters`), naming the profile file and the section; the check
+    ``deltamem notebooks`` runs before any notebook, so no key is dropped silently."""
+    stems = sorted(p.stem for p in notebooks_dir.glob("*.ipynb"))
+    for stem, params in profile.notebooks.items():
+        source = f"profile {profile.path or profile.name} [{stem}]"
+        if stem not in stems:
+            raise SettingsError(f"{source}: no notebook {stem}.ipynb in {notebooks_dir}"
+                                f"{closest(stem, stems)}")
+        check_parameters(params, _declared_types(stem, notebooks_dir), source)
+
+
 def check_profile(profile: Profile, notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
     """Problems of a profile: unknown notebooks, unknown parameter names, wrong types."""
     problems = []
@@ -155,19 +249,15 @@ def check_profile(profile: Profile, notebooks_dir: Path = NOTEBOOKS_DIR) -> list
         if not nb.exists():
             problems.append(f"{profile.name}: no notebook {stem}.ipynb")
             continue
-        declared = notebook_parameters(nb)
-        for key, value in params.items():
+        declared = _declared_types(stem, notebooks_dir)
+        for key, value in params.items():  # the rules of check_parameters, every problem listed
             if key not in declared:
-                problems.append(f"{profile.name}: {stem} has no parameter {key!r}")
-            elif declared[key] is not None and value is not None:
-                if isinstance(declared[key], bool) != isinstance(value, bool) or not (
-                    isinstance(value, type(declared[key]))
-                    or (isinstance(declared[key], float) and isinstance(value, int))
-                ):
-                    problems.append(
-                        f"{profile.name}: {stem}.{key} is {type(value).__name__}, "
-                        f"the notebook declares {type(declared[key]).__name__}"
-                    )
+                problems.append(f"{profile.name}: {stem} has no parameter {key!r}{closest(key, declared)}")
+                continue
+            try:
+                check_value(value, declared[key])
+            except ValueError as exc:
+                problems.append(f"{profile.name}: {stem}.{key}: {exc}")
     return problems
 
 
@@ -266,7 +356,7 @@ def resolve_run(notebook: str, *, profile: str = "smallest", seed: int = 0,
 @dataclass(frozen=True)
 class ProfileApplied:
     """What :func:`apply_profile` did: the notebook it recognised, the profile, the values it
-    set, and the values papermill had injected (kept)."""
+    set, and the values papermill had injected (checked, kept)."""
 
     notebook: str
     profile: str
@@ -281,7 +371,7 @@ class ProfileApplied:
         if self.applied:
             parts.append("applied " + ", ".join(f"{k}={v!r}" for k, v in self.applied.items()))
         if self.injected:
-            parts.append(f"set by papermill and kept: {', '.join(self.injected)}")
+            parts.append(f"set by papermill (checked) and kept: {', '.join(self.injected)}")
         return f"{head}: " + "; ".join(parts)
 
 
@@ -336,9 +426,13 @@ def apply_profile(namespace: dict[str, Any], notebook: str | os.PathLike[str] | 
 
     ``notebook`` is the notebook's stem or path; by default it is recognised from the
     parameters defined in ``namespace``, so the call does not name the notebook. The section
-    is checked exactly like a papermill run (:func:`check_profile`: unknown names and wrong
-    types raise ``ValueError``). Values papermill injected (``deltamem notebooks``, or
-    ``papermill -p``) win over the profile file; every other key of the section is set.
+    and the values papermill injected (``deltamem notebooks``, or ``papermill -p``) are checked
+    the same way (:func:`check_parameters`: an unknown name, with the closest declared one, or a
+    type other than the declared default's raises a one-line
+    :class:`~deltamem_lib.typed_settings.SettingsError` naming the file and section or the
+    papermill parameter). Injected values win over the profile file; every other key of the
+    section is set. A profile papermill named that is not in ``profiles_dir`` (a file elsewhere,
+    whose values ``deltamem notebooks`` injected) leaves the injected values, checked.
     """
     profiles_dir = profiles_dir or PROFILES_DIR
     notebooks_dir = notebooks_dir or NOTEBOOKS_DIR
@@ -347,17 +441,17 @@ def apply_profile(namespace: dict[str, Any], notebook: str | os.PathLike[str] | 
     if not isinstance(name, str) or not name:
         raise ValueError(f"{stem}: the parameters cell must set `profile` to a name in {profiles_dir} "
                          f"({', '.join(list_profiles(profiles_dir))})")
+    declared = _declared_types(stem, notebooks_dir)
     injected = _papermill_injected(namespace)
+    check_parameters(injected, declared, f"{stem}: papermill parameter")
     try:
         prof = load_profile(name, profiles_dir)
     except FileNotFoundError:
-        if "profile" in injected:  # a profile file elsewhere, passed to papermill: its values are injected
-            return ProfileApplied(stem, name, {}, injected)
+        if "profile" in injected:  # a profile file elsewhere, given to papermill: its values were injected
+            return ProfileApplied(stem, name, {}, {k: v for k, v in injected.items() if k != "profile"})
         raise
     section = Profile(prof.name, prof.description, {stem: prof.notebooks.get(stem, {})}, prof.path)
-    problems = check_profile(section, notebooks_dir)
-    if problems:
-        raise ValueError(f"profile {prof.path}: " + "; ".join(problems))
+    check_parameters(section.notebooks[stem], declared, f"profile {prof.path} [{stem}]")
     applied = {}
     for key, value in section.notebooks[stem].items():
         if key in injected:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import NOTEBOOKS_DIR, load_profile, notebook_parameters
+from .config import NOTEBOOKS_DIR, check_profile_strictly, load_profile, notebook_parameters
 from .io import DataFileError, atomic_write_json, read_json_object
 from .workdir import WorkDirLock
 
@@ -45,6 +45,7 @@ def run_notebooks(profile: str, out: str | Path, *, notebooks_dir: Path = NOTEBO
     The folder is locked while the notebooks run (``.lock``), so a second run on it stops at once.
     """
     prof = load_profile(profile)
+    check_profile_strictly(prof, notebooks_dir)  # every key of every section, before anything runs
     out = Path(out).resolve()
     with WorkDirLock(out, what="--out"):  # one run per folder: a second one stops at once
         return _run_locked(prof, out, notebooks_dir=notebooks_dir, only=only, force=force, kernel_name=kernel_name,
@@ -81,7 +82,7 @@ def _run_locked(prof: Any, out: Path, *, notebooks_dir: Path, only: Sequence[str
             results.append(NotebookRun(nb.stem, "skipped", 0.0, target))
             continue
         declared = notebook_parameters(nb)
-        params = {key: v for key, v in prof.params_for(nb.stem).items() if key in declared}
+        params = {key: v for key, v in prof.params_for(nb.stem).items() if key in declared}  # checked above
         if "output_dir" in declared:
             params["output_dir"] = str(out)
         progress(f"[{k}/{len(books)}] {nb.stem}: running with {params}")

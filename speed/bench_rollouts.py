@@ -165,12 +165,12 @@ def main() -> int:
 
         torch.set_num_threads(args.threads)
 
-    from deltamem_lib.commands.train import settings
     from deltamem_lib.training.datasets import prepare_data
+    from deltamem_lib.training.settings import TrainConfig
     from deltamem_lib.training.trainers import base_model_path
+    from deltamem_lib.typed_settings import parse_set
 
-    ns = argparse.Namespace(profile=args.profile, set=list(args.set), ablation=None)
-    base = settings(ns)
+    base = TrainConfig.from_profile(args.profile, parse_set(args.set))
     cfg = base.replace(level=args.level, num_generations=args.num_generations,
                        prompts_per_step=args.prompts_per_step or base.prompts_per_step,
                        max_completion_length=args.max_completion_length, grpo_max_steps=args.steps,

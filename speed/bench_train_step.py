@@ -26,15 +26,16 @@ def main() -> int:
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
 
-    from deltamem_lib.commands.train import settings
     from deltamem_lib.config import pick_device
     from deltamem_lib.training.datasets import prepare_data
-    from deltamem_lib.training.metrics import _peak_memory_gb, read_metrics, step_times
+    from deltamem_lib.training.metrics import peak_memory_gb, read_metrics, step_times
+    from deltamem_lib.training.settings import TrainConfig
     from deltamem_lib.training.trainers import run_grpo, run_sft
+    from deltamem_lib.typed_settings import parse_set
 
-    ns = argparse.Namespace(profile=args.profile, set=list(args.set), ablation=None)
-    cfg = settings(ns).replace(sft_max_steps=args.steps, grpo_max_steps=args.steps, save_steps=10_000,
-                               train_users=max(4, min(settings(ns).train_users, 40)))
+    base = TrainConfig.from_profile(args.profile, parse_set(args.set))
+    cfg = base.replace(sft_max_steps=args.steps, grpo_max_steps=args.steps, save_steps=10_000,
+                       train_users=max(4, min(base.train_users, 40)))
     device = pick_device(args.device)
     data = prepare_data(cfg)
     print(f"profile {cfg.profile}: {cfg.model} ({cfg.agent}), device {device}; SFT batch {cfg.sft_batch_size}, "
@@ -47,7 +48,7 @@ def main() -> int:
         run_grpo(cfg, data, os.path.join(tmp, "grpo"), init_adapter=sft.adapter, device=device, resume=False)
         grpo_t = step_times(read_metrics(os.path.join(tmp, "metrics.jsonl"), "grpo"))
         total = time.perf_counter() - t0
-    peak = _peak_memory_gb()
+    peak = peak_memory_gb()
     print(f"SFT  step: median {sft_t['median_s']} s (mean {sft_t['mean_s']} s over {sft_t['steps']} steps)")
     print(f"GRPO step: median {grpo_t['median_s']} s (mean {grpo_t['mean_s']} s over {grpo_t['steps']} steps)")
     print(f"peak memory: {peak:.1f} GB ({'GPU' if device == 'cuda' else 'process RSS'}); wall {total:.0f} s")

@@ -66,13 +66,41 @@ def test_a_misspelled_key_or_a_wrong_type_fails_like_the_papermill_check(tmp_pat
     (tmp_path / "kind.yaml").write_text("name: kind\nnotebooks:\n  01_data_synthesis: {n_users: many}\n")
     ns = _interactive(nb, "typo")
     before = dict(ns)
-    with pytest.raises(ValueError, match="has no parameter 'n_user'"):
+    with pytest.raises(ValueError, match=r"typo.yaml \[01_data_synthesis\]: 'n_user' is no parameter of the "
+                                         r"notebook; did you mean 'n_users'\?"):
         apply_profile(ns, profiles_dir=tmp_path)
     assert ns == before  # nothing half-applied
-    with pytest.raises(ValueError, match="n_users is str"):
+    with pytest.raises(ValueError, match="n_users: expected an integer, got 'many'"):
         apply_profile(_interactive(nb, "kind"), profiles_dir=tmp_path)
     with pytest.raises(FileNotFoundError, match="known profiles"):
         apply_profile(_interactive(nb, "colab-t5"))
+
+
+@pytest.mark.parametrize("stem, params, words", [
+    ("02_mld_reward", {"threshold": "high"},
+     "02_mld_reward: papermill parameter: threshold: expected a number, got 'high'"),
+    ("02_mld_reward", {"n_scenarios": "eight"},
+     "papermill parameter: n_scenarios: expected an integer, got 'eight'"),
+    ("02_mld_reward", {"n_scenario": 3},
+     "papermill parameter: 'n_scenario' is no parameter of the notebook; did you mean 'n_scenarios'?"),
+    ("01_data_synthesis", {"n_users": True}, "papermill parameter: n_users: expected an integer, got True"),
+])
+def test_papermill_injected_values_are_checked_like_the_profile_file(stem, params, words):
+    """A papermill value is no longer "set by papermill and kept" unchecked."""
+    nb = NOTEBOOKS_DIR / f"{stem}.ipynb"
+    for profile in ("smallest", "not-in-profiles"):  # also when the profile file is elsewhere
+        ns = _papermill(nb, {"profile": profile, **params})
+        with pytest.raises(ValueError) as err:
+            apply_profile(ns)
+        assert words in str(err.value) and len(str(err.value).splitlines()) == 1, str(err.value)
+
+
+def test_good_papermill_values_from_a_profile_elsewhere_are_kept_and_said_to_be_checked():
+    nb = NOTEBOOKS_DIR / "02_mld_reward.ipynb"
+    ns = _papermill(nb, {"profile": "custom", "threshold": 0.5, "n_scenarios": 3})
+    done = apply_profile(ns)
+    assert ns["threshold"] == 0.5 and set(done.injected) == {"threshold", "n_scenarios"}
+    assert "checked" in str(done)
 
 
 def test_every_notebook_resolve_cell_makes_the_call():

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from deltamem_lib.config import PROFILES_DIR, load_profile
+from deltamem_lib.config import PROFILES_DIR
 from deltamem_lib.hardware import A100_40GB, T4, DeviceCaps, best_precision, release_memory
 from deltamem_lib.training import TrainConfig
 from deltamem_lib.training.gpu import (
@@ -44,9 +44,7 @@ def toy_examples() -> list:
 
 
 def profile_cfg(name: str, **changes) -> TrainConfig:
-    params = dict(load_profile(name).params_for("04_rl_training"))
-    params.pop("output_dir", None)
-    return TrainConfig.from_params({**params, **changes})
+    return TrainConfig.from_profile(name, changes)
 
 
 # ----- precision --------------------------------------------------------------------------------

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import pytest
 
-from deltamem_lib.config import list_profiles, load_profile
+from deltamem_lib.config import list_profiles
 from deltamem_lib.episodes import SessionExample
 from deltamem_lib.memory import MemoryEntry, MemoryState, Operation
 from deltamem_lib.training.settings import TrainConfig
-from deltamem_lib.training.pipeline import NOTEBOOK
 from deltamem_lib.training.rewards import Rollout, reward_on_mistakes, total_rewards
 from deltamem_lib.training.shaping import operation_f1
 
@@ -26,7 +25,7 @@ ERRORS = ("do_nothing", "missed_update", "spurious_add", "wrong_delete", "add_no
 
 
 def _profile_cfg(name: str) -> TrainConfig:
-    return TrainConfig.from_params(load_profile(name).params_for(NOTEBOOK))
+    return TrainConfig.from_profile(name)
 
 
 @pytest.mark.parametrize("profile", list_profiles())

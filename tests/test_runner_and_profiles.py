@@ -41,7 +41,7 @@ def test_check_profile_catches_a_misspelled_parameter(tmp_path):
         {"name": "p", "notebooks": {"01_x": {"n_user": 5, "seed": "zero"}, "09_missing": {}}}))
     problems = check_profile(load_profile(tmp_path / "p.yaml"), tmp_path)
     assert any("n_user" in p for p in problems)
-    assert any("seed" in p and "str" in p for p in problems)
+    assert any("seed" in p and "expected an integer, got 'zero'" in p for p in problems)
     assert any("09_missing" in p for p in problems)
 
 
@@ -122,3 +122,21 @@ def test_setting_copies_mutable_defaults_and_lists_help():
     a.names.append("b")
     assert b.names == ["a"]  # not shared between instances
     assert settings_help(S).splitlines() == ["names = ['a']  # some names", "k = 3  # how many"]
+
+
+@pytest.mark.parametrize("section, words", [
+    ({"02_mld_reward": {"n_scenario": 3}}, "'n_scenario' is no parameter of the notebook; did you mean 'n_scenarios'?"),
+    ({"02_mld_reward": {"threshold": "high"}}, "threshold: expected a number, got 'high'"),
+    ({"02_mld_rewrd": {}}, "no notebook 02_mld_rewrd.ipynb"),
+])
+def test_notebooks_command_refuses_a_custom_profiles_bad_key_before_running(tmp_path, capsys, section, words):
+    """``deltamem notebooks --profile custom.yaml`` no longer drops an unknown key silently: the
+    whole profile is checked before the first notebook, one line naming the file and section."""
+    from deltamem_lib.cli import main
+
+    path = tmp_path / "custom.yaml"
+    path.write_text(yaml.safe_dump({"name": "custom", "notebooks": section}))
+    assert main(["notebooks", "--profile", str(path), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err and f"profile {path} [" in err, err
+    assert not (tmp_path / "run").exists()  # nothing ran

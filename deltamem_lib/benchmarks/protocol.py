@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config import setting as _f
+from ..config import settings_from_profile
 from ..episodes import Episode
 from ..io import DataFileError, Journal
 from ..memory import MemoryState
+from ..typed_settings import SettingsError
 
 __all__ = ["BENCHMARKS", "BENCH_SYSTEMS", "BenchConfig", "Plan", "Protocol", "Questions", "Verdicts", "cost",
            "model_name", "sample", "select"]
@@ -43,6 +45,23 @@ BENCHMARKS: tuple[str, ...] = ("locomo", "halumem", "personamem")
 #: plus the full-context baseline and LoCoMo's released observations).
 BENCH_SYSTEMS: tuple[str, ...] = ("oracle", "noop", "deltamem", "deltamem-oneshot", "mem0-style", "add-only",
                                   "full-context", "observations")
+
+
+#: The notebook whose profile section holds the benchmark settings.
+NOTEBOOK = "05_benchmarks_ablations"
+
+#: Notebook 05's parameters named otherwise than a :class:`BenchConfig` field: parameter →
+#: (field, the one benchmark it belongs to). The notebook's other parameters that are fields
+#: (``top_k``, ``retriever``, ``batch_size`` …) apply to every benchmark.
+NOTEBOOK_NAMES: dict[str, tuple[str, str]] = {
+    "locomo_conversations": ("conversations", "locomo"),
+    "locomo_sessions": ("max_sessions", "locomo"),
+    "locomo_questions": ("limit", "locomo"),
+}
+
+#: Notebook 05's parameters named like a field that are no benchmark run's setting: ``adapter``
+#: is the RL run's adapter, looked up for the RL rows (``find_rl_run``), not every system's.
+NOTEBOOK_ONLY: tuple[str, ...] = ("adapter",)
 
 
 @dataclass
@@ -83,6 +102,28 @@ class BenchConfig:
     def help(cls) -> dict[str, str]:
         return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
 
+    @classmethod
+    def from_profile(cls, profile: Any = None, overrides: Any = None, *, benchmark: str = "locomo",
+                     params: Mapping[str, Any] | None = None) -> BenchConfig:
+        """The settings of one benchmark from ``profile``'s ``05_benchmarks_ablations`` section,
+        then ``params`` (notebook 05's values by its names, e.g. its ``globals()``), then
+        ``overrides`` by field name; every name and type checked once, then :meth:`validate`
+        (:func:`deltamem_lib.config.settings_from_profile`).
+
+        The notebook's ``locomo_*`` parameters reach LoCoMo's config only
+        (:data:`NOTEBOOK_NAMES`): ``locomo_questions`` is LoCoMo's ``limit`` and never caps
+        HaluMem's or PersonaMem's questions. Parameters of the notebook that are no benchmark
+        setting (``systems``, the curves' users …, :data:`NOTEBOOK_ONLY`) are type-checked and
+        left out; ``adapter`` and the like go in ``overrides``.
+        """
+        if benchmark not in BENCHMARKS:
+            raise SettingsError(f"benchmark {benchmark!r}: choose one of {', '.join(BENCHMARKS)}")
+        names: dict[str, str | None] = {k: (f if bench == benchmark else None)
+                                        for k, (f, bench) in NOTEBOOK_NAMES.items()}
+        names.update(dict.fromkeys(NOTEBOOK_ONLY))
+        return settings_from_profile(cls, profile, overrides, section=NOTEBOOK, names=names,
+                                     fixed={"benchmark": benchmark}, params=params)
+
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["recall_ks"], d["sample_ids"] = list(self.recall_ks), list(self.sample_ids)
@@ -108,10 +149,16 @@ class BenchConfig:
         if self.top_k < 1 or any(k < 1 or k > self.top_k for k in self.recall_ks):
             p.append(f"top_k ({self.top_k}) must be ≥ 1 and every recall k ({list(self.recall_ks)}) in 1..top_k")
         if self.judge_runs < 1:
-            p.append("judge_runs must be at least 1")
+            p.append(f"judge_runs must be ≥ 1, got {self.judge_runs}")
         for name in ("conversations", "max_sessions", "limit", "context_tokens"):
             if getattr(self, name) < 0:
                 p.append(f"{name} must be ≥ 0 (0: no limit / automatic)")
+        for name in ("batch_size", "max_new_tokens", "max_tool_calls", "related_k", "answer_max_new_tokens",
+                     "personamem_block"):
+            if getattr(self, name) < 1:
+                p.append(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.seed < 0:
+            p.append(f"seed must be ≥ 0, got {self.seed}")
         if p:
             raise ValueError("invalid benchmark settings:\n" + "\n".join(f"  - {x}" for x in p))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from ..config import PROJECT_ROOT
 from ..notebook_job import run_notebooks
@@ -12,7 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("notebooks", help="execute every notebook in order with papermill (the main job)",
                        description="Execute the notebooks in reading order on a profile; executed copies, "
                                    "figures and results go to the run folder. Resumes an interrupted run.")
-    p.add_argument("--profile", default="cpu", help="profile name in profiles/ (default: cpu)")
+    p.add_argument("--profile", default="cpu", help="profile name in profiles/ or a YAML path (default: cpu); "
+                                                    "every key is checked before the first notebook runs")
     p.add_argument("--out", default=None, help="run folder (default: runs/<profile>)")
     p.add_argument("--only", nargs="*", default=(), help="run only these notebooks (by stem, e.g. 02_mld_reward)")
     p.add_argument("--force", action="store_true", help="rerun notebooks already finished in this run folder")
@@ -20,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    out = args.out or str(PROJECT_ROOT / "runs" / args.profile)
+    out = args.out or str(PROJECT_ROOT / "runs" / Path(args.profile).stem)
     try:
         results = run_notebooks(args.profile, out, only=args.only, force=args.force,
                                 progress=lambda m: print(m, flush=True))

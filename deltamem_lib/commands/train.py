@@ -21,14 +21,14 @@ overrides single settings. Results: ``<out>/results/04_rl_training_<profile>.jso
 from __future__ import annotations
 
 import argparse
-import ast
 import sys
 from typing import Any
 
-from ..config import PROJECT_ROOT, load_profile, pick_device
+from ..config import PROJECT_ROOT, pick_device
 from ..io import atomic_write_json, read_json
 from ..training.seeds import collect_seeds
 from ..training.settings import ABLATIONS, TrainConfig
+from ..typed_settings import Layer, parse_set
 
 
 def register(subparsers: Any) -> None:
@@ -51,34 +51,17 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _value(text: str) -> Any:
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        low = text.lower()
-        return {"true": True, "false": False}.get(low, text)
+def settings(args: argparse.Namespace) -> TrainConfig:
+    """The :class:`TrainConfig` of the command line: the profile's section, then ``--set``, then
+    ``--ablation`` and ``--seed``, every name and type checked once on the combined settings
+    (:meth:`TrainConfig.from_profile`); a refusal names the profile file or ``--set`` and the field."""
 
-
-def settings(args: argparse.Namespace) -> Any:
-    """The :class:`TrainConfig` of the command line (profile section, then ``--set``, ``--ablation``)."""
-
-    profile = load_profile(args.profile)
-    params = dict(profile.params_for("04_rl_training"))
-    params.pop("output_dir", None)
-    params["profile"] = profile.name
-    overrides = {}
-    for item in args.set or ():
-        if "=" not in item:
-            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        overrides[k.strip()] = _value(v.strip())
-    TrainConfig.from_params(overrides, strict=True)  # names checked before anything runs
-    params.update(overrides)
+    flags: dict[str, Any] = {}
     if args.ablation is not None:
-        params["ablations"] = list(args.ablation)
+        flags["ablations"] = list(args.ablation)
     if args.seed is not None:
-        params["seed"] = args.seed
-    return TrainConfig.from_params(params)
+        flags["seed"] = args.seed
+    return TrainConfig.from_profile(args.profile, [parse_set(args.set), Layer(flags, "--ablation/--seed")])
 
 
 def run(args: argparse.Namespace) -> int:

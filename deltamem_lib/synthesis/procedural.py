@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import setting
+from ..config import setting, settings_from_profile
 from ..episodes import Episode, Session, check_episode
 from ..memory import MemoryEntry, MemoryState, Operation, OpType
 from .dialogue import render_session
@@ -90,6 +90,15 @@ class SynthConfig:
     def help(cls) -> dict[str, str]:
         """Field name → one-line help."""
         return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def from_profile(cls, profile: Any = None, overrides: Any = None) -> SynthConfig:
+        """The generator's settings of ``profile``'s ``01_data_synthesis`` section (``n_users`` →
+        ``users``, ``n_sessions`` → ``sessions``, ``seed``; the notebook's other parameters are
+        type-checked and left out), then ``overrides`` by field name; every name and type checked
+        once (:func:`deltamem_lib.config.settings_from_profile`)."""
+        return settings_from_profile(cls, profile, overrides, section="01_data_synthesis",
+                                     names={"n_users": "users", "n_sessions": "sessions"})
 
 
 def user_id(index: int) -> str:

@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import PROJECT_ROOT, list_profiles, load_profile
+from ..config import PROJECT_ROOT, list_profiles
 from ..episodes import parse_rl_row
 from ..io import read_json
 from ..memory import OpType
@@ -251,9 +251,7 @@ def profile_rows(results_dir: str | os.PathLike[str] | None = None,
     for name in ("smallest", "cpu", "colab-t4", "gpu-a100"):
         if name not in list_profiles():
             continue
-        params = dict(load_profile(name).params_for("04_rl_training"))
-        params.pop("output_dir", None)
-        cfg = TrainConfig.from_params(params)
+        cfg = TrainConfig.from_profile(name)
         res: Mapping[str, Any] | None = None
         if current is not None and current.get("profile") == name:
             res = current

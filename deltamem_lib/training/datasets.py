@@ -38,6 +38,7 @@ from ..synthesis import SynthConfig, generate_episodes
 from ..synthesis.dataset import load_synth_output
 from ..synthesis.levels import KINDS, balanced_rows, single_change_pools, single_change_rows
 from ..synthesis.probes import probe_questions
+from .settings import TrainConfig
 
 __all__ = ["TrainingData", "grpo_rows", "make_agent", "session_kind", "sft_rows", "oneshot_target", "prepare_data", "prompt_rows", "sft_records",
            "tokenize_prompt_completion"]
@@ -157,7 +158,7 @@ def session_kind(row: dict[str, Any]) -> str:
     return "add_only" if kinds == {"ADD"} else "revises"
 
 
-def sft_rows(rows: Sequence[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
+def sft_rows(rows: Sequence[dict[str, Any]], cfg: TrainConfig) -> list[dict[str, Any]]:
     """The ``cfg.sft_examples`` training sessions of the SFT warm start (seeded by
     ``cfg.sft_seed_value``: the seed, or the shared SFT start's own ``sft_seed``).
 
@@ -178,7 +179,7 @@ def sft_rows(rows: Sequence[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
             raise ValueError(f"sft_examples={n}: the single-change level of the training users holds only "
                              f"{min(map(len, by_kind.values()))} sessions of some kind; add train_users")
         return picked
-    share = getattr(cfg, "sft_unchanged_share", -1.0)
+    share = cfg.sft_unchanged_share
     if share < 0:
         return rows[:n]
     kinds = [session_kind(r) for r in rows]
@@ -190,7 +191,7 @@ def sft_rows(rows: Sequence[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
     return picked
 
 
-def grpo_rows(rows: Sequence[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
+def grpo_rows(rows: Sequence[dict[str, Any]], cfg: TrainConfig) -> list[dict[str, Any]]:
     """The training sessions GRPO samples from: every session that revises or changes nothing,
     and a seeded ``cfg.grpo_add_only_keep`` share of the sessions that only ADD.
 
@@ -202,7 +203,7 @@ def grpo_rows(rows: Sequence[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
     if cfg.level == "single":  # the sessions SFT did not see, all kinds balanced already
         seen = {(r["user_id"], r["session_id"]) for r in sft_rows(rows, cfg)} if cfg.sft else set()
         return [r for r in rows if (r["user_id"], r["session_id"]) not in seen]
-    keep = getattr(cfg, "grpo_add_only_keep", 1.0)
+    keep = cfg.grpo_add_only_keep
     if keep >= 1.0:
         return list(rows)
     rng = random.Random(f"grpo-rows:{cfg.seed}")

@@ -26,7 +26,7 @@ from transformers import TrainerCallback
 
 from ..io import append_jsonl, atomic_write_jsonl, iter_jsonl
 
-__all__ = ["MetricsLogger", "read_metrics", "step_times", "truncate_metrics"]
+__all__ = ["MetricsLogger", "peak_memory_gb", "read_metrics", "step_times", "truncate_metrics"]
 
 
 def _clean(value: Any) -> Any:
@@ -115,7 +115,7 @@ class MetricsLogger(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         if self._t_step is not None:
             self._durations.append(time.perf_counter() - self._t_step)
-        self._peak_mem = _peak_memory_gb()
+        self._peak_mem = peak_memory_gb()
         if self._bar is not None:
             self._bar.update(state.global_step - self._bar.n)
         if self.stop_after is not None and state.global_step >= self.stop_after:
@@ -146,7 +146,7 @@ class MetricsLogger(TrainerCallback):
             self._bar = None
 
 
-def _peak_memory_gb() -> float | None:
+def peak_memory_gb() -> float | None:
     """Peak GPU memory (GB) where CUDA is in use, else the process's peak resident memory."""
     try:
         import torch

@@ -56,6 +56,7 @@ from ..mistakes import MISTAKES, make_scenarios, predictions
 from ..mld import memory_levenshtein, ordered_levenshtein
 from ..models.parsing import parse_operation_list
 from .outcome import outcome_accuracy
+from .settings import TrainConfig
 from .shaping import operation_f1
 
 __all__ = ["Rollout", "RolloutScorer", "build_reward_functions", "completion_text", "env_owns_reward",
@@ -167,7 +168,7 @@ def state_reward_name(*, scope: str = "delta", lexical_fidelity: bool = True, or
     return name if lexical_fidelity else f"{name}_no_fidelity"
 
 
-def build_reward_functions(cfg: Any, scorer: RolloutScorer | None = None, *, env_owns_reward: bool = False
+def build_reward_functions(cfg: TrainConfig, scorer: RolloutScorer | None = None, *, env_owns_reward: bool = False
                            ) -> tuple[list[Callable[..., list[float]]], list[float], RolloutScorer]:
     """The reward functions and weights for a config (one function per component).
 
@@ -214,7 +215,7 @@ def build_reward_functions(cfg: Any, scorer: RolloutScorer | None = None, *, env
     if state and cfg.w_state_aux > 0 and cfg.scope == "delta" and not cfg.ordered:
         funcs.append(make_state(cfg.aux_scope, cfg.lexical_fidelity, False))  # dense auxiliary: credit per entry
         weights.append(cfg.w_state_aux)
-    for name, weight in (("r_ops", getattr(cfg, "w_ops", 0.0)), ("idle", getattr(cfg, "w_idle", 0.0))):
+    for name, weight in (("r_ops", cfg.w_ops), ("idle", cfg.w_idle)):
         if state and weight > 0:
             funcs.append(make(name))
             weights.append(weight)

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ..config import setting as _f
+from ..config import settings_from_profile
 from ..hardware import DeviceCaps, best_precision, device_caps
 from ..io import DataFileError, atomic_write_json, read_json
+from ..typed_settings import Layer, build
 
 __all__ = ["ABLATIONS", "TrainConfig", "apply_ablation", "grpo_config", "precision_flags", "resolve_precision",
            "sft_config"]
@@ -148,23 +150,26 @@ class TrainConfig:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any], *, strict: bool = False) -> TrainConfig:
-        """A config from a mapping (a profile section, a notebook's globals).
+    def from_params(cls, params: Mapping[str, Any], *, strict: bool = False, source: str = "settings") -> TrainConfig:
+        """A config from a mapping of typed values (a saved ``config.json``, a notebook's globals),
+        names and types checked like every other source (:func:`deltamem_lib.typed_settings.build`).
 
-        Keys that are not fields are ignored, or rejected with ``strict=True`` (the CLI's
-        ``--set``), naming the closest field.
+        Keys that are not fields are ignored, or refused with ``strict=True``, naming the closest
+        field. A profile goes through :meth:`from_profile` instead.
         """
         names = set(cls.field_names())
-        unknown = sorted(k for k in params if k not in names)
-        if strict and unknown:
-            import difflib
+        values = dict(params) if strict else {k: v for k, v in params.items() if k in names}
+        return build(cls, [Layer(values, source)], what="TrainConfig")
 
-            hints = [f"{k!r} (did you mean {difflib.get_close_matches(k, names, 1)[0]!r}?)"
-                     if difflib.get_close_matches(k, names, 1) else repr(k) for k in unknown]
-            raise ValueError(f"unknown training setting(s): {', '.join(hints)}; see TrainConfig.help()")
-        cfg = cls(**{k: params[k] for k in params if k in names})
-        cfg.validate()
-        return cfg
+    @classmethod
+    def from_profile(cls, profile: Any = None, overrides: Any = None) -> TrainConfig:
+        """The config of ``profile``'s ``04_rl_training`` section (a name in ``profiles/``, a YAML
+        path anywhere, a :class:`~deltamem_lib.config.Profile`, or None: the defaults), then
+        ``overrides`` (a mapping of typed values, or :class:`~deltamem_lib.typed_settings.Layer`
+        objects such as ``parse_set(args.set)``). Every name and type is checked once and the
+        combined config validated; a refusal is a ``SettingsError`` naming the source and field
+        (:func:`deltamem_lib.config.settings_from_profile`)."""
+        return settings_from_profile(cls, profile, overrides, section="04_rl_training")
 
     @property
     def sft_seed_value(self) -> int:
@@ -172,9 +177,8 @@ class TrainConfig:
         return self.sft_seed if self.sft_seed >= 0 else self.seed
 
     def replace(self, **changes: Any) -> TrainConfig:
-        cfg = dataclasses.replace(self, **changes)
-        cfg.validate()
-        return cfg
+        """This config with ``changes``, checked like every other source of a setting."""
+        return build(type(self), [Layer(self.to_dict(), "config"), Layer(changes, "replace()")])
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -253,7 +257,7 @@ class TrainConfig:
         data = read_json(path)
         if not isinstance(data, dict):
             raise DataFileError(f"{path}: expected an object of settings, got {type(data).__name__}")
-        return cls.from_params(data)
+        return cls.from_params(data, source=str(path))
 
 
 #: Ablations as config changes. Each is a short GRPO run from the same SFT adapter, scored
