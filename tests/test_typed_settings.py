@@ -63,15 +63,15 @@ def test_a_bad_set_value_is_one_line_naming_set_and_the_field(capsys, item, word
 
 
 def test_set_is_checked_against_the_chosen_profile_not_the_defaults():
-    """cpu: prompts_per_step 2 × num_generations 4 = 8 completions, divisible by 4 (the
+    """cpu: prompts_per_step 4 × num_generations 8 = 32 completions, divisible by 8 (the
     defaults' 1 × 2 are not); the combined config is what is checked."""
     from deltamem_lib.cli import build_parser
     from deltamem_lib.commands.train import settings
 
-    args = build_parser().parse_args(["train", "--profile", "cpu", "--set", "gradient_accumulation_steps=4",
+    args = build_parser().parse_args(["train", "--profile", "cpu", "--set", "gradient_accumulation_steps=8",
                                       "sft=no", "ablations=no_delete,state_scope", "learning_rate=1e-4"])
     cfg = settings(args)
-    assert cfg.profile == "cpu" and cfg.gradient_accumulation_steps == 4 and cfg.num_generations == 4
+    assert cfg.profile == "cpu" and cfg.gradient_accumulation_steps == 8 and cfg.num_generations == 8
     assert cfg.sft is False and cfg.ablations == ["no_delete", "state_scope"] and cfg.learning_rate == 1e-4
 
 
