@@ -3,6 +3,7 @@ benchmark, a tie by construction as a comparison, or a raw setting as a number."
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 from deltamem_lib.teaching.rl_training import profile_rows, training_steps
@@ -23,3 +24,96 @@ def test_profile_rows_never_show_a_raw_minus_one(tmp_path):
     rows = profile_rows(tmp_path)
     assert rows and all("-1" not in r["training"] for r in rows)
     assert any("epoch" in r["training"] for r in rows)  # cpu trains its SFT for an epoch
+
+
+# ----- ties by construction -------------------------------------------------------------------
+def _ev(system, predicted, r=0.5):
+    return {"system": system, "r_trans_mean": r, "op_f1": {"all": {"predicted": predicted, "f1": 0.0}}}
+
+
+def test_ties_by_construction_only_when_nothing_was_written():
+    from deltamem_lib.teaching.common import operations_written, ties_by_construction
+
+    none = [_ev("deltamem", 0), _ev("mem0-style", 0), _ev("add-only", 0)]
+    line = ties_by_construction(none, on="24 sessions")
+    assert line is not None and "all 3 model systems (deltamem, mem0-style, add-only)" in line.lower()
+    assert "tie with doing nothing by construction" in line and "24 sessions" in line
+    assert ties_by_construction([_ev("deltamem", 0), _ev("add-only", 2)]).startswith("deltamem wrote no memory")
+    assert ties_by_construction([_ev("deltamem", 1), _ev("add-only", 2)]) is None  # a real comparison
+    assert ties_by_construction([]) is None
+    assert ties_by_construction([{"system": "x"}]) is None  # does not say what it wrote: no claim
+    bench = {"labels": {"system": "add-only"}, "cost": {"ingest": {"operations": 0}}}
+    assert operations_written(bench) == 0
+    both = ties_by_construction([bench, {**bench, "labels": {"system": "deltamem-oneshot"}}], tie_with="each other")
+    assert both.startswith("Both model systems (add-only, deltamem-oneshot)") and "each other" in both
+
+
+def test_empty_table_says_so_instead_of_a_bare_header():
+    from deltamem_lib.teaching.common import Table
+
+    empty = str(Table(("a", "b"), (), empty="this profile trains no ablation."))
+    assert empty == "this profile trains no ablation." and "|" not in empty
+    assert "|" not in str(Table(("a",), ()))
+    titled = str(Table(("a",), ((1,),), title="on sample"))
+    assert titled.startswith("**on sample**") and "| 1 |" in titled
+
+
+# ----- data-source labels ------------------------------------------------------------------------
+def _locomo(system, path, **extra):
+    rec = {"k_per_speaker": [1, 2], "turn_sources": {"attributed": 1},
+           "turn": {"1": {"all": 0.0, "n": 4}, "2": {"all": 0.5, "n": 4}},
+           "session": {"1": {"all": 0.0, "n": 4}, "2": {"all": 0.5, "n": 4}}}
+    return {"labels": {"benchmark": "locomo", "system": system, "memory_model": "m", "answer_model": "m",
+                       "judge": None, "profile": "cpu"},
+            "data": {"path": path}, "metrics": {"questions": 4, "f1": 0.1, "bleu1": 0.1, "j": None,
+                                                "per_category": [], "evidence_recall": rec}, **extra}
+
+
+def test_every_measured_row_and_title_names_its_data(tmp_path):
+    from deltamem_lib.benchmarks.paths import SAMPLES, data_label
+    from deltamem_lib.benchmarks.runner import result_data_label
+    from deltamem_lib.teaching import benchmarks_ablations as report
+
+    assert data_label(SAMPLES / "locomo_tiny.json") == "sample" and data_label("data/samples/locomo_tiny.json") == "sample"
+    assert data_label("/elsewhere/locomo/locomo10.json") == "locomo10.json"
+    sample = _locomo("noop", str(SAMPLES / "locomo_tiny.json"), data_source="sample")
+    real = _locomo("add-only", "data/locomo/locomo10.json")  # a committed result from before data_label
+    assert result_data_label(sample) == "sample" and result_data_label(real) == "locomo10.json"
+    table = str(report.locomo_f1_table([sample, real]))
+    assert "measured: noop (sample)" in table and "measured: add-only (locomo10.json)" in table
+    assert table.startswith("**LoCoMo, F1 and BLEU-1 (%): published numbers, and measured rows on sample and "
+                            "locomo10.json**")
+    assert "published numbers only" in str(report.locomo_j_table())
+    assert " on sample" in report.summary_line(sample) and " on locomo10.json" in report.summary_line(real)
+    report.plot_recall_at_k([real], save_dir=tmp_path, name="rec")
+    assert json.loads((tmp_path / "rec.json").read_text())[0]["data"] == "locomo10.json"
+
+
+# ----- figures that do not hide a series ------------------------------------------------------------
+def test_identical_recall_lines_are_drawn_once_with_both_names(tmp_path):
+    from deltamem_lib.teaching import benchmarks_ablations as report
+
+    fig = report.plot_recall_at_k([_locomo("a", "x/locomo10.json"), _locomo("b", "x/locomo10.json")])
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["a · turn = a · session = b · turn = b · session"]  # four equal lines, one drawn
+    assert "on locomo10.json" in fig.axes[0].get_title()
+
+
+def _curve(label, system, mean, std):
+    return {"label": label, "system": system, "users": ["u1", "u2"],
+            "cumulative": {"mean": mean, "std": std, "min": mean, "max": mean}}
+
+
+def test_cumulative_figure_labels_identical_curves_once(tmp_path):
+    from deltamem_lib.teaching import benchmarks_ablations as report
+
+    curves = [_curve("oracle", "oracle", [1.0, 1.0], [0.0, 0.0]), _curve("do nothing", "noop", [0.8, 0.6], [0.1, 0.1]),
+              _curve("base", "deltamem-oneshot", [0.8, 0.6], [0.1, 0.1]),
+              _curve("baseline", "add-only", [0.8, 0.6], [0.2, 0.1])]  # same mean, wider band: its own line
+    fig = report.plot_cumulative(curves, save_dir=tmp_path, name="cum")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["oracle (2 users)", "do nothing = base (2 users)", "baseline (2 users)"]
+    saved = json.loads((tmp_path / "cum.json").read_text())
+    assert [d["drawn_as"] for d in saved][1:3] == ["do nothing = base (2 users)"] * 2 and len(saved) == 4
+    assert "synthetic users" in fig.axes[0].get_title()
+    assert report.identical_groups([[1, 2], [1, 2.0], [1, 3], [None], [None]]) == [[0, 1], [2], [3, 4]]
