@@ -117,3 +117,24 @@ def test_cumulative_figure_labels_identical_curves_once(tmp_path):
     assert [d["drawn_as"] for d in saved][1:3] == ["do nothing = base (2 users)"] * 2 and len(saved) == 4
     assert "synthetic users" in fig.axes[0].get_title()
     assert report.identical_groups([[1, 2], [1, 2.0], [1, 3], [None], [None]]) == [[0, 1], [2], [3, 4]]
+
+
+def test_before_after_bars_name_the_reference_of_each_delta():
+    from deltamem_lib.training.plots import plot_before_after
+
+    ev = {k: {"r_trans_mean": m, "r_trans_sem": 0.01, "op_f1": {}} for k, m in
+          (("no-op", 0.1), ("base", 0.1), ("sft", 0.08), ("sft+grpo", 0.1))}
+    cmp = {"sft": {"reference": "base", "mean_diff": -0.02, "ci_low": -0.07, "ci_high": 0.01},
+           "sft+grpo": {"reference": "sft", "mean_diff": 0.02, "ci_low": -0.01, "ci_high": 0.05}}
+    fig = plot_before_after(ev, cmp)
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert any("Δ vs base -0.020" in t for t in texts) and any("Δ vs sft +0.020" in t for t in texts)
+    assert not any("Δ" in t and "vs" not in t for t in texts)
+
+
+def test_before_after_table_without_systems_is_one_sentence():
+    from deltamem_lib.teaching.rl_training import before_after_table
+
+    assert str(before_after_table({}, {}, empty="This profile trains no ablation.")) == "This profile trains no ablation."
+    table = str(before_after_table({"base": {"r_trans_mean": 0.1, "sessions": 3}}))
+    assert table.startswith("| system |") and "0.100 ± 0.000" in table

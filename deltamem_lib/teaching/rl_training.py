@@ -217,10 +217,12 @@ def density(rows: Sequence[Mapping[str, Any]], cfg: Any, *, mistakes: Sequence[s
 
 # ----- tables --------------------------------------------------------------------------------
 def before_after_table(evaluations: Mapping[str, Mapping[str, Any]],
-                       comparisons: Mapping[str, Mapping[str, Any]] | None = None) -> Table:
+                       comparisons: Mapping[str, Mapping[str, Any]] | None = None, *,
+                       empty: str = "no system was evaluated.") -> Table:
     """One row per system: held-out r_trans (± s.e.m.), its paired difference to the
     reference with the bootstrap interval, operation F1 per type, invalid-call rate,
-    unreadable outputs and probe accuracy."""
+    unreadable outputs and probe accuracy. Without any system it shows the sentence ``empty``
+    instead of a header-only table."""
     comparisons = comparisons or {}
     rows = []
     for label, ev in evaluations.items():
@@ -237,7 +239,7 @@ def before_after_table(evaluations: Mapping[str, Mapping[str, Any]],
         })
     cols = ("system", "sessions", "r_trans", "Δ vs reference [95% CI]", "F1 ADD", "F1 UPDATE", "F1 DELETE",
             "invalid calls", "unreadable", "probe accuracy")
-    return Table.from_records(rows, cols)
+    return Table.from_records(rows, cols, empty=empty)
 
 
 def training_steps(cfg: Any) -> str:
