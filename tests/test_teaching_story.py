@@ -138,3 +138,24 @@ def test_before_after_table_without_systems_is_one_sentence():
     assert str(before_after_table({}, {}, empty="This profile trains no ablation.")) == "This profile trains no ablation."
     table = str(before_after_table({"base": {"r_trans_mean": 0.1, "sessions": 3}}))
     assert table.startswith("| system |") and "0.100 ± 0.000" in table
+
+
+def test_notebook_03_table_and_figure_say_when_every_model_system_wrote_nothing():
+    from deltamem_lib.teaching import memory_agent as report
+
+    def ev(system, predicted, r):
+        f1 = {"f1": None, "predicted": predicted}
+        return {"system": system, "model": None if system in ("oracle", "noop") else "m", "sessions": 24,
+                "r_trans_mean": r, "r_trans_sem": 0.0, "op_f1": {"ADD": f1, "UPDATE": f1, "DELETE": f1, "all": f1},
+                "invalid_call_rate": 0.0, "malformed_output_rate": 1.0, "tokens_per_session": 10.0,
+                "seconds_per_session": 1.0}
+
+    tied = [ev("oracle", 28, 1.0), ev("noop", 0, 0.1), ev("deltamem", 0, 0.1), ev("add-only", 0, 0.1)]
+    table = str(report.systems_table(tied))
+    assert table.startswith("**Both model systems (deltamem, add-only) wrote no memory on these 24 sessions: "
+                            "they tie with doing nothing by construction")
+    fig = report.plot_systems(tied)
+    assert "by construction" in fig._suptitle.get_text()
+    writing = tied[:3] + [ev("add-only", 5, 0.2)]
+    assert str(report.systems_table(writing)).startswith("**deltamem wrote no memory on these 24 sessions")
+    assert report.systems_tie(tied[:2] + [ev("deltamem", 3, 0.3)]) is None
