@@ -41,6 +41,8 @@ def test_ties_by_construction_only_when_nothing_was_written():
     assert ties_by_construction([_ev("deltamem", 0), _ev("add-only", 2)]).startswith("deltamem wrote no memory")
     assert ties_by_construction([_ev("deltamem", 1), _ev("add-only", 2)]) is None  # a real comparison
     assert ties_by_construction([]) is None
+    one = ties_by_construction([_ev("deltamem-oneshot", 0)], tie_with="an empty memory")
+    assert one.startswith("The only model system here (deltamem-oneshot) wrote no memory") and "an empty memory" in one
     assert ties_by_construction([{"system": "x"}]) is None  # does not say what it wrote: no claim
     bench = {"labels": {"system": "add-only"}, "cost": {"ingest": {"operations": 0}}}
     assert operations_written(bench) == 0

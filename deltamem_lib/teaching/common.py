@@ -125,11 +125,12 @@ def ties_by_construction(results: Sequence[Mapping[str, Any]], *, tie_with: str 
     empty = [name for name, n in written if n == 0]
     if not empty:
         return None
+    if len(empty) == len(written) == 1:
+        return (f"The only {what[:-1] if what.endswith('s') else what} here ({empty[0]}) wrote no memory on {on}: "
+                f"its scores are those of {tie_with} by construction, not a measurement of the system.")
     if len(empty) == len(written):
-        count = {1: "the only one of the", 2: "both"}.get(len(empty), f"all {len(empty)}")
-        who = f"{count} {what} ({', '.join(empty)})"
-        return (f"{who[0].upper()}{who[1:]} wrote no memory on {on}: "
-                f"{'it ties' if len(empty) == 1 else 'they tie'} with {tie_with} by construction, "
-                "so these scores compare nothing between them.")
+        count = "both" if len(empty) == 2 else f"all {len(empty)}"
+        return (f"{count.capitalize()} {what} ({', '.join(empty)}) wrote no memory on {on}: they tie with "
+                f"{tie_with} by construction, so these scores compare nothing between them.")
     return (f"{', '.join(empty)} wrote no memory on {on}: {'it ties' if len(empty) == 1 else 'they tie'} "
             f"with {tie_with} by construction; only the other {what} ({len(written) - len(empty)}) are compared.")
