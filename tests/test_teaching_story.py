@@ -161,3 +161,15 @@ def test_notebook_03_table_and_figure_say_when_every_model_system_wrote_nothing(
     writing = tied[:3] + [ev("add-only", 5, 0.2)]
     assert str(report.systems_table(writing)).startswith("**deltamem wrote no memory on these 24 sessions")
     assert report.systems_tie(tied[:2] + [ev("deltamem", 3, 0.3)]) is None
+
+
+def test_notebook_03_figure_title_is_unchanged_when_the_systems_wrote_something():
+    from deltamem_lib.teaching import memory_agent as report
+
+    f1 = {"f1": 0.5, "predicted": 2}
+    res = [{"system": "deltamem", "model": "m", "sessions": 4, "r_trans_mean": 0.4, "r_trans_sem": 0.1,
+            "op_f1": {"ADD": f1, "UPDATE": f1, "DELETE": f1, "all": f1}, "invalid_call_rate": 0.0,
+            "malformed_output_rate": 0.0, "tokens_per_session": 10.0, "seconds_per_session": 1.0}]
+    fig = report.plot_systems(res)
+    assert fig._suptitle.get_text() == "Memory systems on 4 test sessions · m"
+    assert not str(report.systems_table(res)).startswith("**")

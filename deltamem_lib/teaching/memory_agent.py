@@ -98,7 +98,7 @@ def plot_systems(results: Sequence[Mapping[str, Any]], *, title: str = "", save_
     model = ", ".join(sorted({str(r.get("model")) for r in results if r.get("model")}))
     tie = systems_tie(results)  # bars of equal height that compare nothing: said on the figure itself
     fig.suptitle((title or f"Memory systems on {results[0]['sessions']} test sessions" + (f" · {model}" if model else ""))
-                 + ("\n" + textwrap.fill(tie, 150) if tie else ""), fontsize=10 if tie else None)
+                 + ("\n" + textwrap.fill(tie, 150) if tie else ""), **({"fontsize": 10} if tie else {}))
     fig.tight_layout()
     data = [{k: r.get(k) for k in ("system", "model", "sessions", "r_trans_mean", "r_trans_sem",
                                    "r_trans_changed_sessions", "r_trans_unchanged_sessions", "op_f1",
