@@ -1,5 +1,6 @@
 # The workbook's two commands (see README):
-#   make run    set up, then execute every notebook in order on the CPU profile (the main job)
+#   make run    set up, fetch LoCoMo (or say the sample is used), then execute every notebook in order
+#               on the CPU profile (the main job)
 #   make test   set up, then lint (ruff), run the library tests and every notebook in the smallest profile
 # Both create ./.venv on first use; later calls reuse it.
 
@@ -38,7 +39,11 @@ $(VENV)/.installed: pyproject.toml requirements-lock.txt | $(VENV)/bin/python
 
 setup: $(VENV)/.installed
 
+# LoCoMo's real file first (data/locomo/, or $$DELTAMEM_DATA): a failed download does not stop the
+# job, and one line says whether the notebooks use the real file or the hand-made sample.
 run: setup
+	@$(PY) -m deltamem_lib data fetch locomo --or-sample \
+	  || echo "locomo: data fetch failed; the notebooks use the sample in data/samples"
 	$(PY) -m deltamem_lib notebooks --profile $(PROFILE) --out $(RUN_DIR)
 
 test: setup

@@ -111,3 +111,18 @@ def test_data_status_says_sample_or_real(capsys, monkeypatch, tmp_path):
     assert main(["data", "status"]) == 0
     out = capsys.readouterr().out
     assert out.count(": sample: ") == 3
+
+
+def test_fetch_or_sample_never_fails_and_says_in_one_line_what_is_used(tmp_path, monkeypatch, capsys):
+    gone = (tmp_path / "nowhere" / "locomo10.json").as_uri()
+    monkeypatch.setitem(download.REMOTE_FILES, "locomo", (replace(download.REMOTE_FILES["locomo"][0], url=gone),))
+    monkeypatch.delenv(P.DATA_ENV, raising=False)
+    monkeypatch.setattr(P, "DATA_DIR", tmp_path / "empty")
+    assert main(["data", "fetch", "locomo", "--root", str(tmp_path / "data"), "--or-sample"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("locomo: using the SAMPLE") and "locomo_tiny.json" in out[0]
+    src = P.SAMPLES / "locomo_tiny.json"
+    monkeypatch.setitem(download.REMOTE_FILES, "locomo", (_remote(src, src.as_uri()),))
+    assert main(["data", "fetch", "locomo", "--root", str(tmp_path / "data"), "--or-sample"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out == [f"locomo: using the real file {tmp_path / 'data' / 'locomo' / 'locomo10.json'}"]

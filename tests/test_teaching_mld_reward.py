@@ -227,3 +227,17 @@ def test_edit_script_table():
     t = viz.edit_script_table(res, PRED, GOLD)
     assert t.columns[0] == "step" and len(t.rows) == len(res.alignment)
     assert sum(row[3] for row in t.rows) == res.distance == 4  # nothing identical: 2 + 2
+
+
+def test_threshold_steps_are_the_similarities_of_the_backend_drawn():
+    from deltamem_lib.memory import MemoryEntry, MemoryState, Operation
+    from deltamem_lib.teaching.mld_reward import reward_vs_threshold, threshold_steps
+
+    before = MemoryState([MemoryEntry("m1", "User lives in Hamburg")])
+    gold = before.copy()
+    gold.apply([Operation.update("m1", "User lives in Berlin", keywords=("Berlin",)),
+                Operation.add("User works as a nurse", memory_id="m2", keywords=("nurse",))])
+    pred = ["User lives in Hamburg", "The user is employed as a nurse"]
+    records = reward_vs_threshold(pred, list(gold.entries), similarity="lexical")
+    assert threshold_steps(records) == [0.66, 0.75]  # the paraphrase (Dice 0.667), then the stale fact (0.75)
+    assert len(threshold_steps(records, lexical_fidelity=True)) == 1  # only the paraphrase is paid with fidelity

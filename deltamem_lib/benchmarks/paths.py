@@ -23,8 +23,8 @@ from typing import Any
 from ..config import PROJECT_ROOT
 from ..io import read_json
 
-__all__ = ["DATA_DIR", "DATA_ENV", "DataFile", "SAMPLES", "SampleDataWarning", "RLRun", "data_source",
-           "find_rl_run", "locate_data", "search_dirs"]
+__all__ = ["DATA_DIR", "DATA_ENV", "DataFile", "SAMPLES", "SampleDataWarning", "RLRun", "data_label",
+           "data_source", "find_rl_run", "locate_data", "search_dirs"]
 
 #: The project's data folder: real benchmark files go to ``data/<benchmark>/`` (never committed).
 DATA_DIR = PROJECT_ROOT / "data"
@@ -81,12 +81,20 @@ def search_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
 
 
 def data_source(path: str | os.PathLike[str]) -> str:
-    """``"sample"`` when ``path`` is one of the committed samples in ``data/samples``, else ``"real"``."""
+    """``"sample"`` when ``path`` is one of the committed samples in ``data/samples``, else ``"real"``
+    (a relative path is read from the project root, as the results files record it)."""
     try:
-        Path(path).resolve().relative_to(SAMPLES.resolve())
+        _root(path).resolve().relative_to(SAMPLES.resolve())
     except ValueError:
         return "real"
     return "sample"
+
+
+def data_label(path: str | os.PathLike[str]) -> str:
+    """What a measured number was computed on, in one word: ``"sample"`` for the hand-made files of
+    ``data/samples``, else the real file's name (``"locomo10.json"``). Every table row, table title
+    and figure title that shows benchmark results carries it."""
+    return "sample" if data_source(path) == "sample" else Path(path).name
 
 
 def locate_data(benchmark: str, data_dir: str | os.PathLike[str] | None = None, *,

@@ -50,11 +50,12 @@ from ..workdir import data_hashes, remove_stale_temp_files, stale_data_message, 
 from .answering import answer_all, ANSWER_PROMPT_ID
 from .halumem import HaluMemProtocol
 from .locomo import LocomoObservations, LocomoProtocol
-from .paths import data_source
+from .paths import data_label, data_source
 from .personamem import PersonaMemProtocol
 from .protocol import BENCH_SYSTEMS, BENCHMARKS, BenchConfig, cost, model_name, Plan, Protocol
 
-__all__ = ["BENCHMARKS", "BENCH_SYSTEMS", "PROTOCOLS", "BenchConfig", "label_line", "redact", "run_benchmark"]
+__all__ = ["BENCHMARKS", "BENCH_SYSTEMS", "PROTOCOLS", "BenchConfig", "label_line", "redact",
+           "result_data_label", "run_benchmark"]
 
 #: The protocol of each benchmark (:data:`~.protocol.BENCHMARKS`, in that order).
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (LocomoProtocol(), HaluMemProtocol(), PersonaMemProtocol())}
@@ -205,7 +206,18 @@ def label_line(result: Mapping[str, Any]) -> str:
     system = lab["system"] + (" + RL adapter" if lab.get("adapter") else "")
     judge = f"judge {lab['judge']} × {lab['judge_runs']}" if lab.get("judge") else "no judge"
     return (f"{system} · memory model {lab.get('memory_model') or '–'} · answer model {lab.get('answer_model') or '–'}"
-            f" · {judge} · profile {lab.get('profile') or '–'}")
+            f" · {judge} · profile {lab.get('profile') or '–'} · data {result_data_label(result)}")
+
+
+def result_data_label(result: Mapping[str, Any]) -> str:
+    """The data a result was computed on: its ``data_label`` ("sample" or the real file's name),
+    worked out from its data path for results written before the field existed."""
+    if result.get("data_label"):
+        return str(result["data_label"])
+    path = (result.get("data") or {}).get("path") or (result.get("settings") or {}).get("data")
+    if result.get("data_source") == "sample":
+        return "sample"
+    return data_label(path) if path else "unknown data"
 
 
 # ------------------------------------------------------------------------------ driver
@@ -267,8 +279,8 @@ def run_benchmark(cfg: BenchConfig, work_dir: str | os.PathLike[str], *, out: st
         ``labels`` (system, memory model, adapter, answer model and prompt, judge, profile,
         retriever), ``data`` (file, checksum, selection), ``metrics``, ``not_computed`` (metric →
         why), ``cost`` (tokens and seconds of ingestion, answering, judging; wall seconds),
-        ``settings``, ``per_question`` and ``data_source`` (``"sample"`` for the committed samples
-        of ``data/samples``, else ``"real"``).
+        ``settings``, ``per_question``, ``data_source`` (``"sample"`` for the committed samples
+        of ``data/samples``, else ``"real"``) and ``data_label`` (``"sample"`` or the real file's name).
     """
     cfg.validate()
     work = Path(work_dir)
@@ -284,6 +296,7 @@ def run_benchmark(cfg: BenchConfig, work_dir: str | os.PathLike[str], *, out: st
     result["settings"] = cfg.to_dict()
     # "sample": the hand-made file of data/samples, whose numbers show the mechanics only.
     result["data_source"] = data_source(cfg.data)
+    result["data_label"] = data_label(cfg.data)  # "sample" or the real file's name, shown with every number
     if out is not None:
         atomic_write_json(out, result)
     return result

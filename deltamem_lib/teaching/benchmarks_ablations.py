@@ -23,7 +23,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..benchmarks.runner import label_line
+from ..benchmarks.runner import label_line, result_data_label
 from ..benchmarks.locomo import CATEGORY_NAMES, MEM0_CATEGORY_NAMES, load_locomo, scored_questions
 from ..benchmarks.locomo import bleu1, locomo_f1, mem0_tokenize
 from ..benchmarks.provenance import evidence_recall_at_k
@@ -32,7 +32,7 @@ from .common import Check, Table, save_figure
 __all__ = [
     "Check", "FIXTURE", "LOCOMO_COLUMNS", "PUBLISHED_HALUMEM", "PUBLISHED_LOCOMO_F1",
     "PUBLISHED_LOCOMO_J", "PUBLISHED_PERSONAMEM", "check_answerer", "check_evidence_recall", "check_f1",
-    "check_mem0_label", "halumem_table", "locomo_f1_table", "locomo_j_table", "mem0_relabel_check",
+    "check_mem0_label", "data_labels", "halumem_table", "identical_groups", "locomo_f1_table", "locomo_j_table", "mem0_relabel_check",
     "personamem_table", "plot_cumulative", "plot_mistake_rewards", "plot_recall_at_k", "summary_line"
 ]
 
@@ -80,8 +80,24 @@ def _pct(v: Any) -> Any:
     return "–" if v is None else round(100 * v, 2)
 
 
-def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Any:
-    return Table(tuple(columns), tuple(tuple(r) for r in rows), digits=2)
+def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> Any:
+    return Table(tuple(columns), tuple(tuple(r) for r in rows), digits=2, title=title)
+
+
+def data_labels(results: Sequence[Mapping[str, Any]]) -> str:
+    """The data sources of ``results``, each once, joined: "sample", "locomo10.json", or
+    "sample and locomo10.json" when a table mixes them."""
+    return " and ".join(dict.fromkeys(result_data_label(r) for r in results))
+
+
+def _measured(res: Mapping[str, Any]) -> str:
+    return f"measured: {res['labels']['system']} ({result_data_label(res)})"
+
+
+def _title(what: str, measured: Sequence[Mapping[str, Any]]) -> str:
+    if not measured:
+        return f"{what}: published numbers only"
+    return f"{what}: published numbers, and measured rows on {data_labels(measured)}"
 
 
 def summary_line(result: Mapping[str, Any]) -> str:
@@ -106,7 +122,8 @@ def summary_line(result: Mapping[str, Any]) -> str:
     else:
         parts = [f"accuracy {_pct(m['accuracy'])} (chance 25)"]
         head = f"PersonaMem, {m['questions']} questions"
-    if result.get("data_source") == "sample":
+    head = f"{head} on {result_data_label(result)}"
+    if result_data_label(result) == "sample":
         head = f"SAMPLE DATA (data/samples, mechanics only) — {head}"
     return f"{head}: " + ", ".join(parts) + f" [{label_line(result)}]"
 
@@ -123,8 +140,8 @@ def locomo_j_table(measured: Sequence[Mapping[str, Any]] = ()) -> Any:
         else:
             by = {r["category"]: r.get("J") for r in m["per_category"]}
             cells = [_pct(by.get(key)) for _, key in LOCOMO_COLUMNS]
-        rows.append([f"measured: {res['labels']['system']}", *cells, label_line(res)])
-    return _table(cols, rows)
+        rows.append([_measured(res), *cells, label_line(res)])
+    return _table(cols, rows, _title("LoCoMo, LLM-judge accuracy J (%)", measured))
 
 
 def locomo_f1_table(measured: Sequence[Mapping[str, Any]] = (), *, per_category: bool = True) -> Any:
@@ -138,9 +155,9 @@ def locomo_f1_table(measured: Sequence[Mapping[str, Any]] = (), *, per_category:
         by = {r["category"]: r for r in m["per_category"]}
         keys = dict(LOCOMO_COLUMNS)
         cells = [_pct(by[keys[c]]["F1"]) if keys[c] in by else "–" for c in cats]
-        rows.append([f"measured: {res['labels']['system']}", m["questions"], _pct(m["f1"]), _pct(m["bleu1"]),
+        rows.append([_measured(res), m["questions"], _pct(m["f1"]), _pct(m["bleu1"]),
                      *cells, label_line(res)])
-    return _table(cols, rows)
+    return _table(cols, rows, _title("LoCoMo, F1 and BLEU-1 (%)", measured))
 
 
 def halumem_table(measured: Sequence[Mapping[str, Any]] = ()) -> Any:
@@ -153,9 +170,8 @@ def halumem_table(measured: Sequence[Mapping[str, Any]] = ()) -> Any:
         f1 = _pct(m["extraction"]["f1"]) if "extraction" in m else "not computed"
         up = _pct(m["update"]["correct"]) if "update" in m else "not computed"
         qa = _pct(m["qa"]["correct"]) if "qa" in m else "not computed"
-        rows.append([f"measured: {res['labels']['system']}", f1, up, qa,
-                     f"{label_line(res)} · data {res['data']['path']}"])
-    return _table(cols, rows)
+        rows.append([_measured(res), f1, up, qa, f"{label_line(res)} · file {res['data']['path']}"])
+    return _table(cols, rows, _title("HaluMem (%)", measured))
 
 
 def personamem_table(measured: Sequence[Mapping[str, Any]] = ()) -> Any:
@@ -165,9 +181,9 @@ def personamem_table(measured: Sequence[Mapping[str, Any]] = ()) -> Any:
                              for n, v in PUBLISHED_PERSONAMEM]
     for res in measured:
         m = res["metrics"]
-        rows.append([f"measured: {res['labels']['system']}", m["questions"], _pct(m["accuracy"]),
-                     f"{label_line(res)} · data {res['data']['path']}"])
-    return _table(cols, rows)
+        rows.append([_measured(res), m["questions"], _pct(m["accuracy"]),
+                     f"{label_line(res)} · file {res['data']['path']}"])
+    return _table(cols, rows, _title("PersonaMem, accuracy (%)", measured))
 
 
 def mem0_relabel_check() -> list[tuple[str, str, float, float]]:
@@ -189,27 +205,51 @@ def mem0_relabel_check() -> list[tuple[str, str, float, float]]:
 
 
 # ----------------------------------------------------------------------------- figures
+def identical_groups(series: Sequence[Sequence[Any]], *, tol: float = 1e-9) -> list[list[int]]:
+    """Indices of ``series`` grouped by equal values (within ``tol``), in first-seen order: series
+    that coincide are drawn once, labelled "A = B", instead of one hiding the other."""
+    groups: list[list[int]] = []
+    for i, s in enumerate(series):
+        vals = [float("nan") if v is None else float(v) for v in s]
+        for g in groups:
+            ref = [float("nan") if v is None else float(v) for v in series[g[0]]]
+            if len(ref) == len(vals) and all(math.isclose(a, b, abs_tol=tol) or (math.isnan(a) and math.isnan(b))
+                                             for a, b in zip(ref, vals)):
+                g.append(i)
+                break
+        else:
+            groups.append([i])
+    return groups
+
+
 def plot_recall_at_k(results: Sequence[Mapping[str, Any]], *, save_dir: Any = None,
                      name: str = "05_evidence_recall") -> Any:
     """Evidence recall@k (all evidence turns found) against k, turn level (solid) and session
-    level (dashed), one colour per run."""
+    level (dashed), one colour per run. Lines with the same values are drawn once and labelled
+    "A = B" (a session line equal to its turn line, two runs that found the same evidence)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    data = []
-    for i, res in enumerate(r for r in results if r["metrics"].get("evidence_recall")):
+    data, lines = [], []
+    with_rec = [r for r in results if r["metrics"].get("evidence_recall")]
+    for i, res in enumerate(with_rec):
         rec = res["metrics"]["evidence_recall"]
         ks = rec["k_per_speaker"]
-        color = f"C{i}"
         turn = [rec["turn"][str(k)]["all"] for k in ks]
         sess = [rec["session"][str(k)]["all"] for k in ks]
-        ax.plot(ks, turn, "o-", color=color, label=f"{res['labels']['system']} · turn")
-        ax.plot(ks, sess, "s--", color=color, alpha=0.7, label=f"{res['labels']['system']} · session")
-        data.append({"labels": res["labels"], "k": ks, "turn_all": turn, "session_all": sess,
-                     "questions": rec["turn"][str(ks[0])]["n"], "turn_sources": rec["turn_sources"]})
+        lines += [(f"{res['labels']['system']} · turn", ks, turn, "o-", f"C{i}"),
+                  (f"{res['labels']['system']} · session", ks, sess, "s--", f"C{i}")]
+        data.append({"labels": res["labels"], "data": result_data_label(res), "k": ks, "turn_all": turn,
+                     "session_all": sess, "questions": rec["turn"][str(ks[0])]["n"],
+                     "turn_sources": rec["turn_sources"]})
+    for g in identical_groups([list(k) + list(v) for _, k, v, _, _ in lines]):
+        label, ks, vals, style, color = lines[g[0]]
+        ax.plot(ks, vals, style, color=color, alpha=1.0 if len(g) > 1 or style == "o-" else 0.7, mfc="none",
+                ms=6 + 2 * (len(g) - 1), label=" = ".join(lines[j][0] for j in g))
     ax.set_xlabel("memories retrieved per speaker (k)")
     ax.set_ylabel("questions with all evidence found")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title("LoCoMo evidence recall@k (no judge needed)")
-    ax.legend(fontsize=8)
+    ax.set_title(f"LoCoMo evidence recall@k on {data_labels(with_rec) or 'no data'} (no judge needed)")
+    if lines:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure(fig, data, save_dir, name)
     plt.close(fig)
@@ -217,13 +257,15 @@ def plot_recall_at_k(results: Sequence[Mapping[str, Any]], *, save_dir: Any = No
 
 
 def plot_cumulative(curves: Sequence[Mapping[str, Any]], *, band: str = "std", title: str = "",
-                    save_dir: Any = None, name: str = "05_cumulative") -> Any:
+                    data_label: str = "synthetic users", save_dir: Any = None, name: str = "05_cumulative") -> Any:
     """Cumulative accuracy against the number of ingested sessions: mean over users, shaded band
     (``band="std"``: mean ± one standard deviation, clipped to [0, 1]; ``"range"``: min to max)
-    — the analogue of the paper's Figures 4–5."""
+    — the analogue of the paper's Figures 4–5. Curves with identical means and bands are drawn
+    once, labelled "A = B = C", so no curve hides under another; the title names the data
+    (``data_label``)."""
     fig, ax = plt.subplots(figsize=(6.8, 4.0))
     data = []
-    for i, c in enumerate(curves):
+    for c in curves:
         st = c["cumulative"]
         xs = [t + 1 for t, m in enumerate(st["mean"]) if m is not None]
         mean = [m for m in st["mean"] if m is not None]
@@ -234,19 +276,25 @@ def plot_cumulative(curves: Sequence[Mapping[str, Any]], *, band: str = "std", t
             sd = [v for v in st["std"] if v is not None]
             lo = [max(0.0, m - s) for m, s in zip(mean, sd)]
             hi = [min(1.0, m + s) for m, s in zip(mean, sd)]
-        reference = (c.get("system") or c["label"]) in ("oracle", "noop", "no-op")  # dashed: the references
-        ax.plot(xs, mean, "--" if reference else "-", marker="osD^vxP*"[i % 8], ms=5 + 1.5 * (i % 3), mfc="none",
-                color=f"C{i}", label=f"{c['label']} ({len(c['users'])} users)")
-        ax.fill_between(xs, lo, hi, color=f"C{i}", alpha=0.15)
         data.append({"label": c["label"], "system": c.get("system"), "model": c.get("model"),
                      "answerer": c.get("answerer"), "sessions": xs, "mean": mean, "low": lo, "high": hi,
                      "band": band, "users": c["users"]})
+    groups = identical_groups([d["sessions"] + d["mean"] + d["low"] + d["high"] for d in data])
+    for i, g in enumerate(groups):
+        d, c = data[g[0]], curves[g[0]]
+        reference = all((curves[j].get("system") or curves[j]["label"]) in ("oracle", "noop", "no-op") for j in g)
+        label = " = ".join(data[j]["label"] for j in g) + f" ({len(c['users'])} users)"
+        ax.plot(d["sessions"], d["mean"], "--" if reference else "-", marker="osD^vxP*"[i % 8], ms=5 + 1.5 * (i % 3),
+                mfc="none", color=f"C{i}", label=label)
+        ax.fill_between(d["sessions"], d["low"], d["high"], color=f"C{i}", alpha=0.15)
+        for j in g:
+            data[j]["drawn_as"] = label
     ax.set_xlabel("sessions ingested")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel("cumulative probe accuracy")
     ax.set_ylim(-0.02, 1.02)
     spread = "± 1 std over users" if band == "std" else "min-max over users"
-    ax.set_title(title or f"Accuracy as sessions accumulate (mean; band: {spread})")
+    ax.set_title(title or f"Accuracy as sessions accumulate, {data_label} (mean; band: {spread})")
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     save_figure(fig, data, save_dir, name)

@@ -23,11 +23,11 @@ from ..agent.result import SessionResult
 from ..episodes import SessionExample
 from ..memory import MemoryState, Operation
 from ..mld import memory_levenshtein
-from .common import Check, Table, save_figure
+from .common import Check, Table, save_figure, ties_by_construction
 
 __all__ = [
     "Check", "check_delete_readd", "check_noop_reward", "check_system", "format_transcript",
-    "plot_systems", "systems_table"
+    "plot_systems", "systems_tie", "systems_table"
 ]
 
 _COLORS = {"oracle": "#2ca02c", "noop": "#7f7f7f", "deltamem": "#1f77b4", "deltamem-oneshot": "#aec7e8",
@@ -38,10 +38,22 @@ def _fmt(v: Any, digits: int = 2) -> Any:
     return "–" if v is None else round(v, digits) if isinstance(v, float) else v
 
 
+_REFERENCES = ("oracle", "noop")  # systems without a model: the ceiling and the floor
+
+
+def systems_tie(results: Sequence[Mapping[str, Any]]) -> str | None:
+    """The sentence saying that the model systems among ``results`` wrote no memory and so tie with
+    doing nothing by construction (:func:`~.common.ties_by_construction`), or ``None``."""
+    models = [r for r in results if r["system"] not in _REFERENCES]
+    sessions = sorted({r.get("sessions") for r in models if r.get("sessions")})
+    return ties_by_construction(models, on=f"these {sessions[0]} sessions" if len(sessions) == 1 else "these sessions")
+
+
 def systems_table(results: Sequence[Mapping[str, Any]]) -> Any:
     """One row per evaluated system (the dicts of :func:`~.evaluate.evaluate_system`):
     ``r_trans`` (± standard error), operation F1 per type, invalid-call and malformed-output
-    rates, tokens and seconds per session."""
+    rates, tokens and seconds per session. When the model systems wrote no memory, the title
+    says that they tie with doing nothing by construction (:func:`systems_tie`)."""
     cols = ("system", "model", "sessions", "r_trans", "± sem", "F1 ADD", "F1 UPDATE", "F1 DELETE",
             "invalid calls", "malformed", "tokens/session", "s/session")
     rows = []
@@ -51,7 +63,7 @@ def systems_table(results: Sequence[Mapping[str, Any]]) -> Any:
                      _fmt(r["r_trans_sem"], 3), _fmt(f1["ADD"]["f1"]), _fmt(f1["UPDATE"]["f1"]),
                      _fmt(f1["DELETE"]["f1"]), _fmt(r["invalid_call_rate"]), _fmt(r["malformed_output_rate"]),
                      round(r["tokens_per_session"]), _fmt(r["seconds_per_session"])))
-    return Table(cols, tuple(rows))
+    return Table(cols, tuple(rows), title=systems_tie(results) or "")
 
 
 def plot_systems(results: Sequence[Mapping[str, Any]], *, title: str = "", save_dir: Any = None,
@@ -84,7 +96,9 @@ def plot_systems(results: Sequence[Mapping[str, Any]], *, title: str = "", save_
     ax2.set_title("Operations matched to the gold ones")
     ax2.legend(fontsize=8)
     model = ", ".join(sorted({str(r.get("model")) for r in results if r.get("model")}))
-    fig.suptitle(title or f"Memory systems on {results[0]['sessions']} test sessions" + (f" · {model}" if model else ""))
+    tie = systems_tie(results)  # bars of equal height that compare nothing: said on the figure itself
+    fig.suptitle((title or f"Memory systems on {results[0]['sessions']} test sessions" + (f" · {model}" if model else ""))
+                 + ("\n" + textwrap.fill(tie, 150) if tie else ""), **({"fontsize": 10} if tie else {}))
     fig.tight_layout()
     data = [{k: r.get(k) for k in ("system", "model", "sessions", "r_trans_mean", "r_trans_sem",
                                    "r_trans_changed_sessions", "r_trans_unchanged_sessions", "op_f1",

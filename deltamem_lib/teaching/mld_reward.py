@@ -58,7 +58,7 @@ from .common import Check, Table, has_widget_frontend, save_figure
 
 __all__ = [
     "Check", "Table", "edit_script_table", "save_figure", "plot_alignment", "plot_alignments",
-    "order_vs_set", "plot_order_vs_set", "reward_vs_threshold", "plot_reward_vs_threshold",
+    "order_vs_set", "plot_order_vs_set", "reward_vs_threshold", "plot_reward_vs_threshold", "threshold_steps",
     "plot_mistake_rewards", "has_widget_frontend", "threshold_explorer", "explain", "check_reward",
     "check_largest_threshold", "check_dice", "check_order_example", "touched_reward_reference",
     "check_touched_reward", "full_assignment_credit", "check_shared_first_counterexample"
@@ -240,6 +240,14 @@ def reward_vs_threshold(pred: Sequence[EntryLike], gold: Sequence[EntryLike], *,
              "reward": memory_levenshtein(pred, gold, similarity=sim, threshold=t,
                                           lexical_fidelity=f, scope=scope).reward}
             for f in fidelity for t in grid]
+
+
+def threshold_steps(records: Sequence[Mapping[str, Any]], *, lexical_fidelity: bool = False) -> list[float]:
+    """Where a curve of :func:`reward_vs_threshold` steps down: the last ``τ`` of the grid before each
+    drop of the reward (the similarity of a pair that stops earning there), for one fidelity setting.
+    A page describing the figure quotes these, so its text names the steps of the backend it drew."""
+    rs = sorted((r for r in records if r["lexical_fidelity"] == lexical_fidelity), key=lambda r: r["threshold"])
+    return [a["threshold"] for a, b in zip(rs, rs[1:]) if b["reward"] < a["reward"] - 1e-12]
 
 
 def plot_reward_vs_threshold(records: Sequence[Mapping[str, Any]], *, threshold: float | None = None,

@@ -51,7 +51,7 @@ __all__ = [
     "ADVANTAGE_EPS", "GROUP_MISTAKES", "before_after_table", "Check", "check_advantages",
     "check_noop_outcome", "check_reward_function", "check_zero_spread", "decisions_table", "density",
     "group_advantages", "group_mean_std", "group_table", "mistake_group", "pick_session", "profile_rows",
-    "profile_table", "reward_terms", "score_group", "seeds_table", "too_many_operations_reference"
+    "profile_table", "reward_terms", "score_group", "seeds_table", "too_many_operations_reference", "training_steps"
 ]
 
 #: The rollouts of the hand-made group: the gold answer and typical mistakes.
@@ -217,10 +217,12 @@ def density(rows: Sequence[Mapping[str, Any]], cfg: Any, *, mistakes: Sequence[s
 
 # ----- tables --------------------------------------------------------------------------------
 def before_after_table(evaluations: Mapping[str, Mapping[str, Any]],
-                       comparisons: Mapping[str, Mapping[str, Any]] | None = None) -> Table:
+                       comparisons: Mapping[str, Mapping[str, Any]] | None = None, *,
+                       empty: str = "no system was evaluated.") -> Table:
     """One row per system: held-out r_trans (± s.e.m.), its paired difference to the
     reference with the bootstrap interval, operation F1 per type, invalid-call rate,
-    unreadable outputs and probe accuracy."""
+    unreadable outputs and probe accuracy. Without any system it shows the sentence ``empty``
+    instead of a header-only table."""
     comparisons = comparisons or {}
     rows = []
     for label, ev in evaluations.items():
@@ -237,7 +239,21 @@ def before_after_table(evaluations: Mapping[str, Mapping[str, Any]],
         })
     cols = ("system", "sessions", "r_trans", "Δ vs reference [95% CI]", "F1 ADD", "F1 UPDATE", "F1 DELETE",
             "invalid calls", "unreadable", "probe accuracy")
-    return Table.from_records(rows, cols)
+    return Table.from_records(rows, cols, empty=empty)
+
+
+def training_steps(cfg: Any) -> str:
+    """The training a profile does, in words: "SFT 2 steps + GRPO 20 steps", "SFT 1 epoch + GRPO
+    20 steps" (``sft_max_steps`` -1: the epochs decide) or "no SFT + GRPO 20 steps"."""
+    if not cfg.sft:
+        sft = "no SFT"
+    elif cfg.sft_max_steps is not None and cfg.sft_max_steps >= 0:
+        sft = f"SFT {cfg.sft_max_steps} step{'' if cfg.sft_max_steps == 1 else 's'}"
+    else:
+        e = cfg.sft_epochs
+        n = int(e) if float(e).is_integer() else e
+        sft = f"SFT {n} epoch{'' if n == 1 else 's'}"
+    return f"{sft} + GRPO {cfg.grpo_max_steps} step{'' if cfg.grpo_max_steps == 1 else 's'}"
 
 
 def profile_rows(results_dir: str | os.PathLike[str] | None = None,
@@ -258,7 +274,7 @@ def profile_rows(results_dir: str | os.PathLike[str] | None = None,
         elif (folder / f"04_rl_training_{name}.json").is_file():
             res = read_json(folder / f"04_rl_training_{name}.json")
         row: dict[str, Any] = {"profile": name, "model": cfg.model, "agent": cfg.agent,
-                               "SFT + GRPO steps": f"{cfg.sft_max_steps if cfg.sft else 0} + {cfg.grpo_max_steps}",
+                               "training": training_steps(cfg),
                                "s / GRPO step": "not measured", "peak memory (GB)": "not measured",
                                "held-out r_trans after": "not measured", "source": "—"}
         if res is not None:
@@ -276,7 +292,7 @@ def profile_table(results_dir: str | os.PathLike[str] | None = None,
                   current: Mapping[str, Any] | None = None) -> Table:
     """:func:`profile_rows` as a table (GPU rows say "not measured" until someone measures them)."""
     rows = profile_rows(results_dir, current)
-    cols = ("profile", "model", "agent", "SFT + GRPO steps", "s / GRPO step", "peak memory (GB)",
+    cols = ("profile", "model", "agent", "training", "s / GRPO step", "peak memory (GB)",
             "held-out r_trans after", "source")
     return Table.from_records(rows, cols, digits=3)
 

@@ -110,8 +110,9 @@ def plot_reward_dynamics(records: Sequence[Mapping[str, Any]], *, title: str = "
 def plot_before_after(evaluations: Mapping[str, Mapping[str, Any]],
                       comparisons: Mapping[str, Mapping[str, Any]] | None = None, *, title: str = "",
                       save_dir: str | os.PathLike[str] | None = None, name: str = "04_before_after") -> Any:
-    """Held-out r_trans per system (error bars: paired 95% interval of the difference to the
-    reference, drawn around the system's mean) and operation F1 per type."""
+    """Held-out r_trans per system (error bars: s.e.m.) with, above each bar that has a comparison,
+    its paired difference and 95% interval labelled with its own reference ("Δ vs sft"), since
+    the reference changes from bar to bar; and operation F1 per type."""
     comparisons = comparisons or {}
     labels = list(evaluations)
     means = [evaluations[k]["r_trans_mean"] for k in labels]
@@ -124,13 +125,13 @@ def plot_before_after(evaluations: Mapping[str, Mapping[str, Any]],
         c = comparisons.get(k)
         txt = f"{evaluations[k]['r_trans_mean']:.3f}"
         if c:
-            txt += f"\nΔ {c['mean_diff']:+.3f}\n[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
+            txt += f"\nΔ vs {c.get('reference', '?')} {c['mean_diff']:+.3f}\n[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
         ax1.text(b.get_x() + b.get_width() / 2, b.get_height() + (sem or 0.0) + 0.005, txt, ha="center", va="bottom",
                  fontsize=7)  # above the error bar
     ax1.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
     ax1.set_ylabel("held-out r_trans (mean ± s.e.m.)")
     ax1.set_ylim(0, min(1.05, max([m + (s or 0.0) for m, s in zip(means, sems)] + [0.1]) * 1.5 + 0.05))
-    ax1.set_title("r_trans; Δ = paired difference to the reference [95% CI]" if comparisons else "r_trans")
+    ax1.set_title("r_trans; Δ vs X = paired difference to X [95% CI]" if comparisons else "r_trans")
     kinds = ("ADD", "UPDATE", "DELETE")
     w = 0.8 / len(labels)
     # F1 is undefined (None) for a type with neither gold nor predicted operations: not drawn
