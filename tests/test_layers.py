@@ -8,6 +8,8 @@ The order is the one ``deltamem_lib/__init__.py`` documents; a new module must b
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -205,3 +207,15 @@ def test_package_imports_sit_at_the_top_unless_they_pull_a_heavy_library() -> No
     lazy = [f"{MODULES[m].relative_to(PACKAGE.parent)}:{line}: {t}" for m in MODULES
             for line, t in imports_inside_functions(m) if t not in heavy]
     assert not lazy, "move these imports to the top of their module (they import nothing heavy):\n" + "\n".join(lazy)
+
+
+def test_the_cli_loads_no_teaching_module_and_no_matplotlib() -> None:
+    """Building the ``deltamem`` parser imports every command; none of them may pull in the
+    notebooks' teaching modules or matplotlib (a fresh interpreter, so other tests' imports
+    do not count)."""
+    code = ("import sys, deltamem_lib.cli as cli; cli.build_parser(); "
+            "bad = sorted(m for m in sys.modules if m == 'matplotlib' or m.startswith('deltamem_lib.teaching')); "
+            "print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent,
+                          timeout=300)
+    assert done.returncode == 0, f"the CLI imports: {done.stdout.strip()} {done.stderr[-2000:]}"
