@@ -26,7 +26,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("agent", ("agent", "retrieval")),
     ("training", ("training",)),
     ("benchmarks", ("benchmarks",)),
-    ("teaching and commands", ("teaching", "commands", "cli", "cli_errors", "argtypes", "__main__", "notebook_job")),
+    ("teaching and commands", ("teaching", "commands", "cli", "cli_errors", "argtypes", "__main__", "notebook_job",
+                               "notebook_setup")),
 ]
 LAYER_OF = {part: i for i, (_, parts) in enumerate(LAYERS) for part in parts}
 
