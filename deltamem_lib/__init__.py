@@ -15,10 +15,12 @@ that no modules or parts import each other in a cycle):
    the append-only journal, figures saved with their numbers), :mod:`.workdir` (work-folder
    lock, data-file hashes for resume, stale temporary files), :mod:`.typed_settings` (every
    setting's name and type checked once, whatever its source: profile file, ``--set``, papermill,
-   a command's flags), :mod:`.config` (profiles, seeding, devices, run folders), :mod:`.hardware` (GPU capabilities, precision, vLLM,
+   a command's flags), :mod:`.config` (profiles, typed settings from them, seeding, devices), :mod:`.hardware` (GPU capabilities, precision, vLLM,
    releasing memory between trainers).
-2. **Data** — :mod:`.episodes` (the schema of synthetic users, integrity rules, RL rows) and
-   :mod:`.synthesis` (procedural and LLM-teacher generators, probes, splits, statistics; §3.2).
+2. **Data** — :mod:`.episodes` (the schema of synthetic users, integrity rules, RL rows),
+   :mod:`.synthesis` (procedural and LLM-teacher generators, probes, splits, statistics; §3.2)
+   and :mod:`.outcome` (the deterministic reader that answers the probe questions from a
+   memory: the outcome reward of training and the accumulation curves of the benchmarks).
 3. **Models** — :mod:`.models` (one chat interface; local transformers and OpenAI-compatible
    backends; SmolLM2 offline; chat templates; lenient parsing of tool calls and operation lists).
 4. **Agent** — :mod:`.agent` (the ``MemoryEnv`` tool environment, ReAct and one-shot agents,
@@ -29,12 +31,14 @@ that no modules or parts import each other in a cycle):
 6. **Benchmarks** — :mod:`.benchmarks` (LoCoMo, HaluMem, PersonaMem: one module each with
    its loader, metrics, conversion into episodes and protocol; judges, answering, provenance,
    the resumable runner — one driver over the three protocols —, accumulation curves,
-   ablations; §4).
+   ablations; §4). Training and benchmarks are two rooms on one floor: neither imports the
+   other (what both need sits lower, as :mod:`.outcome` does).
 7. **Teaching and commands** — :mod:`.teaching` (the notebooks' figures, tables, explorers
    and exercise checks: one module per notebook plus :mod:`.teaching.common`),
    :mod:`.commands` and :mod:`.cli` (the ``deltamem`` command; :mod:`.argtypes` checks its
    arguments, :mod:`.cli_errors` turns every failure into one clear line), :mod:`.notebook_job` (runs
-   every notebook in order: ``make run``). The core never imports this layer.
+   every notebook in order: ``make run``), :mod:`.notebook_setup` (inside a notebook: the profile
+   applied to its globals, papermill's injected values checked, the run folders). The core never imports this layer.
 """
 
 from .memory import (

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from deltamem_lib.config import (NOTEBOOKS_DIR, apply_profile, list_profiles, load_profile,
-                                 notebook_parameters)
+from deltamem_lib.config import NOTEBOOKS_DIR, list_profiles, load_profile, notebook_parameters
+from deltamem_lib.notebook_setup import apply_profile
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
@@ -122,7 +122,7 @@ def test_a_real_papermill_run_keeps_injected_values(tmp_path):
     params.metadata["tags"] = ["parameters"]
     out = tmp_path / "values.json"
     nb.cells = [params, nbformat.v4.new_code_cell(
-        "import json, pathlib\nfrom deltamem_lib.config import apply_profile\n"
+        "import json, pathlib\nfrom deltamem_lib.notebook_setup import apply_profile\n"
         f"apply_profile(globals(), profiles_dir=pathlib.Path({str(profdir)!r}), "
         f"notebooks_dir=pathlib.Path({str(nbdir)!r}))\n"
         f"pathlib.Path({str(out)!r}).write_text(json.dumps({{'a': a, 'b': b}}))")]

@@ -8,6 +8,8 @@ The order is the one ``deltamem_lib/__init__.py`` documents; a new module must b
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -19,14 +21,20 @@ PACKAGE = Path(__file__).resolve().parents[1] / "deltamem_lib"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("memory and reward", ("", "io", "redaction", "textnorm", "workdir", "typed_settings", "config", "hardware",
                            "embeddings", "memory", "mld", "mistakes")),
-    ("data", ("episodes", "synthesis")),
+    ("data", ("episodes", "synthesis", "outcome")),
     ("models", ("models",)),
     ("agent", ("agent", "retrieval")),
     ("training", ("training",)),
     ("benchmarks", ("benchmarks",)),
-    ("teaching and commands", ("teaching", "commands", "cli", "cli_errors", "argtypes", "__main__", "notebook_job")),
+    ("teaching and commands", ("teaching", "commands", "cli", "cli_errors", "argtypes", "__main__", "notebook_job",
+                               "notebook_setup")),
 ]
 LAYER_OF = {part: i for i, (_, parts) in enumerate(LAYERS) for part in parts}
+
+# Parts that stay apart although the layer order would let the higher import the lower: what
+# both need sits in a lower layer (the outcome reward's reader, deltamem_lib/outcome.py, serves
+# the training reward and the benchmarks' accumulation curves).
+APART: list[tuple[str, str]] = [("benchmarks", "training")]
 
 
 def module_name(path: Path) -> str:
@@ -109,6 +117,12 @@ def test_imports_point_down() -> None:
               for m, targets in GRAPH.items() for t in sorted(targets)
               if LAYER_OF[part_of(t)] > LAYER_OF[part_of(m)]]
     assert not upward, "upward imports:\n" + "\n".join(upward)
+
+
+def test_parts_kept_apart_do_not_import_each_other() -> None:
+    crossing = [f"{m} imports {t}" for m, targets in GRAPH.items() for t in sorted(targets)
+                for a, b in APART if {part_of(m), part_of(t)} == {a, b}]
+    assert not crossing, "move what both need to a lower layer:\n" + "\n".join(crossing)
 
 
 def test_no_cycle_between_modules() -> None:
@@ -194,3 +208,15 @@ def test_package_imports_sit_at_the_top_unless_they_pull_a_heavy_library() -> No
     lazy = [f"{MODULES[m].relative_to(PACKAGE.parent)}:{line}: {t}" for m in MODULES
             for line, t in imports_inside_functions(m) if t not in heavy]
     assert not lazy, "move these imports to the top of their module (they import nothing heavy):\n" + "\n".join(lazy)
+
+
+def test_the_cli_loads_no_teaching_module_and_no_matplotlib() -> None:
+    """Building the ``deltamem`` parser imports every command; none of them may pull in the
+    notebooks' teaching modules or matplotlib (a fresh interpreter, so other tests' imports
+    do not count)."""
+    code = ("import sys, deltamem_lib.cli as cli; cli.build_parser(); "
+            "bad = sorted(m for m in sys.modules if m == 'matplotlib' or m.startswith('deltamem_lib.teaching')); "
+            "print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent,
+                          timeout=300)
+    assert done.returncode == 0, f"the CLI imports: {done.stdout.strip()} {done.stderr[-2000:]}"

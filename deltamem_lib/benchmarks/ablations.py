@@ -32,7 +32,7 @@ from ..io import read_json
 from ..mistakes import make_prediction, MISTAKES
 from ..mld import memory_levenshtein
 from ..synthesis.probes import probe_questions
-from ..training.outcome import outcome_accuracy
+from ..outcome import outcome_accuracy
 
 __all__ = ["AGENT_VARIANTS", "REWARD_VARIANTS", "agent_ablations", "mistake_rewards", "probes_by_session",
            "score_with_variants", "training_ablations"]

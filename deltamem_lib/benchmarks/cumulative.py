@@ -15,7 +15,7 @@ Two versions here, both without an LLM judge:
   change the true answer, so old probes are not re-asked), and the curve at session *t* is the
   share of the probes asked in sessions 1..t answered correctly — the online protocol of
   HaluMem. The answerer is the deterministic reader of the outcome reward
-  (:func:`deltamem_lib.training.outcome.answer_probe`: it sees the question and the memory,
+  (:func:`deltamem_lib.outcome.answer_probe`: it sees the question and the memory,
   never the gold answer) or, with ``answer_model``, an LLM reading the ``top_k`` retrieved
   memories (scored by :func:`~deltamem_lib.synthesis.probes.score_answer`).
 * :func:`locomo_recall_by_session` — LoCoMo, where the questions are asked only at the end:
@@ -36,7 +36,7 @@ from ..episodes import Episode
 from ..memory import MemoryState
 from ..retrieval import get_retriever
 from ..synthesis.probes import probe_questions, score_answer
-from ..training.outcome import answer_probe
+from ..outcome import answer_probe
 from .locomo import evidence_sessions, load_locomo, locomo_episodes, locomo_questions, locomo_user_id
 from .answering import answer_all, single_user_answer_messages
 from .provenance import evidence_recall_at_k
@@ -97,7 +97,7 @@ def cumulative_accuracy(system: Any, episodes: Sequence[Episode], *, label: str 
             t = p["asked_after_session_index"]
             jobs.append((ep.user_id, t, p, states[t]))
     if answer_model is None:
-        answerer = "deterministic reader (training.outcome.answer_probe)"
+        answerer = "deterministic reader (outcome.answer_probe)"
         correct = []
         for uid, t, p, state in jobs:
             correct += _reader(list(state.entries), [p])

@@ -55,7 +55,7 @@ from .personamem import PersonaMemProtocol
 from .protocol import BENCH_SYSTEMS, BENCHMARKS, BenchConfig, cost, model_name, Plan, Protocol
 
 __all__ = ["BENCHMARKS", "BENCH_SYSTEMS", "PROTOCOLS", "BenchConfig", "label_line", "redact",
-           "result_data_label", "run_benchmark"]
+           "result_data_label", "run_benchmark", "summary_line"]
 
 #: The protocol of each benchmark (:data:`~.protocol.BENCHMARKS`, in that order).
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (LocomoProtocol(), HaluMemProtocol(), PersonaMemProtocol())}
@@ -218,6 +218,39 @@ def result_data_label(result: Mapping[str, Any]) -> str:
     if result.get("data_source") == "sample":
         return "sample"
     return data_label(path) if path else "unknown data"
+
+
+def _percent(v: Any) -> Any:
+    return "–" if v is None else round(100 * v, 2)
+
+
+def summary_line(result: Mapping[str, Any]) -> str:
+    """The headline numbers of one run and its labels, on one line."""
+    m, b = result["metrics"], result["labels"]["benchmark"]
+    if b == "locomo":
+        parts = [f"F1 {_percent(m['f1'])}", f"BLEU-1 {_percent(m['bleu1'])}"]
+        parts.append("J not computed" if m.get("j") is None
+                     else f"J {_percent(m['j']['mean'])} ± {_percent(m['j']['std'])}")
+        rec = m.get("evidence_recall")
+        if rec:
+            k = str(max(rec["k_per_speaker"]))
+            parts.append(f"evidence recall@{k} {_percent(rec['turn'][k]['all'])} (turn) / "
+                         f"{_percent(rec['session'][k]['all'])} (session)")
+        head = f"LoCoMo, {m['questions']} questions"
+    elif b == "halumem":
+        parts = [f"{m['memories_written']} memories written in {m['sessions_probed']} sessions"]
+        if "qa" in m:
+            parts.append(f"QA correct {_percent(m['qa']['correct'])}")
+        if "extraction" in m:
+            parts.append(f"extraction F1 {_percent(m['extraction']['f1'])}")
+        head = f"HaluMem, {m['questions']} questions"
+    else:
+        parts = [f"accuracy {_percent(m['accuracy'])} (chance 25)"]
+        head = f"PersonaMem, {m['questions']} questions"
+    head = f"{head} on {result_data_label(result)}"
+    if result_data_label(result) == "sample":
+        head = f"SAMPLE DATA (data/samples, mechanics only) — {head}"
+    return f"{head}: " + ", ".join(parts) + f" [{label_line(result)}]"
 
 
 # ------------------------------------------------------------------------------ driver

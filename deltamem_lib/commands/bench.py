@@ -19,9 +19,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..benchmarks.runner import BENCH_SYSTEMS, BENCHMARKS, BenchConfig, redact, run_benchmark
+from ..benchmarks.runner import BENCH_SYSTEMS, BENCHMARKS, BenchConfig, redact, run_benchmark, summary_line
 from ..io import atomic_write_json
-from ..teaching.benchmarks_ablations import summary_line
 from ..typed_settings import Layer, add_arguments, flag, given_settings
 from ..workdir import check_output_dir, check_output_file
 

@@ -23,7 +23,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..benchmarks.runner import label_line, result_data_label
+from ..benchmarks.runner import label_line, result_data_label, summary_line
 from ..benchmarks.locomo import CATEGORY_NAMES, MEM0_CATEGORY_NAMES, load_locomo, scored_questions
 from ..benchmarks.locomo import bleu1, locomo_f1, mem0_tokenize
 from ..benchmarks.provenance import evidence_recall_at_k
@@ -98,34 +98,6 @@ def _title(what: str, measured: Sequence[Mapping[str, Any]]) -> str:
     if not measured:
         return f"{what}: published numbers only"
     return f"{what}: published numbers, and measured rows on {data_labels(measured)}"
-
-
-def summary_line(result: Mapping[str, Any]) -> str:
-    """The headline numbers of one run and its labels, on one line."""
-    m, b = result["metrics"], result["labels"]["benchmark"]
-    if b == "locomo":
-        parts = [f"F1 {_pct(m['f1'])}", f"BLEU-1 {_pct(m['bleu1'])}"]
-        parts.append("J not computed" if m.get("j") is None else f"J {_pct(m['j']['mean'])} ± {_pct(m['j']['std'])}")
-        rec = m.get("evidence_recall")
-        if rec:
-            k = str(max(rec["k_per_speaker"]))
-            parts.append(f"evidence recall@{k} {_pct(rec['turn'][k]['all'])} (turn) / "
-                         f"{_pct(rec['session'][k]['all'])} (session)")
-        head = f"LoCoMo, {m['questions']} questions"
-    elif b == "halumem":
-        parts = [f"{m['memories_written']} memories written in {m['sessions_probed']} sessions"]
-        if "qa" in m:
-            parts.append(f"QA correct {_pct(m['qa']['correct'])}")
-        if "extraction" in m:
-            parts.append(f"extraction F1 {_pct(m['extraction']['f1'])}")
-        head = f"HaluMem, {m['questions']} questions"
-    else:
-        parts = [f"accuracy {_pct(m['accuracy'])} (chance 25)"]
-        head = f"PersonaMem, {m['questions']} questions"
-    head = f"{head} on {result_data_label(result)}"
-    if result_data_label(result) == "sample":
-        head = f"SAMPLE DATA (data/samples, mechanics only) — {head}"
-    return f"{head}: " + ", ".join(parts) + f" [{label_line(result)}]"
 
 
 def locomo_j_table(measured: Sequence[Mapping[str, Any]] = ()) -> Any:

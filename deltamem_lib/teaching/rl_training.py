@@ -43,7 +43,7 @@ from ..memory import OpType
 from ..mistakes import make_prediction
 from ..models.parsing import parse_operation_list
 from ..training.settings import TrainConfig
-from ..training.outcome import answer_probe, outcome_accuracy
+from ..outcome import answer_probe, outcome_accuracy
 from ..training.rewards import build_reward_functions, completion_text
 from .common import Check, Table
 

@@ -8,8 +8,8 @@ The paper's "DeltaMem-RL" trains the memory agent with GRPO on the state-transit
   moved default set explicitly, and the ablations;
 * :mod:`.datasets` — RL rows with the agent's own prompts, gold SFT targets, held-out users;
 * :mod:`.rewards` — one named reward function per component (``r_trans``, ``outcome``,
-  ``invalid_calls``, ``format``) following TRL's contract;
-* :mod:`.outcome` — the deterministic probe-question reader behind the outcome reward;
+  ``invalid_calls``, ``format``) following TRL's contract (the outcome reward's probe-question
+  reader is :mod:`deltamem_lib.outcome`, shared with the benchmarks);
 * :mod:`.trainers` — :func:`run_sft` and :func:`run_grpo` with checkpoints and resume;
 * :mod:`.prefix_grpo` — TRL's GRPO trainer with each group's shared prompt run once (exact);
 * :mod:`.metrics` — the per-step ``metrics.jsonl`` callback;

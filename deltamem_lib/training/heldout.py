@@ -6,7 +6,7 @@ its gold state before: ``r_trans`` (the dense state reward, always with the *mai
 delta scope normalised by the transitions, lexical fidelity on — so ablations are judged by
 the same yardstick), operation
 F1 per type, the invalid-call and malformed-output rates, and the probe-question accuracy of
-the deterministic reader (:mod:`.outcome`), which lets the state and outcome rewards be
+the deterministic reader (:mod:`deltamem_lib.outcome`), which lets the state and outcome rewards be
 compared on both measures.
 
 A trained model is evaluated by loading its saved adapter into the inference agent
@@ -38,7 +38,7 @@ from ..hardware import release_memory
 from ..io import atomic_write_json, read_json
 from ..models import load_chat_model
 from .datasets import make_agent
-from .outcome import outcome_accuracy
+from ..outcome import outcome_accuracy
 from .settings import resolve_precision
 
 __all__ = ["evaluate_model", "evaluate_noop", "paired_bootstrap", "paired_from_results", "precision_dtype"]

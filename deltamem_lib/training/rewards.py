@@ -30,7 +30,7 @@ Components (weights in :class:`~deltamem_lib.training.settings.TrainConfig`):
   changed nothing, else 0: breaks the tie between doing nothing and a failed attempt, which
   otherwise lets GRPO collapse to answering ``[]`` everywhere (measured in notebook 04).
 * ``outcome`` — the AtomMem / Memory-R1 alternative: share of the session's probe questions
-  the deterministic reader answers from the memory (:mod:`.outcome`).
+  the deterministic reader answers from the memory (:mod:`deltamem_lib.outcome`).
 * ``invalid_calls`` — ``-(rejected operations / attempted operations)``: an unknown id, an
   empty sentence, a DELETE where none is allowed. Kept apart from ``r_trans`` so the MLD
   reward stays the paper's.
@@ -55,7 +55,7 @@ from ..memory import MemoryState
 from ..mistakes import MISTAKES, make_scenarios, predictions
 from ..mld import memory_levenshtein, ordered_levenshtein
 from ..models.parsing import parse_operation_list
-from .outcome import outcome_accuracy
+from ..outcome import outcome_accuracy
 from .settings import TrainConfig
 from .shaping import operation_f1
 

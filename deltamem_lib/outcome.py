@@ -37,11 +37,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..memory import MemoryEntry
-from ..mld import norm, tokens
-from ..synthesis import world
-from ..synthesis.probes import score_answer
-from ..synthesis.world import FACT_TYPES
+from .memory import MemoryEntry
+from .mld import norm, tokens
+from .synthesis import world
+from .synthesis.probes import score_answer
+from .synthesis.world import FACT_TYPES
 
 __all__ = ["AnswerResult", "answer_probe", "entry_types", "outcome_accuracy", "question_terms"]
 
