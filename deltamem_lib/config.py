@@ -73,6 +73,11 @@ def setting(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
 
+def field_help(cls: Any) -> dict[str, str]:
+    """Field name → one-line help of a settings dataclass (each field's ``metadata["help"]``)."""
+    return {f.name: f.metadata["help"] for f in fields(cls)}
+
+
 def settings_help(cls: Any) -> str:
     """One line per field of a settings dataclass: ``name = default  # help``."""
     lines = []
