@@ -25,12 +25,12 @@ keeps ``value``.
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import os
 import random
 import sys
 from collections.abc import Mapping
-import copy
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from deltamem_lib.config import (NOTEBOOKS_DIR, apply_profile, list_profiles, load_profile,
-                                 notebook_parameters)
+from deltamem_lib.config import NOTEBOOKS_DIR, apply_profile, list_profiles, load_profile, notebook_parameters
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 

@@ -10,7 +10,6 @@ import pytest
 
 from deltamem_lib.synthesis import SynthConfig, generate_episodes
 
-
 SAMPLES = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "samples"
 
 

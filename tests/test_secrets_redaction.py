@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-
 from deltamem_lib.agent.ingest import ingest_users
 from deltamem_lib.agent.systems import make_system
 from deltamem_lib.synthesis import SynthConfig, generate_episodes

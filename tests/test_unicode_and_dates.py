@@ -42,7 +42,7 @@ def test_content_made_only_of_format_characters_is_refused():
 
 
 def test_a_gold_update_to_invisible_content_fails_the_integrity_check():
-    from deltamem_lib.episodes import EpisodeError, Episode, check_episode
+    from deltamem_lib.episodes import Episode, EpisodeError, check_episode
 
     ep = generate_episodes(SynthConfig(users=1, sessions=2, seed=3))[0]
     d = ep.to_dict()
@@ -73,7 +73,7 @@ def test_a_saved_state_with_an_impossible_date_is_refused_naming_the_field(tmp_p
 
 
 def test_sessions_out_of_date_order_fail_the_integrity_check():
-    from deltamem_lib.episodes import EpisodeError, Episode, check_episode
+    from deltamem_lib.episodes import Episode, EpisodeError, check_episode
 
     ep = generate_episodes(SynthConfig(users=1, sessions=2, seed=3))[0]
     check_episode(ep)

@@ -29,7 +29,7 @@ from ..agent.harness import evaluate_system
 from ..agent.systems import make_system
 from ..episodes import Episode, SessionExample
 from ..io import read_json
-from ..mistakes import make_prediction, MISTAKES
+from ..mistakes import MISTAKES, make_prediction
 from ..mld import memory_levenshtein
 from ..synthesis.probes import probe_questions
 from ..training.outcome import outcome_accuracy

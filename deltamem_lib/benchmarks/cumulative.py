@@ -37,10 +37,9 @@ from ..memory import MemoryState
 from ..retrieval import get_retriever
 from ..synthesis.probes import probe_questions, score_answer
 from ..training.outcome import answer_probe
-from .locomo import evidence_sessions, load_locomo, locomo_episodes, locomo_questions, locomo_user_id
 from .answering import answer_all, single_user_answer_messages
-from .provenance import evidence_recall_at_k
-from .provenance import entry_sources
+from .locomo import evidence_sessions, load_locomo, locomo_episodes, locomo_questions, locomo_user_id
+from .provenance import entry_sources, evidence_recall_at_k
 
 __all__ = ["cumulative_accuracy", "curve_stats", "locomo_recall_by_session"]
 

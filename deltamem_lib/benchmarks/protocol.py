@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import setting as _f
 from ..config import field_help, settings_from_profile
+from ..config import setting as _f
 from ..episodes import Episode
 from ..io import DataFileError, Journal
 from ..memory import MemoryState

@@ -42,9 +42,9 @@ from ..io import read_json
 from ..mistakes import make_prediction
 from ..models.parsing import parse_operation_list
 from ..training.datasets import oneshot_json
-from ..training.settings import TrainConfig
 from ..training.outcome import answer_probe, outcome_accuracy
 from ..training.rewards import build_reward_functions, completion_text
+from ..training.settings import TrainConfig
 from .common import Check, Table
 
 __all__ = [

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import setting as _f
 from ..config import field_help, settings_from_profile
+from ..config import setting as _f
 from ..hardware import DeviceCaps, best_precision, device_caps
 from ..io import DataFileError, atomic_write_json, read_json
 from ..typed_settings import Layer, build
