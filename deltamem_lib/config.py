@@ -23,12 +23,12 @@ reading the values papermill injected, the run folders of its setup cell — is 
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import os
 import random
 import sys
 from collections.abc import Mapping
-import copy
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,11 @@ def setting(default: Any, help: str) -> Any:
     if isinstance(default, (list, dict, set)):
         return field(default_factory=lambda: copy.deepcopy(default), metadata={"help": help})
     return field(default=default, metadata={"help": help})
+
+
+def field_help(cls: Any) -> dict[str, str]:
+    """Field name → one-line help of a settings dataclass (each field's ``metadata["help"]``)."""
+    return {f.name: f.metadata["help"] for f in fields(cls)}
 
 
 def settings_help(cls: Any) -> str:

@@ -28,8 +28,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import (NOTEBOOKS_DIR, PROFILES_DIR, PROJECT_ROOT, Profile, _declared_types, check_parameters,
-                     list_profiles, load_profile, notebook_parameters, pick_device, seed_everything)
+from .config import (
+    NOTEBOOKS_DIR,
+    PROFILES_DIR,
+    PROJECT_ROOT,
+    Profile,
+    _declared_types,
+    check_parameters,
+    list_profiles,
+    load_profile,
+    notebook_parameters,
+    pick_device,
+    seed_everything,
+)
 
 __all__ = ["PROJECT_ROOT", "ProfileApplied", "RunContext", "apply_profile", "resolve_run"]
 

@@ -206,7 +206,6 @@ def test_cli_evaluate_oracle_on_synthetic_data(tmp_path):
     from deltamem_lib.cli import main
     from deltamem_lib.episodes import save_episodes
     from deltamem_lib.synthesis import SynthConfig, generate_episodes
-
     from deltamem_lib.synthesis.dataset import write_synth_output
 
     synth = write_synth_output(tmp_path / "synth", generate_episodes(SynthConfig(users=10, sessions=3, seed=0)),

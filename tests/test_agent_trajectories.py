@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from deltamem_lib.agent.env import make_env_factory
-from deltamem_lib.agent.trajectories import gold_trajectories, gold_trajectory, tokenize_trajectory
 from deltamem_lib.agent.toy import toy_episodes
+from deltamem_lib.agent.trajectories import gold_trajectories, gold_trajectory, tokenize_trajectory
 from deltamem_lib.episodes import parse_rl_row, rl_rows
 from deltamem_lib.models.smollm2 import smollm2_tokenizer
 from deltamem_lib.synthesis import SynthConfig, generate_episodes

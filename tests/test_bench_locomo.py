@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from deltamem_lib.benchmarks.paths import SAMPLES, locate_data
 from deltamem_lib.benchmarks import download
 from deltamem_lib.benchmarks.locomo import (
     CATEGORY_NAMES,
@@ -26,6 +25,7 @@ from deltamem_lib.benchmarks.locomo import (
     parse_evidence,
     scored_questions,
 )
+from deltamem_lib.benchmarks.paths import SAMPLES, locate_data
 from deltamem_lib.io import DataFileError
 
 FIXTURE = SAMPLES / "locomo_tiny.json"

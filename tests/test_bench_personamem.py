@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from deltamem_lib.benchmarks.paths import SAMPLES, search_dirs
 from deltamem_lib.benchmarks.personamem import (
     QUESTION_TYPES,
     load_personamem_questions,
@@ -17,7 +18,6 @@ from deltamem_lib.benchmarks.personamem import (
     score_personamem,
     visible_context,
 )
-from deltamem_lib.benchmarks.paths import SAMPLES, search_dirs
 from deltamem_lib.io import DataFileError
 
 FIX = SAMPLES

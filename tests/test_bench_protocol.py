@@ -8,13 +8,12 @@ import importlib
 from pathlib import Path
 
 import pytest
+from test_bench_runner import Scripted
 
 from deltamem_lib.benchmarks import protocol as P
 from deltamem_lib.benchmarks import runner
-from deltamem_lib.benchmarks.runner import BenchConfig, PROTOCOLS, run_benchmark
+from deltamem_lib.benchmarks.runner import PROTOCOLS, BenchConfig, run_benchmark
 from deltamem_lib.episodes import Episode, Session, Turn
-
-from test_bench_runner import Scripted
 
 PACKAGE = Path(__file__).resolve().parents[1] / "deltamem_lib"
 

@@ -13,12 +13,11 @@ import pytest
 
 from deltamem_lib.agent.systems import SessionResult
 from deltamem_lib.benchmarks.answering import fit_history, personalise
-from deltamem_lib.benchmarks.locomo import locomo_episodes, locomo_questions
+from deltamem_lib.benchmarks.locomo import load_locomo, locomo_episodes, locomo_questions
 from deltamem_lib.benchmarks.personamem import personamem_context
 from deltamem_lib.benchmarks.provenance import attribute_turns, entry_sources
 from deltamem_lib.benchmarks.runner import BenchConfig, run_benchmark, summary_line
 from deltamem_lib.io import Journal
-from deltamem_lib.benchmarks.locomo import load_locomo
 from deltamem_lib.memory import MemoryEntry, Operation, Source
 from deltamem_lib.models.base import ChatModel, ChatResponse
 

@@ -7,18 +7,17 @@ import json
 from pathlib import Path
 
 import pytest
+from test_bench_runner import LOCOMO, CitingSystem, Scripted, _without_missing_evidence
 
 from deltamem_lib.agent.systems import make_system
-from deltamem_lib.teaching import benchmarks_ablations as X
-from deltamem_lib.teaching import benchmarks_ablations as report
 from deltamem_lib.benchmarks.ablations import mistake_rewards, probes_by_session, training_ablations
 from deltamem_lib.benchmarks.cumulative import cumulative_accuracy, curve_stats, locomo_recall_by_session
 from deltamem_lib.benchmarks.paths import find_rl_run, locate_data
 from deltamem_lib.benchmarks.runner import BenchConfig, run_benchmark
 from deltamem_lib.episodes import parse_rl_row, rl_rows
 from deltamem_lib.synthesis import SynthConfig, generate_episodes
-
-from test_bench_runner import LOCOMO, CitingSystem, Scripted, _without_missing_evidence
+from deltamem_lib.teaching import benchmarks_ablations as X
+from deltamem_lib.teaching import benchmarks_ablations as report
 
 
 @pytest.fixture(scope="module")

@@ -336,9 +336,8 @@ def test_unknown_tools_reach_the_invalid_call_count():
 
 
 def test_trainer_reward_wrapper_counts_unknown_calls_before_scoring():
-    from deltamem_lib.training.trainers import _count_unknown_tools
-
     from deltamem_lib.agent.env import make_env_factory
+    from deltamem_lib.training.trainers import _count_unknown_tools
 
     env = make_env_factory(allow_delete=False, retriever="lexical")()
     env.reset(example=toy_examples()[0])

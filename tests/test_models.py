@@ -7,12 +7,15 @@ import os
 
 import pytest
 
-from deltamem_lib.agent.env import MemoryEnv
-from deltamem_lib.agent.env import tool_schemas
+from deltamem_lib.agent.env import MemoryEnv, tool_schemas
 from deltamem_lib.agent.prompts import react_prompt
 from deltamem_lib.models import load_chat_model
 from deltamem_lib.models.base import ChatResponse, tool_call_message
-from deltamem_lib.models.chat_templates import COMPACT_TOOL_TEMPLATE, measure_templates, set_tool_chat_template
+from deltamem_lib.models.chat_templates import (
+    COMPACT_TOOL_TEMPLATE,
+    measure_templates,
+    set_tool_chat_template,
+)
 from deltamem_lib.models.smollm2 import SMOLLM2_DIRNAME, ensure_smollm2, smollm2_tokenizer
 
 

@@ -16,8 +16,8 @@ import pytest
 from deltamem_lib.config import list_profiles
 from deltamem_lib.episodes import SessionExample
 from deltamem_lib.memory import MemoryEntry, MemoryState, Operation
-from deltamem_lib.training.settings import TrainConfig
 from deltamem_lib.training.rewards import Rollout, reward_on_mistakes, total_rewards
+from deltamem_lib.training.settings import TrainConfig
 from deltamem_lib.training.shaping import operation_f1
 
 ERRORS = ("do_nothing", "missed_update", "spurious_add", "wrong_delete", "add_not_update", "keyword_dropped",

@@ -14,13 +14,32 @@ from hypothesis import strategies as st
 from deltamem_lib.cli import main as cli_main
 from deltamem_lib.episodes import Episode, EpisodeError, check_episode, load_episodes, parse_rl_row
 from deltamem_lib.memory import OpType
+from deltamem_lib.synthesis import (
+    SynthConfig,
+    TargetError,
+    check_targets,
+    dataset_stats,
+    generate_episode,
+    generate_episodes,
+    operation_counts,
+    synthesize_user,
+)
 from deltamem_lib.synthesis import phrases as P
-from deltamem_lib.synthesis import (SynthConfig, TargetError, check_targets, dataset_stats, generate_episode,
-                                    generate_episodes, operation_counts, synthesize_user)
-from deltamem_lib.synthesis.dataset import build_dataset_dict, load_synth_output, split_users, write_synth_output
+from deltamem_lib.synthesis.dataset import (
+    build_dataset_dict,
+    load_synth_output,
+    split_users,
+    write_synth_output,
+)
 from deltamem_lib.synthesis.events import EVENT_TYPES
-from deltamem_lib.synthesis.probes import (PROBE_FIELDS, gold_lookup_answer, lookup_accuracy, probe_questions,
-                                           probe_rows, score_answer)
+from deltamem_lib.synthesis.probes import (
+    PROBE_FIELDS,
+    gold_lookup_answer,
+    lookup_accuracy,
+    probe_questions,
+    probe_rows,
+    score_answer,
+)
 from deltamem_lib.synthesis.stats import extraction_difficulty
 from deltamem_lib.synthesis.text import occurs
 from deltamem_lib.synthesis.world import FACT_TYPES, article

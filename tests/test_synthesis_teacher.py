@@ -9,8 +9,13 @@ import pytest
 
 from deltamem_lib.episodes import check_episode
 from deltamem_lib.synthesis import SynthConfig, generate_episode
-from deltamem_lib.synthesis.teacher import (ScriptedTeacherChat, StepError, TeacherConfig, extract_json,
-                                            run_teacher)
+from deltamem_lib.synthesis.teacher import (
+    ScriptedTeacherChat,
+    StepError,
+    TeacherConfig,
+    extract_json,
+    run_teacher,
+)
 
 
 @dataclass

@@ -7,8 +7,15 @@ import json
 import pytest
 
 from deltamem_lib.synthesis import SynthConfig, generate_episodes, operation_counts
-from deltamem_lib.teaching.data_synthesis import (SessionExplorer, check_event_template, check_inter_counter,
-                                                  check_prediction, session_html, session_text, synthesis_figures)
+from deltamem_lib.teaching.data_synthesis import (
+    SessionExplorer,
+    check_event_template,
+    check_inter_counter,
+    check_prediction,
+    session_html,
+    session_text,
+    synthesis_figures,
+)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,13 @@ import pytest
 
 from deltamem_lib.episodes import parse_rl_row
 from deltamem_lib.synthesis import SynthConfig, generate_episodes
-from deltamem_lib.synthesis.levels import KINDS, LevelError, balanced_rows, single_change_pools, single_change_rows
+from deltamem_lib.synthesis.levels import (
+    KINDS,
+    LevelError,
+    balanced_rows,
+    single_change_pools,
+    single_change_rows,
+)
 from deltamem_lib.training.datasets import grpo_rows, prepare_data, sft_rows
 from deltamem_lib.training.decisions import (
     _decision_tokens,

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from deltamem_lib.mistakes import make_scenarios, mistake_rewards, predictions
+from deltamem_lib.mld import memory_levenshtein, tokens
 from deltamem_lib.teaching import mld_reward as viz
 from deltamem_lib.teaching.mld_reward import (
     Check,
@@ -21,8 +23,6 @@ from deltamem_lib.teaching.mld_reward import (
     full_assignment_credit,
     touched_reward_reference,
 )
-from deltamem_lib.mistakes import make_scenarios, mistake_rewards, predictions
-from deltamem_lib.mld import memory_levenshtein, tokens
 
 GOLD = [{"content": "User lives in Berlin", "keywords": ["Berlin"]},
         {"content": "User works as a nurse", "keywords": ["nurse"]}]

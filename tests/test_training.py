@@ -13,12 +13,18 @@ import pytest
 from deltamem_lib.episodes import parse_rl_row, state_before_each_session
 from deltamem_lib.memory import MemoryEntry
 from deltamem_lib.mld import memory_levenshtein, ordered_levenshtein
-from deltamem_lib.training.settings import ABLATIONS, TrainConfig, apply_ablation, grpo_config
-from deltamem_lib.training.heldout import paired_bootstrap, paired_from_results
-from deltamem_lib.teaching.rl_training import group_advantages, group_table, mistake_group, pick_session, score_group
-from deltamem_lib.training.metrics import read_metrics, step_times, truncate_metrics
 from deltamem_lib.outcome import answer_probe, entry_types, outcome_accuracy
+from deltamem_lib.teaching.rl_training import (
+    group_advantages,
+    group_table,
+    mistake_group,
+    pick_session,
+    score_group,
+)
+from deltamem_lib.training.heldout import paired_bootstrap, paired_from_results
+from deltamem_lib.training.metrics import read_metrics, step_times, truncate_metrics
 from deltamem_lib.training.rewards import RolloutScorer, build_reward_functions
+from deltamem_lib.training.settings import ABLATIONS, TrainConfig, apply_ablation, grpo_config
 
 
 # ----- fixtures -------------------------------------------------------------------------------

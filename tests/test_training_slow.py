@@ -33,8 +33,8 @@ def tiny_model(tmp_path_factory):
 @pytest.fixture(scope="module")
 def setup(tiny_model):
     os.environ["TRL_EXPERIMENTAL_SILENCE"] = "1"
-    from deltamem_lib.training.settings import TrainConfig
     from deltamem_lib.training.datasets import prepare_data
+    from deltamem_lib.training.settings import TrainConfig
 
     cfg = TrainConfig(model=tiny_model, train_users=3, test_users=1, sessions_per_user=3, sft_examples=4,
                       sft_max_steps=2, sft_batch_size=2, grpo_max_steps=3, num_generations=2, prompts_per_step=1,

@@ -29,8 +29,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..episodes import Episode, SessionExample, render_dialogue
-from .env import MemoryEnv, apply_operations, make_env_factory
 from ..models.parsing import extract_json, normalize_operation
+from .env import MemoryEnv, apply_operations, make_env_factory
 from .prompts import decision_messages, extraction_messages
 from .result import SessionResult
 

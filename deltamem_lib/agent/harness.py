@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ..episodes import parse_rl_row, rl_rows, SessionExample
+from ..episodes import SessionExample, parse_rl_row, rl_rows
 from ..io import DataFileError, read_json_object
 from ..memory import Operation, OpType
 from ..mld import memory_levenshtein

@@ -21,8 +21,8 @@ from typing import Any
 
 from ..episodes import SessionExample
 from ..memory import MemoryEntry
-from .env import MemoryEnv, apply_operations, make_env_factory
 from ..models.parsing import parse_operation_list
+from .env import MemoryEnv, apply_operations, make_env_factory
 from .prompts import oneshot_messages
 from .result import SessionResult
 

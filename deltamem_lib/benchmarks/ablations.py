@@ -29,10 +29,10 @@ from ..agent.harness import evaluate_system
 from ..agent.systems import make_system
 from ..episodes import Episode, SessionExample
 from ..io import read_json
-from ..mistakes import make_prediction, MISTAKES
+from ..mistakes import MISTAKES, make_prediction
 from ..mld import memory_levenshtein
-from ..synthesis.probes import probe_questions
 from ..outcome import outcome_accuracy
+from ..synthesis.probes import probe_questions
 
 __all__ = ["AGENT_VARIANTS", "REWARD_VARIANTS", "agent_ablations", "mistake_rewards", "probes_by_session",
            "score_with_variants", "training_ablations"]

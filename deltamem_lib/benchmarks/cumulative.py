@@ -34,13 +34,12 @@ from typing import Any
 from ..agent.ingest import ingest_users, load_ingested
 from ..episodes import Episode
 from ..memory import MemoryState
+from ..outcome import answer_probe
 from ..retrieval import get_retriever
 from ..synthesis.probes import probe_questions, score_answer
-from ..outcome import answer_probe
-from .locomo import evidence_sessions, load_locomo, locomo_episodes, locomo_questions, locomo_user_id
 from .answering import answer_all, single_user_answer_messages
-from .provenance import evidence_recall_at_k
-from .provenance import entry_sources
+from .locomo import evidence_sessions, load_locomo, locomo_episodes, locomo_questions, locomo_user_id
+from .provenance import entry_sources, evidence_recall_at_k
 
 __all__ = ["cumulative_accuracy", "curve_stats", "locomo_recall_by_session"]
 

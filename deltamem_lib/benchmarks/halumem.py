@@ -46,24 +46,25 @@ distractor sessions of the Long release are ingested like any other.
 
 from __future__ import annotations
 
-import math
 import dataclasses
+import math
+import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..episodes import Episode, Session as EpisodeSession, Turn as EpisodeTurn
+from ..episodes import Episode
+from ..episodes import Session as EpisodeSession
+from ..episodes import Turn as EpisodeTurn
 from ..io import DataFileError, iter_jsonl
 from ..memory import MemoryState
 from .answering import fit_to_context, full_context_messages, single_user_answer_messages
 from .judge import judge_halumem
-from .protocol import BenchConfig, Plan, Protocol, Questions, select, Verdicts
+from .protocol import BenchConfig, Plan, Protocol, Questions, Verdicts, select
 
 __all__ = [
     "QUESTION_TYPES",

@@ -28,9 +28,7 @@ import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-
 from typing import Any
-
 
 __all__ = [
     "HALUMEM_PROMPTS", "MEM0_JUDGE_PROMPT", "JudgeRunsSummary", "JudgeVerdict", "aggregate_judge_runs",

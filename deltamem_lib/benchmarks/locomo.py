@@ -63,24 +63,25 @@ reference memory. :class:`LocomoProtocol` is this benchmark's part of a run
 from __future__ import annotations
 
 import math
+import os
 import re
 import string
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..agent.result import SessionResult
-from ..episodes import Episode, Session as EpisodeSession, Turn as EpisodeTurn
+from ..episodes import Episode
+from ..episodes import Session as EpisodeSession
+from ..episodes import Turn as EpisodeTurn
 from ..io import DataFileError, read_json
 from ..memory import MemoryState, Operation
 from .answering import fit_to_context, full_context_messages, locomo_answer_messages
 from .judge import aggregate_judge_runs, judge_locomo
-from .protocol import BenchConfig, Plan, Protocol, Questions, sample, select, Verdicts
+from .protocol import BenchConfig, Plan, Protocol, Questions, Verdicts, sample, select
 from .provenance import DiaId, entry_sources, evidence_recall_at_k, parse_dia_id
 
 __all__ = [

@@ -35,15 +35,14 @@ as a first user turn. PersonaMem has no dates: sessions carry an empty date.
 
 from __future__ import annotations
 
+import ast
+import csv
 import math
+import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-
-import ast
-import csv
-import os
 from pathlib import Path
 from typing import Any
 

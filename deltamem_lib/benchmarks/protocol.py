@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import field_help, settings_from_profile
 from ..config import setting as _f
-from ..config import settings_from_profile
 from ..episodes import Episode
 from ..io import DataFileError, Journal
 from ..memory import MemoryState
@@ -100,7 +100,8 @@ class BenchConfig:
 
     @classmethod
     def help(cls) -> dict[str, str]:
-        return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
+        """Field name → one-line help."""
+        return field_help(cls)
 
     @classmethod
     def from_profile(cls, profile: Any = None, overrides: Any = None, *, benchmark: str = "locomo",

@@ -31,7 +31,6 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-
 from typing import Any, NamedTuple
 
 from ..memory import MemoryEntry

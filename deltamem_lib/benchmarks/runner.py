@@ -46,13 +46,13 @@ from ..io import DataFileError, Journal, atomic_write_json, read_json
 from ..memory import MemoryState
 from ..models import load_chat_model
 from ..retrieval import get_retriever
-from ..workdir import data_hashes, remove_stale_temp_files, stale_data_message, WorkDirLock
-from .answering import answer_all, ANSWER_PROMPT_ID
+from ..workdir import WorkDirLock, data_hashes, remove_stale_temp_files, stale_data_message
+from .answering import ANSWER_PROMPT_ID, answer_all
 from .halumem import HaluMemProtocol
 from .locomo import LocomoObservations, LocomoProtocol
 from .paths import data_label, data_source
 from .personamem import PersonaMemProtocol
-from .protocol import BENCH_SYSTEMS, BENCHMARKS, BenchConfig, cost, model_name, Plan, Protocol
+from .protocol import BENCH_SYSTEMS, BENCHMARKS, BenchConfig, Plan, Protocol, cost, model_name
 
 __all__ = ["BENCHMARKS", "BENCH_SYSTEMS", "PROTOCOLS", "BenchConfig", "label_line", "redact",
            "result_data_label", "run_benchmark", "summary_line"]

@@ -68,7 +68,6 @@ class TransformersChatModel(ChatModel):
         super().__init__()
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
-
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # no weight-loading bars in notebooks and logs

@@ -26,9 +26,25 @@ from ..memory import OpType
 from . import phrases as P
 from .events import Change, TimelineEvent
 from .text import occurs, padded
-from .world import (CARS, CITIES, DEGREES, DIETS, EMPLOYERS, FEMALE_NAMES, FIELDS, HOBBIES,
-                    INJURIES, JOBS, MALE_NAMES, NEUTRAL_NAMES, PET_NAMES, PET_SPECIES, PLACES, Fact,
-                    article)
+from .world import (
+    CARS,
+    CITIES,
+    DEGREES,
+    DIETS,
+    EMPLOYERS,
+    FEMALE_NAMES,
+    FIELDS,
+    HOBBIES,
+    INJURIES,
+    JOBS,
+    MALE_NAMES,
+    NEUTRAL_NAMES,
+    PET_NAMES,
+    PET_SPECIES,
+    PLACES,
+    Fact,
+    article,
+)
 
 __all__ = ["RenderedSession", "render_session"]
 

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import setting, settings_from_profile
+from ..config import field_help, setting, settings_from_profile
 from ..episodes import Episode, Session, check_episode
 from ..memory import MemoryEntry, MemoryState, Operation, OpType
 from .dialogue import render_session
@@ -89,7 +89,7 @@ class SynthConfig:
     @classmethod
     def help(cls) -> dict[str, str]:
         """Field name → one-line help."""
-        return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
+        return field_help(cls)
 
     @classmethod
     def from_profile(cls, profile: Any = None, overrides: Any = None) -> SynthConfig:

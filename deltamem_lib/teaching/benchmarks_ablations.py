@@ -23,10 +23,17 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..benchmarks.runner import label_line, result_data_label, summary_line
-from ..benchmarks.locomo import CATEGORY_NAMES, MEM0_CATEGORY_NAMES, load_locomo, scored_questions
-from ..benchmarks.locomo import bleu1, locomo_f1, mem0_tokenize
+from ..benchmarks.locomo import (
+    CATEGORY_NAMES,
+    MEM0_CATEGORY_NAMES,
+    bleu1,
+    load_locomo,
+    locomo_f1,
+    mem0_tokenize,
+    scored_questions,
+)
 from ..benchmarks.provenance import evidence_recall_at_k
+from ..benchmarks.runner import label_line, result_data_label, summary_line
 from .common import Check, Table, save_figure
 
 __all__ = [

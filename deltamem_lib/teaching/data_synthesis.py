@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..episodes import Episode, EVOLUTION_KINDS, render_dialogue
+from ..episodes import EVOLUTION_KINDS, Episode, render_dialogue
 from ..memory import MemoryState, OpType
 from ..synthesis.events import EVENT_TYPES
 from ..synthesis.procedural import SynthConfig, synthesize_user

@@ -39,12 +39,12 @@ from typing import Any
 from ..config import PROJECT_ROOT, list_profiles
 from ..episodes import parse_rl_row
 from ..io import read_json
-from ..memory import OpType
 from ..mistakes import make_prediction
 from ..models.parsing import parse_operation_list
-from ..training.settings import TrainConfig
 from ..outcome import answer_probe, outcome_accuracy
+from ..training.datasets import oneshot_json
 from ..training.rewards import build_reward_functions, completion_text
+from ..training.settings import TrainConfig
 from .common import Check, Table
 
 __all__ = [
@@ -91,18 +91,6 @@ def pick_session(rows: Sequence[Mapping[str, Any]], *, kinds: tuple[str, ...] = 
     raise ValueError(f"no session with {kinds} operations; use more users or sessions")
 
 
-def _oneshot_json(ops: Sequence[Any]) -> str:
-    out = []
-    for o in ops:
-        if o.op is OpType.ADD:
-            out.append({"op": "ADD", "content": o.content})
-        elif o.op is OpType.UPDATE:
-            out.append({"op": "UPDATE", "memory_id": o.memory_id, "content": o.content})
-        elif o.op is OpType.DELETE:
-            out.append({"op": "DELETE", "memory_id": o.memory_id})
-    return json.dumps(out, ensure_ascii=False)
-
-
 def mistake_group(row: Mapping[str, Any], mistakes: Sequence[str] = GROUP_MISTAKES) -> list[dict[str, str]]:
     """A hand-made group for one session: ``{"rollout": name, "completion": one-shot JSON}``
     per mistake that applies to the session (e.g. ``missed_update`` needs an UPDATE)."""
@@ -113,7 +101,7 @@ def mistake_group(row: Mapping[str, Any], mistakes: Sequence[str] = GROUP_MISTAK
             pred = make_prediction(name, ex.state_before, list(ex.gold_ops))
         except ValueError:  # the session has no operation of the kind this mistake needs
             continue
-        out.append({"rollout": name, "completion": _oneshot_json(pred.operations)})
+        out.append({"rollout": name, "completion": oneshot_json(pred.operations)})
     return out
 
 

@@ -240,19 +240,24 @@ def prompt_rows(rows: Sequence[dict[str, Any]], cfg: Any) -> list[dict[str, Any]
 
 
 # ----- SFT targets ----------------------------------------------------------------------------
-def oneshot_target(example: SessionExample, *, allow_delete: bool = True) -> str:
-    """The gold one-shot answer: the session's operations as one JSON list, in the key order
-    of the system prompt's example (``[]`` when nothing changes)."""
-    ops = []
-    for o in example.gold_ops:
+def oneshot_json(ops: Sequence[Any], *, allow_delete: bool = True) -> str:
+    """Operations as one JSON list, in the key order of the system prompt's example (``[]`` when
+    nothing changes); DELETEs left out when ``allow_delete`` is false."""
+    out = []
+    for o in ops:
         if o.op is OpType.ADD:
-            ops.append({"op": "ADD", "content": o.content})
+            out.append({"op": "ADD", "content": o.content})
         elif o.op is OpType.UPDATE:
-            ops.append({"op": "UPDATE", "memory_id": o.memory_id, "content": o.content})
+            out.append({"op": "UPDATE", "memory_id": o.memory_id, "content": o.content})
         elif o.op is OpType.DELETE:
             if allow_delete:
-                ops.append({"op": "DELETE", "memory_id": o.memory_id})
-    return json.dumps(ops, ensure_ascii=False)
+                out.append({"op": "DELETE", "memory_id": o.memory_id})
+    return json.dumps(out, ensure_ascii=False)
+
+
+def oneshot_target(example: SessionExample, *, allow_delete: bool = True) -> str:
+    """The gold one-shot answer: the session's operations as :func:`oneshot_json` writes them."""
+    return oneshot_json(example.gold_ops, allow_delete=allow_delete)
 
 
 def tokenize_prompt_completion(tokenizer: Any, messages: list[dict[str, Any]], completion: str, *,

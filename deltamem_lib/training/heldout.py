@@ -37,8 +37,8 @@ from ..episodes import SessionExample
 from ..hardware import release_memory
 from ..io import atomic_write_json, read_json
 from ..models import load_chat_model
-from .datasets import make_agent
 from ..outcome import outcome_accuracy
+from .datasets import make_agent
 from .settings import resolve_precision
 
 __all__ = ["evaluate_model", "evaluate_noop", "paired_bootstrap", "paired_from_results", "precision_dtype"]

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import field_help, settings_from_profile
 from ..config import setting as _f
-from ..config import settings_from_profile
 from ..hardware import DeviceCaps, best_precision, device_caps
 from ..io import DataFileError, atomic_write_json, read_json
 from ..typed_settings import Layer, build
@@ -143,7 +143,7 @@ class TrainConfig:
     @classmethod
     def help(cls) -> dict[str, str]:
         """Field name → one-line help."""
-        return {f.name: f.metadata["help"] for f in dataclasses.fields(cls)}
+        return field_help(cls)
 
     @classmethod
     def field_names(cls) -> list[str]:

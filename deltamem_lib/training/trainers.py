@@ -39,14 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from ..agent.env import MemoryEnv, make_env_factory, note_unknown_calls
+from ..hardware import release_memory
 from ..io import atomic_write_json, read_json
 from ..models import ensure_smollm2
 from ..models.chat_templates import has_tool_template, set_tool_chat_template
 from .datasets import TrainingData, grpo_rows, prompt_rows, sft_records, sft_rows
+from .gpu import NonFiniteGuard, explain_nonfinite, is_sampling_overflow
 from .metrics import MetricsLogger, read_metrics, step_times
 from .rewards import build_reward_functions, env_owns_reward
-from ..hardware import release_memory
-from .gpu import NonFiniteGuard, explain_nonfinite, is_sampling_overflow
 from .settings import TrainConfig, grpo_config, resolve_precision, sft_config
 
 __all__ = ["PhaseResult", "base_model_path", "finished_phase", "is_main_process", "last_checkpoint", "load_policy",

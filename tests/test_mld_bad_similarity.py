@@ -1,4 +1,5 @@
-"""The reward refuses a broken similarity instead of scoring it, and tells token-less entries apart."""
+"""The reward refuses a broken similarity instead of scoring it, tells token-less entries apart,
+and warns when a comparison goes beyond its stated scale; evidence recall refuses a string for a list."""
 
 from __future__ import annotations
 
@@ -60,3 +61,16 @@ def test_evidence_as_a_string_is_refused():
     with pytest.raises(ValueError, match=r"evidence\[0\]: expected a list of turn ids, got the string 'D1:3'"):
         evidence_recall_at_k(["D1:3"], [[["D1:3"]]], k=1)
     assert evidence_recall_at_k([["D1:3"]], [[["D1:3"]]], k=1).all == 1.0
+
+
+def test_a_comparison_beyond_the_stated_scale_warns():
+    import warnings
+
+    from deltamem_lib.mld import MLD_WARN_ENTRIES, MLDScaleWarning, memory_levenshtein
+
+    many = [f"User fact number {i}." for i in range(MLD_WARN_ENTRIES + 1)]
+    with pytest.warns(MLDScaleWarning, match=r"pred: 2,001 entries"):
+        memory_levenshtein(many, ["User fact number 1."], similarity="exact")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MLDScaleWarning)
+        memory_levenshtein(many[:MLD_WARN_ENTRIES], many[:10], similarity="exact")  # at the bound: silent

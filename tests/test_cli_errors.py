@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from deltamem_lib.io import Journal
 from deltamem_lib.benchmarks.locomo import load_locomo
 from deltamem_lib.cli import main
 from deltamem_lib.cli_errors import exit_code, one_line, report_error
 from deltamem_lib.episodes import EpisodeError, load_episodes
-from deltamem_lib.io import DataFileError
+from deltamem_lib.io import DataFileError, Journal
 from deltamem_lib.models import BackendError
 from deltamem_lib.synthesis.procedural import SynthConfig, generate_episodes
 from deltamem_lib.workdir import WorkDirBusyError

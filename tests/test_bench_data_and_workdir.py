@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from deltamem_lib.benchmarks.runner import BenchConfig, run_benchmark
 from deltamem_lib.benchmarks.locomo import load_locomo
+from deltamem_lib.benchmarks.runner import BenchConfig, run_benchmark
 from deltamem_lib.io import DataFileError
 from deltamem_lib.workdir import WorkDirBusyError, WorkDirLock, file_sha256
 
