@@ -407,7 +407,7 @@ def seeds_table(seeds: Mapping[str, Any]) -> Table:
             "type accuracy, SFT → SFT+GRPO": (f"{before.get('type_accuracy', float('nan')):.2f} → "
                                               f"{after.get('type_accuracy', float('nan')):.2f}" if after else "—"),
             "largest share after": (f"{after['largest_kind']} {after['largest_share']:.0%}" if after else "—"),
-            "training min": round(b["training_seconds"] / 60, 1)})
+            "training min": f"{b['training_seconds'] / 60:.1f}"})
     pooled = seeds["pooled"]
     rows.append({"seed": f"pooled ({len(seeds['per_seed'])} seeds × sessions)",
                  "Δ vs SFT [95% CI]": _interval(pooled.get("sft+grpo vs sft")),
