@@ -25,16 +25,21 @@ import sys
 import time
 from pathlib import Path
 
-from deltamem_lib.config import load_profile
 from deltamem_lib.io import atomic_write_json
 from deltamem_lib.training.datasets import prepare_data
-from deltamem_lib.training.metrics import read_metrics, reward_thirds, step_times, zero_spread_share
-from deltamem_lib.training.pipeline import NOTEBOOK
+from deltamem_lib.training.metrics import (
+    read_metrics,
+    reward_curve,
+    reward_thirds,
+    step_times,
+    zero_spread_share,
+)
 from deltamem_lib.training.settings import TrainConfig
 from deltamem_lib.training.trainers import run_grpo
+from deltamem_lib.typed_settings import Layer, parse_set
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sft_decisions import LEVEL, _value, decisions  # noqa: E402  (the SFT curve's level and report)
+from sft_decisions import LEVEL, decisions  # noqa: E402  (the SFT curve's level and report)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,14 +49,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=12, help="GRPO optimiser steps")
     ap.add_argument("--eval", type=int, default=120, help="held-out single-change sessions (a multiple of 4)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting (as deltamem train)")
     args = ap.parse_args(argv)
 
-    params = {**load_profile("cpu").params_for(NOTEBOOK), **LEVEL}
-    params.update({k: _value(v) for k, v in (kv.split("=", 1) for kv in args.set)})
-    params.update(profile="cpu", seed=args.seed, eval_sessions=args.eval, grpo_max_steps=args.steps,
-                  save_steps=max(1, args.steps // 3), ablations=[])
-    cfg = TrainConfig.from_params(params, strict=True)
+    fixed = {"seed": args.seed, "eval_sessions": args.eval, "grpo_max_steps": args.steps,
+             "save_steps": max(1, args.steps // 3), "ablations": []}
+    cfg = TrainConfig.from_profile("cpu", [Layer(LEVEL, "the single-change level"), parse_set(args.set),
+                                           Layer(fixed, "--seed/--eval/--steps")])
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     data = prepare_data(cfg)
@@ -66,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         "rollouts": res.steps * cfg.prompts_per_step * cfg.num_generations,
         "step_time": step_times(recs), "zero_spread_share": zero_spread_share(recs),
         "reward_thirds": reward_thirds(recs),
-        "reward_per_step": [r.get("rewards/r_trans/mean") for r in recs if "rewards/r_trans/mean" in r],
+        "reward_per_step": reward_curve(recs),
         "settings": {k: getattr(cfg, k) for k in ("learning_rate", "num_generations", "prompts_per_step", "beta",
                                                    "temperature", "loss_type", "scale_rewards", "w_ops", "w_idle",
                                                    "w_invalid", "w_format", "max_completion_length", "seed")},

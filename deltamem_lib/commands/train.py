@@ -101,13 +101,12 @@ def collect(paths: list[str], out_file: str | None = None) -> int:
     ``out_file``, default ``results/04_rl_training_<profile>_seeds.json``)."""
     from pathlib import Path
 
-    from ..training.metrics import read_metrics
+    from ..training.metrics import read_metrics, reward_curve
 
     curves = []
     for p in paths:  # <run>/results/04_rl_training_<profile>.json beside <run>/metrics.jsonl
         metrics = Path(p).resolve().parent.parent / "metrics.jsonl"
-        recs = read_metrics(metrics, "grpo") if metrics.is_file() else []
-        curves.append([r["rewards/r_trans/mean"] for r in recs if r.get("rewards/r_trans/mean") is not None] or None)
+        curves.append(reward_curve(read_metrics(metrics, "grpo")) if metrics.is_file() else None)
     seeds = collect_seeds([read_json(p) for p in paths], reward_curves=curves)
     out = Path(out_file) if out_file else PROJECT_ROOT / "results" / f"04_rl_training_{seeds['profile']}_seeds.json"
     atomic_write_json(out, seeds)

@@ -170,10 +170,15 @@ def zero_spread_share(records: list[dict[str, Any]]) -> float | None:
     return round(sum(vals) / len(vals), 4) if vals else None
 
 
+def reward_curve(records: list[dict[str, Any]], key: str = "rewards/r_trans/mean") -> list[float]:
+    """A logged reward per GRPO step (the steps that logged it), in step order."""
+    return [float(r[key]) for r in records if r.get(key) is not None]
+
+
 def reward_thirds(records: list[dict[str, Any]], key: str = "rewards/r_trans/mean") -> dict[str, Any]:
     """Mean of a logged reward over the first and the last third of the GRPO steps (whether
     the training reward rose), with the number of steps in each third."""
-    vals = [float(r[key]) for r in records if r.get(key) is not None]
+    vals = reward_curve(records, key)
     if len(vals) < 3:
         return {"metric": key, "first_third": None, "last_third": None, "steps_per_third": 0}
     k = len(vals) // 3

@@ -179,10 +179,9 @@ class Run:
                                         "(adapter/adapter_config.json and phase.json with finished=true)")
             start = Path(self.cfg.sft_from).parent / "config.json"  # the start's run, when it was one
             if start.is_file():
-                theirs = read_json(start)
-                diff = sorted(k for k in SFT_SETTINGS if k in theirs and theirs[k] != getattr(self.cfg, k))
-                their_seed = theirs.get("sft_seed", -1)
-                if (their_seed if their_seed >= 0 else theirs.get("seed")) != self.cfg.sft_seed_value:
+                theirs = TrainConfig.load(start)
+                diff = sorted(k for k in SFT_SETTINGS if getattr(theirs, k) != getattr(self.cfg, k))
+                if theirs.sft_seed_value != self.cfg.sft_seed_value:
                     diff.append("sft_seed")
                 if diff:
                     raise ValueError(f"sft_from={self.cfg.sft_from!r}: that SFT start was trained with other "
