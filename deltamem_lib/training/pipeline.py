@@ -365,13 +365,23 @@ class Run:
             trained.append((self.trained_label, self.phases["grpo"].adapter))
         for label, adapter in trained:
             self.evaluate(label, adapter)
-            if self.cfg.level == "single" and self.cfg.agent == "oneshot":
-                self.evaluations[label]["decisions"].update(self.separation(label, adapter))
+            self.add_separation(label, adapter)
+        self.evaluate_full_level(trained)
+        self.ablations()
+
+    def add_separation(self, label: str, adapter: str | os.PathLike[str] | None) -> None:
+        """On the single-change level with the one-shot agent, add the separation of the
+        teacher-forced kind probabilities to the decisions of evaluation ``label``."""
+        if self.cfg.level == "single" and self.cfg.agent == "oneshot":
+            self.evaluations[label]["decisions"].update(self.separation(label, adapter))
+
+    def evaluate_full_level(self, trained: list[tuple[str, Any]]) -> None:
+        """Level "single" with ``full_level_eval_sessions``: doing nothing and each ``(label,
+        adapter)`` on full-level sessions of the held-out users (``"<label> (full level)"``)."""
         if self.cfg.level == "single" and self.cfg.full_level_eval_sessions > 0:
             self.evaluate("no-op (full level)", full_level=True)
             for label, adapter in trained:
                 self.evaluate(f"{label} (full level)", adapter, full_level=True)
-        self.ablations()
 
     def all(self) -> dict[str, Any]:
         """Every stage: training first (all processes), then evaluation and results (main process).
