@@ -112,7 +112,27 @@ def test_find_rl_run(tmp_path):
     other = find_rl_run(tmp_path, "cpu", "smollm2")
     assert other.adapter is None and "not used" in other.note
     same = find_rl_run(tmp_path, "cpu", "Qwen/Qwen3-4B")
-    assert same.adapter is not None and same.system == "deltamem"
+    assert same.adapter is not None and same.system == "deltamem" and same.prompt_options == {}
+
+
+def test_find_rl_run_evaluates_the_adapter_on_its_training_prompt(tmp_path):
+    """A one-shot adapter trained on the compact prompt is evaluated on the compact prompt (the
+    notebook's own prompt settings would give it a prompt it never saw)."""
+    run = tmp_path / "04_rl_training"
+    (run / "grpo" / "adapter").mkdir(parents=True)
+    (run / "grpo" / "adapter" / "adapter_config.json").write_text("{}")
+    (run / "results").mkdir()
+    results = run / "results" / "04_rl_training_cpu.json"
+    results.write_text(json.dumps({"model_spec": "smollm2", "agent": "oneshot",
+                                   "agent_options": {"related_k": 10, "prompt_style": "compact", "retriever": "lexical"},
+                                   "config": {"prompt_style": "full", "related_k": 5}}))
+    rl = find_rl_run(tmp_path, "cpu", "smollm2")
+    assert rl.prompt_options == {"prompt_style": "compact", "related_k": 10} and "compact" in rl.note
+    system = make_system(rl.system, object(), retriever="lexical", **rl.prompt_options)
+    assert system.prompt_style == "compact" and system.related_k == 10
+    # an older results file without prompt_style in agent_options: the run's config says it
+    results.write_text(json.dumps({"model_spec": "smollm2", "agent": "oneshot", "config": {"prompt_style": "compact"}}))
+    assert find_rl_run(tmp_path, "cpu", "smollm2").prompt_options == {"prompt_style": "compact"}
 
 
 def test_report_tables_label_every_measured_row(tmp_path):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -133,10 +133,21 @@ class RLRun:
     agent: str | None
     model_spec: str | None
     note: str
+    prompt_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def system(self) -> str:
         return "deltamem" if self.agent == "react" else "deltamem-oneshot"
+
+
+def _prompt_options(info: dict[str, Any]) -> dict[str, Any]:
+    """The one-shot prompt the adapter was trained on (``prompt_style``, ``related_k``), so that it
+    is evaluated on the prompt it learned: from the results file's ``agent_options``, else its
+    ``config``; empty for the ReAct agent or when the file does not say."""
+    if info.get("agent") != "oneshot":
+        return {}
+    known = {**info.get("config", {}), **info.get("agent_options", {})}
+    return {k: known[k] for k in ("prompt_style", "related_k") if k in known}
 
 
 def find_rl_run(output_dir: str | os.PathLike[str], profile: str, model: str, *,
@@ -155,4 +166,8 @@ def find_rl_run(output_dir: str | os.PathLike[str], profile: str, model: str, *,
     if spec is not None and spec != model:
         return RLRun(None, results, info.get("agent"), spec,
                      f"the adapter at {path} was trained on {spec!r}, not on {model!r}: not used")
-    return RLRun(path, results if info else None, info.get("agent"), spec, f"RL adapter {path}")
+    options = _prompt_options(info)
+    shown = ", ".join(f"{k} {v}" for k, v in options.items())
+    return RLRun(path, results if info else None, info.get("agent"), spec,
+                 f"RL adapter {path}" + (f" (evaluated on the prompt it was trained on: {shown})" if shown else ""),
+                 options)

@@ -283,7 +283,8 @@ class Run:
         res = {
             "notebook": NOTEBOOK, "profile": cfg.profile, "level": cfg.level, "seed": cfg.seed,
             "model": first_model, "model_spec": cfg.model,
-            "agent": cfg.agent, "agent_options": {"related_k": cfg.related_k, "retriever": cfg.retriever,
+            "agent": cfg.agent, "agent_options": {"related_k": cfg.related_k, "prompt_style": cfg.prompt_style,
+                                                  "retriever": cfg.retriever,
                                                   "allow_delete": cfg.allow_delete,
                                                   "max_new_tokens": cfg.eval_max_new_tokens, "decoding": "greedy"},
             "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
