@@ -83,6 +83,9 @@ def test_training_data_of_the_single_level_keeps_users_apart_and_sft_from_grpo()
     grpo = grpo_rows(data.train_rows, cfg)
     assert len(grpo) == len(data.train_rows) - 16
     assert not {r["session_id"] for r in sft} & {r["session_id"] for r in grpo}
+    # SFT taking every session would leave GRPO nothing: refused in one line, not a silent step-0 stop
+    with pytest.raises(ValueError, match="GRPO has no training session left: SFT used all"):
+        grpo_rows(data.train_rows, cfg.replace(sft_examples=len(data.train_rows)))
     with pytest.raises(ValueError, match="level="):
         TrainConfig(level="medium").validate()
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..config import PROJECT_ROOT
 from ..io import read_json
+from ..models.shipped import shipped_adapters
 
 __all__ = ["DATA_DIR", "DATA_ENV", "DataFile", "SAMPLES", "SampleDataWarning", "RLRun", "data_label",
            "data_source", "find_rl_run", "locate_data", "search_dirs"]
@@ -134,6 +135,7 @@ class RLRun:
     model_spec: str | None
     note: str
     prompt_options: dict[str, Any] = field(default_factory=dict)
+    label: str = "RL (notebook 04 adapter)"
 
     @property
     def system(self) -> str:
@@ -154,7 +156,18 @@ def find_rl_run(output_dir: str | os.PathLike[str], profile: str, model: str, *,
                 adapter: str | os.PathLike[str] = "") -> RLRun:
     """The RL adapter for ``model``: ``adapter`` if given, else ``<output_dir>/04_rl_training/grpo/
     adapter``; its results file ``04_rl_training/results/04_rl_training_<profile>.json`` beside it.
-    An adapter trained on another base model than ``model`` is not used (the note says so)."""
+    An adapter trained on another base model than ``model`` is not used (the note says so).
+    ``adapter="shipped"``: the SFT+GRPO adapter of the ``cpu`` profile shipped in ``data/adapters/cpu/``
+    (:mod:`deltamem_lib.models.shipped`, checked by SHA-256), for a machine that did not run notebook 04."""
+    if str(adapter) == "shipped":
+        shipped = shipped_adapters("cpu", ("sft+grpo",), model=model)
+        if not shipped.adapters:
+            return RLRun(None, None, None, None, shipped.note)
+        one = shipped.adapters[0]
+        options = {k: v for k, v in one.agent_options.items() if k in ("prompt_style", "related_k")}
+        return RLRun(one.path, PROJECT_ROOT / one.info["results"], "oneshot", model,
+                     f"{shipped.note}; results file {one.info['results']}", options,
+                     label="RL (notebook 04's cpu adapter, shipped)")
     run = Path(output_dir) / "04_rl_training"
     results = run / "results" / f"04_rl_training_{profile}.json"
     info: dict[str, Any] = read_json(results) if results.is_file() else {}

@@ -202,7 +202,12 @@ def grpo_rows(rows: Sequence[dict[str, Any]], cfg: TrainConfig) -> list[dict[str
     """
     if cfg.level == "single":  # the sessions SFT did not see, all kinds balanced already
         seen = {(r["user_id"], r["session_id"]) for r in sft_rows(rows, cfg)} if cfg.sft else set()
-        return [r for r in rows if (r["user_id"], r["session_id"]) not in seen]
+        left = [r for r in rows if (r["user_id"], r["session_id"]) not in seen]
+        if not left:  # TRL would stop at step 0 without a word
+            raise ValueError(f"GRPO has no training session left: SFT used all {len(rows)} single-change "
+                             f"sessions (sft_examples {cfg.sft_examples}); raise train_users or sessions_per_user, "
+                             "or lower sft_examples")
+        return left
     keep = cfg.grpo_add_only_keep
     if keep >= 1.0:
         return list(rows)
