@@ -15,7 +15,6 @@ before an adapter is used; a missing or changed file is refused in one line nami
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 from ..config import PROJECT_ROOT
 from ..io import read_json
+from ..workdir import file_sha256 as sha256
 
 ADAPTERS = PROJECT_ROOT / "data" / "adapters"
 MANIFEST = "MANIFEST.json"
@@ -52,14 +52,6 @@ class Shipped:
 
     adapters: tuple[ShippedAdapter, ...]
     note: str
-
-
-def sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read_manifest(profile: str, *, root: str | os.PathLike[str] = ADAPTERS) -> dict[str, Any] | None:

@@ -316,8 +316,9 @@ def reward_on_mistakes(cfg: Any, *, n_scenarios: int = 20, seed: int = 0) -> dic
 
     The catalogue's scenarios (one UPDATE and one ADD per session) are scored with every
     reward component ``cfg`` trains with, weighted and summed ({mistake name: mean reward}).
-    A reward that teaches the right thing ranks ``perfect`` first, ``paraphrase`` second, and
-    ``add_not_update`` (new fact added, stale one kept) no higher than ``missed_update``.
+    A reward that teaches the right thing ranks ``perfect`` first, ``paraphrase`` second, every
+    error below the paraphrase, and every partly right answer above doing nothing
+    (``tests/test_reward_design.py``).
     """
 
     scenarios = make_scenarios(n_scenarios, seed=seed)
