@@ -2,8 +2,9 @@
 
 The DeltaMem paper (arXiv 2604.01560) evaluates on LoCoMo, HaluMem and PersonaMem; their
 data, protocols and published numbers are summarised in ``docs/benchmark_protocols.md``.
-One module per benchmark holds its loader, its metrics, its conversion into the project's
-episodes and its protocol (what it does in a run):
+One package per benchmark holds its loader (``<name>_data``), its metrics (``<name>_metrics``),
+its conversion into the project's episodes and its protocol, what it does in a run
+(``<name>_protocol``); each package re-exports their public names:
 
 * :mod:`.locomo`     — ``locomo10.json``: conversations, dated sessions, QA (categories 1–5);
   Mem0-protocol F1 / BLEU-1, the original LoCoMo F1, per-category tables; one episode per
