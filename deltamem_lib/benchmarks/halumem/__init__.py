@@ -36,12 +36,12 @@ the user and the field.
 
 Scoring (HaluMem's ``eval/evaluation.py``): :func:`halumem_extraction_metrics`,
 :func:`halumem_update_metrics`, :func:`halumem_qa_metrics`, :func:`halumem_typewise_accuracy`
-— pure functions over the labels a judge gave (:mod:`.judge`).
+— pure functions over the labels a judge gave (:mod:`..judge`).
 
 **As episodes**: :func:`halumem_episode` makes one episode per user, turn ids ``s<k>:t<i>``,
 each session dated by its ``start_time``; the persona line is not ingested, and the
 distractor sessions of the Long release are ingested like any other.
-:class:`HaluMemProtocol` is this benchmark's part of a run (:mod:`.protocol`, :mod:`.runner`).
+:class:`HaluMemProtocol` is this benchmark's part of a run (:mod:`..protocol`, :mod:`..runner`).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ without ``text``, an unknown category, an unparseable date, …) raises
 Scoring (Mem0's protocol, which DeltaMem reports): :func:`locomo_f1` (token-set F1),
 :func:`bleu1` (NLTK's BLEU-1 with a dependency-free Treebank tokenizer), the original
 LoCoMo F1 (:func:`locomo_f1_official`) and :func:`per_category_table`. The judge J is in
-:mod:`.judge`, evidence recall@k in :mod:`.provenance`.
+:mod:`..judge`, evidence recall@k in :mod:`..provenance`.
 
 **As episodes** (two named people talking, no assistant). The memory systems read
 :class:`~deltamem_lib.episodes.Episode` objects: a user, dated sessions, turns spoken by
@@ -57,7 +57,7 @@ after every session). :func:`locomo_episodes` converts a conversation:
 
 :class:`LocomoObservations` turns the release's model-written ``observation`` facts into a
 reference memory. :class:`LocomoProtocol` is this benchmark's part of a run
-(:mod:`.protocol`, :mod:`.runner`).
+(:mod:`..protocol`, :mod:`..runner`).
 """
 
 from __future__ import annotations

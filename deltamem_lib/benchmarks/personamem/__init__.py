@@ -30,7 +30,7 @@ question is answered from the memory as it stood after exactly the messages it m
 first, persona system message is **not** ingested by default (it states the persona outright
 — the leak ``docs/benchmark_protocols.md`` §3 warns about); ``include_persona=True`` ingests it
 as a first user turn. PersonaMem has no dates: sessions carry an empty date.
-:class:`PersonaMemProtocol` is this benchmark's part of a run (:mod:`.protocol`, :mod:`.runner`).
+:class:`PersonaMemProtocol` is this benchmark's part of a run (:mod:`..protocol`, :mod:`..runner`).
 """
 
 from __future__ import annotations
