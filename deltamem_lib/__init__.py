@@ -15,8 +15,8 @@ that no modules or parts import each other in a cycle):
    the append-only journal, figures saved with their numbers), :mod:`.workdir` (work-folder
    lock, data-file hashes for resume, stale temporary files), :mod:`.typed_settings` (every
    setting's name and type checked once, whatever its source: profile file, ``--set``, papermill,
-   a command's flags), :mod:`.config` (profiles, typed settings from them, seeding, devices), :mod:`.hardware` (GPU capabilities, precision, vLLM,
-   releasing memory between trainers).
+   a command's flags), :mod:`.config` (profiles, typed settings from them, seeding, devices), :mod:`.hardware`
+   (GPU capabilities, precision, vLLM, releasing memory between trainers).
 2. **Data** — :mod:`.episodes` (the schema of synthetic users, integrity rules, RL rows),
    :mod:`.synthesis` (procedural and LLM-teacher generators, probes, splits, statistics; §3.2)
    and :mod:`.outcome` (the deterministic reader that answers the probe questions from a
@@ -38,7 +38,8 @@ that no modules or parts import each other in a cycle):
    :mod:`.commands` and :mod:`.cli` (the ``deltamem`` command; :mod:`.argtypes` checks its
    arguments, :mod:`.cli_errors` turns every failure into one clear line), :mod:`.notebook_job` (runs
    every notebook in order: ``make run``), :mod:`.notebook_setup` (inside a notebook: the profile
-   applied to its globals, papermill's injected values checked, the run folders). The core never imports this layer.
+   applied to its globals, papermill's injected values checked, the run folders). The core never imports this
+   layer.
 """
 
 from .memory import (

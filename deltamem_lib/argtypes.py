@@ -37,9 +37,11 @@ nonnegative_int = int_at_least(0, hint=" (0 means no limit)")
 def similarity_name(text: str) -> str:
     """An argparse ``type`` for an MLD similarity: ``lexical``, ``exact``, ``embedding`` or
     ``embedding:<model id>`` (checked while parsing, before any model is loaded or called)."""
-    if text in ("lexical", "exact", "embedding") or (text.startswith("embedding:") and len(text) > len("embedding:")):
+    if text in ("lexical", "exact", "embedding") or (text.startswith("embedding:")
+                                                     and len(text) > len("embedding:")):
         return text
-    raise argparse.ArgumentTypeError(f"expected lexical, exact, embedding or embedding:<model id>, got {text!r}")
+    raise argparse.ArgumentTypeError("expected lexical, exact, embedding or embedding:<model id>, got "
+                                     f"{text!r}")
 
 
 similarity_name.__name__ = "similarity"

@@ -45,8 +45,10 @@ def one_line(exc: BaseException) -> str:
         return "interrupted; finished work is kept, rerun the same command to continue where it stopped"
     if isinstance(exc, KeyError) and exc.args:
         msg = str(exc.args[0])
-    elif isinstance(exc, OSError) and exc.filename is not None and str(exc.filename) not in str(exc.strerror or ""):
-        what = {IsADirectoryError: "is a folder, not a file", NotADirectoryError: "a part of the path is not a folder",
+    elif isinstance(exc, OSError) and exc.filename is not None and str(exc.filename) not in str(exc.strerror
+                                                                                                or ""):
+        what = {IsADirectoryError: "is a folder, not a file", NotADirectoryError: "a part of the path is not "
+                                                                                  "a folder",
                 PermissionError: "permission denied", FileNotFoundError: "no such file or folder",
                 FileExistsError: "already exists"}.get(type(exc), exc.strerror or str(exc))
         msg = f"{exc.filename}: {what}"
@@ -61,5 +63,6 @@ def report_error(command: str | None, exc: BaseException, *, debug: bool = False
     code = exit_code(exc)
     if code is None or debug or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
         raise exc
-    print(f"deltamem {command or ''}: error: {redact(one_line(exc))}".replace("deltamem :", "deltamem:"), file=sys.stderr)
+    print(f"deltamem {command or ''}: error: {redact(one_line(exc))}".replace("deltamem :", "deltamem:"),
+          file=sys.stderr)
     return code

@@ -158,7 +158,8 @@ class Episode:
                         if not isinstance(t.get(k), str):
                             raise EpisodeError(f"{sw}.turns[{ti}].{k}: missing or not a string")
                     if t["speaker"] not in ("user", "assistant"):
-                        raise EpisodeError(f"{sw}.turns[{ti}].speaker: expected user or assistant, got {t['speaker']!r}")
+                        raise EpisodeError(f"{sw}.turns[{ti}].speaker: expected user or assistant, got "
+                                           f"{t['speaker']!r}")
                     turns.append(Turn(t["turn_id"], t["speaker"], t["text"]))
                 ops = []
                 for oi, o in enumerate(_list(s.get("gold_ops"), f"{sw}.gold_ops")):
@@ -241,7 +242,8 @@ def state_before_each_session(episode: Episode) -> Iterator[tuple[Session, Memor
     for s in episode.sessions:
         before = state.copy()
         for op in s.gold_ops:  # one by one, so each entry's provenance is its op's evidence
-            state.apply([op], timestamp=s.date, source={"session_id": s.session_id, "turns": list(op.evidence)})
+            state.apply([op], timestamp=s.date,
+                        source={"session_id": s.session_id, "turns": list(op.evidence)})
         yield s, before, state.copy()
 
 
@@ -283,7 +285,8 @@ def check_episode(episode: Episode) -> None:
         got = [(e.id, e.content, e.keywords) for e in state]
         want = [(e.id, e.content, e.keywords) for e in s.state_after]
         if got != want:
-            diff = [f"{g[0] if g else w[0]}" for g, w in zip(got + [None] * len(want), want + [None] * len(got))
+            diff = [f"{g[0] if g else w[0]}" for g, w in zip(got + [None] * len(want),
+                                                             want + [None] * len(got))
                     if g != w][:3]
             problems.append(f"{where}.state_after: replaying gold_ops does not reproduce state_after "
                             f"(replayed {len(got)} entries, stored {len(want)}; first differing ids: "
@@ -337,7 +340,8 @@ def parse_rl_row(row: Mapping[str, Any]) -> SessionExample:
     missing = [k for k in ("user_id", "session_id", "date", "session", "state_before", "state_after")
                if k not in row]
     if missing:
-        raise EpisodeError(f"RL row is missing column(s) {missing}; build rows with deltamem_lib.episodes.rl_rows")
+        raise EpisodeError(f"RL row is missing column(s) {missing}; build rows with "
+                           "deltamem_lib.episodes.rl_rows")
 
     def js(key: str) -> Any:
         v = row[key]
@@ -345,7 +349,8 @@ def parse_rl_row(row: Mapping[str, Any]) -> SessionExample:
             try:
                 return json.loads(v)
             except json.JSONDecodeError as exc:
-                raise EpisodeError(f"RL row {row.get('session_id')!r}: column {key!r} is not valid JSON ({exc.msg})") from None
+                raise EpisodeError(f"RL row {row.get('session_id')!r}: column {key!r} is not valid JSON "
+                                   f"({exc.msg})") from None
         return v
 
     turns = tuple(Turn(t["turn_id"], t["speaker"], t["text"]) for t in js("session"))

@@ -26,7 +26,8 @@ from typing import Any
 
 from .config import pick_device
 
-__all__ = ["DeviceCaps", "PreflightError", "best_precision", "device_caps", "encoder_device", "release_memory", "vllm_version"]
+__all__ = ["DeviceCaps", "PreflightError", "best_precision", "device_caps", "encoder_device",
+           "release_memory", "vllm_version"]
 
 #: The first compute capability with bf16 in hardware (Ampere: A100, A10, L4; then H100 ...).
 BF16_CAPABILITY = (8, 0)
@@ -134,8 +135,8 @@ def _shutdown_vllm(llm: Any) -> None:
 
 def release_memory(*owners: Any) -> dict[str, Any]:
     """Hand back what trainers held: shut down the vLLM engine of each owner (a TRL trainer,
-    whose colocated engine is ``vllm_generation.llm``, or an engine itself), drop the references, collect garbage and empty
-    torch's CUDA cache. Returns what was done (for logs and tests)."""
+    whose colocated engine is ``vllm_generation.llm``, or an engine itself), drop the references, collect
+    garbage and empty torch's CUDA cache. Returns what was done (for logs and tests)."""
     done: dict[str, Any] = {"vllm_engines": 0, "collected": 0, "cuda_cache_emptied": False}
     for owner in owners:
         # TRL 1.16 keeps the colocated engine at trainer.vllm_generation.llm

@@ -55,13 +55,14 @@ class DataFileError(ValueError):
 def _bad_value(obj: Any, where: str = "") -> str | None:
     """The first field of ``obj`` that standard UTF-8 JSON cannot hold, described, or None."""
     if isinstance(obj, float):
-        return None if math.isfinite(obj) else f"{('field ' + where) if where else 'a value'} = {obj!r} (NaN and infinity are not standard JSON)"
+        return None if math.isfinite(obj) else (f"{('field ' + where) if where else 'a value'} = {obj!r} "
+                                                "(NaN and infinity are not standard JSON)")
     if isinstance(obj, str):
         try:
             obj.encode("utf-8")
         except UnicodeEncodeError as exc:
-            return (f"{('field ' + where) if where else 'a value'} holding {obj[exc.start:exc.end]!r} at character {exc.start}, "
-                    "which is not valid Unicode text (a lone surrogate)")
+            return (f"{('field ' + where) if where else 'a value'} holding {obj[exc.start:exc.end]!r} at "
+                    f"character {exc.start}, which is not valid Unicode text (a lone surrogate)")
         return None
     if isinstance(obj, dict):
         for k, v in obj.items():
@@ -185,12 +186,13 @@ def check_input_file(path: str | os.PathLike[str], *, what: str = "") -> Path:
         raise IsADirectoryError(f"{label}: is a folder, not a file")
     if not stat.S_ISREG(st.st_mode):
         kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode)
-                or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+                or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode)
+                else "not a regular file")
         raise DataFileError(f"{label}: is {kind}, not a regular file; give a file")
     limit_mb = _limit("DELTAMEM_MAX_INPUT_MB", DEFAULT_MAX_INPUT_MB)
     if st.st_size > limit_mb * 2**20:
-        raise DataFileError(f"{label}: {st.st_size / 2**20:.0f} MB is larger than the input limit of {limit_mb} MB; "
-                            "raise it with DELTAMEM_MAX_INPUT_MB if the file is right")
+        raise DataFileError(f"{label}: {st.st_size / 2**20:.0f} MB is larger than the input limit of "
+                            f"{limit_mb} MB; raise it with DELTAMEM_MAX_INPUT_MB if the file is right")
     return p
 
 
@@ -228,15 +230,15 @@ def loads_checked(text: str, where: str) -> Any:
         raise DataFileError(f"{where}line {exc.lineno}, column {exc.colno}: invalid JSON ({exc.msg}); "
                             "the file is corrupt or truncated") from None
     except RecursionError:
-        raise DataFileError(f"{where}JSON nested deeper than {limit} levels; raise DELTAMEM_MAX_JSON_DEPTH if the "
-                            "file is right") from None
+        raise DataFileError(f"{where}JSON nested deeper than {limit} levels; raise DELTAMEM_MAX_JSON_DEPTH "
+                            "if the file is right") from None
     except ValueError as exc:  # an integer of more than 4300 digits, a number out of range, NaN
         raise DataFileError(f"{where}{str(exc).splitlines()[0]}") from None
     finally:
         sys.setrecursionlimit(old)
     if _depth_exceeded(obj, limit):
-        raise DataFileError(f"{where}JSON nested deeper than {limit} levels; raise DELTAMEM_MAX_JSON_DEPTH if the "
-                            "file is right")
+        raise DataFileError(f"{where}JSON nested deeper than {limit} levels; raise DELTAMEM_MAX_JSON_DEPTH "
+                            "if the file is right")
     return obj
 
 
@@ -272,8 +274,8 @@ def read_json_object(path: str | os.PathLike[str], what: str = "an object") -> d
     naming the file and what it holds."""
     obj = read_json(path)
     if not isinstance(obj, dict):
-        raise DataFileError(f"{path}: expected {what}, got a JSON {type(obj).__name__}; the file is not what it "
-                            "should be (regenerate or delete it)")
+        raise DataFileError(f"{path}: expected {what}, got a JSON {type(obj).__name__}; the file is not what "
+                            "it should be (regenerate or delete it)")
     return obj
 
 
@@ -294,7 +296,8 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, Any]]:
                 try:
                     yield lineno, loads_checked(line, f"{p}: line {lineno}: ")
                 except DataFileError as exc:
-                    raise DataFileError(str(exc).replace(f": line {lineno}: line 1, column", f": line {lineno}, column")
+                    raise DataFileError(str(exc).replace(f": line {lineno}: line 1, column",
+                                                         f": line {lineno}, column")
                                         ) from None
         except UnicodeDecodeError as exc:
             raise DataFileError(f"{p}: line {lineno + 1}: not UTF-8 text ({exc.reason})") from None
@@ -331,8 +334,8 @@ class Journal:
                 try:
                     rec = json.loads(line)
                 except RecursionError:
-                    raise DataFileError(f"{self.path}: line {i + 1}: JSON nested too deeply; the journal is corrupt "
-                                        "(delete the work folder to start over)") from None
+                    raise DataFileError(f"{self.path}: line {i + 1}: JSON nested too deeply; the journal is "
+                                        "corrupt (delete the work folder to start over)") from None
                 except json.JSONDecodeError:
                     if i == len(lines) - 1:
                         atomic_write_jsonl(self.path, good)  # the torn tail of an interrupted write
@@ -340,11 +343,12 @@ class Journal:
                     raise ValueError(f"{self.path}: line {i + 1} is not JSON; the journal is corrupt "
                                      "(delete the work folder to start over)") from None
                 except ValueError as exc:  # an integer of more than 4300 digits
-                    raise DataFileError(f"{self.path}: line {i + 1}: {str(exc).splitlines()[0]}; the journal is "
-                                        "corrupt (delete the work folder to start over)") from None
+                    raise DataFileError(f"{self.path}: line {i + 1}: {str(exc).splitlines()[0]}; the journal "
+                                        "is corrupt (delete the work folder to start over)") from None
                 if not isinstance(rec, dict) or not isinstance(rec.get("key"), str):
                     raise ValueError(f"{self.path}: line {i + 1}: expected a record with a string 'key', got "
-                                     f"{str(rec)[:60]}; the journal is corrupt (delete the work folder to start over)")
+                                     f"{str(rec)[:60]}; the journal is corrupt (delete the work folder to "
+                                     "start over)")
                 good.append(rec)
                 self.records[rec["key"]] = rec
 

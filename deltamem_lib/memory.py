@@ -22,8 +22,8 @@ Decisions this project takes where the paper is silent (``docs/paper_notes.md`` 
   can emit through a JSON escape) is *refused* at validation, naming the operation and field,
   never silently repaired: the state stays saveable and the model's mistake stays visible;
 * a timestamp is an ISO date (``YYYY-MM-DD``, optionally with a time, ``YYYY-MM-DDTHH:MM``)
-  that exists on the calendar, or None (``""`` also means unknown); anything else (``2024-13-45``, a number) is refused
-  by :meth:`MemoryState.apply` and when a state is loaded, so what is saved always loads back;
+  that exists on the calendar, or None (``""`` also means unknown); anything else (``2024-13-45``, a number)
+  is refused by :meth:`MemoryState.apply` and when a state is loaded, so what is saved always loads back;
 * text is normalised once, where it enters (:func:`deltamem_lib.textnorm.normalize_text`: NFC,
   format characters such as the zero-width space removed) — in every :class:`MemoryEntry`
   and :class:`Operation`, content and keywords — so ``Zürich`` scores the same however it
@@ -103,7 +103,8 @@ class Source:
         if value is None or isinstance(value, Source):
             return value
         if not isinstance(value, Mapping):
-            raise TypeError(f"{where}: expected an object with session_id and turns, got {type(value).__name__}")
+            raise TypeError(f"{where}: expected an object with session_id and turns, got "
+                            f"{type(value).__name__}")
         sid = value.get("session_id")
         if sid is not None and not isinstance(sid, str):
             raise TypeError(f"{where}.session_id: expected a string or null, got {type(sid).__name__}")
@@ -330,8 +331,8 @@ class Operation:
             problems.append(f"{where}.evidence: expected a list of turn ids (strings)")
         else:
             evidence = tuple(str(e) for e in raw_ev)
-        for key, value in (("memory_id", mid), ("content", content), ("keywords", kws), ("evidence", evidence),
-                           ("evolution", d.get("evolution"))):
+        for key, value in (("memory_id", mid), ("content", content), ("keywords", kws),
+                           ("evidence", evidence), ("evolution", d.get("evolution"))):
             why = _text_problem(value, f"{where}.{key}")
             if why:
                 problems.append(why)
@@ -403,7 +404,8 @@ class MemoryState:
     source, so :func:`replay` on the initial state reproduces the final state exactly.
     """
 
-    def __init__(self, entries: Iterable[MemoryEntry | Mapping[str, Any]] = (), *, next_id: int | None = None):
+    def __init__(self, entries: Iterable[MemoryEntry | Mapping[str, Any]] = (), *,
+                 next_id: int | None = None):
         self._entries: dict[str, MemoryEntry] = {}
         highest = 0
         for i, e in enumerate(entries):
@@ -519,8 +521,8 @@ class MemoryState:
             allow_delete: reject DELETE (the "no delete" ablation).
         """
         if timestamp is not None and not isinstance(timestamp, str):
-            raise TypeError(f"timestamp: expected a 'YYYY-MM-DD' string or None, got {type(timestamp).__name__} "
-                            f"{timestamp!r}; a state must load back what it saves")
+            raise TypeError("timestamp: expected a 'YYYY-MM-DD' string or None, got "
+                            f"{type(timestamp).__name__} {timestamp!r}; a state must load back what it saves")
         if isinstance(timestamp, str) and unencodable(timestamp):
             raise ValueError(f"timestamp {unencodable(timestamp)}")
         why = timestamp_problem(timestamp)
@@ -528,7 +530,8 @@ class MemoryState:
             raise ValueError(f"{why}; nothing was applied")
         src = Source.from_value(source)
         if src is not None:
-            why = _text_problem(src.session_id, "source.session_id") or _text_problem(list(src.turns), "source.turns")
+            why = _text_problem(src.session_id, "source.session_id") or _text_problem(list(src.turns),
+                                                                                      "source.turns")
             if why:
                 raise ValueError(why)
         work = self.copy()
@@ -555,7 +558,8 @@ class MemoryState:
     def add(self, content: str, *, timestamp: str | None = None, source: Any = None,
             keywords: Sequence[str] = ()) -> MemoryEntry:
         """Add one entry (strict) and return it with its allocated id."""
-        res = self.apply([Operation.add(content, keywords=tuple(keywords))], timestamp=timestamp, source=source)
+        res = self.apply([Operation.add(content, keywords=tuple(keywords))], timestamp=timestamp,
+                         source=source)
         return self._entries[res.applied[0].memory_id]  # type: ignore[index]
 
     def _check(self, op: Operation, touched: set[str], allow_delete: bool) -> str | None:
@@ -593,13 +597,18 @@ class MemoryState:
         elif op.op is OpType.ADD:
             mid = self.peek_next_id()
             self._next_id += 1
-            self._entries[mid] = MemoryEntry(mid, op.content.strip(), timestamp, src, op.keywords)  # type: ignore[union-attr]
-            applied = Operation(OpType.ADD, mid, op.content.strip(), op.keywords, op.evolution, op.evidence)  # type: ignore[union-attr]
+            # type: ignore[union-attr]
+            self._entries[mid] = MemoryEntry(mid, op.content.strip(), timestamp, src, op.keywords)
+            # type: ignore[union-attr]
+            applied = Operation(OpType.ADD, mid, op.content.strip(), op.keywords, op.evolution, op.evidence)
         elif op.op is OpType.UPDATE:
             mid = op.memory_id  # type: ignore[assignment]
             touched.add(mid)
-            self._entries[mid] = MemoryEntry(mid, op.content.strip(), timestamp, src, op.keywords)  # type: ignore[union-attr]
-            applied = Operation(OpType.UPDATE, mid, op.content.strip(), op.keywords, op.evolution, op.evidence)  # type: ignore[union-attr]
+            # type: ignore[union-attr]
+            self._entries[mid] = MemoryEntry(mid, op.content.strip(), timestamp, src, op.keywords)
+            # type: ignore[union-attr]
+            applied = Operation(OpType.UPDATE, mid, op.content.strip(), op.keywords, op.evolution,
+                                op.evidence)
         else:
             mid = op.memory_id  # type: ignore[assignment]
             touched.add(mid)

@@ -102,24 +102,26 @@ TEMPLATES: tuple[FactTemplate, ...] = (
                  ("nurse", "teacher", "pharmacist", "carpenter", "accountant", "software engineer")),
     FactTemplate("pet", "User has a dog named {v}", "The user owns a dog called {v}", "User has a dog",
                  ("Rex", "Bella", "Milo", "Luna", "Biscuit")),
-    FactTemplate("diet", "User follows a {v} diet", "The user sticks to a {v} diet", "User watches what they eat",
-                 ("vegetarian", "vegan", "keto", "pescatarian", "gluten-free")),
+    FactTemplate("diet", "User follows a {v} diet", "The user sticks to a {v} diet",
+                 "User watches what they eat", ("vegetarian", "vegan", "keto", "pescatarian", "gluten-free")),
     FactTemplate("sport", "User plays {v} on weekends", "On weekends the user plays {v}",
                  "User does sport on weekends", ("tennis", "football", "badminton", "volleyball", "squash")),
     FactTemplate("partner", "User is married to {v}", "{v} is the user's spouse", "User is married",
                  ("Anna", "Tom", "Priya", "Kenji", "Lucia")),
     FactTemplate("car", "User drives a {v}", "The user's car is a {v}", "User owns a car",
                  ("Toyota", "Volvo", "Tesla", "Fiat", "Skoda")),
-    FactTemplate("language", "User is learning {v}", "The user takes {v} lessons", "User is learning a new language",
-                 ("Spanish", "Japanese", "Portuguese", "Arabic", "Korean")),
-    FactTemplate("allergy", "User is allergic to {v}", "The user has an allergy to {v}", "User has an allergy",
-                 ("peanuts", "pollen", "shellfish", "penicillin", "cats")),
+    FactTemplate("language", "User is learning {v}", "The user takes {v} lessons",
+                 "User is learning a new language", ("Spanish", "Japanese", "Portuguese", "Arabic",
+                                                     "Korean")),
+    FactTemplate("allergy", "User is allergic to {v}", "The user has an allergy to {v}",
+                 "User has an allergy", ("peanuts", "pollen", "shellfish", "penicillin", "cats")),
     FactTemplate("instrument", "User plays the {v}", "The user is a {v} player", "User plays an instrument",
                  ("guitar", "piano", "violin", "drums", "cello")),
     FactTemplate("commute", "User commutes to work by {v}", "The user gets to work by {v}",
                  "User commutes to work", ("bike", "train", "bus", "car", "tram")),
     FactTemplate("author", "User's favourite author is {v}", "The author the user likes best is {v}",
-                 "User has a favourite author", ("Toni Morrison", "Haruki Murakami", "Jane Austen", "Terry Pratchett")),
+                 "User has a favourite author", ("Toni Morrison", "Haruki Murakami", "Jane Austen",
+                                                 "Terry Pratchett")),
 )
 
 
@@ -188,7 +190,8 @@ class Scenario:
     def render(self) -> str:
         ops = "\n".join(f"  {op.op.value} {op.memory_id or ''} {op.content or ''}".rstrip()
                         for op in self.operations)
-        return f"before:\n{_indent(self.before.render())}\ngold operations:\n{ops}\nafter:\n{_indent(self.after.render())}"
+        return (f"before:\n{_indent(self.before.render())}\ngold "
+                f"operations:\n{ops}\nafter:\n{_indent(self.after.render())}")
 
 
 def _indent(text: str) -> str:
@@ -245,7 +248,8 @@ class Prediction:
 
     def render_operations(self) -> str:
         """The operations on one line, e.g. ``UPDATE m2 "…" · ADD "…"`` (``NOOP`` if none)."""
-        parts = [" ".join(x for x in (op.op.value, op.memory_id, f'"{op.content}"' if op.content else None) if x)
+        parts = [" ".join(x for x in (op.op.value, op.memory_id, f'"{op.content}"' if op.content else None)
+                          if x)
                  for op in self.operations]
         return " · ".join(parts) or "NOOP"
 
@@ -287,7 +291,8 @@ def missed_update(before: MemoryState, gold_ops: Sequence[Operation]) -> Predict
     return _predict("missed_update", before, [op for j, op in enumerate(gold_ops) if j != i])
 
 
-def spurious_add(before: MemoryState, gold_ops: Sequence[Operation], *, extra: str | None = None) -> Prediction:
+def spurious_add(before: MemoryState, gold_ops: Sequence[Operation], *,
+                 extra: str | None = None) -> Prediction:
     """The gold operations plus an ADD of ``extra`` (default: :func:`default_distractor`)."""
     text = extra if extra is not None else default_distractor(before, gold_ops)
     return _predict("spurious_add", before, [*gold_ops, Operation.add(text)])
@@ -371,7 +376,8 @@ MISTAKE_DESCRIPTIONS: dict[str, str] = {
 }
 
 
-def make_prediction(mistake: str, before: MemoryState, gold_ops: Sequence[Operation], **options: Any) -> Prediction:
+def make_prediction(mistake: str, before: MemoryState, gold_ops: Sequence[Operation],
+                    **options: Any) -> Prediction:
     """Apply the mistake named ``mistake`` (a key of :data:`MISTAKES`)."""
     try:
         fn = MISTAKES[mistake]
@@ -421,8 +427,8 @@ def mistake_rewards(scenarios: Sequence[Scenario], *, mistakes: Iterable[str] = 
         for scope in scopes:
             if scope not in ("delta", "residual", "state"):
                 raise ValueError(f"scopes: {scope!r} is not 'delta', 'residual' or 'state'")
-            res = memory_levenshtein_batch([j[:2] if scope == "residual" else j for j in jobs], similarity=sim,
-                                           threshold=threshold, lexical_fidelity=fid,
+            res = memory_levenshtein_batch([j[:2] if scope == "residual" else j for j in jobs],
+                                           similarity=sim, threshold=threshold, lexical_fidelity=fid,
                                            scope="delta" if scope == "residual" else scope)
             for k, name in enumerate(names):
                 vals = [res[s * len(names) + k].reward for s in range(len(scenarios))]

@@ -179,9 +179,9 @@ def as_items(entries: Iterable[EntryLike], side: str = "entries") -> list[Item]:
         raise TypeError(f"{side}: expected a sequence of entries, got a single string")
     out = _items(entries, side)
     if len(out) > MLD_WARN_ENTRIES:
-        warnings.warn(f"{side}: {len(out):,} entries; MLD's cost grows with |P|·|G| (10,000 × 10,000 entries take "
-                      "about 15 s and 3.3 GB), so expect a long, memory-hungry comparison", MLDScaleWarning,
-                      stacklevel=3)
+        warnings.warn(f"{side}: {len(out):,} entries; MLD's cost grows with |P|·|G| (10,000 × 10,000 entries "
+                      "take about 15 s and 3.3 GB), so expect a long, memory-hungry comparison",
+                      MLDScaleWarning, stacklevel=3)
     return out
 
 
@@ -197,7 +197,8 @@ def _items(entries: Iterable[EntryLike], side: str) -> list[Item]:
         elif isinstance(e, Mapping):
             content = e.get("content")
             if not isinstance(content, str):
-                raise TypeError(f"{side}[{i}]: mapping needs a string 'content', got {type(content).__name__}")
+                raise TypeError(f"{side}[{i}]: mapping needs a string 'content', got "
+                                f"{type(content).__name__}")
             kws = e.get("keywords") or ()
             if isinstance(kws, str) or not all(isinstance(k, str) for k in kws):
                 raise TypeError(f"{side}[{i}].keywords: expected a list of strings")
@@ -356,15 +357,17 @@ def checked_matrix(S: Any, a: Sequence[Item], b: Sequence[Item], sim: Similarity
     try:
         M = np.asarray(S, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"similarity {name!r}: matrix() returned {type(S).__name__}, not a numeric array") from None
+        raise ValueError(f"similarity {name!r}: matrix() returned {type(S).__name__}, not a numeric "
+                         "array") from None
     if M.shape != (len(a), len(b)):
         raise ValueError(f"similarity {name!r}: matrix() returned shape {M.shape}, expected "
                          f"({len(a)}, {len(b)}) (one row per prediction, one column per gold entry)")
     bad = ~np.isfinite(M) | (M < 0.0) | (M > 1.0)
     if bad.any():
         i, j = (int(x) for x in np.argwhere(bad)[0])
-        raise ValueError(f"similarity {name!r}: sim({a[i].content!r:.40}, {b[j].content!r:.40}) = {float(M[i, j])!r}; "
-                         f"a similarity must lie in [0, 1] ({int(bad.sum())} bad value(s))")
+        raise ValueError(f"similarity {name!r}: sim({a[i].content!r:.40}, {b[j].content!r:.40}) = "
+                         f"{float(M[i, j])!r}; a similarity must lie in [0, 1] ({int(bad.sum())} bad "
+                         "value(s))")
     return M
 
 
@@ -600,7 +603,8 @@ def _score_transition(P: list[Item], G: list[Item], before: list[Item], sim: Sim
     r = _score([P[i] for i in kp], [G[j] for j in kg], sim, threshold, lexical_fidelity, "state")
     return dataclasses.replace(
         r, scope="transition", n_pred=len(P), n_gold=len(G), untouched=len(P) - len(kp),
-        pairs=tuple(dataclasses.replace(m, pred_index=kp[m.pred_index], gold_index=kg[m.gold_index]) for m in r.pairs),
+        pairs=tuple(dataclasses.replace(m, pred_index=kp[m.pred_index], gold_index=kg[m.gold_index])
+                    for m in r.pairs),
         shared=tuple((kp[i], kg[j]) for i, j in r.shared),
         delta_pred=tuple(kp[i] for i in r.delta_pred), delta_gold=tuple(kg[j] for j in r.delta_gold),
     )
@@ -669,7 +673,8 @@ def memory_levenshtein_batch(pairs: Iterable[Sequence[Iterable[EntryLike]]], *,
     prepared = []
     for k, pair in enumerate(pairs):
         if len(pair) not in (2, 3):
-            raise ValueError(f"pairs[{k}]: expected (pred, gold) or (pred, gold, before), got {len(pair)} items")
+            raise ValueError(f"pairs[{k}]: expected (pred, gold) or (pred, gold, before), got {len(pair)} "
+                             "items")
         if scope == "transition" and len(pair) != 3:
             raise ValueError(f"pairs[{k}]: scope='transition' needs (pred, gold, before) triples")
         prepared.append([items(x, f"pairs[{k}][{n}]") for n, x in enumerate(pair)])
@@ -681,7 +686,8 @@ def memory_levenshtein_batch(pairs: Iterable[Sequence[Iterable[EntryLike]]], *,
                        t[2] if scope == "delta" and len(t) == 3 else None) for t in prepared]
 
 
-def _pre_items(entries: Iterable[EntryLike], memo: dict[tuple[str, tuple[str, ...]], Item]) -> list[EntryLike]:
+def _pre_items(entries: Iterable[EntryLike],
+               memo: dict[tuple[str, tuple[str, ...]], Item]) -> list[EntryLike]:
     """Swap entries already tokenised in this batch for their cached ``Item``."""
     if isinstance(entries, (str, bytes)):
         return entries  # type: ignore[return-value]  # as_items reports the error

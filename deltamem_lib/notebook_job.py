@@ -48,12 +48,12 @@ def run_notebooks(profile: str, out: str | Path, *, notebooks_dir: Path = NOTEBO
     check_profile_strictly(prof, notebooks_dir)  # every key of every section, before anything runs
     out = Path(out).resolve()
     with WorkDirLock(out, what="--out"):  # one run per folder: a second one stops at once
-        return _run_locked(prof, out, notebooks_dir=notebooks_dir, only=only, force=force, kernel_name=kernel_name,
-                           progress=progress)
+        return _run_locked(prof, out, notebooks_dir=notebooks_dir, only=only, force=force,
+                           kernel_name=kernel_name, progress=progress)
 
 
-def _run_locked(prof: Any, out: Path, *, notebooks_dir: Path, only: Sequence[str], force: bool, kernel_name: str,
-                progress: Callable[[str], Any]) -> list[NotebookRun]:
+def _run_locked(prof: Any, out: Path, *, notebooks_dir: Path, only: Sequence[str], force: bool,
+                kernel_name: str, progress: Callable[[str], Any]) -> list[NotebookRun]:
     import papermill as pm
 
     manifest_path = out / "manifest.json"
@@ -62,8 +62,9 @@ def _run_locked(prof: Any, out: Path, *, notebooks_dir: Path, only: Sequence[str
         manifest = read_json_object(manifest_path, "an object with 'profile' and 'notebooks'")
         if not isinstance(manifest.get("notebooks"), dict) or not all(
                 isinstance(v, dict) for v in manifest["notebooks"].values()):
-            raise DataFileError(f"{manifest_path}: field notebooks: expected an object of notebook records, got "
-                                f"{type(manifest.get('notebooks')).__name__}; delete the file or pass --force")
+            raise DataFileError(f"{manifest_path}: field notebooks: expected an object of notebook records, "
+                                f"got {type(manifest.get('notebooks')).__name__}; delete the file or pass "
+                                "--force")
         if manifest.get("profile") != prof.name:
             raise ValueError(f"{out} holds a run of profile {manifest.get('profile')!r}, not {prof.name!r}; "
                              "choose another --out or pass --force")
@@ -78,7 +79,8 @@ def _run_locked(prof: Any, out: Path, *, notebooks_dir: Path, only: Sequence[str
         target = out / nb.name
         done = manifest["notebooks"].get(nb.stem, {})
         if done.get("status") == "done" and target.exists() and not force:
-            progress(f"[{k}/{len(books)}] {nb.stem}: already done in {float(done.get('seconds') or 0):.0f} s, skipped")
+            progress(f"[{k}/{len(books)}] {nb.stem}: already done in {float(done.get('seconds') or 0):.0f} "
+                     "s, skipped")
             results.append(NotebookRun(nb.stem, "skipped", 0.0, target))
             continue
         declared = notebook_parameters(nb)
@@ -92,7 +94,8 @@ def _run_locked(prof: Any, out: Path, *, notebooks_dir: Path, only: Sequence[str
                                 cwd=str(nb.parent), progress_bar=False)
             status, error = "done", None
         except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
-            status, error = "failed", f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
+            status, error = "failed", (f"{type(exc).__name__}: "
+                                       f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}")
         secs = time.perf_counter() - t0
         manifest["notebooks"][nb.stem] = {"status": status, "seconds": round(secs, 1),
                                           "parameters": params, "error": error}

@@ -127,7 +127,8 @@ def _papermill_injected(namespace: Mapping[str, Any]) -> dict[str, Any]:
             except SyntaxError:
                 return {}
             for node in body:
-                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0],
+                                                                                          ast.Name):
                     try:
                         out[node.targets[0].id] = ast.literal_eval(node.value)
                     except ValueError:
@@ -148,11 +149,12 @@ def _recognise_notebook(namespace: Mapping[str, Any], notebooks_dir: Path) -> st
         if declared and all(k in namespace for k in declared):
             fits.append((len(declared), nb.stem))
     if not fits:
-        raise ValueError(f"apply_profile: no notebook in {notebooks_dir} declares exactly the parameters defined "
-                         "here; run the parameters cell first, or pass notebook='<stem>'")
+        raise ValueError(f"apply_profile: no notebook in {notebooks_dir} declares exactly the parameters "
+                         "defined here; run the parameters cell first, or pass notebook='<stem>'")
     fits.sort(reverse=True)
     if len(fits) > 1 and fits[0][0] == fits[1][0]:
-        raise ValueError(f"apply_profile: parameters fit {fits[0][1]} and {fits[1][1]}; pass notebook='<stem>'")
+        raise ValueError(f"apply_profile: parameters fit {fits[0][1]} and {fits[1][1]}; pass "
+                         "notebook='<stem>'")
     return fits[0][1]
 
 

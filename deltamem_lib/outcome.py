@@ -47,15 +47,17 @@ __all__ = ["AnswerResult", "answer_probe", "entry_types", "outcome_accuracy", "q
 
 _STOP = frozenset(
     "a an the of to in on at for and or is are was were be been do does did what which who whom whose where "
-    "when how name user user's s it its still true that currently has have with as by from this there".split())
+    "when how name user user's s it its still true that currently has have with as by from this "
+    "there".split())
 
 
 # fact type -> catalogues of the synthetic world (module attributes) whose values identify its entries
-_TYPE_VOCAB = {"home": ("CITIES",), "occupation": ("JOBS",), "employer": ("EMPLOYERS",), "pet": ("PET_SPECIES",),
-               "injury": ("INJURIES",), "condition": ("CONDITIONS",), "allergy": ("ALLERGENS",),
-               "diet": ("DIETS",), "hobby": ("HOBBIES",), "habit": ("HABITS",), "education": ("DEGREES", "FIELDS"),
-               "vehicle": ("CARS",), "trip": ("PLACES",), "cuisine": ("CUISINES",), "music": ("MUSIC",),
-               "author": ("AUTHORS",), "family": ("FAMILY_RELATIONS",)}
+_TYPE_VOCAB = {"home": ("CITIES",), "occupation": ("JOBS",), "employer": ("EMPLOYERS",),
+               "pet": ("PET_SPECIES",), "injury": ("INJURIES",), "condition": ("CONDITIONS",),
+               "allergy": ("ALLERGENS",), "diet": ("DIETS",), "hobby": ("HOBBIES",), "habit": ("HABITS",),
+               "education": ("DEGREES", "FIELDS"), "vehicle": ("CARS",), "trip": ("PLACES",),
+               "cuisine": ("CUISINES",), "music": ("MUSIC",), "author": ("AUTHORS",),
+               "family": ("FAMILY_RELATIONS",)}
 
 
 def _flatten(value: Any) -> list[str]:

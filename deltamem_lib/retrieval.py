@@ -33,8 +33,8 @@ from .memory import MemoryEntry
 __all__ = ["EmbeddingRetriever", "LexicalRetriever", "Retriever", "get_retriever", "tokens"]
 
 _WORD = re.compile(r"\w+")
-_STOP = frozenset("a an the of to in on at for and or is are was were be been i you he she it we they my your "
-                  "user user's s with as by from that this".split())
+_STOP = frozenset("a an the of to in on at for and or is are was were be been i you he she it we they my "
+                  "your user user's s with as by from that this".split())
 
 
 def tokens(text: str) -> list[str]:
@@ -47,7 +47,8 @@ class Retriever(Protocol):
 
     name: str
 
-    def search(self, query: str, entries: Sequence[MemoryEntry], top_k: int = 5) -> list[tuple[MemoryEntry, float]]:
+    def search(self, query: str, entries: Sequence[MemoryEntry], top_k: int = 5) -> list[tuple[MemoryEntry,
+                                                                                               float]]:
         ...
 
 
@@ -76,11 +77,13 @@ class LexicalRetriever:
             for t in set(q):
                 if tf[t]:
                     idf = math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))
-                    s += idf * tf[t] * (self.k1 + 1) / (tf[t] + self.k1 * (1 - self.b + self.b * len(d) / avg))
+                    s += idf * tf[t] * (self.k1 + 1) / (tf[t]
+                                                        + self.k1 * (1 - self.b + self.b * len(d) / avg))
             out.append(s)
         return out
 
-    def search(self, query: str, entries: Sequence[MemoryEntry], top_k: int = 5) -> list[tuple[MemoryEntry, float]]:
+    def search(self, query: str, entries: Sequence[MemoryEntry], top_k: int = 5) -> list[tuple[MemoryEntry,
+                                                                                               float]]:
         entries = list(entries)
         scores = self.scores(query, entries)
         order = sorted(range(len(entries)), key=lambda i: (-scores[i], -i if scores[i] == 0 else i))
@@ -126,14 +129,16 @@ class EmbeddingRetriever:
                     self._cache = {t: self._cache[t] for t in texts}
             return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
 
-    def search(self, query: str, entries: Sequence[MemoryEntry], top_k: int = 5) -> list[tuple[MemoryEntry, float]]:
+    def search(self, query: str, entries: Sequence[MemoryEntry], top_k: int = 5) -> list[tuple[MemoryEntry,
+                                                                                               float]]:
         entries = list(entries)
         if not entries or top_k <= 0:
             return []
         vecs = self.embed([query] + [e.content for e in entries])
         sims = vecs[1:] @ vecs[0]
         order = sorted(range(len(entries)), key=lambda i: -float(sims[i]))
-        return [(entries[i], round(float(sims[i]), 4)) for i in order[:top_k] if float(sims[i]) >= self.min_score]
+        return [(entries[i], round(float(sims[i]), 4)) for i in order[:top_k]
+                if float(sims[i]) >= self.min_score]
 
 
 _SHARED: dict[str, Any] = {}
@@ -163,6 +168,7 @@ def get_retriever(kind: str = "auto") -> Any:
                 _SHARED["embedding"] = r
             except Exception as exc:  # noqa: BLE001 — any load failure falls back, with the reason kept
                 r = LexicalRetriever()
-                r.fallback_reason = f"embedding retriever unavailable ({type(exc).__name__}: {exc}); using BM25"
+                r.fallback_reason = (f"embedding retriever unavailable ({type(exc).__name__}: {exc}); using "
+                                     "BM25")
         _SHARED[kind] = r
         return r

@@ -58,7 +58,8 @@ def _check_parents(path: Path, what: str) -> None:
             raise OutputPathError(f"{what} {path}: {parent} is a file, not a folder; choose another path")
     base = _nearest_existing(path.parent)
     if not os.access(base, os.W_OK | os.X_OK):
-        raise OutputPathError(f"{what} {path}: cannot write in {base} (permission denied); choose another path")
+        raise OutputPathError(f"{what} {path}: cannot write in {base} (permission denied); choose another "
+                              "path")
 
 
 def check_output_file(path: str | os.PathLike[str], *, what: str = "--out") -> Path:
@@ -80,13 +81,16 @@ def check_output_dir(path: str | os.PathLike[str], *, overwrite: bool = False, w
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise OutputPathError(f"{what} {p}: is a file, not a folder; remove it or choose another path"
-                              + (" (--overwrite replaces folders only)" if overwrite and what == "--out" else ""))
+                              + (" (--overwrite replaces folders only)" if overwrite and what == "--out"
+                                 else ""))
     _check_parents(p, what)
     if p.is_dir():
         if any(p.iterdir()) and not overwrite:
-            raise OutputPathError(f"{what} {p}: already exists and is not empty; pass --overwrite to replace it")
+            raise OutputPathError(f"{what} {p}: already exists and is not empty; pass --overwrite to replace "
+                                  "it")
         if not os.access(p.parent, os.W_OK | os.X_OK):
-            raise OutputPathError(f"{what} {p}: cannot replace it, {p.parent} is not writable (permission denied)")
+            raise OutputPathError(f"{what} {p}: cannot replace it, {p.parent} is not writable (permission "
+                                  "denied)")
     return p
 
 
@@ -146,8 +150,8 @@ class WorkDirLock:
             fh.seek(0)
             holder = fh.read().strip() or "unknown"
             fh.close()
-            raise WorkDirBusyError(f"{self.folder} is in use by another run ({holder}); wait for it to finish "
-                                   f"or choose another {self.what}") from None
+            raise WorkDirBusyError(f"{self.folder} is in use by another run ({holder}); wait for it to "
+                                   f"finish or choose another {self.what}") from None
         fh.seek(0)
         fh.truncate()
         fh.write(f"pid {os.getpid()}, started {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
@@ -181,14 +185,15 @@ def stale_data_message(work: str | os.PathLike[str], old: Any, new: dict[str, st
     if old == new:
         return None
     if old is None:
-        return (f"{work}: this work folder was made before data hashes were recorded, so it cannot tell whether "
-                f"its stored states and answers belong to {', '.join(new)} as it is now; delete the folder or "
-                "choose another --work-dir to start over")
+        return (f"{work}: this work folder was made before data hashes were recorded, so it cannot tell "
+                f"whether its stored states and answers belong to {', '.join(new)} as it is now; delete the "
+                "folder or choose another --work-dir to start over")
     if not isinstance(old, dict):
         return f"{work}: the manifest's data_sha256 is corrupt; delete the work folder to start over"
-    changed = [f"{p} (sha256 {str(old.get(p))[:12]}… then, {h[:12]}… now)" for p, h in new.items() if old.get(p) != h]
+    changed = [f"{p} (sha256 {str(old.get(p))[:12]}… then, {h[:12]}… now)" for p, h in new.items()
+               if old.get(p) != h]
     gone = [p for p in old if p not in new]
     what = "; ".join(changed + [f"{p} is no longer used" for p in gone])
-    return (f"{work}: the data changed since this work was done: {what}. The stored memory states and answers "
-            "belong to the old data and are not reused; delete the work folder or choose another --work-dir to "
-            "start over")
+    return (f"{work}: the data changed since this work was done: {what}. The stored memory states and "
+            "answers belong to the old data and are not reused; delete the work folder or choose another "
+            "--work-dir to start over")

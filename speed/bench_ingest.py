@@ -64,8 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     ratio = rates["batched"] / rates["one-at-a-time"]
     print(f"per CPU second (less sensitive to other processes on the machine): "
           f"{cpu_rates['batched'] / cpu_rates['one-at-a-time']:.2f}x")
-    same = sum(a == b for u in states["batched"] for a, b in zip(states["batched"][u], states["one-at-a-time"][u]))
-    print(f"speed-up: {ratio:.2f}x (target >= {args.target:.1f}x); identical states in both modes: {same}/{n}")
+    same = sum(a == b for u in states["batched"] for a, b in zip(states["batched"][u],
+                                                                 states["one-at-a-time"][u]))
+    print(f"speed-up: {ratio:.2f}x (target >= {args.target:.1f}x); identical states in both modes: "
+          f"{same}/{n}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump({"sessions": n, "rates_per_min": rates, "ratio": ratio, "cpu_rates_per_min": cpu_rates,

@@ -98,7 +98,8 @@ def main() -> int:
         ref = memory_levenshtein_reference(pred, gold, scope="state")
         assert abs(fast.reward - ref) < 1e-9, (fast.reward, ref)
         t_fast = timeit(lambda: memory_levenshtein(pred, gold, scope="state"), args.repeat)
-        t_ref = timeit(lambda: memory_levenshtein_reference(pred, gold, scope="state"), max(1, args.repeat // 2))
+        t_ref = timeit(lambda: memory_levenshtein_reference(pred, gold, scope="state"),
+                       max(1, args.repeat // 2))
         ratios[share] = t_ref / t_fast
         print(f"state scope, 200-entry states, {share:.0%} of entries reworded "
               f"(|ΔP|={len(fast.delta_pred)}, |ΔG|={len(fast.delta_gold)}): fast {t_fast * 1e3:.1f} ms, "

@@ -18,7 +18,8 @@ recorded before and after each mode, and each step's process CPU seconds beside 
 seconds (with one torch thread, CPU seconds are the work done, whatever share of the cores
 the process got; rollouts per CPU second is the load-independent comparison).
 
-Run (from the repository root): ``PYTHONPATH=. python speed/bench_rollouts.py [--steps 3] [--num-generations 8] [--json results/bench_rollouts_cpu.json]``
+Run (from the repository root): ``PYTHONPATH=. python speed/bench_rollouts.py [--steps 3]
+[--num-generations 8] [--json results/bench_rollouts_cpu.json]``
 """
 
 from __future__ import annotations
@@ -55,9 +56,11 @@ def flops_per_group(mc: dict, *, prompt: float, completion: float, g: int, lora_
     p, c = prompt, completion
     reads = 1 if shared else g  # how often the prompt is run
     gen = reads * body(p, p / 2, n) + g * c * (body(1, p + c / 2, n) + head)
-    fwd_prompt = reads * body(p, p / 2, n) + (0 if shared else g * p * head)  # TRL on CPU scores every position
+    # TRL on CPU scores every position
+    fwd_prompt = reads * body(p, p / 2, n) + (0 if shared else g * p * head)
     fwd_comp = g * (body(c, p + c / 2, n) + c * head)
-    bwd = reads * body(p, p / 2, top) + (0 if shared else g * p * head) + g * (body(c, p + c / 2, top) + c * head)
+    bwd = reads * body(p, p / 2, top) + (0 if shared else g * p * head) + g * (body(c, p + c / 2, top)
+                                                                               + c * head)
     return {"generation": gen, "loss_forward": fwd_prompt + fwd_comp, "loss_backward": bwd,
             "total": gen + fwd_prompt + fwd_comp + bwd}
 
@@ -84,7 +87,8 @@ def prompt_lengths(cfg, data) -> list[int]:
     _, tok = load_policy(cfg, trainable=False)
     rows = prompt_rows(grpo_rows(data.train_rows, cfg), cfg)[:64]
     return [len(tok.apply_chat_template(r["prompt"], add_generation_prompt=True, tokenize=True,
-                                        return_dict=True, **cfg.chat_template_kwargs())["input_ids"]) for r in rows]
+                                        return_dict=True, **cfg.chat_template_kwargs())["input_ids"])
+            for r in rows]
 
 
 @contextlib.contextmanager
@@ -125,8 +129,8 @@ def run_mode(cfg, data, adapter, shared: bool) -> dict:
     load0 = os.getloadavg()[0]
     totals: dict = {}
     with tempfile.TemporaryDirectory() as tmp, phase_timer(totals):
-        run_grpo(cfg.replace(share_prompt_prefix=shared), data, os.path.join(tmp, "grpo"), init_adapter=adapter,
-                 resume=False)
+        run_grpo(cfg.replace(share_prompt_prefix=shared), data, os.path.join(tmp, "grpo"),
+                 init_adapter=adapter, resume=False)
         recs = read_metrics(os.path.join(tmp, "metrics.jsonl"), "grpo")
     steps = max(1, len(recs))
     cpu = [round(c, 2) for c in totals.pop("cpu_per_step", [])]
@@ -141,7 +145,8 @@ def run_mode(cfg, data, adapter, shared: bool) -> dict:
             "completion_mean_length": [r.get("completions/mean_length") for r in recs],
             "load_1min": [round(load0, 2)] + [r.get("load_1min") for r in recs],
             "seconds_per_step_all_steps_mean": phases, "cpu_seconds_per_step": cpu,
-            "rollouts_per_cpu_s": round(cfg.completions_per_step / statistics.median(cpu[1:] or cpu), 3) if cpu else None}
+            "rollouts_per_cpu_s": round(cfg.completions_per_step / statistics.median(cpu[1:] or cpu), 3)
+            if cpu else None}
 
 
 def main() -> int:
@@ -156,8 +161,9 @@ def main() -> int:
     ap.add_argument("--adapter", default=None, help="start from this (SFT) adapter; default: a fresh LoRA")
     ap.add_argument("--modes", default="before,after", help="before (TRL), after (shared prompt), or both")
     ap.add_argument("--set", nargs="*", default=(), metavar="KEY=VALUE", help="override settings")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default); on a shared CPU one "
-                    "thread avoids the two threads waiting on each other when one is preempted")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default); on a shared "
+                                                           "CPU one thread avoids the two threads waiting on "
+                                                           "each other when one is preempted")
     ap.add_argument("--json", default=None, help="write the numbers to this file")
     args = ap.parse_args()
     if args.threads > 0:
@@ -179,25 +185,26 @@ def main() -> int:
     data = prepare_data(cfg)
     plens = prompt_lengths(cfg, data)
     print(f"profile {cfg.profile} ({cfg.model}, {cfg.agent}, prompt {cfg.prompt_style}, level {cfg.level}): "
-          f"{cfg.prompts_per_step} prompts x G={cfg.num_generations}, <= {cfg.max_completion_length} completion "
-          f"tokens; prompt tokens median {statistics.median(plens)}", flush=True)
+          f"{cfg.prompts_per_step} prompts x G={cfg.num_generations}, <= {cfg.max_completion_length} "
+          f"completion tokens; prompt tokens median {statistics.median(plens)}", flush=True)
     modes = {}
     for name in args.modes.split(","):
         modes[name] = run_mode(cfg, data, args.adapter, shared=(name == "after"))
-        print(f"{name:6s}: {modes[name]['rollouts_per_s']} rollouts/s (median step {modes[name]['median_step_s']} s;"
-              f" steps {modes[name]['step_seconds']}; completion mean length {modes[name]['completion_mean_length']};"
-              f" load {modes[name]['load_1min']})", flush=True)
+        print(f"{name:6s}: {modes[name]['rollouts_per_s']} rollouts/s (median step "
+              f"{modes[name]['median_step_s']} s; steps {modes[name]['step_seconds']}; completion mean "
+              f"length {modes[name]['completion_mean_length']}; load {modes[name]['load_1min']})", flush=True)
     report = bound(cfg, base_model_path(cfg.model), plens, modes)
     report.update({"settings": {k: getattr(cfg, k) for k in (
         "profile", "model", "agent", "prompt_style", "level", "num_generations", "prompts_per_step",
         "max_completion_length", "temperature", "lora_layers", "lora_r", "learning_rate")},
         "adapter": args.adapter, "prompt_tokens_median": statistics.median(plens), "modes": modes,
-        "cpu_count": os.cpu_count(), "torch_threads": _threads(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        "cpu_count": os.cpu_count(), "torch_threads": _threads(),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     if "before" in modes and "after" in modes:
         report["speedup"] = round(modes["after"]["rollouts_per_s"] / modes["before"]["rollouts_per_s"], 2)
         print(f"speed-up: {report['speedup']}x")
-    print(f"hardware bound (prompt once per group): {report['bound']['rollouts_per_s_prompt_once']} rollouts/s "
-          f"at {report['bound']['matmul_gflops']} GFLOP/s; prompt read G times: "
+    print(f"hardware bound (prompt once per group): {report['bound']['rollouts_per_s_prompt_once']} "
+          f"rollouts/s at {report['bound']['matmul_gflops']} GFLOP/s; prompt read G times: "
           f"{report['bound']['rollouts_per_s_prompt_per_rollout']}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -37,12 +37,13 @@ def main() -> int:
         total = time.perf_counter() - start
         size = sum(f.stat().st_size for f in out.path.rglob("*") if f.is_file()) / 2**20
     st = out.stats
-    print(f"{st['users']} users x {args.sessions} sessions = {st['sessions']} sessions, {st['operations']} operations, "
-          f"{size:.0f} MiB on disk")
-    print(f"generate (with integrity checks): {generated:.1f} s; write episodes.jsonl + DatasetDict + stats.json: "
-          f"{total - generated:.1f} s; total {total:.1f} s  (target < {TARGET_S:.0f} s)")
+    print(f"{st['users']} users x {args.sessions} sessions = {st['sessions']} sessions, {st['operations']} "
+          f"operations, {size:.0f} MiB on disk")
+    print(f"generate (with integrity checks): {generated:.1f} s; write episodes.jsonl + DatasetDict + "
+          f"stats.json: {total - generated:.1f} s; total {total:.1f} s  (target < {TARGET_S:.0f} s)")
     print("op mix " + ", ".join(f"{k} {v:.1%}" for k, v in st["op_share"].items())
-          + f"; UPDATE+DELETE {st['update_delete_share']:.1%}, inter {st['inter_share_of_updates']:.1%} of UPDATEs")
+          + f"; UPDATE+DELETE {st['update_delete_share']:.1%}, inter {st['inter_share_of_updates']:.1%} of "
+            "UPDATEs")
     ok = total < TARGET_S
     print("target met" if ok else "TARGET MISSED")
     return 0 if ok or not args.strict else 1

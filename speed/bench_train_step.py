@@ -19,9 +19,11 @@ import time
 
 def main() -> int:
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu", help="profile whose 04_rl_training settings are timed")
-    parser.add_argument("--steps", type=int, default=3, help="optimiser steps per phase (first one not counted)")
+    parser.add_argument("--steps", type=int, default=3, help="optimiser steps per phase (first one not "
+                                                             "counted)")
     parser.add_argument("--set", nargs="*", default=(), metavar="KEY=VALUE", help="override settings")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
@@ -38,8 +40,8 @@ def main() -> int:
                        train_users=max(4, min(base.train_users, 40)))
     device = pick_device(args.device)
     data = prepare_data(cfg)
-    print(f"profile {cfg.profile}: {cfg.model} ({cfg.agent}), device {device}; SFT batch {cfg.sft_batch_size}, "
-          f"GRPO {cfg.prompts_per_step} prompts x {cfg.num_generations} rollouts, "
+    print(f"profile {cfg.profile}: {cfg.model} ({cfg.agent}), device {device}; SFT batch "
+          f"{cfg.sft_batch_size}, GRPO {cfg.prompts_per_step} prompts x {cfg.num_generations} rollouts, "
           f"{cfg.max_completion_length} completion tokens", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -50,7 +52,8 @@ def main() -> int:
         total = time.perf_counter() - t0
     peak = peak_memory_gb()
     print(f"SFT  step: median {sft_t['median_s']} s (mean {sft_t['mean_s']} s over {sft_t['steps']} steps)")
-    print(f"GRPO step: median {grpo_t['median_s']} s (mean {grpo_t['mean_s']} s over {grpo_t['steps']} steps)")
+    print(f"GRPO step: median {grpo_t['median_s']} s (mean {grpo_t['mean_s']} s over {grpo_t['steps']} "
+          "steps)")
     print(f"peak memory: {peak:.1f} GB ({'GPU' if device == 'cuda' else 'process RSS'}); wall {total:.0f} s")
     return 0
 

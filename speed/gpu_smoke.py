@@ -60,13 +60,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--shapes", nargs="*", default=["0.6b", "4b"], choices=sorted(SHAPES),
                    help="model shapes to run, in order (default: 0.6b 4b)")
     p.add_argument("--precisions", nargs="*", default=None, choices=["fp16", "bf16", "fp32"],
-                   help="default: fp16, and bf16 on a GPU of compute capability >= 8.0 (the 4b shape: the best one)")
+                   help="default: fp16, and bf16 on a GPU of compute capability >= 8.0 (the 4b shape: the "
+                        "best one)")
     p.add_argument("--sft-steps", type=int, default=4, help="SFT optimiser steps per run")
     p.add_argument("--grpo-steps", type=int, default=3, help="GRPO optimiser steps per run and agent")
     p.add_argument("--completion", type=int, default=128, help="max_completion_length of the rollouts")
-    p.add_argument("--max-minutes", type=float, default=9.0, help="start no new phase after this many minutes")
-    p.add_argument("--tiny", action="store_true", help="the 2-layer shape, 2 SFT and 1 GRPO step of 2 rollouts x 8 tokens")
-    p.add_argument("--allow-cpu", action="store_true", help="run on a CPU too (fp32; for testing this script)")
+    p.add_argument("--max-minutes", type=float, default=9.0,
+                   help="start no new phase after this many minutes")
+    p.add_argument("--tiny", action="store_true", help="the 2-layer shape, 2 SFT and 1 GRPO step of 2 "
+                                                       "rollouts x 8 tokens")
+    p.add_argument("--allow-cpu", action="store_true", help="run on a CPU too (fp32; for testing this "
+                                                            "script)")
     p.add_argument("--out", default=None, help="results JSON (default: results/gpu_smoke_<gpu>.json)")
     args = p.parse_args(argv)
     args.generations, args.prompts, args.sft_batch = 4, 2, 4
@@ -108,8 +112,8 @@ def build_model(shape: str, folder: Path, precision: str, device: str) -> Path:
     tok = smollm2_tokenizer()
     tok.chat_template = qwen3_chat_template
     config = Qwen3Config(vocab_size=len(tok), max_position_embeddings=4096, tie_word_embeddings=True,
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-                         **SHAPES[shape])
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                         pad_token_id=tok.pad_token_id, **SHAPES[shape])
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[precision]
     default = torch.get_default_dtype()
     torch.manual_seed(0)
@@ -132,9 +136,10 @@ def smoke_config(model_dir: Path, precision: str, args: argparse.Namespace, agen
     return TrainConfig(
         profile="gpu-smoke", model=str(model_dir), agent=agent, precision=precision, retriever="lexical",
         similarity="lexical", train_users=8, test_users=2, sessions_per_user=3, sft_examples=16,
-        sft_max_steps=args.sft_steps, sft_batch_size=args.sft_batch, sft_max_length=1024, grpo_max_steps=args.grpo_steps,
-        num_generations=args.generations, prompts_per_step=args.prompts, max_completion_length=args.completion, max_tool_calling_iterations=2,
-        gradient_checkpointing=True, save_steps=10_000, ablations=[], eval_base=False)
+        sft_max_steps=args.sft_steps, sft_batch_size=args.sft_batch, sft_max_length=1024,
+        grpo_max_steps=args.grpo_steps, num_generations=args.generations, prompts_per_step=args.prompts,
+        max_completion_length=args.completion, max_tool_calling_iterations=2, gradient_checkpointing=True,
+        save_steps=10_000, ablations=[], eval_base=False)
 
 
 def phase_figures(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -194,8 +199,9 @@ def run_variant(shape: str, precision: str, args: argparse.Namespace, device: st
     data = prepare_data(oneshot)
     sft_out = run_dir / "sft"
     steps = [("sft", lambda: run_sft(oneshot, data, sft_out, device=device, resume=False), "sft"),
-             ("grpo_oneshot", lambda: run_grpo(oneshot, data, run_dir / "grpo_oneshot", init_adapter=sft_out / "adapter",
-                                               device=device, resume=False, phase="grpo_oneshot"), "grpo_oneshot"),
+             ("grpo_oneshot", lambda: run_grpo(oneshot, data, run_dir / "grpo_oneshot",
+                                               init_adapter=sft_out / "adapter", device=device, resume=False,
+                                               phase="grpo_oneshot"), "grpo_oneshot"),
              ("grpo_react", lambda: run_grpo(smoke_config(model_dir, precision, args, "react"), data,
                                              run_dir / "grpo_react", device=device, resume=False,
                                              phase="grpo_react"), "grpo_react")]
@@ -231,8 +237,8 @@ def main(argv: list[str] | None = None) -> int:
 
     caps = device_caps("auto")
     if not caps.cuda and not args.allow_cpu:
-        print("gpu_smoke: no CUDA GPU on this machine; nothing measured (run it on a GPU, or pass --allow-cpu "
-              "--tiny to check the script itself)")
+        print("gpu_smoke: no CUDA GPU on this machine; nothing measured (run it on a GPU, or pass "
+              "--allow-cpu --tiny to check the script itself)")
         return 0
     device = "cuda" if caps.cuda else "cpu"
     out = Path(args.out) if args.out else ROOT / "results" / f"gpu_smoke_{gpu_slug(caps.name or device)}.json"
@@ -250,8 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     result = {"created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
               "environment": environment(caps), "weights": "random (built from a config; nothing downloaded)",
               "tokenizer": "SmolLM2 (offline) with TRL's Qwen3 chat template", "settings": {
-                  "sft_steps": args.sft_steps, "grpo_steps": args.grpo_steps, "sft_batch_size": args.sft_batch,
-                  "rollouts_per_step": args.generations * args.prompts, "max_completion_length": args.completion},
+                  "sft_steps": args.sft_steps, "grpo_steps": args.grpo_steps,
+                  "sft_batch_size": args.sft_batch, "rollouts_per_step": args.generations * args.prompts,
+                  "max_completion_length": args.completion},
               "phases": rows, "total_s": round(time.perf_counter() - t0, 1),
               "failed": sum(1 for r in rows if r.get("error"))}
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -171,7 +171,8 @@ def _locked_run(tmp: Path) -> list[list[str]]:
     out = tmp / "run"
     lock = WorkDirLock(out).acquire()
     _locked_run.held = lock  # type: ignore[attr-defined]  # kept until the case ends
-    (out / "deltamem_run.json").write_text(json.dumps({"program": "deltamem train", "entries": ["config.json"]}))
+    (out / "deltamem_run.json").write_text(json.dumps({"program": "deltamem train",
+                                                       "entries": ["config.json"]}))
     return [["train", "--profile", "cpu", "--out", str(out), "--resume"]]
 
 
@@ -184,12 +185,13 @@ CASES = [
     Case("deep-json", lambda t: [_evaluate(_deep(t), t)], 2, "nested deeper than"),
     Case("sessions-out-of-order", lambda t: [_evaluate(_episodes(t, _out_of_order), t)], 2,
          "is before the previous session's date", fast=True),
-    Case("invisible-content", lambda t: [_evaluate(_episodes(t, _invisible_update), t)], 2, "non-empty content",
-         fast=True),
+    Case("invisible-content", lambda t: [_evaluate(_episodes(t, _invisible_update), t)], 2,
+         "non-empty content", fast=True),
     Case("similarity", lambda t: [_evaluate(_episodes(t), t, "--similarity", "bogus")], 2, "--similarity",
          fast=True),
     # `deltamem train` imports the training stack first: minutes on a busy 2-core machine
-    Case("fresh-not-a-run", _not_a_run, 2, "is not a deltamem training run", check=_kept, fast=True, timeout=480),
+    Case("fresh-not-a-run", _not_a_run, 2, "is not a deltamem training run", check=_kept, fast=True,
+         timeout=480),
     Case("train-in-use", _locked_run, 1, "in use by another run", timeout=480),
     Case("key-escaped", lambda t: [_bench(SAMPLES / "locomo_tiny.json", t, system="deltamem-oneshot")], 0,
          check=_no_key, server={"content": '[{"op": "ADD", "content": "Key is ' + KEY.replace("-", "\\u002d")
@@ -207,15 +209,15 @@ def run_case(case: Case, port: int) -> str | None:
     _Server.content, _Server.usage = "ok", '{"prompt_tokens": 3, "completion_tokens": 1}'
     for k, v in case.server.items():
         setattr(_Server, k, v)
-    env = {**os.environ, "DELTAMEM_OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1", "DELTAMEM_OPENAI_API_KEY": KEY,
-           "PYTHONPATH": str(ROOT), "DELTAMEM_DEBUG": ""}
+    env = {**os.environ, "DELTAMEM_OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
+           "DELTAMEM_OPENAI_API_KEY": KEY, "PYTHONPATH": str(ROOT), "DELTAMEM_DEBUG": ""}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         try:
             for argv in case.setup(tmp):
                 try:
-                    r = subprocess.run([sys.executable, "-m", "deltamem_lib", *argv], capture_output=True, text=True,
-                                       timeout=timeout, env=env, cwd=tmp)
+                    r = subprocess.run([sys.executable, "-m", "deltamem_lib", *argv], capture_output=True,
+                                       text=True, timeout=timeout, env=env, cwd=tmp)
                 except subprocess.TimeoutExpired:
                     return f"hang: no exit within {timeout:.0f} s ({' '.join(argv[:2])})"
                 if "Traceback" in r.stderr:
@@ -237,7 +239,8 @@ def run_case(case: Case, port: int) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cases", nargs="*", help=f"cases to run (default all): {', '.join(c.name for c in CASES)}")
+    ap.add_argument("cases", nargs="*", help="cases to run (default all): "
+                                             f"{', '.join(c.name for c in CASES)}")
     ap.add_argument("--fast", action="store_true", help="only the quick cases")
     args = ap.parse_args(argv)
     unknown = set(args.cases) - {c.name for c in CASES}
@@ -251,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         for case in chosen:
             why = run_case(case, srv.server_address[1])
             failed += why is not None
-            print(f"{'ok  ' if why is None else 'FAIL'} {case.name}" + (f": {why}" if why else ""), flush=True)
+            print(f"{'ok  ' if why is None else 'FAIL'} {case.name}" + (f": {why}" if why else ""),
+                  flush=True)
     finally:
         srv.shutdown()
         srv.server_close()

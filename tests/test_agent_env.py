@@ -30,7 +30,8 @@ def test_reset_returns_the_session_and_loads_gold_before(env, rows):
     obs = Env().reset(**rows[0])
     assert "Session date: 2024-03-02" in obs and "[toy1-s1-t1] User: Big news" in obs
     assert "3 entries" in obs
-    assert env.state.contents() == ["User lives in Hamburg.", "User works as a nurse.", "User has a cat named Mia."]
+    assert env.state.contents() == ["User lives in Hamburg.", "User works as a nurse.",
+                                    "User has a cat named Mia."]
     assert env.num_calls == env.invalid_calls == 0
 
 
@@ -90,8 +91,8 @@ def test_reset_starts_a_new_episode(env, rows):
         env.delete_memory("m99")
     env.reset(**rows[1])
     assert env.num_calls == env.invalid_calls == 0 and env.operations == []
-    assert env.state.contents() == ["User lives in Berlin.", "User works as a nurse.", "User has a cat named Mia.",
-                                    "User goes running every morning."]
+    assert env.state.contents() == ["User lives in Berlin.", "User works as a nurse.",
+                                    "User has a cat named Mia.", "User goes running every morning."]
 
 
 def test_get_reward_before_reset():
@@ -114,7 +115,8 @@ def test_tools_are_what_trl_sees():
 def test_no_delete_ablation_removes_the_tool(rows):
     NoDel = make_env_factory(allow_delete=False, retriever="lexical")
     assert NoDel.__name__ == "MemoryEnv" and NoDel.delete_memory is None  # TRL sees no delete tool
-    assert [s["function"]["name"] for s in tool_schemas(NoDel)] == ["add_memory", "search_memory", "update_memory"]
+    assert [s["function"]["name"] for s in tool_schemas(NoDel)] == ["add_memory", "search_memory",
+                                                                    "update_memory"]
     assert "delete_memory" not in react_prompt(allow_delete=False)[0]["content"]
     e = NoDel()
     e.reset(**rows[1])  # before toy1-s2: four entries, m3 among them

@@ -54,8 +54,8 @@ def test_one_grpo_step_through_the_memory_env(tmp_path):
                       learning_rate=1e-4, num_generations=2, per_device_train_batch_size=4,
                       gradient_accumulation_steps=1, max_completion_length=160, max_tool_calling_iterations=2,
                       max_steps=1, logging_steps=1, save_strategy="no", report_to=[], beta=0.0, seed=0)
-    trainer = ScriptedGRPO(model=model, processing_class=tok, args=args, train_dataset=Dataset.from_list(rows),
-                           environment_factory=Env)
+    trainer = ScriptedGRPO(model=model, processing_class=tok, args=args,
+                           train_dataset=Dataset.from_list(rows), environment_factory=Env)
     assert sorted(t.__name__ for t in trainer.tools) == ["add_memory", "delete_memory", "search_memory",
                                                          "update_memory"]
     trainer.train()

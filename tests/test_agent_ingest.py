@@ -32,7 +32,8 @@ class EchoModel(ChatModel):
             first = msgs[1]["content"].split("User: ", 1)[1].split("\n")[0]
             words = " ".join(first.split()[:4])
             out.append(ChatResponse("", [{"name": "add_memory",
-                                          "arguments": {"content": f"User said {words} (batch {len(batch)})."}}]))
+                                          "arguments": {"content": f"User said {words} (batch "
+                                                                   f"{len(batch)})."}}]))
         return out
 
 
@@ -48,7 +49,8 @@ def episodes():
 def test_schedule_orders_work():
     eps = generate_episodes(SynthConfig(users=3, sessions=2, seed=0))
     assert schedule(eps, batch_users=False) == [[(0, 0)], [(0, 1)], [(1, 0)], [(1, 1)], [(2, 0)], [(2, 1)]]
-    assert schedule(eps, batch_users=True, max_batch=2) == [[(0, 0), (1, 0)], [(2, 0)], [(0, 1), (1, 1)], [(2, 1)]]
+    assert schedule(eps, batch_users=True, max_batch=2) == [[(0, 0), (1, 0)], [(2, 0)], [(0, 1), (1, 1)],
+                                                            [(2, 1)]]
 
 
 def test_states_carry_over_with_session_dates(episodes):
@@ -73,8 +75,8 @@ def test_oracle_ingestion_reproduces_the_gold_states(episodes):
 
 @pytest.mark.parametrize("batched", [True, False])
 def test_interrupted_run_resumes_to_the_same_states(tmp_path, episodes, batched):
-    full = ingest_users(make_system("deltamem", EchoModel(), retriever="lexical"), episodes, batch_users=batched,
-                        max_batch=2)
+    full = ingest_users(make_system("deltamem", EchoModel(), retriever="lexical"), episodes,
+                        batch_users=batched, max_batch=2)
     seen = []
 
     def interrupt(user_id, k, state):

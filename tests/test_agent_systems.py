@@ -66,7 +66,8 @@ def test_react_loop_runs_tools_until_a_plain_answer(examples):
     assert roles == ["system", "user", "assistant", "tool", "tool", "assistant", "tool", "assistant"]
     assert "[m1] User lives in Hamburg." in res.transcript[3]["content"]
     # the prompt is exactly TRL's: prompt column + reset observation appended to the user turn
-    assert res.transcript[1]["content"].startswith("Update the memory after this chat session.\n\nSession date:")
+    assert res.transcript[1]["content"].startswith("Update the memory after this chat session.\n\nSession "
+                                                   "date:")
 
 
 def test_react_respects_max_tool_calls_and_counts_errors(examples):
@@ -90,12 +91,14 @@ def test_oneshot_applies_the_json_list(examples):
     def reply(msgs, tools):
         assert tools is None and "[m1] User lives in Hamburg." in msgs[-1]["content"]
         return ('Here: [{"op": "UPDATE", "memory_id": "m1", "content": "User lives in Berlin."}, '
-                '{"op": "ADD", "content": "User goes running every morning."}, {"op": "DELETE", "memory_id": "m8"}]')
+                '{"op": "ADD", "content": "User goes running every morning."}, {"op": "DELETE", "memory_id": '
+                '"m8"}]')
 
     res = make_system("deltamem-oneshot", Scripted(reply), retriever="lexical").run(examples[:1])[0]
     assert res.state_after.contents() == examples[0].state_after.contents()
     assert res.tool_calls == 3 and res.invalid_calls == 1 and res.malformed_outputs == 0
-    bad = make_system("deltamem-oneshot", Scripted(lambda m, t: "the user moved"), retriever="lexical").run(examples[:1])[0]
+    bad = make_system("deltamem-oneshot", Scripted(lambda m, t: "the user moved"),
+                      retriever="lexical").run(examples[:1])[0]
     assert bad.malformed_outputs == 1 and bad.state_after == examples[0].state_before
     assert bad.tool_calls == bad.invalid_calls == 0  # an unreadable answer is malformed, not an invalid call
     items = make_system("deltamem-oneshot", Scripted(lambda m, t: '[{"op": "FLY"}, {"op": "NOOP"}]'),
@@ -154,7 +157,8 @@ def test_match_operations_by_type_target_and_best_add_match():
     assert (c["tp_UPDATE"], c["pred_UPDATE"], c["gold_UPDATE"]) == (1, 2, 1)
     assert (c["tp_DELETE"], c["pred_DELETE"], c["gold_DELETE"]) == (0, 1, 1)
     assert (c["tp_ADD"], c["pred_ADD"], c["gold_ADD"]) == (1, 2, 2)
-    assert c.prf("UPDATE") == {"precision": 0.5, "recall": 1.0, "f1": 0.6667, "matched": 1, "predicted": 2, "gold": 1}
+    assert c.prf("UPDATE") == {"precision": 0.5, "recall": 1.0, "f1": 0.6667, "matched": 1, "predicted": 2,
+                               "gold": 1}
     assert c.prf("all")["matched"] == 2
     # an ADD that drops the gold keyword does not match
     assert match_operations([Operation.add("User has a dog.")],
@@ -176,7 +180,8 @@ def test_oracle_scores_one_and_noop_scores_the_floor(examples):
 
 
 def test_aggregate_costs_and_rates(examples):
-    model = Scripted(lambda m, t: call("delete_memory", memory_id="m1") if m[-1]["role"] != "tool" else "done")
+    model = Scripted(lambda m, t: call("delete_memory", memory_id="m1") if m[-1]["role"] != "tool"
+                     else "done")
     out = evaluate_system(make_system("deltamem", model, retriever="lexical"), examples[:2], model_name="x")
     assert out["model"] == "x" and out["tool_calls_per_session"] == 1.0
     assert out["tokens_per_session"] == 220.0 and out["model_calls_per_session"] == 2.0
@@ -208,8 +213,9 @@ def test_cli_evaluate_oracle_on_synthetic_data(tmp_path):
     from deltamem_lib.synthesis import SynthConfig, generate_episodes
     from deltamem_lib.synthesis.dataset import write_synth_output
 
-    synth = write_synth_output(tmp_path / "synth", generate_episodes(SynthConfig(users=10, sessions=3, seed=0)),
-                               seed=0, generator="procedural")
+    synth = write_synth_output(tmp_path / "synth",
+                               generate_episodes(SynthConfig(users=10, sessions=3, seed=0)), seed=0,
+                               generator="procedural")
     out = tmp_path / "oracle.json"
     assert main(["evaluate", "--episodes", str(synth.episodes), "--split", "all", "--system", "oracle",
                  "--limit-sessions", "7", "--out", str(out)]) == 0

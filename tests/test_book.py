@@ -21,10 +21,12 @@ import build_book  # noqa: E402
 import check_book  # noqa: E402
 
 # an empty result printed as a table (pandas' form: a header row, an empty body)
-EMPTY_TABLE = ('<table class="dataframe"><thead><tr style="text-align: right;"><th>system</th><th>r_trans</th>'
+EMPTY_TABLE = ('<table class="dataframe"><thead><tr style="text-align: '
+               'right;"><th>system</th><th>r_trans</th>'
                "</tr></thead><tbody></tbody></table>")
 # a 1x1 PNG
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQ"
+                       "DwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
 
 
 def _run_folder(tmp_path: Path, *, error: bool) -> Path:
@@ -36,10 +38,13 @@ def _run_folder(tmp_path: Path, *, error: bool) -> Path:
                                              "The reward $r_{trans}$ is\n\n"
                                              r"$$r = 1 - \frac{\mathrm{MLD}}{N}.$$"),
                nbformat.v4.new_code_cell("plot()", outputs=[nbformat.v4.new_output(
-                   "display_data", data={"image/png": base64.b64encode(PNG).decode(), "text/plain": "<Figure>"})])]
+                   "display_data", data={"image/png": base64.b64encode(PNG).decode(),
+                                         "text/plain": "<Figure>"})])]
     b = nbformat.v4.new_notebook()
-    outs = [nbformat.v4.new_output("error", ename="ValueError", evalue="bad input", traceback=["ValueError: bad input"])]
-    b.cells = [nbformat.v4.new_markdown_cell("# 02 · Second\n\n## Results\n\nBack to [the first](01_first.ipynb)."),
+    outs = [nbformat.v4.new_output("error", ename="ValueError", evalue="bad input",
+                                   traceback=["ValueError: bad input"])]
+    b.cells = [nbformat.v4.new_markdown_cell("# 02 · Second\n\n## Results\n\nBack to [the "
+                                             "first](01_first.ipynb)."),
                nbformat.v4.new_code_cell("1 / 0" if error else "1", outputs=outs if error else [])]
     nbformat.write(a, run / "01_first.ipynb")
     nbformat.write(b, run / "02_second.ipynb")
@@ -89,16 +94,19 @@ def test_chromium_passes_a_good_book_and_fails_a_bad_one(tmp_path):
     assert [s.name for s in shots] == ["01_first.png", "02_second.png", "index.png"]
     build_book.build(_run_folder(bad, error=True), bad / "book")
     page = bad / "book" / "01_first.html"
-    text, n = re.subn(r'(<img\s[^>]*?src=)"data:image/png;base64,[^"]*"', r'\1"missing.png"', page.read_text(encoding="utf-8"))
+    text, n = re.subn(r'(<img\s[^>]*?src=)"data:image/png;base64,[^"]*"', r'\1"missing.png"',
+                      page.read_text(encoding="utf-8"))
     assert n == 1
     text, n = re.subn(r"<math [^>]*>.*?</math>", "$r_{trans}$", text, count=1, flags=re.S)  # TeX left as text
     assert n == 1
     text = text.replace("</main>", '<math><merror><mtext>bad</mtext></merror></math></main>', 1)
     page.write_text(text, encoding="utf-8")
     second = bad / "book" / "02_second.html"
-    second.write_text(second.read_text(encoding="utf-8").replace("</main>", EMPTY_TABLE + "</main>", 1), encoding="utf-8")
+    second.write_text(second.read_text(encoding="utf-8").replace("</main>", EMPTY_TABLE + "</main>", 1),
+                      encoding="utf-8")
     assert check_book.main([str(bad / "book")]) == 1
-    results = {r["page"]: r["problems"] for r in json.loads((bad / "book" / "_screenshots" / "check.json").read_text())}
+    results = {r["page"]: r["problems"]
+               for r in json.loads((bad / "book" / "_screenshots" / "check.json").read_text())}
     assert any("missing image" in p for p in results["01_first.html"])
     assert "raw TeX in the text: $r_{trans}$" in results["01_first.html"]
     assert "formula not rendered: 'bad'" in results["01_first.html"]
@@ -136,7 +144,8 @@ def test_the_theme_every_page_shares_is_one_stylesheet_and_a_missing_one_is_a_br
     assert any("broken link" in p for p in check_book.static_links(book / "01_first.html", book))
 
 
-REMOTE = re.compile(r"""<script[^>]*\bsrc="(https?:)?//|<link[^>]*\bhref="(https?:)?//|cdnjs|unpkg|jsdelivr""")
+REMOTE = re.compile(r"""<script[^>]*\bsrc="(https?:)?//|<link[^>]*\bhref="(https?:)?//|"""
+                    r"""cdnjs|unpkg|jsdelivr""")
 
 
 def test_formulas_are_mathml_and_no_page_loads_a_script_from_the_network(tmp_path):
@@ -180,10 +189,12 @@ def test_progress_bars_are_drawn_from_their_saved_state(tmp_path):
     run = _run_folder(tmp_path, error=False)
     nb = nbformat.read(run / "02_second.ipynb", as_version=4)
     view = "application/vnd.jupyter.widget-view+json"
-    nb.cells.append(nbformat.v4.new_code_cell("for _ in tqdm(range(10)): pass", outputs=[nbformat.v4.new_output(
+    nb.cells.append(nbformat.v4.new_code_cell("for _ in tqdm(range(10)): pass",
+                                              outputs=[nbformat.v4.new_output(
         "display_data", data={view: {"model_id": "box", "version_major": 2, "version_minor": 0},
                               "text/plain": "  0%|          | 0/10"})]))
-    models = {"box": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_a", "IPY_MODEL_b", "IPY_MODEL_c"]}},
+    models = {"box": {"model_name": "HBoxModel",
+                      "state": {"children": ["IPY_MODEL_a", "IPY_MODEL_b", "IPY_MODEL_c"]}},
               "a": {"model_name": "HTMLModel", "state": {"value": "steps: 100%"}},
               "b": {"model_name": "FloatProgressModel", "state": {"value": 10.0, "max": 10.0}},
               "c": {"model_name": "HTMLModel", "state": {"value": " 10/10 [00:01&lt;00:00]"}}}
@@ -192,7 +203,8 @@ def test_progress_bars_are_drawn_from_their_saved_state(tmp_path):
     info = build_book.build(run, tmp_path / "book")
     page = (tmp_path / "book" / "02_second.html").read_text(encoding="utf-8")
     assert info["pages"][1]["widgets"] == 1
-    assert re.search(r'<progress (max="10.0" value="10.0"|value="10.0" max="10.0")>', page) and "steps: 100%" in page
+    assert re.search(r'<progress (max="10.0" value="10.0"|value="10.0" max="10.0")>',
+                     page) and "steps: 100%" in page
     assert "widget-view+json" not in page and "widget-state+json" not in page and "0%|" not in page
 
 
@@ -215,11 +227,12 @@ def test_a_table_with_a_header_and_no_rows_is_found_and_named(tmp_path):
 def test_scripts_and_stylesheets_from_the_network_are_found(tmp_path):
     page = tmp_path / "page.html"
     page.write_text('<html><head><script src="https://cdn.example/mathjax.js"></script>'
-                    '<link rel="stylesheet" href="//cdn.example/theme.css"><link rel="stylesheet" href="style-1.css">'
-                    '<style>@import url("https://fonts.example/font.css"); p { color: red }</style>'
-                    '<script type="module">await import("https://cdn.example/mermaid.mjs");</script>'
-                    '<script type="application/vnd.jupyter.widget-state+json">{"u": "https://x.example"}</script>'
-                    '</head><body><img src="https://colab.example/badge.svg"><script>var a = 1;</script></body></html>')
+                    '<link rel="stylesheet" href="//cdn.example/theme.css"><link rel="stylesheet" '
+                    'href="style-1.css"><style>@import url("https://fonts.example/font.css"); p { color: red '
+                    '}</style><script type="module">await import("https://cdn.example/mermaid.mjs");</script>'
+                    '<script type="application/vnd.jupyter.widget-state+json">{"u": '
+                    '"https://x.example"}</script></head><body><img '
+                    'src="https://colab.example/badge.svg"><script>var a = 1;</script></body></html>')
     assert check_book.remote_resources(page) == [
         "remote script https://cdn.example/mathjax.js", "remote stylesheet //cdn.example/theme.css",
         "remote stylesheet https://fonts.example/font.css", "script loads https://cdn.example/mermaid.mjs"]

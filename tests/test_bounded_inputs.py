@@ -39,7 +39,8 @@ def test_an_over_long_reply_is_one_malformed_output_not_kept(kind):
     try:
         m = OpenAIChatModel("tiny", base_url=url, retries=0, timeout=5, max_reply_chars=1000)
         r = m.chat([{"role": "user", "content": "hi"}])
-        assert r.text == "" and r.tool_calls == [] and r.malformed_tool_calls == 1 and r.finish_reason == "length"
+        assert (r.text == "" and r.tool_calls == [] and r.malformed_tool_calls == 1
+                and r.finish_reason == "length")
         assert m.chat([{"role": "user", "content": "hi"}]).text == "short"  # the next call is unaffected
     finally:
         srv.shutdown()
@@ -51,10 +52,12 @@ def test_an_over_long_reply_is_one_malformed_output_not_kept(kind):
 def test_usage_counts_that_are_not_finite_count_as_zero(usage):
     from deltamem_lib.models.openai_backend import OpenAIChatModel
 
-    body = ('{"choices": [{"message": {"role": "assistant", "content": "ok"}}], "usage": ' + usage + "}").encode()
+    body = ('{"choices": [{"message": {"role": "assistant", "content": "ok"}}], "usage": ' + usage
+            + "}").encode()
     srv, url = _serve([("raw", (200, body, {}))])
     try:
-        r = OpenAIChatModel("tiny", base_url=url, retries=0, timeout=5).chat([{"role": "user", "content": "hi"}])
+        r = OpenAIChatModel("tiny", base_url=url, retries=0,
+                            timeout=5).chat([{"role": "user", "content": "hi"}])
     finally:
         srv.shutdown()
         srv.server_close()

@@ -78,7 +78,8 @@ def test_one_line_joins_multi_line_messages():
 def test_folder_given_as_data_file_for_every_loader(tmp_path, capsys):
     d = tmp_path / "data"
     d.mkdir()
-    code, err = _run(capsys, ["evaluate", "--episodes", str(d), "--system", "noop", "--out", str(tmp_path / "r.json")])
+    code, err = _run(capsys, ["evaluate", "--episodes", str(d), "--system", "noop", "--out",
+                              str(tmp_path / "r.json")])
     assert code == 2 and f"{d}: is a folder, not a file" in err
     for bench in ("locomo", "halumem", "personamem"):
         code, err = _run(capsys, ["bench", bench, "--data", str(d), "--system", "oracle",
@@ -116,8 +117,8 @@ def test_evaluate_checks_out_before_any_work(tmp_path, capsys):
 def test_bench_checks_out_before_any_work(tmp_path, capsys):
     f = tmp_path / "f"
     f.write_text("x")
-    code, err = _run(capsys, ["bench", "locomo", "--data", str(tmp_path / "missing.json"), "--system", "oracle",
-                              "--out", str(f / "r.json")])
+    code, err = _run(capsys, ["bench", "locomo", "--data", str(tmp_path / "missing.json"), "--system",
+                              "oracle", "--out", str(f / "r.json")])
     assert code == 2 and "--out" in err and "is a file, not a folder" in err
 
 
@@ -126,12 +127,12 @@ def test_broken_manifest_and_journal_are_one_line_errors(tmp_path, capsys):
     work.mkdir()
     (work / "bench_manifest.json").write_text("{not json")
     LOCOMO = Path(__file__).resolve().parents[1] / "data" / "samples" / "locomo_tiny.json"
-    code, err = _run(capsys, ["bench", "locomo", "--data", str(LOCOMO), "--system", "oracle", "--work-dir", str(work),
-                              "--out", str(tmp_path / "r.json")])
+    code, err = _run(capsys, ["bench", "locomo", "--data", str(LOCOMO), "--system", "oracle", "--work-dir",
+                              str(work), "--out", str(tmp_path / "r.json")])
     assert code == 2 and "bench_manifest.json" in err and "line 1" in err
     (work / "bench_manifest.json").write_text("[1, 2]")
-    code, err = _run(capsys, ["bench", "locomo", "--data", str(LOCOMO), "--system", "oracle", "--work-dir", str(work),
-                              "--out", str(tmp_path / "r.json")])
+    code, err = _run(capsys, ["bench", "locomo", "--data", str(LOCOMO), "--system", "oracle", "--work-dir",
+                              str(work), "--out", str(tmp_path / "r.json")])
     assert code == 2 and "bench_manifest.json" in err and "corrupt" in err
     j = tmp_path / "answers.jsonl"
     j.write_text('{"key": "a", "answer": 1}\n["junk"]\n{"key": "b"}\n')
@@ -142,7 +143,8 @@ def test_broken_manifest_and_journal_are_one_line_errors(tmp_path, capsys):
 class _Auth(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802
         self.rfile.read(int(self.headers["Content-Length"]))
-        data = json.dumps({"error": {"message": f"Incorrect API key provided: {self.headers.get('Authorization')}"}})
+        data = json.dumps({"error": {"message": "Incorrect API key provided: "
+                                                f"{self.headers.get('Authorization')}"}})
         self.send_response(401)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -160,8 +162,8 @@ def test_backend_401_is_one_line_exit_1_without_the_key(tmp_path, capsys, monkey
         monkeypatch.setenv("DELTAMEM_OPENAI_BASE_URL", f"http://127.0.0.1:{srv.server_address[1]}/v1")
         monkeypatch.setenv("DELTAMEM_OPENAI_API_KEY", KEY)
         code, err = _run(capsys, ["evaluate", "--episodes", str(episodes_file), "--split", "all",
-                                  "--system", "deltamem-oneshot", "--model", "openai:tiny", "--limit-sessions", "1",
-                                  "--out", str(tmp_path / "r.json")])
+                                  "--system", "deltamem-oneshot", "--model", "openai:tiny",
+                                  "--limit-sessions", "1", "--out", str(tmp_path / "r.json")])
     finally:
         srv.shutdown()
         srv.server_close()
@@ -172,12 +174,17 @@ def test_backend_401_is_one_line_exit_1_without_the_key(tmp_path, capsys, monkey
 # ------------------------------------------------------------------ argument types
 @pytest.mark.parametrize("argv,name", [
     (["evaluate", "--episodes", "e", "--system", "noop", "--out", "o", "--batch-size", "0"], "--batch-size"),
-    (["evaluate", "--episodes", "e", "--system", "noop", "--out", "o", "--limit-sessions", "-1"], "--limit-sessions"),
-    (["evaluate", "--episodes", "e", "--system", "noop", "--out", "o", "--max-new-tokens", "x"], "--max-new-tokens"),
-    (["bench", "locomo", "--data", "d", "--system", "oracle", "--out", "o", "--batch-size", "0"], "--batch-size"),
+    (["evaluate", "--episodes", "e", "--system", "noop", "--out", "o", "--limit-sessions", "-1"],
+     "--limit-sessions"),
+    (["evaluate", "--episodes", "e", "--system", "noop", "--out", "o", "--max-new-tokens", "x"],
+     "--max-new-tokens"),
+    (["bench", "locomo", "--data", "d", "--system", "oracle", "--out", "o", "--batch-size", "0"],
+     "--batch-size"),
     (["bench", "locomo", "--data", "d", "--system", "oracle", "--out", "o", "--top-k", "0"], "--top-k"),
-    (["bench", "locomo", "--data", "d", "--system", "oracle", "--out", "o", "--max-sessions", "-1"], "--max-sessions"),
-    (["bench", "locomo", "--data", "d", "--system", "oracle", "--out", "o", "--judge-runs", "0"], "--judge-runs"),
+    (["bench", "locomo", "--data", "d", "--system", "oracle", "--out", "o", "--max-sessions", "-1"],
+     "--max-sessions"),
+    (["bench", "locomo", "--data", "d", "--system", "oracle", "--out", "o", "--judge-runs", "0"],
+     "--judge-runs"),
     (["synth", "--users", "0", "--sessions", "1", "--out", "o"], "--users"),
 ])
 def test_bad_numbers_are_refused_with_the_name(capsys, argv, name):

@@ -115,7 +115,8 @@ def test_data_status_says_sample_or_real(capsys, monkeypatch, tmp_path):
 
 def test_fetch_or_sample_never_fails_and_says_in_one_line_what_is_used(tmp_path, monkeypatch, capsys):
     gone = (tmp_path / "nowhere" / "locomo10.json").as_uri()
-    monkeypatch.setitem(download.REMOTE_FILES, "locomo", (replace(download.REMOTE_FILES["locomo"][0], url=gone),))
+    monkeypatch.setitem(download.REMOTE_FILES, "locomo",
+                        (replace(download.REMOTE_FILES["locomo"][0], url=gone),))
     monkeypatch.delenv(P.DATA_ENV, raising=False)
     monkeypatch.setattr(P, "DATA_DIR", tmp_path / "empty")
     assert main(["data", "fetch", "locomo", "--root", str(tmp_path / "data"), "--or-sample"]) == 0

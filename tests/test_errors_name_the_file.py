@@ -48,8 +48,10 @@ def _stats_list(tmp_path):
     from deltamem_lib.agent.harness import split_users
 
     (tmp_path / "stats.json").write_text("[]")
-    eps = [dataclasses.replace(e, meta={}) for e in generate_episodes(SynthConfig(users=3, sessions=1, seed=1))]
-    return lambda: split_users(eps, "test", dataset_dir=tmp_path / "dataset"), ["stats.json", "expected an object"]
+    eps = [dataclasses.replace(e, meta={})
+           for e in generate_episodes(SynthConfig(users=3, sessions=1, seed=1))]
+    return lambda: split_users(eps, "test", dataset_dir=tmp_path / "dataset"), ["stats.json",
+                                                                                "expected an object"]
 
 
 def _notebook_manifest(tmp_path, content):
@@ -95,9 +97,9 @@ def _state_bad_id(tmp_path):
 
 @pytest.mark.parametrize("case", [
     _halumem_importance, _personamem_nan, _locomo_inf_answer, _stats_list,
-    lambda t: _notebook_manifest(t, "[]"), lambda t: _notebook_manifest(t, '{"profile": "cpu", "notebooks": []}'),
-    _answers_record, lambda t: _train_config(t, "[]"), lambda t: _train_config(t, '{"seed": }'),
-    _state_version, _state_bad_id,
+    lambda t: _notebook_manifest(t, "[]"),
+    lambda t: _notebook_manifest(t, '{"profile": "cpu", "notebooks": []}'), _answers_record,
+    lambda t: _train_config(t, "[]"), lambda t: _train_config(t, '{"seed": }'), _state_version, _state_bad_id,
 ], ids=["halumem-importance", "personamem-nan", "locomo-1e400", "stats-list", "manifest-list",
         "manifest-notebooks-list", "answers-prompt-tokens", "config-list", "config-syntax", "state-version",
         "state-id"])
@@ -122,4 +124,5 @@ def test_an_unknown_similarity_is_refused_before_any_model_is_loaded(tmp_path):
     r = subprocess.run([sys.executable, "-m", "deltamem_lib", "evaluate", "--episodes", str(eps), "--system",
                         "deltamem", "--model", "openai:nothing-here", "--similarity", "bogus", "--out",
                         str(tmp_path / "r.json")], capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and "--similarity" in r.stderr and "bogus" in r.stderr and "Traceback" not in r.stderr
+    assert (r.returncode == 2 and "--similarity" in r.stderr and "bogus" in r.stderr
+            and "Traceback" not in r.stderr)

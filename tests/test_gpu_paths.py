@@ -53,11 +53,14 @@ def test_precision_follows_compute_capability_not_torchs_bf16_answer(monkeypatch
 
     from deltamem_lib.models.transformers_backend import resolve_dtype
 
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # what a T4 answers (emulation)
-    assert best_precision(T4) == "fp16" and best_precision(A100_40GB) == "bf16" and best_precision(CPU) == "fp32"
+    # what a T4 answers (emulation)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert (best_precision(T4) == "fp16" and best_precision(A100_40GB) == "bf16"
+            and best_precision(CPU) == "fp32")
     assert best_precision(DeviceCaps("cuda", "L4", (8, 9), 24.0)) == "bf16"
     auto = TrainConfig()
-    assert resolve_precision(auto, "cuda", T4) == "fp16" and resolve_precision(auto, "cuda", A100_40GB) == "bf16"
+    assert resolve_precision(auto, "cuda", T4) == "fp16" and resolve_precision(auto, "cuda",
+                                                                               A100_40GB) == "bf16"
     assert resolve_precision(auto, "cpu") == "fp32"
     assert resolve_precision(TrainConfig(precision="bf16"), "cuda", T4) == "bf16"  # an explicit choice stays
     assert resolve_dtype("auto", "cuda", T4) is torch.float16
@@ -205,7 +208,8 @@ def test_nonfinite_guard_stops_on_a_nan_loss_or_a_run_of_inf_gradients():
     guard = NonFiniteGuard("fp16")
     guard.on_log(None, state, None, logs={"loss": 0.3, "grad_norm": math.inf})  # one skipped step: fine
     guard.on_log(None, state, None, logs={"loss": 0.3, "grad_norm": 1.0})
-    with pytest.raises(FloatingPointError, match=r"in fp16: Qwen.*precision=fp32 and gradient_accumulation_steps=2.*last checkpoint"):
+    with pytest.raises(FloatingPointError, match=r"in fp16: Qwen.*precision=fp32 and "
+                                                 r"gradient_accumulation_steps=2.*last checkpoint"):
         guard.on_log(None, state, None, logs={"loss": math.nan})
     guard = NonFiniteGuard("fp16", patience=3)
     for _ in range(2):
@@ -259,13 +263,14 @@ def test_react_evaluation_prompts_are_trls_training_prompts_from_turn_two(qwen3_
 
     tok = qwen3_tok
     torch.manual_seed(0)
-    lm = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                      num_attention_heads=2, num_key_value_heads=1))
+    lm = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32,
+                                      num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1))
     chat = TransformersChatModel(lm, tokenizer=tok, device="cpu", chat_template="keep")
     agent = ReActAgent(chat, retriever="lexical")
     env, conv = agent.start(toy_examples()[0])
     prompt = [dict(m) for m in conv]
-    generated = ['<tool_call>\n{"name": "search_memory", "arguments": {"query": "Berlin"}}\n</tool_call><|im_end|>',
+    generated = ['<tool_call>\n{"name": "search_memory", "arguments": {"query": '
+                 '"Berlin"}}\n</tool_call><|im_end|>',
                  '<tool_call>\n{"name": "add_memory", "arguments": {"content": "User has a dog."}}\n'
                  '</tool_call><|im_end|>']
     rounds = []
@@ -303,7 +308,8 @@ class _Scripted:
         return [ChatResponse("", [call], completion_tokens=20) for _ in batch]
 
     def count_tokens(self, messages, tools=None):
-        return sum(len(str(m.get("content") or "")) + 80 * len(m.get("tool_calls") or ()) for m in messages) // 4
+        return sum(len(str(m.get("content") or "")) + 80 * len(m.get("tool_calls") or ())
+                   for m in messages) // 4
 
 
 def test_react_evaluation_gets_the_turns_and_tokens_of_a_rollout():
@@ -401,5 +407,6 @@ def test_deltamem_train_reports_a_failed_preflight_in_one_line(capsys):
     except PreflightError as exc:
         assert report_error("train", exc) == 1
     err = capsys.readouterr().err
-    assert err.startswith("deltamem train: error: this run cannot start here: - profile 'gpu-a100' needs a CUDA GPU")
+    assert err.startswith("deltamem train: error: this run cannot start here: - profile 'gpu-a100' needs a "
+                          "CUDA GPU")
     assert err.count("\n") == 1

@@ -36,7 +36,8 @@ def test_without_cuda_it_says_so_and_exits_0(smoke, monkeypatch, tmp_path, capsy
 def test_precisions_and_file_names_follow_the_gpu(smoke):
     assert smoke.precisions_for(T4, "0.6b", None) == ["fp16"]
     assert smoke.precisions_for(A100_40GB, "0.6b", None) == ["fp16", "bf16"]
-    assert smoke.precisions_for(A100_40GB, "4b", None) == ["bf16"] and smoke.precisions_for(T4, "4b", None) == ["fp16"]
+    assert smoke.precisions_for(A100_40GB, "4b", None) == ["bf16"] and smoke.precisions_for(T4, "4b",
+                                                                                            None) == ["fp16"]
     assert smoke.precisions_for(DeviceCaps("cpu"), "tiny", None) == ["fp32"]
     assert smoke.gpu_slug("NVIDIA A100-SXM4-40GB") == "a100-sxm4-40gb" and smoke.gpu_slug("Tesla T4") == "t4"
     assert smoke.SHAPES["0.6b"]["num_hidden_layers"] == 28 and smoke.SHAPES["4b"]["hidden_size"] == 2560

@@ -38,7 +38,8 @@ def test_a_user_folder_recording_another_id_is_refused(tmp_path):
         load_ingested(tmp_path, eps[0].user_id)
 
 
-@pytest.mark.parametrize("content,field", [("[]", "field state"), ('{"user_id": "x", "state": {}}', "field user_id")])
+@pytest.mark.parametrize("content,field",
+                         [("[]", "field state"), ('{"user_id": "x", "state": {}}', "field user_id")])
 def test_a_malformed_ingest_state_file_is_refused_naming_file_and_field(tmp_path, content, field):
     eps = generate_episodes(SynthConfig(users=1, sessions=2, seed=3))
     ingest_users(make_system("oracle"), eps, out_dir=tmp_path)

@@ -20,7 +20,8 @@ def test_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):
     with pytest.raises(RuntimeError, match="interrupted"):
         atomic_write(target, broken)
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["out.bin"]
-    assert atomic_write(target, lambda tmp: tmp.write_bytes(b"new")) == target and target.read_bytes() == b"new"
+    assert atomic_write(target,
+                        lambda tmp: tmp.write_bytes(b"new")) == target and target.read_bytes() == b"new"
 
 
 def test_append_jsonl_appends_whole_lines(tmp_path):

@@ -19,15 +19,15 @@ PACKAGE = Path(__file__).resolve().parents[1] / "deltamem_lib"
 
 # lowest first; a part is the first name under deltamem_lib ("" is the package itself)
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("memory and reward", ("", "io", "redaction", "textnorm", "workdir", "typed_settings", "config", "hardware",
-                           "embeddings", "memory", "mld", "mistakes")),
+    ("memory and reward", ("", "io", "redaction", "textnorm", "workdir", "typed_settings", "config",
+                           "hardware", "embeddings", "memory", "mld", "mistakes")),
     ("data", ("episodes", "synthesis", "outcome")),
     ("models", ("models",)),
     ("agent", ("agent", "retrieval")),
     ("training", ("training",)),
     ("benchmarks", ("benchmarks",)),
-    ("teaching and commands", ("teaching", "commands", "cli", "cli_errors", "argtypes", "__main__", "notebook_job",
-                               "notebook_setup")),
+    ("teaching and commands", ("teaching", "commands", "cli", "cli_errors", "argtypes", "__main__",
+                               "notebook_job", "notebook_setup")),
 ]
 LAYER_OF = {part: i for i, (_, parts) in enumerate(LAYERS) for part in parts}
 
@@ -69,7 +69,8 @@ def imports_of(module: str, source: str | None = None) -> set[str]:
                 origin = ".".join(base + ([node.module] if node.module else []))
             else:
                 origin = node.module or ""
-            targets = [f"{origin}.{a.name}" if f"{origin}.{a.name}" in MODULES else origin for a in node.names]
+            targets = [f"{origin}.{a.name}" if f"{origin}.{a.name}" in MODULES else origin
+                       for a in node.names]
         else:
             continue
         for target in targets:
@@ -144,9 +145,10 @@ def test_find_cycle_finds_cycles(graph: dict[str, set[str]], has_cycle: bool) ->
 
 
 def test_imports_inside_functions_are_counted() -> None:
-    source = "def f():\n    from ..training import pipeline\n    from .. import io\n    import deltamem_lib.mld\n"
-    assert imports_of("deltamem_lib.agent.env", source) == {"deltamem_lib.training.pipeline", "deltamem_lib.io",
-                                                            "deltamem_lib.mld"}
+    source = ("def f():\n    from ..training import pipeline\n    from .. import io\n    import "
+              "deltamem_lib.mld\n")
+    assert imports_of("deltamem_lib.agent.env", source) == {"deltamem_lib.training.pipeline",
+                                                            "deltamem_lib.io", "deltamem_lib.mld"}
     source = "class A:\n    def f(self):\n        from . import io\n        from .synthesis import teacher\n"
     assert imports_of("deltamem_lib.memory", source) == {"deltamem_lib.io", "deltamem_lib.synthesis.teacher"}
 
@@ -207,7 +209,8 @@ def test_package_imports_sit_at_the_top_unless_they_pull_a_heavy_library() -> No
     assert "deltamem_lib.training.pipeline" in heavy and "deltamem_lib.memory" not in heavy
     lazy = [f"{MODULES[m].relative_to(PACKAGE.parent)}:{line}: {t}" for m in MODULES
             for line, t in imports_inside_functions(m) if t not in heavy]
-    assert not lazy, "move these imports to the top of their module (they import nothing heavy):\n" + "\n".join(lazy)
+    assert not lazy, ("move these imports to the top of their module (they import nothing heavy):\n"
+                      + "\n".join(lazy))
 
 
 def test_the_cli_loads_no_teaching_module_and_no_matplotlib() -> None:
@@ -215,8 +218,8 @@ def test_the_cli_loads_no_teaching_module_and_no_matplotlib() -> None:
     notebooks' teaching modules or matplotlib (a fresh interpreter, so other tests' imports
     do not count)."""
     code = ("import sys, deltamem_lib.cli as cli; cli.build_parser(); "
-            "bad = sorted(m for m in sys.modules if m == 'matplotlib' or m.startswith('deltamem_lib.teaching')); "
-            "print(bad); sys.exit(1 if bad else 0)")
+            "bad = sorted(m for m in sys.modules if m == 'matplotlib' or "
+            "m.startswith('deltamem_lib.teaching')); print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent,
                           timeout=300)
     assert done.returncode == 0, f"the CLI imports: {done.stdout.strip()} {done.stderr[-2000:]}"

@@ -53,7 +53,8 @@ def test_strict_apply_lists_every_problem_and_leaves_state_unchanged():
     problems = info.value.problems
     assert len(problems) == 5
     joined = "\n".join(problems)
-    for needle in ("unknown memory id 'm7'", "twice", "non-empty content", "unknown op 'RENAME'", "memory_id"):
+    for needle in ("unknown memory id 'm7'", "twice", "non-empty content", "unknown op 'RENAME'",
+                   "memory_id"):
         assert needle in joined
     assert s.to_dict(include_log=True) == before
 
@@ -93,7 +94,8 @@ def test_noop_changes_nothing_and_none_is_accepted_as_noop():
 def test_diff_and_to_operations_round_trip():
     a = _state()
     b = a.copy()
-    b.apply([Operation.update("m1", "User lives in Berlin"), Operation.delete("m2"), Operation.add("User likes jazz")])
+    b.apply([Operation.update("m1", "User lives in Berlin"), Operation.delete("m2"),
+             Operation.add("User likes jazz")])
     d = a.diff(b)
     assert [e.id for e in d.added] == ["m3"]
     assert [e.id for e in d.removed] == ["m2"]
@@ -121,7 +123,8 @@ def test_log_replay_reproduces_state_exactly(batches):
     initial = _state()
     s = initial.copy()
     for k, batch in enumerate(batches):
-        s.apply(batch, strict=False, timestamp=f"2024-01-{k + 1:02d}", source={"session_id": f"s{k}", "turns": ["t1"]})
+        s.apply(batch, strict=False, timestamp=f"2024-01-{k + 1:02d}",
+                source={"session_id": f"s{k}", "turns": ["t1"]})
     again = replay(MemoryState(), s.log)  # the whole history, from the empty state
     assert again == s
     assert replay(initial, s.log[len(initial.log):]) == s  # or the suffix, from the initial state
@@ -163,7 +166,8 @@ def test_malformed_entry_names_the_field(tmp_path):
     p.write_text(json.dumps({"version": 1, "entries": [{"id": "m1", "content": 5}]}))
     with pytest.raises(MemoryStateError, match=r"entries\[0\]\.content"):
         MemoryState.load(p)
-    p.write_text(json.dumps({"version": 1, "entries": [{"id": "m1", "content": "a"}, {"id": "m1", "content": "b"}]}))
+    p.write_text(json.dumps({"version": 1, "entries": [{"id": "m1", "content": "a"},
+                                                       {"id": "m1", "content": "b"}]}))
     with pytest.raises(MemoryStateError, match="duplicate id"):
         MemoryState.load(p)
 

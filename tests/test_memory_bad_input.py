@@ -12,7 +12,8 @@ from deltamem_lib.memory import MemoryState, MemoryStateError, Operation, Operat
 
 def _state():
     s = MemoryState()
-    s.apply([Operation.add("User lives in Oslo.")], timestamp="2024-01-02", source={"session_id": "s1", "turns": ["t1"]})
+    s.apply([Operation.add("User lives in Oslo.")], timestamp="2024-01-02",
+            source={"session_id": "s1", "turns": ["t1"]})
     return s
 
 

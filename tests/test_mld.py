@@ -135,10 +135,12 @@ def test_order_of_entries_does_not_matter(P, G, opts, rnd):
 
 
 @settings(max_examples=150, deadline=None)
-@given(state, state, options, st.lists(st.sampled_from(["zebra", "quartz", "violin", "orbit"]), min_size=1, max_size=4))
+@given(state, state, options, st.lists(st.sampled_from(["zebra", "quartz", "violin", "orbit"]), min_size=1,
+                                       max_size=4))
 def test_spurious_entry_never_raises_reward(P, G, opts, spurious_words):
     spurious = " ".join(spurious_words)  # shares no token with any entry
-    assert memory_levenshtein(P + [spurious], G, **opts).reward <= memory_levenshtein(P, G, **opts).reward + 1e-12
+    assert memory_levenshtein(P + [spurious], G, **opts).reward <= memory_levenshtein(P, G,
+                                                                                      **opts).reward + 1e-12
 
 
 @settings(max_examples=200, deadline=None)
@@ -191,7 +193,8 @@ def test_embedding_similarity_offline_prefers_the_paraphrase():
     wrong = memory_levenshtein(["The user bought a red bicycle"], gold, similarity="embedding")
     assert para.reward > wrong.reward
     assert para.pairs and 0.5 <= para.pairs[0].sim <= 1.0
-    batch = memory_levenshtein_batch([(["The user has a new dog called Rex"], gold)] * 3, similarity="embedding")
+    batch = memory_levenshtein_batch([(["The user has a new dog called Rex"], gold)] * 3,
+                                     similarity="embedding")
     assert [b.reward for b in batch] == pytest.approx([para.reward] * 3)
 
 
@@ -217,14 +220,16 @@ def test_ordered_script_calls_only_identical_entries_a_match():
 
 
 # ----- the opt-in transition scope (beyond the spec) ---------------------------------------
-BEFORE = [{"content": "User lives in Hamburg"}, {"content": "User has a cat named Miso", "keywords": ["Miso"]},
+BEFORE = [{"content": "User lives in Hamburg"}, {"content": "User has a cat named Miso",
+                                                 "keywords": ["Miso"]},
           {"content": "User likes jazz"}]
 AFTER = [{"content": "User lives in Berlin", "keywords": ["Berlin"]}, BEFORE[1], BEFORE[2],
          {"content": "User works as a nurse", "keywords": ["nurse"]}]
 
 
 def test_transition_scope_credits_correct_changes_that_delta_ignores():
-    two_of_three = ["User lives in Hamburg", "User has a cat named Miso", "User likes jazz", "User works as a nurse"]
+    two_of_three = ["User lives in Hamburg", "User has a cat named Miso", "User likes jazz",
+                    "User works as a nurse"]
     delta = memory_levenshtein(two_of_three, AFTER)
     trans = memory_levenshtein(two_of_three, AFTER, scope="transition", before=BEFORE)
     assert delta.reward == 0.0  # the correct ADD is shared, only the missed update is scored
@@ -266,7 +271,8 @@ def test_dense_worked_examples_of_the_spec():
     assert dense.reward == pytest.approx(1 - 2 / 4)  # the ADD right, the update missed
     residual = memory_levenshtein(only_add, GOLD_AFTER)
     assert residual.normalizer == "residual" and residual.reward == 0.0
-    near = memory_levenshtein(["User lives in Hamburg", "User lives in Berlin now"], GOLD_AFTER, before=HAMBURG)
+    near = memory_levenshtein(["User lives in Hamburg", "User lives in Berlin now"], GOLD_AFTER,
+                              before=HAMBURG)
     assert near.reward == pytest.approx(1 - (4 - 2 * 8 / 9) / 4)
     two_adds = [{"content": "User works as a nurse", "keywords": ["nurse"]},
                 {"content": "User has a dog named Rex", "keywords": ["Rex"]}]

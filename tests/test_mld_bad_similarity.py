@@ -49,7 +49,8 @@ def test_entries_without_word_tokens_are_not_identical_to_each_other():
     assert memory_levenshtein(["!!!"], ["  !!! "]).reward == 1.0  # same stripped raw text: identical
     assert memory_levenshtein(["!!!"], ["???"]).reward == memory_levenshtein_reference(["!!!"], ["???"])
     # a token-less entry never merges with a normal one either
-    assert memory_levenshtein(["!!!", "User has a cat"], ["???", "User has a cat"], scope="state").reward == 0.5
+    assert memory_levenshtein(["!!!", "User has a cat"], ["???", "User has a cat"],
+                              scope="state").reward == 0.5
 
 
 def test_spec_conventions_hold_with_the_new_identity():
@@ -58,7 +59,8 @@ def test_spec_conventions_hold_with_the_new_identity():
 
 
 def test_evidence_as_a_string_is_refused():
-    with pytest.raises(ValueError, match=r"evidence\[0\]: expected a list of turn ids, got the string 'D1:3'"):
+    with pytest.raises(ValueError, match=r"evidence\[0\]: expected a list of turn ids, got the string "
+                                         r"'D1:3'"):
         evidence_recall_at_k(["D1:3"], [[["D1:3"]]], k=1)
     assert evidence_recall_at_k([["D1:3"]], [[["D1:3"]]], k=1).all == 1.0
 

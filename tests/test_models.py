@@ -42,7 +42,8 @@ def test_compact_template_renders_tools_calls_and_results(tok):
     assert "- search_memory(query: string, top_k?: integer)" in text  # optional argument marked
     assert '<tool_call>\n{"name": "delete_memory", "arguments": {"memory_id": "m2"}}\n</tool_call>' in text
     # consecutive tool results share one user turn, as in Qwen's template
-    assert "<|im_start|>user\n<tool_response>\n[m1] User lives in Hamburg.\n</tool_response>\n<tool_response>" in text
+    assert ("<|im_start|>user\n<tool_response>\n[m1] User lives in Hamburg.\n</tool_response>\n"
+            "<tool_response>" in text)
     assert '"parameters"' not in text  # no JSON schema dump: that is the point of the compact template
 
 
@@ -99,7 +100,8 @@ def test_chat_response_message_format():
     r = ChatResponse(text="ok", tool_calls=[{"name": "add_memory", "arguments": {"content": "c"}}])
     assert r.as_message() == tool_call_message("ok", r.tool_calls)
     assert r.as_message()["tool_calls"][0] == {"type": "function",
-                                               "function": {"name": "add_memory", "arguments": {"content": "c"}}}
+                                               "function": {"name": "add_memory",
+                                                            "arguments": {"content": "c"}}}
 
 
 def test_bad_spec_and_missing_folder():

@@ -23,7 +23,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
         if self.headers.get("Authorization") != f"Bearer {KEY}":
-            payload, code = {"error": {"message": f"Incorrect API key provided: {self.headers.get('Authorization')}"}}, 401
+            payload, code = {"error": {"message": "Incorrect API key provided: "
+                                                  f"{self.headers.get('Authorization')}"}}, 401
         else:
             payload = type(self).replies.pop(0)
             code = payload.pop("_status", 200)
@@ -72,7 +73,8 @@ def test_plain_reply_and_usage(server):
 def test_tool_calls_roundtrip(server):
     calls = [{"id": "c1", "type": "function",
               "function": {"name": "add_memory", "arguments": json.dumps({"content": "User likes tea."})}},
-             {"id": "c2", "type": "function", "function": {"name": "delete_memory", "arguments": "{not json"}}]
+             {"id": "c2", "type": "function",
+              "function": {"name": "delete_memory", "arguments": "{not json"}}]
     _Handler.replies.append(_reply(None, calls))
     tools = [{"type": "function", "function": {"name": "add_memory", "description": "d",
                                                "parameters": {"type": "object", "properties": {}}}}]
@@ -85,7 +87,8 @@ def test_tool_calls_roundtrip(server):
 
 
 def test_raw_tool_call_text_is_parsed(server):
-    _Handler.replies.append(_reply('<tool_call>\n{"name": "add_memory", "arguments": {"content": "x"}}\n</tool_call>'))
+    _Handler.replies.append(_reply('<tool_call>\n{"name": "add_memory", "arguments": {"content": '
+                                   '"x"}}\n</tool_call>'))
     r = OpenAIChatModel("tiny", base_url=server, api_key=KEY).chat([{"role": "user", "content": "hi"}])
     assert r.tool_calls == [{"name": "add_memory", "arguments": {"content": "x"}}]
 

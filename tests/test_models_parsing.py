@@ -16,8 +16,9 @@ TOOLS = {"add_memory", "update_memory", "delete_memory", "search_memory"}
 
 
 def test_tool_call_blocks_and_content():
-    text = ('Let me check.\n<tool_call>\n{"name": "search_memory", "arguments": {"query": "home"}}\n</tool_call>\n'
-            '<tool_call>{"name": "delete_memory", "arguments": {"memory_id": "m2"}}</tool_call><|im_end|>')
+    text = ('Let me check.\n<tool_call>\n{"name": "search_memory", "arguments": {"query": '
+            '"home"}}\n</tool_call>\n<tool_call>{"name": "delete_memory", "arguments": {"memory_id": '
+            '"m2"}}</tool_call><|im_end|>')
     p = parse_tool_calls(text)
     assert p.content == "Let me check."
     assert p.calls == [{"name": "search_memory", "arguments": {"query": "home"}},
@@ -48,7 +49,8 @@ def test_unterminated_and_malformed_blocks_are_counted():
 def test_untagged_replies():
     assert parse_tool_calls('{"name": "add_memory", "arguments": {"content": "a"}}', known_tools=TOOLS).calls
     assert parse_tool_calls('add_memory(content="a")\nsearch_memory(query="b")', known_tools=TOOLS).calls == [
-        {"name": "add_memory", "arguments": {"content": "a"}}, {"name": "search_memory", "arguments": {"query": "b"}}]
+        {"name": "add_memory", "arguments": {"content": "a"}},
+        {"name": "search_memory", "arguments": {"query": "b"}}]
     plain = parse_tool_calls("The user moved to Berlin (nice).", known_tools=TOOLS)
     assert plain.calls == [] and plain.content.startswith("The user") and not plain.malformed
     assert parse_tool_calls('{"name": "rm_rf", "arguments": {}}', known_tools=TOOLS).calls == []
@@ -63,11 +65,13 @@ def test_memory_ids():
 
 def test_operation_lists():
     text = ('Sure! ```json\n[{"op": "update", "memory_id": "3", "content": "User lives in Berlin."},\n'
-            '{"event": "ADD", "text": "User has a dog.", "id": "m9"}, {"op": "NONE"}, {"op": "FLY"}, "junk"]\n```')
+            '{"event": "ADD", "text": "User has a dog.", "id": "m9"}, {"op": "NONE"}, {"op": "FLY"}, '
+            '"junk"]\n```')
     p = parse_operation_list(text)
     assert p.found_list
     assert p.operations == [{"op": "UPDATE", "memory_id": "m3", "content": "User lives in Berlin."},
-                            {"op": "ADD", "memory_id": None, "content": "User has a dog."}]  # ADD ids: the state's
+                            # ADD ids: the state's
+                            {"op": "ADD", "memory_id": None, "content": "User has a dog."}]
     assert len(p.malformed) == 2
     assert parse_operation_list("[]").found_list and parse_operation_list("[]").operations == []
     assert parse_operation_list('{"memory": [{"event": "DELETE", "id": "m2"}]}').operations == [
@@ -77,7 +81,8 @@ def test_operation_lists():
 
 
 def test_extract_json_and_lenient_loads():
-    assert extract_json('The facts: ["User likes tea.", "User is 30."] and more') == ["User likes tea.", "User is 30."]
+    assert extract_json('The facts: ["User likes tea.", "User is 30."] and more') == ["User likes tea.",
+                                                                                      "User is 30."]
     assert extract_json('x {"event": "NONE"} y', want=dict) == {"event": "NONE"}
     assert extract_json("a [b] c") is None  # [b] is not JSON
     assert extract_json('{"a": "has ] bracket"}', want=dict) == {"a": "has ] bracket"}

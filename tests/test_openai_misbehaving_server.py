@@ -25,7 +25,8 @@ def _ok(content="ok", tool_calls=None):
     msg = {"role": "assistant", "content": content}
     if tool_calls:
         msg["tool_calls"] = tool_calls
-    return {"choices": [{"message": msg, "finish_reason": "stop"}], "usage": {"prompt_tokens": 3, "completion_tokens": 1}}
+    return {"choices": [{"message": msg, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1}}
 
 
 class _Stub(BaseHTTPRequestHandler):
@@ -68,7 +69,8 @@ class _Stub(BaseHTTPRequestHandler):
         if kind == "raw":
             code, data, headers = arg
         else:
-            code, data, headers = (arg.pop("_status", 200) if isinstance(arg, dict) else 200), json.dumps(arg).encode(), {}
+            code, data, headers = (arg.pop("_status", 200) if isinstance(arg, dict)
+                                   else 200), json.dumps(arg).encode(), {}
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -178,7 +180,8 @@ def test_malformed_tool_call_entries_are_counted_not_fatal(stub):
 
 
 def test_401_clear_and_not_retried(stub):
-    _Stub.script.append(("json", {"_status": 401, "error": {"message": f"Incorrect API key provided: {KEY}"}}))
+    _Stub.script.append(("json",
+                         {"_status": 401, "error": {"message": f"Incorrect API key provided: {KEY}"}}))
     with pytest.raises(BackendError) as info:
         _model(stub, retries=3).chat(HI)
     msg = str(info.value)
@@ -205,7 +208,8 @@ def test_retries_are_bounded(stub):
 def test_key_echoed_in_a_normal_reply_is_redacted(stub):
     args = json.dumps({"text": f"the key is {KEY}"})
     _Stub.script.append(("json", _ok(f"echo {KEY}", tool_calls=[{"id": "c1", "type": "function",
-                                                                   "function": {"name": "add", "arguments": args}}])))
+                                                                   "function": {"name": "add",
+                                                                                "arguments": args}}])))
     r = _model(stub).chat(HI)
     dumped = json.dumps({"text": r.text, "raw": r.raw_text, "calls": r.tool_calls})
     assert KEY not in dumped and "***" in r.text and r.tool_calls[0]["arguments"]["text"] == "the key is ***"

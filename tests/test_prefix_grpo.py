@@ -60,7 +60,8 @@ def _batch(seed: int = 1):
         ids = torch.randint(5, 1000, (n,), generator=g)
         for _ in range(G):
             prompt_ids.append(torch.cat([torch.zeros(width - n, dtype=torch.long), ids]))  # left padding
-            prompt_mask.append(torch.cat([torch.zeros(width - n, dtype=torch.long), torch.ones(n, dtype=torch.long)]))
+            prompt_mask.append(torch.cat([torch.zeros(width - n, dtype=torch.long),
+                                          torch.ones(n, dtype=torch.long)]))
             k = int(torch.randint(1, COMPLETION + 1, (1,), generator=g))
             comp_ids.append(torch.randint(5, 1000, (COMPLETION,), generator=g))
             comp_mask.append((torch.arange(COMPLETION) < k).long())  # right padding
@@ -71,7 +72,8 @@ def _batch(seed: int = 1):
 
 
 def _lora_grads(model):
-    return {n: p.grad.detach().clone() for n, p in model.named_parameters() if "lora_" in n and p.grad is not None}
+    return {n: p.grad.detach().clone() for n, p in model.named_parameters() if "lora_" in n
+            and p.grad is not None}
 
 
 def _logps_and_grads(fn, trainer, batch, weights, **kw):
@@ -90,11 +92,12 @@ def test_log_probs_entropies_and_lora_gradients_equal_trls(trainer, batch_size):
     from deltamem_lib.training.prefix_grpo import PrefixSharingGRPOTrainer
 
     batch = _batch()
-    weights = torch.randn(batch[0].size(0), COMPLETION, generator=torch.Generator().manual_seed(2)) * batch[1][:, -COMPLETION:]
+    weights = torch.randn(batch[0].size(0), COMPLETION,
+                          generator=torch.Generator().manual_seed(2)) * batch[1][:, -COMPLETION:]
     ref = _logps_and_grads(GRPOTrainer._get_per_token_logps_and_entropies, trainer, batch, weights,
                            batch_size=batch_size)
-    ours = _logps_and_grads(PrefixSharingGRPOTrainer._get_per_token_logps_and_entropies, trainer, batch, weights,
-                            batch_size=batch_size)
+    ours = _logps_and_grads(PrefixSharingGRPOTrainer._get_per_token_logps_and_entropies, trainer, batch,
+                            weights, batch_size=batch_size)
     assert ref[0].shape == ours[0].shape == (batch[0].size(0), COMPLETION)
     real = batch[1][:, -COMPLETION:].bool()
     assert bool((ref[0][real] < 0).all())  # real log-probabilities, not the zeros of masked tokens
@@ -163,4 +166,5 @@ def test_sampled_generation_is_well_formed(trainer):
     torch.manual_seed(0)
     ours, _ = trainer._generate_single_turn(prompts, None, {}, G)
     assert len(ours) == len(prompts)
-    assert all(1 <= len(c) <= COMPLETION and all(0 <= t < len(trainer.processing_class) for t in c) for c in ours)
+    assert all(1 <= len(c) <= COMPLETION and all(0 <= t < len(trainer.processing_class) for t in c)
+               for c in ours)

@@ -58,7 +58,8 @@ def test_operation_f1_matches_updates_by_id():
     right = before.copy()
     right.apply([Operation.update("m1", "User lives in Berlin"), Operation.add("User has a dog named Rex")])
     wrong_id = before.copy()
-    wrong_id.apply([Operation.update("m2", "User lives in Berlin"), Operation.add("User has a dog named Rex")])
+    wrong_id.apply([Operation.update("m2", "User lives in Berlin"),
+                    Operation.add("User has a dog named Rex")])
     add_instead = before.copy()
     add_instead.apply([Operation.add("User lives in Berlin"), Operation.add("User has a dog named Rex")])
     assert operation_f1(before, right, gold) == pytest.approx(1.0)

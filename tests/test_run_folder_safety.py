@@ -12,20 +12,22 @@ def _train(args, cwd=None):
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, "-m", "deltamem_lib", "train", *args], capture_output=True, text=True,
-                          timeout=480, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "deltamem_lib", "train", *args], capture_output=True,
+                          text=True, timeout=480, cwd=cwd)
 
 
 def test_fresh_refuses_a_folder_that_is_not_a_run_and_deletes_nothing(tmp_path):
     out = tmp_path / "notes"
     (out / "eval").mkdir(parents=True)
     (out / "sft").mkdir()
-    files = {out / "eval" / "my_notes.txt": "mine", out / "sft" / "thesis.tex": "\\begin", out / "metrics.jsonl": "{}"}
+    files = {out / "eval" / "my_notes.txt": "mine", out / "sft" / "thesis.tex": "\\begin",
+             out / "metrics.jsonl": "{}"}
     for p, text in files.items():
         p.write_text(text)
     r = _train(["--profile", "cpu", "--out", str(out), "--fresh"])
     assert r.returncode == 2, r.stderr
-    assert "Traceback" not in r.stderr and "is not a deltamem training run" in r.stderr and str(out) in r.stderr
+    assert ("Traceback" not in r.stderr and "is not a deltamem training run" in r.stderr
+            and str(out) in r.stderr)
     assert all(p.read_text() == text for p, text in files.items())
 
 
@@ -69,9 +71,10 @@ def test_a_second_process_cannot_open_a_training_folder_in_use(tmp_path):
     out = tmp_path / "run"
     start_run(TrainConfig(), out, device="cpu")  # this test process now holds the folder
     start_run(TrainConfig(), out, device="cpu")  # the same process may open it again (a notebook rerun)
-    code = ("import sys\nfrom deltamem_lib.training import TrainConfig\nfrom deltamem_lib.training.pipeline import "
-            "start_run\nfrom deltamem_lib.workdir import WorkDirBusyError\ntry:\n    start_run(TrainConfig(), "
-            f"{str(out)!r}, device='cpu')\nexcept WorkDirBusyError as e:\n    print(e)\n    sys.exit(3)\n")
+    code = ("import sys\nfrom deltamem_lib.training import TrainConfig\nfrom deltamem_lib.training.pipeline "
+            "import start_run\nfrom deltamem_lib.workdir import WorkDirBusyError\ntry:\n    "
+            f"start_run(TrainConfig(), {str(out)!r}, device='cpu')\nexcept WorkDirBusyError as e:\n    "
+            "print(e)\n    sys.exit(3)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=480)
     assert r.returncode == 3, r.stdout + r.stderr
     assert "in use by another run" in r.stdout

@@ -56,7 +56,8 @@ def test_notebook_house_style(path: Path):
     cells = nb.cells
     assert cells[0].cell_type == "markdown" and cells[0].source.startswith(f"# {path.stem[:2]} · ")
     assert "colab.research.google.com" in cells[0].source, "Open in Colab badge"
-    assert not any(c.get("outputs") for c in cells if c.cell_type == "code"), "commit notebooks without outputs"
+    assert not any(c.get("outputs") for c in cells if c.cell_type == "code"), ("commit notebooks without "
+                                                                               "outputs")
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
     params = notebook_parameters(path)
     assert {"profile", "seed", "output_dir"} <= set(params)
@@ -71,7 +72,8 @@ def test_notebook_house_style(path: Path):
 
 def _tiny_notebook(folder: Path, name: str, body: str) -> None:
     nb = nbformat.v4.new_notebook()
-    p = nbformat.v4.new_code_cell("profile = 'smallest'  # profile\nseed = 0  # seed\noutput_dir = ''  # out\nx = 1  # x")
+    p = nbformat.v4.new_code_cell("profile = 'smallest'  # profile\nseed = 0  # seed\noutput_dir = ''  # "
+                                  "out\nx = 1  # x")
     p.metadata["tags"] = ["parameters"]
     nb.cells += [p, nbformat.v4.new_code_cell(body)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -104,7 +106,8 @@ def test_runner_executes_in_order_and_resumes(tmp_path):
 
 
 def test_cli_help_lists_commands():
-    out = subprocess.run([sys.executable, "-m", "deltamem_lib", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "deltamem_lib", "--help"], capture_output=True, text=True,
+                         check=True)
     assert "notebooks" in out.stdout
 
 
@@ -125,7 +128,8 @@ def test_setting_copies_mutable_defaults_and_lists_help():
 
 
 @pytest.mark.parametrize("section, words", [
-    ({"02_mld_reward": {"n_scenario": 3}}, "'n_scenario' is no parameter of the notebook; did you mean 'n_scenarios'?"),
+    ({"02_mld_reward": {"n_scenario": 3}}, "'n_scenario' is no parameter of the notebook; did you mean "
+                                           "'n_scenarios'?"),
     ({"02_mld_reward": {"threshold": "high"}}, "threshold: expected a number, got 'high'"),
     ({"02_mld_rewrd": {}}, "no notebook 02_mld_rewrd.ipynb"),
 ])

@@ -27,7 +27,8 @@ def _cells(nb: Path) -> list[dict]:
 def setup_cell(nb: Path) -> str:
     """The first code cell (the one before the ``parameters`` cell)."""
     code = [c for c in _cells(nb) if c["cell_type"] == "code"]
-    assert "parameters" in code[1].get("metadata", {}).get("tags", []), f"{nb.name}: setup cell must precede parameters"
+    assert "parameters" in code[1].get("metadata", {}).get("tags", []), (f"{nb.name}: setup cell must "
+                                                                         "precede parameters")
     return "".join(code[0]["source"])
 
 
@@ -63,7 +64,8 @@ def test_the_repository_url_is_set_in_pyproject_and_repeated_only_by_the_tool():
     assert repo_url.disagreements() == []
     moved = repo_url.rewrite(CELL + "\n" + (ROOT / "README.md").read_text(encoding="utf-8"),
                              "https://github.com/someone/a-fork")
-    assert "deltamem-workbook/deltamem-workbook" not in moved and 'REPO = "https://github.com/someone/a-fork"' in moved
+    assert ("deltamem-workbook/deltamem-workbook" not in moved
+            and 'REPO = "https://github.com/someone/a-fork"' in moved)
     assert "colab.research.google.com/github/someone/a-fork/blob/main/notebooks/" in moved
     assert "`https://github.com/someone/a-fork`" in moved  # the README's sentence naming the address
 

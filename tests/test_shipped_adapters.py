@@ -17,7 +17,8 @@ def test_the_cpu_adapters_match_their_manifest():
         entry = manifest["stages"][adapter.stage]
         assert set(entry["files"]) == {"adapter_config.json", "adapter_model.safetensors"}
         assert all(sha256(adapter.path / name) == digest for name, digest in entry["files"].items())
-        assert (adapter.path / "adapter_model.safetensors").stat().st_size < 6_000_000  # float16 LoRA, a few MB
+        # float16 LoRA, a few MB
+        assert (adapter.path / "adapter_model.safetensors").stat().st_size < 6_000_000
         assert adapter.agent_options["prompt_style"] == "compact"  # the prompt it was trained on
     # what the manifest says must be checkable: the results file it cites is committed, with these numbers
     results = json.loads((ADAPTERS.parents[1] / manifest["results"]).read_text())
@@ -38,7 +39,8 @@ def test_a_changed_file_is_refused_in_one_line(tmp_path):
     with pytest.raises(ShippedAdapterError) as err:
         shipped_adapters("cpu", ("sft", "sft+grpo"), root=root)
     assert str(weights) in str(err.value) and "SHA-256" in str(err.value) and "\n" not in str(err.value)
-    assert shipped_adapters("cpu", ("sft",), root=root).adapters[0].stage == "sft"  # the intact one still loads
+    # the intact one still loads
+    assert shipped_adapters("cpu", ("sft",), root=root).adapters[0].stage == "sft"
 
 
 def test_a_missing_file_or_unknown_stage_is_refused(tmp_path):

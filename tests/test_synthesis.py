@@ -140,7 +140,8 @@ def test_config_rejects_bad_settings(kw, problem):
 def test_distractors_never_become_memories(episodes):
     n = 0
     for ep in episodes:
-        contents = [e.content for e in ep.initial_memory] + [e.content for s in ep.sessions for e in s.state_after]
+        contents = [e.content for e in ep.initial_memory] + [e.content for s in ep.sessions
+                                                             for e in s.state_after]
         for s in ep.sessions:
             for d in s.event["distractors"]:
                 n += 1
@@ -184,7 +185,8 @@ def test_many_distinct_phrasings_per_event_kind(episodes):
                 skeletons[s.event["kind"]].add(skel[:25])
     assert sum(len(v) for v in skeletons.values()) >= 80
     common = [k for k in ("move", "new_job", "adopt_pet", "take_up_hobby", "correction") if k in skeletons]
-    assert len(common) == 5 and all(len(skeletons[k]) >= 3 for k in common), {k: len(skeletons[k]) for k in common}
+    assert len(common) == 5 and all(len(skeletons[k]) >= 3 for k in common), {k: len(skeletons[k])
+                                                                              for k in common}
 
 
 def test_every_event_template_says_its_keywords():
@@ -197,7 +199,9 @@ def test_every_event_template_says_its_keywords():
                 ctx = {"first": "Alex"}
                 for c in main:
                     ctx.update({k: v for k, v in c.context().items() if k not in ctx})
-                contexts[key].append((ctx, [k for c in main if c.op is not OpType.DELETE for k in c.fact.keywords()]))
+                contexts[key].append((ctx,
+                                      [k for c in main if c.op is not OpType.DELETE
+                                       for k in c.fact.keywords()]))
     banks = {**P.EVENTS, **{f"correction:{k}": {"single": v} for k, v in P.CORRECTIONS.items()}}
     for kind, ctxs in contexts.items():
         if kind == "correction":
@@ -248,7 +252,8 @@ def test_probes_are_answerable_from_gold_state_and_not_from_stale(episodes):
 def test_lookup_accuracy_separates_gold_stale_and_empty_memories(episodes):
     gold, previous, never = (lookup_accuracy(episodes[:30], m) for m in ("gold", "previous", "initial"))
     assert set(gold.values()) == {1.0}
-    assert previous["unchanged"] == 1.0 and previous["changed"] == previous["added"] == previous["deleted"] == 0.0
+    assert (previous["unchanged"] == 1.0
+            and previous["changed"] == previous["added"] == previous["deleted"] == 0.0)
     assert never["all"] < previous["all"] < 1.0
     with pytest.raises(ValueError, match="memory"):
         lookup_accuracy(episodes[:1], "future")
@@ -300,7 +305,8 @@ def test_dataset_dict_rows_are_sessions_of_their_split_users(episodes):
     assert all(isinstance(row[k], str) for k in ("session", "state_before", "state_after", "gold_ops"))
     ex = parse_rl_row(row)
     ep = next(e for e in eps if e.user_id == row["user_id"])
-    assert [e.content for e in ex.state_after] == [e.content for e in ep.sessions[row["session_index"]].state_after]
+    assert [e.content for e in ex.state_after] == [e.content
+                                                   for e in ep.sessions[row["session_index"]].state_after]
 
 
 def test_write_output_and_reload(tmp_path, episodes):
@@ -310,7 +316,8 @@ def test_write_output_and_reload(tmp_path, episodes):
     assert stats["users"] == 10 and stats["sessions"] == 10 * SESSIONS and stats["seed"] == 0
     assert sum(v["users"] for v in stats["splits"].values()) == 10
     assert sum(len(d) for d in dd.values()) == 10 * SESSIONS
-    assert stats == dataset_stats(episodes[:10], seed=0, splits=split_users([e.user_id for e in episodes[:10]]))\
+    assert stats == dataset_stats(episodes[:10], seed=0,
+                                  splits=split_users([e.user_id for e in episodes[:10]]))\
         | {"split_fractions": [0.8, 0.1, 0.1]}
     with pytest.raises(FileExistsError, match="overwrite"):
         write_synth_output(out.path, episodes[:2], seed=0, generator="procedural")
@@ -367,7 +374,8 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert len(load_episodes(out / "episodes.jsonl")) == 2
 
 
-@pytest.mark.parametrize("args,message", [(["--users", "0"], "must be >= 1"), (["--sessions", "x"], "integer"),
+@pytest.mark.parametrize("args,message",
+                         [(["--users", "0"], "must be >= 1"), (["--sessions", "x"], "integer"),
                                           (["--split", "0.5", "0.5", "2"], "between 0 and 1"),
                                           (["--generator", "gpt"], "invalid choice")])
 def test_cli_rejects_bad_arguments(tmp_path, capsys, args, message):

@@ -41,8 +41,10 @@ PROFILE = json.dumps({"name": "Ana Silva", "facts": [
     {"fact": "User has a dog named Rex.", "keywords": ["dog", "Rex"]}]})
 TIMELINE = json.dumps({"events": [{"kind": "move", "summary": "Moved to Leeds."}]})
 OPS = json.dumps({"operations": [
-    {"op": "UPDATE", "memory_id": "m1", "content": "User lives in Leeds.", "keywords": ["Leeds"], "evolution": "intra"},
-    {"op": "ADD", "memory_id": "m77", "content": "User enjoys chess.", "keywords": ["chess"], "evolution": "padding"}]})
+    {"op": "UPDATE", "memory_id": "m1", "content": "User lives in Leeds.", "keywords": ["Leeds"],
+     "evolution": "intra"},
+    {"op": "ADD", "memory_id": "m77", "content": "User enjoys chess.", "keywords": ["chess"],
+     "evolution": "padding"}]})
 DIALOGUE = json.dumps({"turns": [
     {"speaker": "user", "text": "I finally moved to Leeds!"},
     {"speaker": "assistant", "text": "Congratulations!"},
@@ -62,16 +64,20 @@ def test_valid_answers_give_a_checked_episode_with_state_allocated_ids():
     assert ops[0].evidence == ("t1",) and ops[1].evidence == ("t3",)
     assert [e.content for e in ep.sessions[0].state_after] == [
         "User lives in Leeds.", "User works as a nurse.", "User has a dog named Rex.", "User enjoys chess."]
-    assert "Step 3 of 4" in chat.prompts[2][0]["content"] and "[m1] User lives in York." in chat.prompts[2][1]["content"]
+    assert ("Step 3 of 4" in chat.prompts[2][0]["content"]
+            and "[m1] User lives in York." in chat.prompts[2][1]["content"])
 
 
 def test_malformed_answer_is_retried_with_the_reasons():
-    chat = Queue(["Sure! Here is the profile: {\"name\": \"Ana\", \"facts\": [", PROFILE, TIMELINE, OPS, DIALOGUE])
+    chat = Queue(["Sure! Here is the profile: {\"name\": \"Ana\", \"facts\": [", PROFILE, TIMELINE, OPS,
+                  DIALOGUE])
     episodes, report = run_teacher(chat, CFG)
     assert len(episodes) == 1
-    assert report.invalid_responses == 1 and report.recovered_by_retry == 1 and report.invalid_by_step == {"profile": 1}
+    assert (report.invalid_responses == 1 and report.recovered_by_retry == 1
+            and report.invalid_by_step == {"profile": 1})
     retry = chat.prompts[1]
-    assert retry[2] == {"role": "assistant", "content": "Sure! Here is the profile: {\"name\": \"Ana\", \"facts\": ["}
+    assert retry[2] == {"role": "assistant", "content": "Sure! Here is the profile: {\"name\": \"Ana\", "
+                                                        "\"facts\": ["}
     assert "invalid" in retry[3]["content"] and "JSON" in retry[3]["content"]
 
 
@@ -93,7 +99,9 @@ def test_always_invalid_answers_drop_the_user_and_are_reported():
                                  "keywords": ["Bradford"]}]}), DIALOGUE, "do not occur in the fact"),
     (json.dumps({"operations": [{"op": "UPDATE", "memory_id": "m1", "content": "User lives in Leeds.",
                                  "keywords": ["Leeds"], "evolution": "sideways"}]}), DIALOGUE, "evolution"),
-    (OPS, json.dumps({"turns": [{"speaker": "user", "text": "I moved!"}, {"speaker": "assistant", "text": "Nice"}]}),
+    (OPS,
+     json.dumps({"turns": [{"speaker": "user", "text": "I moved!"},
+                           {"speaker": "assistant", "text": "Nice"}]}),
      "the user never says ['Leeds', 'chess']"),
 ])
 def test_answers_that_would_break_integrity_are_rejected(ops, dialogue, reason):
@@ -116,8 +124,10 @@ def test_a_failed_user_does_not_stop_the_others():
         check_episode(ep)
     # With all answers valid, the teacher rebuilds the procedural user's operations exactly.
     procedural = generate_episode(SynthConfig(users=1, sessions=3, seed=0), 0)
-    got = [(o.op, o.memory_id, o.content, o.keywords, o.evolution) for s in episodes[0].sessions for o in s.gold_ops]
-    want = [(o.op, o.memory_id, o.content, o.keywords, o.evolution) for s in procedural.sessions for o in s.gold_ops]
+    got = [(o.op, o.memory_id, o.content, o.keywords, o.evolution) for s in episodes[0].sessions
+           for o in s.gold_ops]
+    want = [(o.op, o.memory_id, o.content, o.keywords, o.evolution) for s in procedural.sessions
+            for o in s.gold_ops]
     assert got == want
 
 

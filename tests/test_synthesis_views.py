@@ -34,7 +34,8 @@ def test_figures_save_png_and_the_numbers_behind_them(tmp_path, episodes):
     per_session = plots["01_ops_per_session"].data
     assert sum(per_session["histogram"].values()) == 12 * 6
     sizes = plots["01_memory_size"].data["by_session"]
-    assert len(sizes) == 7 and sizes[0]["mean"] == pytest.approx(sum(len(e.initial_memory) for e in episodes) / 12)
+    assert len(sizes) == 7 and sizes[0]["mean"] == pytest.approx(sum(len(e.initial_memory)
+                                                                     for e in episodes) / 12)
 
 
 def test_session_views_show_dialogue_operations_and_diff(episodes):

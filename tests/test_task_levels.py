@@ -49,7 +49,8 @@ def test_each_session_holds_one_change_or_none(pools):
             assert all(t.speaker == "user" for t in ex.turns) and 1 <= len(ex.turns) <= 3
             state = ex.state_before.copy()
             state.apply(list(ex.gold_ops), timestamp=ex.date)
-            assert [(e.id, e.content) for e in state.entries] == [(e.id, e.content) for e in ex.state_after.entries]
+            assert [(e.id, e.content) for e in state.entries] == [(e.id, e.content)
+                                                                  for e in ex.state_after.entries]
             if kind in ("UPDATE", "DELETE"):
                 assert ops[0]["memory_id"] in ex.state_before  # the target is shown
             if kind != "none":  # the change's evidence is kept
@@ -92,13 +93,15 @@ def test_training_data_of_the_single_level_keeps_users_apart_and_sft_from_grpo()
 
 # ----- decisions --------------------------------------------------------------------------------
 def _rec(add=0, update=0, delete=0, malformed=0, tp_update=0):
-    return {"malformed_outputs": malformed, "counts": {"pred_ADD": add, "pred_UPDATE": update, "pred_DELETE": delete,
+    return {"malformed_outputs": malformed, "counts": {"pred_ADD": add, "pred_UPDATE": update,
+                                                       "pred_DELETE": delete,
                                                       "tp_UPDATE": tp_update}}
 
 
 def test_predicted_kind_and_the_report():
     assert predicted_kind(_rec()) == "none" and predicted_kind(_rec(add=1)) == "ADD"
-    assert predicted_kind(_rec(add=1, update=1)) == "multi" and predicted_kind(_rec(malformed=1)) == "malformed"
+    assert predicted_kind(_rec(add=1,
+                               update=1)) == "multi" and predicted_kind(_rec(malformed=1)) == "malformed"
     kinds = ["none", "ADD", "UPDATE", "UPDATE", "DELETE"]
     recs = [_rec(), _rec(update=1), _rec(update=1, tp_update=1), _rec(update=1), _rec(malformed=1)]
     rep = decision_report(recs, kinds)

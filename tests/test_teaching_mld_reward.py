@@ -240,4 +240,5 @@ def test_threshold_steps_are_the_similarities_of_the_backend_drawn():
     pred = ["User lives in Hamburg", "The user is employed as a nurse"]
     records = reward_vs_threshold(pred, list(gold.entries), similarity="lexical")
     assert threshold_steps(records) == [0.66, 0.75]  # the paraphrase (Dice 0.667), then the stale fact (0.75)
-    assert len(threshold_steps(records, lexical_fidelity=True)) == 1  # only the paraphrase is paid with fidelity
+    # only the paraphrase is paid with fidelity
+    assert len(threshold_steps(records, lexical_fidelity=True)) == 1

@@ -38,15 +38,18 @@ def test_ties_by_construction_only_when_nothing_was_written():
     line = ties_by_construction(none, on="24 sessions")
     assert line is not None and "all 3 model systems (deltamem, mem0-style, add-only)" in line.lower()
     assert "tie with doing nothing by construction" in line and "24 sessions" in line
-    assert ties_by_construction([_ev("deltamem", 0), _ev("add-only", 2)]).startswith("deltamem wrote no memory")
+    assert ties_by_construction([_ev("deltamem", 0), _ev("add-only", 2)]).startswith("deltamem wrote no "
+                                                                                     "memory")
     assert ties_by_construction([_ev("deltamem", 1), _ev("add-only", 2)]) is None  # a real comparison
     assert ties_by_construction([]) is None
     one = ties_by_construction([_ev("deltamem-oneshot", 0)], tie_with="an empty memory")
-    assert one.startswith("The only model system here (deltamem-oneshot) wrote no memory") and "an empty memory" in one
+    assert one.startswith("The only model system here (deltamem-oneshot) wrote no "
+                          "memory") and "an empty memory" in one
     assert ties_by_construction([{"system": "x"}]) is None  # does not say what it wrote: no claim
     bench = {"labels": {"system": "add-only"}, "cost": {"ingest": {"operations": 0}}}
     assert operations_written(bench) == 0
-    both = ties_by_construction([bench, {**bench, "labels": {"system": "deltamem-oneshot"}}], tie_with="each other")
+    both = ties_by_construction([bench, {**bench, "labels": {"system": "deltamem-oneshot"}}],
+                                tie_with="each other")
     assert both.startswith("Both model systems (add-only, deltamem-oneshot)") and "each other" in both
 
 
@@ -76,7 +79,8 @@ def test_every_measured_row_and_title_names_its_data(tmp_path):
     from deltamem_lib.benchmarks.runner import result_data_label
     from deltamem_lib.teaching import benchmarks_ablations as report
 
-    assert data_label(SAMPLES / "locomo_tiny.json") == "sample" and data_label("data/samples/locomo_tiny.json") == "sample"
+    assert (data_label(SAMPLES / "locomo_tiny.json") == "sample"
+            and data_label("data/samples/locomo_tiny.json") == "sample")
     assert data_label("/elsewhere/locomo/locomo10.json") == "locomo10.json"
     sample = _locomo("noop", str(SAMPLES / "locomo_tiny.json"), data_source="sample")
     real = _locomo("add-only", "data/locomo/locomo10.json")  # a committed result from before data_label
@@ -109,7 +113,8 @@ def _curve(label, system, mean, std):
 def test_cumulative_figure_labels_identical_curves_once(tmp_path):
     from deltamem_lib.teaching import benchmarks_ablations as report
 
-    curves = [_curve("oracle", "oracle", [1.0, 1.0], [0.0, 0.0]), _curve("do nothing", "noop", [0.8, 0.6], [0.1, 0.1]),
+    curves = [_curve("oracle", "oracle", [1.0, 1.0], [0.0, 0.0]), _curve("do nothing", "noop", [0.8, 0.6],
+                                                                         [0.1, 0.1]),
               _curve("base", "deltamem-oneshot", [0.8, 0.6], [0.1, 0.1]),
               _curve("baseline", "add-only", [0.8, 0.6], [0.2, 0.1])]  # same mean, wider band: its own line
     fig = report.plot_cumulative(curves, save_dir=tmp_path, name="cum")
@@ -137,7 +142,9 @@ def test_before_after_bars_name_the_reference_of_each_delta():
 def test_before_after_table_without_systems_is_one_sentence():
     from deltamem_lib.teaching.rl_training import before_after_table
 
-    assert str(before_after_table({}, {}, empty="This profile trains no ablation.")) == "This profile trains no ablation."
+    assert str(before_after_table({}, {}, empty="This profile trains no ablation.")) == ("This profile "
+                                                                                         "trains no "
+                                                                                         "ablation.")
     table = str(before_after_table({"base": {"r_trans_mean": 0.1, "sessions": 3}}))
     assert table.startswith("| system |") and "0.100 ± 0.000" in table
 
@@ -148,7 +155,8 @@ def test_notebook_03_table_and_figure_say_when_every_model_system_wrote_nothing(
     def ev(system, predicted, r):
         f1 = {"f1": None, "predicted": predicted}
         return {"system": system, "model": None if system in ("oracle", "noop") else "m", "sessions": 24,
-                "r_trans_mean": r, "r_trans_sem": 0.0, "op_f1": {"ADD": f1, "UPDATE": f1, "DELETE": f1, "all": f1},
+                "r_trans_mean": r, "r_trans_sem": 0.0, "op_f1": {"ADD": f1, "UPDATE": f1, "DELETE": f1,
+                                                                 "all": f1},
                 "invalid_call_rate": 0.0, "malformed_output_rate": 1.0, "tokens_per_session": 10.0,
                 "seconds_per_session": 1.0}
 

@@ -72,7 +72,8 @@ def test_gold_answer_earns_full_state_reward_and_no_penalty(row):
 def test_each_component_on_hand_made_rollouts(row):
     f, _ = _funcs(TrainConfig())
     ex = parse_rl_row(row)
-    texts = ["[]", "I think nothing changed.", json.dumps([{"op": "UPDATE", "memory_id": "m99", "content": "x"}]),
+    texts = ["[]", "I think nothing changed.",
+             json.dumps([{"op": "UPDATE", "memory_id": "m99", "content": "x"}]),
              json.dumps([{"op": "DELETE", "memory_id": ex.state_before.ids()[0]}])]
     r = _call(f["r_trans"], row, texts)
     noop = memory_levenshtein(list(ex.state_before.entries), list(ex.state_after.entries)).reward
@@ -107,7 +108,8 @@ def test_weights_and_names_per_setting():
     assert w["r_trans_no_fidelity"] == 1.0 and w["r_trans"] == 0.0
     _, w = _funcs(apply_ablation(TrainConfig(), "ordered_mld"))
     assert w["r_ordered"] == 1.0
-    funcs, weights, _ = build_reward_functions(TrainConfig(agent="react", w_ops=0.0, w_idle=0.0), env_owns_reward=True)
+    funcs, weights, _ = build_reward_functions(TrainConfig(agent="react", w_ops=0.0, w_idle=0.0),
+                                               env_owns_reward=True)
     assert [fn.__name__ for fn in funcs] == ["invalid_calls", "format"] and weights == [0.5, 0.5]
 
 
@@ -118,7 +120,8 @@ def test_variant_rewards_match_the_mld_library(row):
     pred.apply([{"op": "ADD", "content": "User enjoys chess."}])
     gold = list(ex.state_after.entries)
     f, _ = _funcs(apply_ablation(TrainConfig(), "ordered_mld"))
-    assert _call(f["r_ordered"], row, [text]) == [pytest.approx(ordered_levenshtein(list(pred.entries), gold).reward)]
+    assert _call(f["r_ordered"], row,
+                 [text]) == [pytest.approx(ordered_levenshtein(list(pred.entries), gold).reward)]
     f, _ = _funcs(apply_ablation(TrainConfig(), "state_scope"))
     assert _call(f["r_state"], row, [text]) == [
         pytest.approx(memory_levenshtein(list(pred.entries), gold, scope="state").reward)]
@@ -211,9 +214,11 @@ def test_reader_on_hand_made_memories():
     assert answer_probe([MemoryEntry("m1", "User lives in Leeds.")], probe).correct
     assert not answer_probe([MemoryEntry("m1", "User lives in York.")], probe).correct  # missed update
     # added instead of updated: the earlier (stale) entry is read, as a confused reader would
-    assert not answer_probe([MemoryEntry("m1", "User lives in York."), MemoryEntry("m2", "User lives in Leeds.")],
+    assert not answer_probe([MemoryEntry("m1", "User lives in York."),
+                             MemoryEntry("m2", "User lives in Leeds.")],
                             probe).correct
-    assert answer_probe([MemoryEntry("m1", "User works as a nurse."), MemoryEntry("m2", "User lives in Leeds.")],
+    assert answer_probe([MemoryEntry("m1", "User works as a nurse."),
+                         MemoryEntry("m2", "User lives in Leeds.")],
                         probe).entry_id == "m2"
     deleted = {"question": "Is it still true that the user has a parrot named Kiwi?", "answer": "no",
                "answer_type": "yes_no", "fact_type": "pet", "keywords": ["parrot", "Kiwi"]}
@@ -246,8 +251,10 @@ def test_bootstrap_of_no_difference_covers_zero():
 
 
 def test_paired_from_results_matches_sessions():
-    a = {"per_session": [{"user_id": "u", "session_id": s, "r_trans": v} for s, v in (("a", 0.0), ("b", 0.5))]}
-    b = {"per_session": [{"user_id": "u", "session_id": s, "r_trans": v} for s, v in (("b", 1.0), ("c", 0.0))]}
+    a = {"per_session": [{"user_id": "u", "session_id": s, "r_trans": v}
+                         for s, v in (("a", 0.0), ("b", 0.5))]}
+    b = {"per_session": [{"user_id": "u", "session_id": s, "r_trans": v}
+                         for s, v in (("b", 1.0), ("c", 0.0))]}
     res = paired_from_results(a, b)
     assert res["n"] == 1 and res["mean_diff"] == 0.5
     with pytest.raises(ValueError, match="equally long"):
@@ -256,9 +263,10 @@ def test_paired_from_results_matches_sessions():
 
 # ----- configs --------------------------------------------------------------------------------
 GRPO_OPTIONS = {  # GRPOConfig field: TrainConfig field (every option whose default moved in TRL)
-    "beta": "beta", "loss_type": "loss_type", "scale_rewards": "scale_rewards", "num_generations": "num_generations",
-    "max_completion_length": "max_completion_length", "temperature": "temperature",
-    "learning_rate": "learning_rate", "max_tool_calling_iterations": "max_tool_calling_iterations",
+    "beta": "beta", "loss_type": "loss_type", "scale_rewards": "scale_rewards",
+    "num_generations": "num_generations", "max_completion_length": "max_completion_length",
+    "temperature": "temperature", "learning_rate": "learning_rate",
+    "max_tool_calling_iterations": "max_tool_calling_iterations",
     "gradient_checkpointing": "gradient_checkpointing", "logging_steps": "logging_steps",
     "save_steps": "save_steps", "num_iterations": "num_iterations", "epsilon": "epsilon", "top_p": "top_p",
     "top_k": "top_k", "mask_truncated_completions": "mask_truncated_completions",
@@ -269,10 +277,11 @@ GRPO_OPTIONS = {  # GRPOConfig field: TrainConfig field (every option whose defa
 
 def test_grpo_config_sets_every_moved_default_from_the_config(tmp_path):
     # values chosen to differ from TRL's defaults, so a forgotten option cannot pass by accident
-    cfg = TrainConfig(beta=0.04, loss_type="dr_grpo", scale_rewards="batch", num_generations=3, prompts_per_step=2,
-                      max_completion_length=77, temperature=0.9, learning_rate=3e-5, max_tool_calling_iterations=3,
-                      gradient_checkpointing=True, logging_steps=2, save_steps=5, num_iterations=2, epsilon=0.25,
-                      top_p=0.95, top_k=20, mask_truncated_completions=True, importance_sampling_level="sequence",
+    cfg = TrainConfig(beta=0.04, loss_type="dr_grpo", scale_rewards="batch", num_generations=3,
+                      prompts_per_step=2, max_completion_length=77, temperature=0.9, learning_rate=3e-5,
+                      max_tool_calling_iterations=3, gradient_checkpointing=True, logging_steps=2,
+                      save_steps=5, num_iterations=2, epsilon=0.25, top_p=0.95, top_k=20,
+                      mask_truncated_completions=True, importance_sampling_level="sequence",
                       multi_objective_aggregation="normalize_then_sum", seed=5)
     args = grpo_config(cfg, tmp_path, device="cpu")
     for trl_name, our_name in GRPO_OPTIONS.items():
@@ -287,8 +296,10 @@ def test_precision_per_device():
     from deltamem_lib.training.settings import precision_flags
 
     assert precision_flags(TrainConfig(), "cpu") == {"use_cpu": True, "bf16": False, "fp16": False}
-    assert precision_flags(TrainConfig(precision="bf16"), "cuda") == {"use_cpu": False, "bf16": True, "fp16": False}
-    assert precision_flags(TrainConfig(precision="fp16"), "cuda") == {"use_cpu": False, "bf16": False, "fp16": True}
+    assert precision_flags(TrainConfig(precision="bf16"), "cuda") == {"use_cpu": False, "bf16": True,
+                                                                      "fp16": False}
+    assert precision_flags(TrainConfig(precision="fp16"), "cuda") == {"use_cpu": False, "bf16": False,
+                                                                      "fp16": True}
 
 
 def test_config_validation_and_profiles():
@@ -301,8 +312,8 @@ def test_config_validation_and_profiles():
     with pytest.raises(ValueError, match="unknown ablation"):
         TrainConfig(ablations=["nope"]).validate()
     assert TrainConfig.from_params({"seed": 3, "output_dir": "x"}).seed == 3
-    assert set(ABLATIONS) == {"no_lexical_fidelity", "state_scope", "ordered_mld", "outcome_reward", "no_delete",
-                              "oneshot_agent"}
+    assert set(ABLATIONS) == {"no_lexical_fidelity", "state_scope", "ordered_mld", "outcome_reward",
+                              "no_delete", "oneshot_agent"}
     assert all(TrainConfig.help()[k] for k in TrainConfig.field_names())
 
 
@@ -383,7 +394,8 @@ def test_exercise_checks(row):
     assert X.check_noop_outcome(row, want).ok is True and X.check_noop_outcome(row, want + 0.5).ok is False
     assert X.check_reward_function(X.too_many_operations_reference).ok is True
     assert X.check_reward_function(lambda prompts, completions: [0.0] * len(completions)).ok is False
-    assert X.check_reward_function(lambda prompts=None, completions=(), **kw: [0.0] * len(completions)).ok is False
+    assert X.check_reward_function(lambda prompts=None, completions=(),
+                                   **kw: [0.0] * len(completions)).ok is False
 
 
 # ----- command line ---------------------------------------------------------------------------
@@ -446,7 +458,8 @@ def test_start_run_resumes_refuses_or_starts_afresh(tmp_path):
     cfg, out, said = TrainConfig(), tmp_path / "run", []
     start_run(cfg, out, device="cpu")
     (out / "metrics.jsonl").write_text('{"phase": "sft", "step": 1}\n')
-    start_run(cfg.replace(eval_sessions=9), out, device="cpu", log=said.append)  # evaluation-only change: resume
+    # evaluation-only change: resume
+    start_run(cfg.replace(eval_sessions=9), out, device="cpu", log=said.append)
     assert (out / "metrics.jsonl").is_file() and "resuming" in said[-1]
     with pytest.raises(ValueError, match=r"other settings \(seed\)"):
         start_run(cfg.replace(seed=9), out, device="cpu")

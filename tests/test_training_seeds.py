@@ -15,10 +15,10 @@ def _result(seed, gains, keys=("u1/s1", "u1/s2", "u2/s1", "u2/s2")):
     after = [s + g for s, g in zip(sft, gains)]
     per = {"no-op": noop, "sft": sft, "sft+grpo": after}
     cmp = {f"sft+grpo vs {ref}": {"mean_diff": 0.0} for ref in ("sft", "no-op")}
-    return {"profile": "cpu", "level": "single", "model": "SmolLM2-135M-Instruct", "data": {"source": "procedural"},
-            "config": {"seed": seed, "learning_rate": 1e-4}, "comparisons": cmp, "training_seconds": 100.0,
-            "grpo_reward_thirds": None, "per_operation": {}, "decisions": {},
-            "per_session": {k: {"keys": list(keys), "r_trans": v} for k, v in per.items()}}
+    return {"profile": "cpu", "level": "single", "model": "SmolLM2-135M-Instruct",
+            "data": {"source": "procedural"}, "config": {"seed": seed, "learning_rate": 1e-4},
+            "comparisons": cmp, "training_seconds": 100.0, "grpo_reward_thirds": None, "per_operation": {},
+            "decisions": {}, "per_session": {k: {"keys": list(keys), "r_trans": v} for k, v in per.items()}}
 
 
 def test_pooled_interval_covers_seeds_and_sessions():
@@ -67,7 +67,8 @@ def test_the_command_line_collects_seeds_and_sets_the_seed(tmp_path, capsys):
         paths.append(str(p))
     out = tmp_path / "seeds.json"
     assert main(["train", "--collect-seeds", *paths, "--out", str(out)]) == 0
-    assert json.loads(out.read_text())["seeds"] == [0, 1] and "2 seeds × 4 sessions" in capsys.readouterr().out
+    assert json.loads(out.read_text())["seeds"] == [0,
+                                                    1] and "2 seeds × 4 sessions" in capsys.readouterr().out
     ns = argparse.Namespace(profile="smallest", set=(), ablation=None, seed=7)
     assert settings(ns).seed == 7
 
@@ -85,10 +86,12 @@ def test_seeds_can_share_one_sft_start(tmp_path):
         run.sft()
     (start / "adapter").mkdir(parents=True)
     atomic_write_json(start / "adapter" / "adapter_config.json", {})
-    atomic_write_json(start / "phase.json", {"phase": "sft", "steps": 200, "seconds": 1500.0, "finished": False})
+    atomic_write_json(start / "phase.json", {"phase": "sft", "steps": 200, "seconds": 1500.0,
+                                             "finished": False})
     with pytest.raises(FileNotFoundError):
         run.sft()
-    atomic_write_json(start / "phase.json", {"phase": "sft", "steps": 200, "seconds": 1500.0, "finished": True})
+    atomic_write_json(start / "phase.json", {"phase": "sft", "steps": 200, "seconds": 1500.0,
+                                             "finished": True})
     res = run.sft()
     assert res.adapter == start / "adapter" and res.steps == 200 and res.skipped
     assert run.phases["sft"] is res and not (tmp_path / "run" / "sft").exists()
@@ -128,7 +131,8 @@ def test_the_seeds_figure_draws_each_curve_and_interval(tmp_path):
     plot_seeds(seeds, title="t", save_dir=tmp_path, name="s")
     drawn = read_json(tmp_path / "s.json")
     assert list(drawn["curves"]) == ["0"] and drawn["curves"]["0"]["r_trans"] == [0.3, 0.4, 0.5]
-    assert drawn["differences"]["sft+grpo vs sft / pooled"]["mean_diff"] == seeds["pooled"]["sft+grpo vs sft"][
+    assert drawn["differences"]["sft+grpo vs sft / pooled"]["mean_diff"] == seeds["pooled"]["sft+grpo vs "
+                                                                                            "sft"][
         "mean_diff"]
     assert (tmp_path / "s.png").is_file()
 
@@ -140,7 +144,8 @@ def test_the_seeds_table_has_a_row_per_seed_and_the_pooled_row():
     for r in (a, b):
         r["comparisons"] = {k: {"mean_diff": 0.05, "ci_low": 0.01, "ci_high": 0.09} for k in r["comparisons"]}
         r["grpo_reward_thirds"] = {"first_third": 0.4, "last_third": 0.5}
-        r["decisions"] = {"sft": {"type_accuracy": 0.6}, "sft+grpo": {"type_accuracy": 0.65, "largest_kind": "ADD",
+        r["decisions"] = {"sft": {"type_accuracy": 0.6},
+                          "sft+grpo": {"type_accuracy": 0.65, "largest_kind": "ADD",
                                                                      "largest_share": 0.3}}
     t = seeds_table(collect_seeds([a, b]))
     assert [row[0] for row in t.rows] == ["0", "1", "pooled (2 seeds × sessions)"]
@@ -153,10 +158,12 @@ def test_the_decisions_table_reads_what_each_system_decides():
     from deltamem_lib.teaching.rl_training import decisions_table
 
     assert decisions_table({"no-op": {"r_trans_mean": 0.25}}) is None  # the full level: nothing to show
-    dec = {"type_accuracy": 0.6, "type_accuracy_by_kind": {"none": 0.63, "ADD": 0.43, "UPDATE": 0.57, "DELETE": 0.77},
+    dec = {"type_accuracy": 0.6, "type_accuracy_by_kind": {"none": 0.63, "ADD": 0.43, "UPDATE": 0.57,
+                                                           "DELETE": 0.77},
            "largest_kind": "DELETE", "largest_share": 0.28, "id_accuracy": {"UPDATE": 0.23, "DELETE": 0.33},
            "separation": {"none": 0.3, "ADD": 0.12, "UPDATE": 0.23, "DELETE": 0.42}}
     t = decisions_table({"no-op": {}, "sft": {"decisions": dec}})
     assert [r[0] for r in t.rows] == ["sft"]
     text = str(t)
-    assert "0.63 / 0.43 / 0.57 / 0.77" in text and "DELETE 28%" in text and "0.30 / 0.12 / 0.23 / 0.42" in text
+    assert ("0.63 / 0.43 / 0.57 / 0.77" in text and "DELETE 28%" in text
+            and "0.30 / 0.12 / 0.23 / 0.42" in text)

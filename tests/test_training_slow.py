@@ -37,9 +37,9 @@ def setup(tiny_model):
     from deltamem_lib.training.settings import TrainConfig
 
     cfg = TrainConfig(model=tiny_model, train_users=3, test_users=1, sessions_per_user=3, sft_examples=4,
-                      sft_max_steps=2, sft_batch_size=2, grpo_max_steps=3, num_generations=2, prompts_per_step=1,
-                      max_completion_length=16, eval_sessions=2, eval_max_new_tokens=16, lora_r=4, lora_alpha=8,
-                      save_steps=1)
+                      sft_max_steps=2, sft_batch_size=2, grpo_max_steps=3, num_generations=2,
+                      prompts_per_step=1, max_completion_length=16, eval_sessions=2, eval_max_new_tokens=16,
+                      lora_r=4, lora_alpha=8, save_steps=1)
     return cfg, prepare_data(cfg)
 
 
@@ -74,8 +74,9 @@ def test_sft_then_grpo_resumes_at_the_right_step(setup, trained):
     steps = [r["step"] for r in read_metrics(out / "metrics.jsonl", "grpo")]
     assert steps == [1, 2, 3]  # each step logged once, the resumed run continued at step 2
     rec = read_metrics(out / "metrics.jsonl", "grpo")[-1]
-    for key in ("rewards/r_trans/mean", "rewards/r_trans/std", "rewards/invalid_calls/mean", "rewards/format/mean",
-                "rollouts/invalid_call_rate", "completions/mean_length", "step_time_s", "frac_reward_zero_std"):
+    for key in ("rewards/r_trans/mean", "rewards/r_trans/std", "rewards/invalid_calls/mean",
+                "rewards/format/mean", "rollouts/invalid_call_rate", "completions/mean_length", "step_time_s",
+                "frac_reward_zero_std"):
         assert key in rec, key
     assert [r["step"] for r in read_metrics(out / "metrics.jsonl", "sft")] == [1, 2]
 
@@ -92,7 +93,8 @@ def test_adapter_loads_back_into_the_agent(setup, trained, tmp_path):
     examples = data.eval_examples(2)
     out = make_agent(cfg, model).run(examples)
     assert len(out) == 2 and all(r.model_calls == 1 for r in out)
-    ev = evaluate_model(cfg, examples, data.eval_rows(2), adapter=adapter, label="grpo", cache=tmp_path / "eval.json")
+    ev = evaluate_model(cfg, examples, data.eval_rows(2), adapter=adapter, label="grpo",
+                        cache=tmp_path / "eval.json")
     assert ev["sessions"] == 2 and 0.0 <= ev["r_trans_mean"] <= 1.0 and "probe_accuracy" in ev
     assert (tmp_path / "eval.json").is_file()
 
@@ -102,7 +104,8 @@ def test_react_grpo_through_the_environment(setup, tmp_path):
     from deltamem_lib.training.trainers import run_grpo
 
     cfg, data = setup
-    cfg = cfg.replace(agent="react", grpo_max_steps=1, max_completion_length=24, max_tool_calling_iterations=1)
+    cfg = cfg.replace(agent="react", grpo_max_steps=1, max_completion_length=24,
+                      max_tool_calling_iterations=1)
     run_grpo(cfg, data, tmp_path / "grpo")
     rec = read_metrics(tmp_path / "metrics.jsonl", "grpo")[-1]
     assert "rewards/MemoryEnv/mean" in rec and "rewards/invalid_calls/mean" in rec
@@ -116,8 +119,8 @@ def test_pipeline_writes_results_and_figures(setup, trained, tmp_path):
     from deltamem_lib.training.pipeline import start_run
 
     cfg, _ = setup
-    cfg = cfg.replace(grpo_max_steps=2, ablations=["outcome_reward"], ablation_steps=1, ablation_eval_sessions=1,
-                      eval_base=False, bootstrap_samples=200)
+    cfg = cfg.replace(grpo_max_steps=2, ablations=["outcome_reward"], ablation_steps=1,
+                      ablation_eval_sessions=1, eval_base=False, bootstrap_samples=200)
     run = start_run(cfg, tmp_path / "run", device="cpu")
     shutil.copytree(trained["out"] / "sft", tmp_path / "run" / "sft")  # reuse the finished warm start
     res = run.all()
@@ -132,4 +135,5 @@ def test_pipeline_writes_results_and_figures(setup, trained, tmp_path):
         assert (tmp_path / "run" / "figures" / f"{name}.json").is_file()
     with pytest.raises(ValueError, match="other settings"):
         start_run(cfg.replace(seed=9), tmp_path / "run")
-    start_run(cfg.replace(ablations=[], eval_sessions=3), tmp_path / "run")  # evaluation-only changes may resume
+    # evaluation-only changes may resume
+    start_run(cfg.replace(ablations=[], eval_sessions=3), tmp_path / "run")

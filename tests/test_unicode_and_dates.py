@@ -46,7 +46,8 @@ def test_a_gold_update_to_invisible_content_fails_the_integrity_check():
 
     ep = generate_episodes(SynthConfig(users=1, sessions=2, seed=3))[0]
     d = ep.to_dict()
-    d["sessions"][1]["gold_ops"] = [{"op": "UPDATE", "memory_id": d["initial_memory"][0]["id"] if d["initial_memory"]
+    d["sessions"][1]["gold_ops"] = [{"op": "UPDATE", "memory_id": d["initial_memory"][0]["id"]
+                                     if d["initial_memory"]
                                      else "m1", "content": "\u200b"}]
     with pytest.raises(EpisodeError, match="non-empty content"):
         check_episode(Episode.from_dict(d))
@@ -68,7 +69,8 @@ def test_a_saved_state_with_an_impossible_date_is_refused_naming_the_field(tmp_p
 
     p = tmp_path / "state.json"
     p.write_text(json.dumps({"entries": [{"id": "m1", "content": "x y", "timestamp": "2024-13-45"}]}))
-    with pytest.raises(ValueError, match=r"state\.json: state\.entries\[0\]\.timestamp: '2024-13-45' is not a calendar"):
+    with pytest.raises(ValueError, match=r"state\.json: state\.entries\[0\]\.timestamp: '2024-13-45' is not "
+                                         r"a calendar"):
         MemoryState.load(p)
 
 

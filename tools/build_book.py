@@ -200,7 +200,9 @@ def static_widgets(nb: dict) -> int:
         if name.endswith("ProgressModel"):
             return f'<progress value="{st.get("value", 0)}" max="{st.get("max", 100)}"></progress>'
         if name in ("HTMLModel", "LabelModel"):
-            return f"<span>{st.get('value', '') if name == 'HTMLModel' else html.escape(st.get('value', ''))}</span>"
+            return (
+                f"<span>{st.get('value', '') if name == 'HTMLModel' else html.escape(st.get('value', ''))}"
+                "</span>")
         return None
 
     n = 0
@@ -283,7 +285,8 @@ def build(run_dir: Path, out: Path) -> dict:
         raise SystemExit(f"build_book: no executed notebooks NN_*.ipynb in {run_dir}; run "
                          f"`deltamem notebooks --profile <name> --out {run_dir}` first")
     out.mkdir(parents=True, exist_ok=True)
-    manifest = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").is_file() else {}
+    manifest = (json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").is_file()
+                else {})
     exporter = MathMLExporter()
     repo = repo_url()
     entries = []
@@ -311,20 +314,24 @@ def build(run_dir: Path, out: Path) -> dict:
         (out / e["page"]).write_text(body, encoding="utf-8")
     profile = manifest.get("profile", run_dir.name)
     rows = "".join(f'<li><a href="{e["page"]}">{html.escape(e["title"])}</a>'
-                   + (f' <span class="book-error-output">{e["errors"]} error output(s)</span>' if e["errors"] else "")
+                   + (f' <span class="book-error-output">{e["errors"]} error output(s)</span>' if e["errors"]
+                      else "")
                    + "</li>" for e in entries)
-    index = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>DeltaMem workbook</title>"
-             f"<style>{CSS} body {{ font: 16px/1.5 system-ui, sans-serif; margin: 0; }} main {{ max-width: 50em; "
-             f"margin: 2em auto; }}</style></head><body>{_nav(None, (entries[0]['page'], entries[0]['title']))}"
-             f"<main><h1>DeltaMem workbook</h1><p>The notebooks as executed on the <code>{html.escape(profile)}"
-             f"</code> profile (from <code>{html.escape(local_paths(str(run_dir.resolve())))}</code>), in reading "
-             "order.</p>"
+    index = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>DeltaMem workbook</title>"
+             f"<style>{CSS} body {{ font: 16px/1.5 system-ui, sans-serif; margin: 0; }} "
+             f"main {{ max-width: 50em; margin: 2em auto; }}</style></head><body>"
+             f"{_nav(None, (entries[0]['page'], entries[0]['title']))}"
+             "<main><h1>DeltaMem workbook</h1><p>The notebooks as executed on the "
+             f"<code>{html.escape(profile)}"
+             f"</code> profile (from <code>{html.escape(local_paths(str(run_dir.resolve())))}</code>), "
+             "in reading order.</p>"
              f"<ol>{rows}</ol>"
              + (f'<p>Source: <a href="{repo}">{repo}</a></p>' if repo else "") + "</main></body></html>")
     (out / "index.html").write_text(index, encoding="utf-8")
     info = {"run_dir": local_paths(str(run_dir.resolve())), "profile": profile,
-            "built": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "pages": entries, "styles": sorted(styles.values()),
-            "formulas": exporter.formulas, "math_errors": len(exporter.math_errors)}
+            "built": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "pages": entries,
+            "styles": sorted(styles.values()), "formulas": exporter.formulas,
+            "math_errors": len(exporter.math_errors)}
     (out / "book.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
     return info
 

@@ -59,7 +59,8 @@ window.addEventListener("load", () => setTimeout(() => {
   for (let n = walk.nextNode(); n; n = walk.nextNode()) {
     if (n.parentElement.closest(skip)) continue;
     for (const m of n.textContent.matchAll(tex))
-      if (m[0].startsWith("$$") || /[\\_^{}]/.test(m[1]) || /^[A-Za-z]$/.test(m[1])) rawMath.push(m[0].slice(0, 120));
+      if (m[0].startsWith("$$") || /[\\_^{}]/.test(m[1]) || /^[A-Za-z]$/.test(m[1]))
+        rawMath.push(m[0].slice(0, 120));
   }
   const out = document.createElement("pre");
   out.id = "book-check-result";
@@ -104,7 +105,8 @@ def static_links(page: Path, book: Path) -> list[str]:
         target = (page.parent / unquote(parts.path)).resolve()
         if not target.is_file():
             problems.append(f"broken link {url!r}: no file {target}")
-        elif parts.fragment and target.suffix == ".html" and not {parts.fragment, unquote(parts.fragment)} & _ids(target):
+        elif parts.fragment and target.suffix == ".html" and not {parts.fragment,
+                                                                  unquote(parts.fragment)} & _ids(target):
             problems.append(f"broken link {url!r}: no element id {parts.fragment!r} in {target.name}")
     return problems
 
@@ -127,7 +129,8 @@ def remote_resources(page: Path) -> list[str]:
         if m and re.search(r"stylesheet", tag, re.I) and REMOTE_URL.match(html.unescape(m.group(1))):
             found.append(f"remote stylesheet {m.group(1)}")
     for css in re.findall(r"<style\b[^>]*>(.*?)</style>", text, re.I | re.S):
-        found += [f"remote stylesheet {u}" for u in re.findall(r"""@import\s+(?:url\()?["']?((?:https?:)?//[^"')\s;]+)""", css)]
+        found += [f"remote stylesheet {u}"
+                  for u in re.findall(r"""@import\s+(?:url\()?["']?((?:https?:)?//[^"')\s;]+)""", css)]
     for attrs, body in re.findall(r"<script\b([^>]*)>(.*?)</script>", text, re.I | re.S):
         if "json" in attrs.lower():  # data (widget state), not code
             continue
@@ -159,7 +162,8 @@ class _Tables(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "table" and self._open:
-            self.tables.append([(h, [(t, " ".join(x.split())) for t, x in cells]) for h, cells in self._open.pop()])
+            self.tables.append([(h, [(t, " ".join(x.split())) for t, x in cells])
+                                for h, cells in self._open.pop()])
             self._thead.pop()
         elif tag == "thead" and self._open:
             self._thead[-1] = False
@@ -193,7 +197,8 @@ def header_only_tables(page: Path) -> list[str]:
 
 def check_page(exe: str, page: Path, book: Path, shots: Path) -> dict:
     probe = page.with_name(f".check-{page.name}")
-    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>", 1), encoding="utf-8")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>", 1),
+                     encoding="utf-8")
     try:
         dom = _browser(exe, "--virtual-time-budget=15000", "--dump-dom", probe.resolve().as_uri())
     finally:
@@ -201,7 +206,8 @@ def check_page(exe: str, page: Path, book: Path, shots: Path) -> dict:
     problems = static_links(page, book) + remote_resources(page) + header_only_tables(page)
     m = RESULT.search(dom.stdout)
     if not m:
-        problems.append(f"Chromium did not render the page (exit {dom.returncode}): {dom.stderr.strip()[-300:]}")
+        problems.append(f"Chromium did not render the page (exit {dom.returncode}): "
+                        f"{dom.stderr.strip()[-300:]}")
         found: dict = {}
     else:
         found = json.loads(html.unescape(m.group(1)))
@@ -213,7 +219,8 @@ def check_page(exe: str, page: Path, book: Path, shots: Path) -> dict:
         problems += [f"raw TeX in the text: {t}" for t in found.get("rawMath", [])]
     shot = shots / f"{page.stem}.png"
     height = min(max(int(found.get("height", 1600)), 800), 16000)
-    s = _browser(exe, f"--screenshot={shot.resolve()}", f"--window-size=1280,{height}", page.resolve().as_uri())
+    s = _browser(exe, f"--screenshot={shot.resolve()}", f"--window-size=1280,{height}",
+                 page.resolve().as_uri())
     if not shot.is_file() or shot.stat().st_size == 0:
         problems.append(f"no screenshot (exit {s.returncode}): {s.stderr.strip()[-300:]}")
     return {"page": page.name, "images": found.get("images"), "external_images": found.get("external"),
@@ -241,8 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     bad = [r for r in results if r["problems"]]
     for r in results:
         status = "FAIL" if r["problems"] else "ok"
-        print(f"{status:4} {r['page']}: {r['images']} images loaded ({r['external_images']} external, not checked), "
-              f"{r['formulas']} formulas, screenshot {r['screenshot']}")
+        print(f"{status:4} {r['page']}: {r['images']} images loaded ({r['external_images']} external, not "
+              f"checked), {r['formulas']} formulas, screenshot {r['screenshot']}")
         for p in r["problems"]:
             print(f"     - {p}")
     print(f"check_book: {len(pages)} pages, {len(bad)} failing, {time.perf_counter() - t0:.1f} s")

@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=12, help="GRPO optimiser steps")
     ap.add_argument("--eval", type=int, default=120, help="held-out single-change sessions (a multiple of 4)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting (as deltamem train)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a setting (as deltamem train)")
     args = ap.parse_args(argv)
 
     fixed = {"seed": args.seed, "eval_sessions": args.eval, "grpo_max_steps": args.steps,
@@ -64,24 +65,27 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - t0
     recs = read_metrics(res.metrics_path, phase="grpo")
     rows = data.eval_rows(cfg.eval_sessions, seed=cfg.seed)
-    report = decisions(cfg, res.adapter, "grpo", rows, data.eval_examples(cfg.eval_sessions, seed=cfg.seed), out)
+    report = decisions(cfg, res.adapter, "grpo", rows, data.eval_examples(cfg.eval_sessions, seed=cfg.seed),
+                       out)
     summary = {
         "init": str(args.init), "steps": res.steps, "seconds": round(res.seconds or seconds, 1),
         "rollouts": res.steps * cfg.prompts_per_step * cfg.num_generations,
         "step_time": step_times(recs), "zero_spread_share": zero_spread_share(recs),
         "reward_thirds": reward_thirds(recs),
         "reward_per_step": reward_curve(recs),
-        "settings": {k: getattr(cfg, k) for k in ("learning_rate", "num_generations", "prompts_per_step", "beta",
-                                                   "temperature", "loss_type", "scale_rewards", "w_ops", "w_idle",
-                                                   "w_invalid", "w_format", "max_completion_length", "seed")},
+        "settings": {k: getattr(cfg, k) for k in ("learning_rate", "num_generations", "prompts_per_step",
+                                                  "beta",
+                                                   "temperature", "loss_type", "scale_rewards", "w_ops",
+                                                   "w_idle", "w_invalid", "w_format", "max_completion_length",
+                                                   "seed")},
         "report": report,
     }
     atomic_write_json(out / "proxy.json", summary)
     r = report
-    print(f"{out.name}: {res.steps} steps, {summary['rollouts']} rollouts, {summary['seconds']:.0f} s; reward thirds "
-          f"{summary['reward_thirds']}; zero-spread {summary['zero_spread_share']}; held-out r_trans "
-          f"{r['r_trans']:.3f}, type acc {r.get('type_accuracy')}, largest share {r.get('largest_share')}, "
-          f"separation {r.get('separation')}")
+    print(f"{out.name}: {res.steps} steps, {summary['rollouts']} rollouts, {summary['seconds']:.0f} s; "
+          f"reward thirds {summary['reward_thirds']}; zero-spread {summary['zero_spread_share']}; held-out "
+          f"r_trans {r['r_trans']:.3f}, type acc {r.get('type_accuracy')}, largest share "
+          f"{r.get('largest_share')}, separation {r.get('separation')}")
     return 0
 
 

@@ -38,7 +38,8 @@ def repository_url(pyproject: Path = PYPROJECT) -> str:
     data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     url = data.get("project", {}).get("urls", {}).get("Repository", "")
     if not URL.fullmatch(url):
-        raise ValueError(f"{pyproject}: [project.urls] Repository must be https://github.com/OWNER/NAME, got {url!r}")
+        raise ValueError(f"{pyproject}: [project.urls] Repository must be https://github.com/OWNER/NAME, got "
+                         f"{url!r}")
     return url
 
 
@@ -63,15 +64,18 @@ def disagreements(root: Path = ROOT) -> list[str]:
     for path in targets(root):
         text = path.read_text(encoding="utf-8")
         if rewrite(text, url) != text:
-            found = sorted({m.group("slug") for pattern in (REPO_LINE, BADGE, NAMED) for m in pattern.finditer(text)})
+            found = sorted({m.group("slug") for pattern in (REPO_LINE, BADGE, NAMED)
+                            for m in pattern.finditer(text)})
             out.append(f"{path.relative_to(root)}: github.com/{', '.join(found)}, not {url}")
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("url", nargs="?", help="new repository URL, https://github.com/OWNER/NAME (written to pyproject.toml)")
-    ap.add_argument("--check", action="store_true", help="only report files that disagree with pyproject.toml")
+    ap.add_argument("url", nargs="?", help="new repository URL, https://github.com/OWNER/NAME (written to "
+                                           "pyproject.toml)")
+    ap.add_argument("--check", action="store_true", help="only report files that disagree with "
+                                                         "pyproject.toml")
     args = ap.parse_args(argv)
     if args.url:
         if args.check:

@@ -44,7 +44,8 @@ def _value(text: str):
         return text
 
 
-def decisions(cfg: TrainConfig, adapter: Path | None, label: str, rows: list, examples: list, out: Path) -> dict:
+def decisions(cfg: TrainConfig, adapter: Path | None, label: str, rows: list, examples: list,
+              out: Path) -> dict:
     """Greedy decisions and separation of one adapter (None: the base model)."""
     t0 = time.perf_counter()
     kinds = [r["kind"] for r in rows]
@@ -100,11 +101,12 @@ def main(argv: list[str] | None = None) -> int:
             if label in curve["points"]:
                 continue
             rec = decisions(cfg, adapter, label.replace("@", "_"), rows, examples, folder)
-            rec.update(examples=int(n), epochs=float(epochs), epochs_done=round(step / per_epoch, 2), sft_steps=step,
-                       sft_seconds=round(sft.seconds * step / max(1, sft.steps), 1))
+            rec.update(examples=int(n), epochs=float(epochs), epochs_done=round(step / per_epoch, 2),
+                       sft_steps=step, sft_seconds=round(sft.seconds * step / max(1, sft.steps), 1))
             curve["points"][label] = rec
             atomic_write_json(curve_path, curve)
-            print(json.dumps({k: rec[k] for k in ("label", "epochs_done", "sft_seconds", "r_trans", "type_accuracy",
+            print(json.dumps({k: rec[k] for k in ("label", "epochs_done", "sft_seconds", "r_trans",
+                                                  "type_accuracy",
                                                    "type_accuracy_by_kind", "largest_kind", "largest_share",
                                                    "separation", "id_accuracy")}), flush=True)
     return 0

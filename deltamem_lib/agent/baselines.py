@@ -77,7 +77,8 @@ class NoopSystem:
         pass
 
     def run(self, examples: Sequence[SessionExample], *, seed: int | None = None) -> list[SessionResult]:
-        return [SessionResult(self.name, ex.user_id, ex.session_id, ex.state_before.copy()) for ex in examples]
+        return [SessionResult(self.name, ex.user_id, ex.session_id, ex.state_before.copy())
+                for ex in examples]
 
 
 def parse_facts(text: str) -> list[str] | None:
@@ -115,7 +116,8 @@ class _Extracting:
         started = [_fresh(self.env_cls, self.name, ex) for ex in examples]
         envs, results = [e for e, _ in started], [r for _, r in started]
         responses = self.model.chat_batch([extraction_messages(ex) for ex in examples],
-                                          max_new_tokens=self.max_new_tokens, temperature=self.temperature, seed=seed)
+                                          max_new_tokens=self.max_new_tokens, temperature=self.temperature,
+                                          seed=seed)
         all_facts = []
         for res, r in zip(results, responses):
             res.add_usage(r)
@@ -168,7 +170,8 @@ class Mem0StyleSystem(_Extracting):
         for i, (env, facts) in enumerate(zip(envs, all_facts)):
             entries = env._state.entries
             for fact in facts:
-                related = [e for e, _ in env._retriever().search(fact, entries, self.top_k)] if entries else []
+                related = [e for e, _ in env._retriever().search(fact, entries,
+                                                                 self.top_k)] if entries else []
                 jobs.append((i, fact))
                 prompts.append(decision_messages(fact, related, allow_delete=allow_delete))
         responses = self.model.chat_batch(prompts, max_new_tokens=64, temperature=self.temperature, seed=seed)
@@ -180,7 +183,8 @@ class Mem0StyleSystem(_Extracting):
             op = normalize_operation(obj) if obj is not None else None
             if op is None:
                 res.malformed_outputs += 1
-                res.transcript.append({"stage": "decide", "fact": fact, "output": r.raw_text or r.text, "op": None})
+                res.transcript.append({"stage": "decide", "fact": fact, "output": r.raw_text or r.text,
+                                       "op": None})
                 continue
             if op["op"] in ("ADD", "UPDATE") and not op.get("content"):
                 op["content"] = fact  # Mem0 falls back to the fact's own text

@@ -41,8 +41,8 @@ from ..models.parsing import normalize_memory_id
 from ..retrieval import get_retriever
 from .prompts import session_observation
 
-__all__ = ["ENV_OPTIONS", "MemoryEnv", "ToolCallError", "apply_operations", "make_env_factory", "note_unknown_calls",
-           "tool_schemas"]
+__all__ = ["ENV_OPTIONS", "MemoryEnv", "ToolCallError", "apply_operations", "make_env_factory",
+           "note_unknown_calls", "tool_schemas"]
 
 ENV_OPTIONS: dict[str, str] = {
     "allow_delete": "expose delete_memory (False: the no-DELETE ablation)",
@@ -141,7 +141,8 @@ class MemoryEnv:
         related: Sequence[MemoryEntry] = ()
         if self.preview_memories > 0 and len(self._state):
             query = " ".join(t.text for t in example.turns if t.speaker == "user")
-            related = [e for e, _ in self._retriever().search(query, self._state.entries, self.preview_memories)]
+            related = [e for e, _ in self._retriever().search(query, self._state.entries,
+                                                              self.preview_memories)]
         return session_observation(example, related=related)
 
     def get_reward(self) -> float:
@@ -175,7 +176,8 @@ class MemoryEnv:
         hits = self._retriever().search(query, self._state.entries, k)
         if not hits:
             return f"No memory matches {query!r}."
-        return "\n".join(f"[{e.id}] {e.content}" + (f" ({e.timestamp})" if e.timestamp else "") for e, _ in hits)
+        return "\n".join(f"[{e.id}] {e.content}" + (f" ({e.timestamp})" if e.timestamp else "")
+                         for e, _ in hits)
 
     @_tool
     def add_memory(self, content: str) -> str:
@@ -363,7 +365,8 @@ def apply_operations(env: MemoryEnv, operations: Sequence[Mapping[str, Any]]) ->
             elif kind == OpType.NOOP.value:
                 continue
             else:
-                env._log.append({"tool": "?", "arguments": dict(op), "ok": False, "result": f"unknown op {kind!r}"})
+                env._log.append({"tool": "?", "arguments": dict(op), "ok": False,
+                                 "result": f"unknown op {kind!r}"})
                 env._invalid += 1
                 raise ToolCallError(f"unknown operation {kind!r}")
             out.append({"operation": dict(op), "ok": True, "result": res})

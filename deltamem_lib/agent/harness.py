@@ -39,8 +39,8 @@ from ..mld import memory_levenshtein
 from ..synthesis.dataset import split_users as synth_split
 from .result import SessionResult
 
-__all__ = ["OpCounts", "aggregate", "evaluate_system", "match_operations", "select_sessions", "session_metrics",
-           "split_users"]
+__all__ = ["OpCounts", "aggregate", "evaluate_system", "match_operations", "select_sessions",
+           "session_metrics", "split_users"]
 
 OP_TYPES = ("ADD", "UPDATE", "DELETE")
 
@@ -91,7 +91,8 @@ def match_operations(predicted: Sequence[Operation], gold: Sequence[Operation], 
 
 
 def session_metrics(result: SessionResult, example: SessionExample, *, similarity: str = "lexical",
-                    threshold: float = 0.5, lexical_fidelity: bool = True, scope: str = "delta") -> dict[str, Any]:
+                    threshold: float = 0.5, lexical_fidelity: bool = True, scope: str = "delta") -> dict[str,
+                                                                                                         Any]:
     """``r_trans`` and operation counts of one processed session."""
     mld = memory_levenshtein(list(result.state_after.entries), list(example.state_after.entries),
                              similarity=similarity, threshold=threshold, lexical_fidelity=lexical_fidelity,
@@ -136,14 +137,16 @@ def aggregate(per_session: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "model_calls_per_session": round(model_calls / n, 3),
         "prompt_tokens_per_session": round(sum(s["prompt_tokens"] for s in per_session) / n, 1),
         "completion_tokens_per_session": round(sum(s["completion_tokens"] for s in per_session) / n, 1),
-        "tokens_per_session": round(sum(s["prompt_tokens"] + s["completion_tokens"] for s in per_session) / n, 1),
+        "tokens_per_session": round(sum(s["prompt_tokens"] + s["completion_tokens"] for s in per_session) / n,
+                                    1),
     }
 
 
-def evaluate_system(system: Any, examples: Sequence[SessionExample], *, batch_size: int = 8, seed: int | None = 0,
-                    similarity: str = "lexical", threshold: float = 0.5, lexical_fidelity: bool = True,
-                    scope: str = "delta", model_name: str | None = None, progress: bool | Callable[..., Any] = False,
-                    keep_results: bool = False) -> dict[str, Any]:
+def evaluate_system(system: Any, examples: Sequence[SessionExample], *, batch_size: int = 8,
+                    seed: int | None = 0, similarity: str = "lexical", threshold: float = 0.5,
+                    lexical_fidelity: bool = True, scope: str = "delta", model_name: str | None = None,
+                    progress: bool | Callable[..., Any] = False, keep_results: bool = False) -> dict[str,
+                                                                                                     Any]:
     """Run ``system`` on ``examples`` (in batches) and score it.
 
     Args:
@@ -190,8 +193,8 @@ def evaluate_system(system: Any, examples: Sequence[SessionExample], *, batch_si
            **aggregate(per),
            "seconds_per_session": round(wall / len(examples), 3),
            "sessions_per_minute": round(60 * len(examples) / wall, 2) if wall > 0 else None,
-           "settings": {"batch_size": batch_size, "seed": seed, "similarity": similarity, "threshold": threshold,
-                        "lexical_fidelity": lexical_fidelity, "scope": scope},
+           "settings": {"batch_size": batch_size, "seed": seed, "similarity": similarity,
+                        "threshold": threshold, "lexical_fidelity": lexical_fidelity, "scope": scope},
            "per_session": per}
     if keep_results:
         out["results"] = kept

@@ -14,8 +14,8 @@ together (one model batch per agent turn). ``speed/bench_ingest.py`` measures th
 ``out_dir/states/<folder>/<index>.json``. A folder name is a readable slug of the user id and a
 short hash of the whole id (``Ana_Lee-1f3a…``), so two ids never share a folder (``Ana Lee`` and
 ``Ana_Lee``, or ``李雷`` and ``韩梅``, would share one slug); the folder's ``user.json`` records
-its id, and a folder holding another id is refused rather than read. The work is a fixed schedule of *chunks* (a chunk =
-the sessions processed together); a rerun skips every chunk whose files all exist and
+its id, and a folder holding another id is refused rather than read. The work is a fixed schedule of *chunks*
+(a chunk = the sessions processed together); a rerun skips every chunk whose files all exist and
 recomputes a partly written chunk whole, from the saved states before it. Each chunk
 therefore sees exactly the inputs (and the same batch companions, hence the same padded
 batch) it had in an uninterrupted run, and the final states are the same.
@@ -61,7 +61,8 @@ class IngestResult:
         return 60.0 * self.processed / self.seconds if self.seconds > 0 else 0.0
 
 
-def schedule(episodes: Sequence[Episode], *, batch_users: bool = True, max_batch: int = 8) -> list[list[tuple[int, int]]]:
+def schedule(episodes: Sequence[Episode], *, batch_users: bool = True,
+             max_batch: int = 8) -> list[list[tuple[int, int]]]:
     """The fixed order of work: chunks of ``(user position, session index)``.
 
     ``batch_users=True``: step-major, the *t*-th sessions of up to ``max_batch`` users per
@@ -115,11 +116,11 @@ def _load_state(out_dir: Path, user_id: str, k: int) -> MemoryState:
     rec = read_json(p)
     if not isinstance(rec, dict) or not isinstance(rec.get("state"), dict):
         raise DataFileError(f"{p}: field state: expected an object holding a memory state, got "
-                            f"{type(rec.get('state') if isinstance(rec, dict) else rec).__name__}; the work folder "
-                            "is corrupt, delete it to start over")
+                            f"{type(rec.get('state') if isinstance(rec, dict) else rec).__name__}; the work "
+                            "folder is corrupt, delete it to start over")
     if rec.get("user_id") != user_id:
-        raise DataFileError(f"{p}: field user_id: {rec.get('user_id')!r}, expected {user_id!r}; the work folder "
-                            "is corrupt, delete it to start over")
+        raise DataFileError(f"{p}: field user_id: {rec.get('user_id')!r}, expected {user_id!r}; the work "
+                            "folder is corrupt, delete it to start over")
     try:
         return MemoryState.from_dict(rec["state"])
     except ValueError as exc:
@@ -143,12 +144,12 @@ def _check_manifest(out: Path, manifest: dict[str, Any]) -> None:
         return
     old = read_json(mpath)
     if not isinstance(old, dict):
-        raise DataFileError(f"{mpath}: expected an object (the ingestion's settings), got {type(old).__name__}; "
-                            "the work folder is corrupt, delete it to start over")
+        raise DataFileError(f"{mpath}: expected an object (the ingestion's settings), got "
+                            f"{type(old).__name__}; the work folder is corrupt, delete it to start over")
     for key in ("system", "model", "users", "batch_users", "max_batch", "seed"):
         if old.get(key) != manifest[key]:
-            raise ValueError(f"{mpath}: field {key}: holds an ingestion with a different {key} ({old.get(key)!r} vs "
-                             f"{manifest[key]!r}); use another out_dir or delete it")
+            raise ValueError(f"{mpath}: field {key}: holds an ingestion with a different {key} "
+                             f"({old.get(key)!r} vs {manifest[key]!r}); use another out_dir or delete it")
 
 
 def _example(ep: Episode, k: int, gold: tuple[Any, MemoryState], before: MemoryState) -> SessionExample:
@@ -177,8 +178,8 @@ def _check_unique(episodes: Sequence[Episode]) -> None:
     seen: set[str] = set()
     for i, ep in enumerate(episodes):
         if ep.user_id in seen:
-            raise ValueError(f"ingest_users: episodes[{i}].user_id: duplicate user id {ep.user_id!r}; each user "
-                             "must appear once")
+            raise ValueError(f"ingest_users: episodes[{i}].user_id: duplicate user id {ep.user_id!r}; each "
+                             "user must appear once")
         seen.add(ep.user_id)
 
 

@@ -29,7 +29,8 @@ from .result import SessionResult
 __all__ = ["OneShotAgent", "related_memories"]
 
 
-def related_memories(example: SessionExample, retriever: Any, *, k: int = 10, per_turn: int = 3) -> list[MemoryEntry]:
+def related_memories(example: SessionExample, retriever: Any, *, k: int = 10,
+                     per_turn: int = 3) -> list[MemoryEntry]:
     """The memories shown to the one-shot agent: the union of the ``per_turn`` best matches of
     each user turn, in the state's order, at most ``k``; the whole memory if it has ≤ k entries."""
     entries = list(example.state_before.entries)
@@ -59,8 +60,8 @@ class OneShotAgent:
 
     name = "deltamem-oneshot"
 
-    def __init__(self, model: Any, *, related_k: int = 10, max_new_tokens: int = 192, temperature: float = 0.0,
-                 prompt_style: str = "full", **env_options: Any) -> None:
+    def __init__(self, model: Any, *, related_k: int = 10, max_new_tokens: int = 192,
+                 temperature: float = 0.0, prompt_style: str = "full", **env_options: Any) -> None:
         self.model = model
         self.related_k = related_k
         self.max_new_tokens = max_new_tokens

@@ -109,7 +109,8 @@ def compact_oneshot_system_prompt(allow_delete: bool = True) -> str:
            + (', {"op": "DELETE", "memory_id": "m5"}]' if allow_delete else "]"))
     return ("Update the memory of facts about the user after the chat. Answer with one JSON list, e.g. " + ops
             + ". UPDATE a memory the user changed (same id, new sentence); ADD a new fact"
-            + ("; DELETE a memory that is no longer true" if allow_delete else "") + ". [] if nothing changed.")
+            + ("; DELETE a memory that is no longer true" if allow_delete else "")
+            + ". [] if nothing changed.")
 
 
 #: One-shot prompt styles: ``full`` (system prompt with explanations, every turn of the
@@ -125,7 +126,8 @@ def oneshot_messages(example: SessionExample, related: Sequence[MemoryEntry], *,
     if style not in ONESHOT_STYLES:
         raise ValueError(f"one-shot prompt style {style!r}: expected one of {ONESHOT_STYLES}")
     turns = example.turns if style == "full" else tuple(t for t in example.turns if t.speaker == "user")
-    system = oneshot_system_prompt(allow_delete) if style == "full" else compact_oneshot_system_prompt(allow_delete)
+    system = (oneshot_system_prompt(allow_delete) if style == "full"
+              else compact_oneshot_system_prompt(allow_delete))
     user = ("Related memories:\n" + render_memories(related) + "\n\n"
             + render_dialogue(turns, date=example.date) + "\n\nOperations (JSON list):")
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
@@ -141,7 +143,8 @@ def extraction_messages(example: SessionExample) -> list[dict[str, str]]:
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-def decision_messages(fact: str, related: Sequence[MemoryEntry], *, allow_delete: bool = True) -> list[dict[str, str]]:
+def decision_messages(fact: str, related: Sequence[MemoryEntry], *,
+                      allow_delete: bool = True) -> list[dict[str, str]]:
     """Mem0's second stage, one call per fact: ADD / UPDATE / DELETE / NONE against the
     retrieved memories."""
     events = "ADD, UPDATE, DELETE or NONE" if allow_delete else "ADD, UPDATE or NONE"

@@ -13,7 +13,8 @@ a model trained there behaves the same here:
 
 With ``max_turns`` and ``max_total_tokens`` the loop has exactly the room of a GRPO rollout:
 after the first reply, at most ``max_turns`` rounds of tool calls and regeneration (TRL's
-``max_tool_calling_iterations``; the calls of the reply after the last round are not run), and all generated tokens and tool results together within
+``max_tool_calling_iterations``; the calls of the reply after the last round are not run), and all generated
+tokens and tool results together within
 ``max_total_tokens`` (TRL's ``max_completion_length``): a round whose tool results would pass
 the budget ends the episode (TRL drops those results; the calls themselves have run), and each
 turn may generate only what is left of it.

@@ -26,7 +26,8 @@ from ..workdir import check_output_dir, check_output_file
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("bench", help="run a benchmark (LoCoMo, HaluMem, PersonaMem) with a memory system",
+    p = subparsers.add_parser("bench", help="run a benchmark (LoCoMo, HaluMem, PersonaMem) with a memory "
+                                            "system",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     # one flag per BenchConfig field, named after it, with its help line and default
     add_arguments(p, BenchConfig, positional=("benchmark",), required=("data",),
@@ -34,11 +35,13 @@ def register(subparsers: Any) -> None:
                            "retriever": ("auto", "embedding", "lexical")},
                   defaults={"recall_ks": "1 5 10, those <= top-k"})
     p.add_argument("--device", default="auto", help="torch device for local models")
-    p.add_argument("--work-dir", default="", help="resumable work folder (default: <out without .json>.work/)")
-    p.add_argument("--no-per-question", action="store_true", help="leave the per-question records out of --out")
+    p.add_argument("--work-dir", default="", help="resumable work folder (default: <out without "
+                                                  ".json>.work/)")
+    p.add_argument("--no-per-question", action="store_true",
+                   help="leave the per-question records out of --out")
     p.add_argument("--redact", action="store_true",
-                   help="keep ids, scores and answers per question but not the benchmark's questions and gold answers "
-                        "(for results you commit or share: the data's licence)")
+                   help="keep ids, scores and answers per question but not the benchmark's questions and "
+                        "gold answers (for results you commit or share: the data's licence)")
     p.add_argument("--out", required=True, help="results JSON (written atomically)")
     p.set_defaults(func=run)
 

@@ -36,7 +36,8 @@ def register(subparsers: Any) -> None:
     f.add_argument("--root", default=None, help="download into this folder instead of data/")
     f.add_argument("--timeout", type=float, default=60.0, help="seconds before a stalled download fails")
     f.add_argument("--or-sample", action="store_true",
-                   help="a failed download is not an error: say in one line that the notebooks use the sample")
+                   help="a failed download is not an error: say in one line that the notebooks use the "
+                        "sample")
     f.set_defaults(func=run_fetch)
     s = sub.add_parser("status", help="say, per benchmark, whether the real file or the sample is used")
     s.set_defaults(func=run_status)
@@ -57,7 +58,8 @@ def run_fetch(args: argparse.Namespace) -> int:
                 print(f"{args.benchmark}: using the SAMPLE {sample} ({rf.filename} could not be fetched from "
                       f"{rf.source}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__})")
                 return 0
-            print(f"deltamem data fetch {args.benchmark}: {rf.filename} from {rf.source}: {exc}", file=sys.stderr)
+            print(f"deltamem data fetch {args.benchmark}: {rf.filename} from {rf.source}: {exc}",
+                  file=sys.stderr)
             return 1
         if not getattr(args, "or_sample", False):
             print(f"{rf.filename}: {path} ({rf.licence}; {rf.source})")

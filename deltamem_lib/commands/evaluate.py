@@ -38,17 +38,20 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", default="smollm2",
                    help="'smollm2' (offline default), a Hub id or folder, or 'openai:<model>'")
     p.add_argument("--adapter", default=None, help="PEFT LoRA adapter folder to load on the model")
-    p.add_argument("--limit-sessions", type=int_at_least(1), default=None, help="evaluate a seeded sample of N sessions")
+    p.add_argument("--limit-sessions", type=int_at_least(1), default=None,
+                   help="evaluate a seeded sample of N sessions")
     p.add_argument("--batch-size", type=positive_int, default=8, help="sessions processed together")
     p.add_argument("--max-tool-calls", type=positive_int, default=8, help="ReAct: tool calls per session")
-    p.add_argument("--max-new-tokens", type=positive_int, default=192, help="generation budget per model call")
+    p.add_argument("--max-new-tokens", type=positive_int, default=192,
+                   help="generation budget per model call")
     p.add_argument("--retriever", default="auto", choices=["auto", "embedding", "lexical"],
                    help="search_memory backend")
     p.add_argument("--no-delete", action="store_true", help="the no-DELETE ablation")
     p.add_argument("--similarity", default="lexical", type=similarity_name,
                    help="MLD similarity: lexical, exact, embedding or embedding:<model id>")
     p.add_argument("--device", default="auto", help="torch device for a local model")
-    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the session sample and of sampling")
+    p.add_argument("--seed", type=nonnegative_int, default=0,
+                   help="seed of the session sample and of sampling")
     p.add_argument("--transcripts", action="store_true", help="also save each session's transcript")
     p.add_argument("--out", required=True, help="results JSON (written atomically)")
     p.set_defaults(func=run)
@@ -61,12 +64,13 @@ def run(args: argparse.Namespace) -> int:
 
     check_output_file(args.out)  # before any work: a bad --out must not throw a finished evaluation away
     episodes_path = Path(args.episodes)
-    episodes = load_episodes(episodes_path, check=True, unique_users=True)  # integrity: ids, dates, gold ops, keywords
+    # integrity: ids, dates, gold ops, keywords
+    episodes = load_episodes(episodes_path, check=True, unique_users=True)
     examples, source = select_sessions(episodes, args.split, limit=args.limit_sessions, seed=args.seed,
                                        dataset_dir=episodes_path.parent / "dataset")
     if not examples:
-        raise ValueError(f"split {args.split!r} of {episodes_path} has no sessions ({source}); use --split all "
-                         "or --split train, or synthesise more users (3 or more give every split a user)")
+        raise ValueError(f"split {args.split!r} of {episodes_path} has no sessions ({source}); use --split "
+                         "all or --split train, or synthesise more users (3 or more give every split a user)")
     seed_everything(args.seed)
     env_options: dict[str, Any] = {"retriever": args.retriever}
     if args.no_delete:
@@ -76,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
         model = load_chat_model(args.model, device=args.device, load_adapter=args.adapter,
                                 batch_size=args.batch_size)
-    system = make_system(args.system, model, max_tool_calls=args.max_tool_calls, max_new_tokens=args.max_new_tokens,
-                         **env_options)
+    system = make_system(args.system, model, max_tool_calls=args.max_tool_calls,
+                         max_new_tokens=args.max_new_tokens, **env_options)
     print(f"evaluating {args.system} on {len(examples)} {args.split} sessions ({source})", file=sys.stderr)
     result = evaluate_system(system, examples, batch_size=args.batch_size, seed=args.seed,
                              similarity=args.similarity, progress=sys.stderr.isatty(),

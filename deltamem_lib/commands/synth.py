@@ -44,8 +44,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", required=True, help="output folder (created; must be empty unless --overwrite)")
     p.add_argument("--generator", choices=("procedural", "llm"), default="procedural",
                    help="procedural (offline, seeded) or llm (the four steps through a chat model)")
-    p.add_argument("--split", type=_fraction, nargs=3, default=(0.8, 0.1, 0.1), metavar=("TRAIN", "VAL", "TEST"),
-                   help="user-level split fractions (default 0.8 0.1 0.1)")
+    p.add_argument("--split", type=_fraction, nargs=3, default=(0.8, 0.1, 0.1),
+                   metavar=("TRAIN", "VAL", "TEST"), help="user-level split fractions (default 0.8 0.1 0.1)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing non-empty output folder")
     p.add_argument("--model", default="smollm2", help="llm generator: 'smollm2', a local folder or a Hub id")
     p.add_argument("--max-retries", type=int_at_least(0), default=2,
@@ -57,7 +57,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     fractions = tuple(args.split)
     if abs(sum(fractions) - 1.0) > 1e-6:
-        raise ValueError(f"--split fractions must sum to 1, got {' + '.join(map(str, fractions))} = {sum(fractions):g}")
+        raise ValueError(f"--split fractions must sum to 1, got {' + '.join(map(str, fractions))} = "
+                         f"{sum(fractions):g}")
     out = check_output_dir(args.out, overwrite=args.overwrite)  # before any work
     for left in leftovers_beside(out):  # a killed earlier run; the old data may sit in a .old- folder
         print(f"deltamem synth: note: {left} was left by an interrupted run"
@@ -73,20 +74,23 @@ def run(args: argparse.Namespace) -> int:
                                      progress=progress)
     else:
 
-        cfg = TeacherConfig(users=args.users, sessions=args.sessions, seed=args.seed, max_retries=args.max_retries)
+        cfg = TeacherConfig(users=args.users, sessions=args.sessions, seed=args.seed,
+                            max_retries=args.max_retries)
         episodes, report = run_teacher(load_chat_model(args.model), cfg, progress=progress)
         print(report.summary(), file=sys.stderr)
         if not episodes:
-            print(f"deltamem synth: the teacher produced no valid episode; nothing written to {out}", file=sys.stderr)
+            print(f"deltamem synth: the teacher produced no valid episode; nothing written to {out}",
+                  file=sys.stderr)
             return 1
         extra_files["teacher_report.json"] = report.to_dict()
-        extra_stats["teacher"] = {k: v for k, v in report.to_dict().items() if k not in ("failures", "examples")}
+        extra_stats["teacher"] = {k: v for k, v in report.to_dict().items()
+                                  if k not in ("failures", "examples")}
     generated = time.perf_counter() - start
     result = write_synth_output(out, episodes, seed=args.seed, generator=args.generator, fractions=fractions,
                                 overwrite=args.overwrite, extra_files=extra_files, extra_stats=extra_stats)
     st = result.stats
     mix = ", ".join(f"{k} {v:.0%}" for k, v in st["op_share"].items())
-    print(f"wrote {out}: {st['users']} users, {st['sessions']} sessions, {st['operations']} operations ({mix}); "
-          f"splits " + ", ".join(f"{k} {v['users']}" for k, v in st["splits"].items())
+    print(f"wrote {out}: {st['users']} users, {st['sessions']} sessions, {st['operations']} operations "
+          f"({mix}); splits " + ", ".join(f"{k} {v['users']}" for k, v in st["splits"].items())
           + f"; {generated:.1f} s to generate, {time.perf_counter() - start:.1f} s in all")
     return 0

@@ -41,7 +41,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--fresh", action="store_true", help="clear the run folder and start again")
     p.add_argument("--ablation", nargs="*", default=None, metavar="NAME",
                    help="ablations to run (replaces the profile's list; names: see --help-settings)")
-    p.add_argument("--set", nargs="*", default=(), metavar="KEY=VALUE", help="override settings, e.g. learning_rate=1e-4")
+    p.add_argument("--set", nargs="*", default=(), metavar="KEY=VALUE",
+                   help="override settings, e.g. learning_rate=1e-4")
     p.add_argument("--seed", type=int, default=None, help="the run's seed (same as --set seed=N)")
     p.add_argument("--collect-seeds", nargs="+", default=None, metavar="RESULTS_JSON",
                    help="write the seeds file of these runs' results (same settings, one seed each; to --out "
@@ -86,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
     run_ = start_run(cfg, out, device=device, progress=sys.stderr.isatty(), fresh=args.fresh,
                      log=lambda m: print(m, flush=True))
-    print(f"training profile {cfg.profile} on {device}: {cfg.model}, {cfg.agent} agent; outputs in {out}", flush=True)
+    print(f"training profile {cfg.profile} on {device}: {cfg.model}, {cfg.agent} agent; outputs in {out}",
+          flush=True)
     res = run_.all()
     head = res.get("headline")
     if head:
@@ -108,7 +110,8 @@ def collect(paths: list[str], out_file: str | None = None) -> int:
         metrics = Path(p).resolve().parent.parent / "metrics.jsonl"
         curves.append(reward_curve(read_metrics(metrics, "grpo")) if metrics.is_file() else None)
     seeds = collect_seeds([read_json(p) for p in paths], reward_curves=curves)
-    out = Path(out_file) if out_file else PROJECT_ROOT / "results" / f"04_rl_training_{seeds['profile']}_seeds.json"
+    out = (Path(out_file) if out_file
+           else PROJECT_ROOT / "results" / f"04_rl_training_{seeds['profile']}_seeds.json")
     atomic_write_json(out, seeds)
     for name, c in seeds["pooled"].items():
         print(f"{name}: Δ r_trans {c['mean_diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}] over "

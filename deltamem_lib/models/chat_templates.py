@@ -79,8 +79,8 @@ COMPACT_TOOL_TEMPLATE = (
     "{%- endgeneration %}"
     "{{- '\\n' }}"
     "{%- elif message.role == 'tool' %}"
-    "{%- if loop.first or loop_messages[loop.index0 - 1].role != 'tool' %}{{- '<|im_start|>user' }}{%- endif %}"
-    "{{- '\\n<tool_response>\\n' + (message.content | string) + '\\n</tool_response>' }}"
+    "{%- if loop.first or loop_messages[loop.index0 - 1].role != 'tool' %}{{- '<|im_start|>user' }}{%- endif "
+    "%}{{- '\\n<tool_response>\\n' + (message.content | string) + '\\n</tool_response>' }}"
     "{%- if loop.last or loop_messages[loop.index0 + 1].role != 'tool' %}{{- '<|im_end|>\\n' }}{%- endif %}"
     "{%- else %}"
     "{{- '<|im_start|>' + message.role + '\\n' + (message.content | string) + '<|im_end|>\\n' }}"
@@ -128,7 +128,8 @@ def set_tool_chat_template(tokenizer: Any, kind: str = "compact") -> Any:
         tokenizer.response_template = None
         add_response_schema(tokenizer)
     elif kind == "keep":
-        if getattr(tokenizer, "response_template", None) is None and getattr(tokenizer, "response_schema", None) is None:
+        if getattr(tokenizer, "response_template", None) is None and getattr(tokenizer, "response_schema",
+                                                                             None) is None:
             try:
                 from trl.chat_template_utils import add_response_schema
 

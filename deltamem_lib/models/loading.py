@@ -45,7 +45,8 @@ def load_chat_model(spec: str = "smollm2", *, device: str = "auto", dtype: str =
     spec = spec.strip()
     if spec.startswith("openai:"):
         if load_adapter:
-            raise ValueError("load_adapter works with local (transformers) models only, not with 'openai:' specs")
+            raise ValueError("load_adapter works with local (transformers) models only, not with 'openai:' "
+                             "specs")
         return OpenAIChatModel.from_env(spec.removeprefix("openai:"), **kwargs)
     if spec.lower() in ("smollm2", "smollm2-135m", "smollm2-135m-instruct"):
         path = ensure_smollm2()

@@ -132,8 +132,9 @@ class OpenAIChatModel(ChatModel):
             counts as one malformed output with an empty answer.
     """
 
-    def __init__(self, model: str, *, base_url: str = DEFAULT_BASE_URL, api_key: str = "", timeout: float = 120.0,
-                 concurrency: int = 4, retries: int = 2, max_reply_chars: int = DEFAULT_MAX_REPLY_CHARS) -> None:
+    def __init__(self, model: str, *, base_url: str = DEFAULT_BASE_URL, api_key: str = "",
+                 timeout: float = 120.0, concurrency: int = 4, retries: int = 2,
+                 max_reply_chars: int = DEFAULT_MAX_REPLY_CHARS) -> None:
         super().__init__()
         if isinstance(max_reply_chars, bool) or not isinstance(max_reply_chars, int) or max_reply_chars < 1:
             raise ValueError(f"max_reply_chars must be a whole number above 0, got {max_reply_chars!r}")
@@ -146,7 +147,8 @@ class OpenAIChatModel(ChatModel):
         self.__key = api_key or ""
         self.__url = base_url.rstrip("/")
         self.base_url, url_secrets = _split_url_secrets(self.__url)
-        self.__secrets = sorted({x for x in [self.__key, *url_secrets] if x and len(x) >= 4}, key=len, reverse=True)
+        self.__secrets = sorted({x for x in [self.__key, *url_secrets] if x and len(x) >= 4}, key=len,
+                                reverse=True)
         # every file writer and error line of this process now removes the key and URL password
         try:
             user = urllib.parse.urlsplit(self.__url).username
@@ -163,7 +165,8 @@ class OpenAIChatModel(ChatModel):
     @classmethod
     def from_env(cls, model: str, **kwargs: Any) -> OpenAIChatModel:
         """Read base URL and key from ``DELTAMEM_OPENAI_*`` or ``OPENAI_*`` variables."""
-        base = os.environ.get("DELTAMEM_OPENAI_BASE_URL") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
+        base = (os.environ.get("DELTAMEM_OPENAI_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
+                or DEFAULT_BASE_URL)
         key = os.environ.get("DELTAMEM_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY") or ""
         cap = os.environ.get("DELTAMEM_OPENAI_MAX_REPLY_CHARS", "")
         if cap and "max_reply_chars" not in kwargs:
@@ -173,7 +176,8 @@ class OpenAIChatModel(ChatModel):
         return cls(model, base_url=base, api_key=key, **kwargs)
 
     def __repr__(self) -> str:
-        return f"OpenAIChatModel(name={self.name!r}, base_url={self.base_url!r}, api_key={'***' if self.__key else 'unset'})"
+        return (f"OpenAIChatModel(name={self.name!r}, base_url={self.base_url!r}, "
+                f"api_key={'***' if self.__key else 'unset'})")
 
     __str__ = __repr__
 
@@ -268,13 +272,16 @@ class OpenAIChatModel(ChatModel):
             raise _Retryable(f"timed out after {self.timeout:g} s")
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__ or exc
-            raise _Retryable(f"cannot reach the server or it closed the connection ({self._redact(type(cause).__name__ + ': ' + str(cause))[:200]})")
+            raise _Retryable("cannot reach the server or it closed the connection "
+                             f"({self._redact(type(cause).__name__ + ': ' + str(cause))[:200]})")
         if isinstance(exc, openai.OpenAIError):
             raise BackendError(f"{url}: {self._redact(str(exc))[:300]}")
         if isinstance(exc, (OSError, EOFError)) or type(exc).__module__.split(".")[0] in ("httpx", "httpx2",
-                                                                                            "httpcore", "httpcore2"):
+                                                                                            "httpcore",
+                                                                                            "httpcore2"):
             # raised while reading the body: the connection closed early or the body was cut short
-            raise _Retryable(f"the answer was cut short ({self._redact(type(exc).__name__ + ': ' + str(exc))[:200]})")
+            raise _Retryable("the answer was cut short "
+                             f"({self._redact(type(exc).__name__ + ': ' + str(exc))[:200]})")
         raise exc
 
     def _decode(self, body: bytes, url: str) -> dict[str, Any]:
@@ -287,7 +294,8 @@ class OpenAIChatModel(ChatModel):
             reply = json.loads(text)
         except json.JSONDecodeError as exc:
             raise BackendError(f"{url}: the server's answer is not JSON ({exc.msg} at character {exc.pos}: "
-                               f"{self._redact(text[:120])!r}); is this an OpenAI-compatible endpoint?") from None
+                               f"{self._redact(text[:120])!r}); is this an OpenAI-compatible "
+                               "endpoint?") from None
         return reply
 
     def _status_error(self, exc: Any, url: str) -> dict[str, Any]:
@@ -307,7 +315,8 @@ class OpenAIChatModel(ChatModel):
         if code == 429 or code >= 500:
             err = _Retryable(f"HTTP {code}: {body}")
             retry_after = exc.response.headers.get("retry-after", "")
-            err.retry_after = float(retry_after) if re.fullmatch(r"\d+(\.\d+)?", retry_after) else None  # type: ignore[attr-defined]
+            # type: ignore[attr-defined]
+            err.retry_after = float(retry_after) if re.fullmatch(r"\d+(\.\d+)?", retry_after) else None
             raise err
         raise BackendError(f"{url}: HTTP {code}: {body}")
 
@@ -327,7 +336,8 @@ class OpenAIChatModel(ChatModel):
                 time.sleep(wait)
         advice = ("is the server running and is DELTAMEM_OPENAI_BASE_URL right?" if "cannot reach" in last
                   else "try again later, or raise the timeout or the number of retries")
-        raise BackendError(f"{url}: {last} (after {self.retries + 1} attempt{'s' if self.retries else ''}); {advice}")
+        raise BackendError(f"{url}: {last} (after {self.retries + 1} attempt{'s' if self.retries else ''}); "
+                           f"{advice}")
 
     def _one(self, messages: Messages, *, max_new_tokens: int, temperature: float,
              tools: list[dict[str, Any]] | None, seed: int | None) -> ChatResponse:
@@ -350,8 +360,8 @@ class OpenAIChatModel(ChatModel):
         msg = choice.get("message") if isinstance(choice, dict) else None
         if not isinstance(msg, dict) or not isinstance(msg.get("content") or "", str) \
                 or not isinstance(msg.get("tool_calls") or [], list):
-            raise BackendError(f"{url}: unexpected answer, expected {{'choices': [{{'message': {{'content': str, "
-                               f"'tool_calls': list}}}}]}}, got {json.dumps(reply)[:200]}")
+            raise BackendError(f"{url}: unexpected answer, expected {{'choices': [{{'message': {{'content': "
+                               f"str, 'tool_calls': list}}}}]}}, got {json.dumps(reply)[:200]}")
         content = msg.get("content") or ""
         if len(content) > self.max_reply_chars or any(
                 len(str(tc.get("function", {}).get("arguments", "") if isinstance(tc, dict)
@@ -384,8 +394,8 @@ class OpenAIChatModel(ChatModel):
 
         def _count(key: str) -> int:
             v = usage.get(key)
-            return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 \
-                else 0
+            return (int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    and v >= 0 else 0)
 
         finish = choice.get("finish_reason")
         return ChatResponse(text=content, tool_calls=calls, prompt_tokens=_count("prompt_tokens"),

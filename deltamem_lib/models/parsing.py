@@ -227,7 +227,8 @@ def parse_tool_calls(text: str, *, known_tools: set[str] | None = None) -> Parse
         obj = extract_json(stripped)
         objs = obj if isinstance(obj, list) else [obj] if obj is not None else []
         parsed = [_call_from_obj(o) for o in objs]
-        if parsed and all(parsed) and (known_tools is None or all(p["name"] in known_tools for p in parsed)):  # type: ignore[index]
+        # type: ignore[index]
+        if parsed and all(parsed) and (known_tools is None or all(p["name"] in known_tools for p in parsed)):
             return ParsedToolCalls("", parsed, [])  # type: ignore[arg-type]
     if known_tools:
         lines = [ln for ln in stripped.splitlines() if ln.strip()]
@@ -265,8 +266,9 @@ def normalize_operation(item: Any) -> dict[str, Any] | None:
     raw_id = item.get("memory_id", item.get("id", item.get("target")))
     mid = normalize_memory_id(raw_id)
     content = item.get("content", item.get("text", item.get("memory", item.get("fact"))))
-    out: dict[str, Any] = {"op": op, "memory_id": mid if mid is not None else (raw_id if isinstance(raw_id, str) else None),
-                           "content": content if isinstance(content, str) else None}
+    out: dict[str, Any] = {"op": op, "memory_id": mid if mid is not None
+                           else (raw_id if isinstance(raw_id, str) else None), "content": content
+                           if isinstance(content, str) else None}
     if op == "ADD":
         out["memory_id"] = None  # the state allocates ADD ids
     return out
@@ -295,7 +297,8 @@ def parse_operation_list(text: str) -> ParsedOperations:
     for item in val:
         op = normalize_operation(item)
         if op is None:
-            res.malformed.append(json.dumps(item, ensure_ascii=False)[:200] if not isinstance(item, str) else item[:200])
+            res.malformed.append(json.dumps(item, ensure_ascii=False)[:200] if not isinstance(item, str)
+                                 else item[:200])
         elif op["op"] != "NOOP":
             res.operations.append(op)
     return res

@@ -71,8 +71,9 @@ def verify(folder: str | os.PathLike[str], files: dict[str, str]) -> None:
                                       "restore it with `git checkout -- data/adapters`")
         got = sha256(path)
         if got != expected:
-            raise ShippedAdapterError(f"{path}: SHA-256 {got[:12]}… does not match the manifest's {expected[:12]}…; "
-                                      "the file was changed — restore it with `git checkout -- data/adapters`")
+            raise ShippedAdapterError(f"{path}: SHA-256 {got[:12]}… does not match the manifest's "
+                                      f"{expected[:12]}…; the file was changed — restore it with `git "
+                                      "checkout -- data/adapters`")
 
 
 def shipped_adapters(profile: str, stages: list[str] | tuple[str, ...] = ("sft", "sft+grpo"), *,
@@ -87,10 +88,11 @@ def shipped_adapters(profile: str, stages: list[str] | tuple[str, ...] = ("sft",
     if not stages:
         return Shipped((), "no shipped adapter asked for (trained_adapters is empty)")
     if manifest is None:
-        return Shipped((), f"the {profile!r} profile ships no trained adapters (data/adapters/{profile}/ is absent)")
+        return Shipped((), f"the {profile!r} profile ships no trained adapters (data/adapters/{profile}/ is "
+                           "absent)")
     if manifest["model_spec"] != model:
-        return Shipped((), f"the shipped adapters of data/adapters/{profile}/ were trained on {manifest['model']} "
-                           f"({manifest['model_spec']!r}), not on {model!r}: not used")
+        return Shipped((), f"the shipped adapters of data/adapters/{profile}/ were trained on "
+                           f"{manifest['model']} ({manifest['model_spec']!r}), not on {model!r}: not used")
     known = manifest["stages"]
     found = []
     for stage in stages:
@@ -100,9 +102,10 @@ def shipped_adapters(profile: str, stages: list[str] | tuple[str, ...] = ("sft",
         entry = known[stage]
         folder = Path(root) / profile / entry["folder"]
         verify(folder, entry["files"])
-        info = {**entry, **{k: manifest[k] for k in ("command", "results", "commit", "data") if k in manifest}}
+        info = {**entry, **{k: manifest[k] for k in ("command", "results", "commit", "data")
+                            if k in manifest}}
         found.append(ShippedAdapter(stage, folder, entry["label"], dict(manifest["agent_options"]), info))
     note = (f"{len(found)} adapter(s) trained by notebook 04's pipeline ({manifest['profile']} profile, "
-            f"{manifest['model']}, level {manifest['level']}, seed {manifest['seed']}), shipped in data/adapters/"
-            f"{profile}/ and verified by SHA-256: {', '.join(a.label for a in found)}")
+            f"{manifest['model']}, level {manifest['level']}, seed {manifest['seed']}), shipped in "
+            f"data/adapters/{profile}/ and verified by SHA-256: {', '.join(a.label for a in found)}")
     return Shipped(tuple(found), note)

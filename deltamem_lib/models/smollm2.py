@@ -90,8 +90,8 @@ def ensure_smollm2(cache: str | os.PathLike[str] | None = None, *, force: bool =
     hf_logging.disable_progress_bar()
     tmp = Path(tempfile.mkdtemp(prefix=f".{SMOLLM2_DIRNAME}.", suffix=".tmp", dir=parent))
     try:
-        quantised = AutoModelForCausalLM.from_pretrained(str(src.parent), gguf_file=src.name, dtype=torch.float32,
-                                                         local_files_only=True)
+        quantised = AutoModelForCausalLM.from_pretrained(str(src.parent), gguf_file=src.name,
+                                                         dtype=torch.float32, local_files_only=True)
         tokenizer = AutoTokenizer.from_pretrained(str(src.parent), gguf_file=src.name, local_files_only=True)
         config = quantised.config
         if hasattr(config, "quantization_config"):

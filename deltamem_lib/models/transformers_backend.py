@@ -38,8 +38,8 @@ def resolve_dtype(dtype: str, device: str, caps: DeviceCaps | None = None) -> An
             return torch.bfloat16 if best == "bf16" else torch.float16
         return torch.float32
     try:
-        return {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-                "float16": torch.float16, "fp16": torch.float16}[dtype]
+        return {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
+                "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}[dtype]
     except KeyError:
         raise ValueError(f"unknown dtype {dtype!r}; expected auto, float32, bfloat16 or float16") from None
 
@@ -63,8 +63,9 @@ class TransformersChatModel(ChatModel):
     """
 
     def __init__(self, model: Any, *, tokenizer: Any = None, name: str | None = None, device: str = "auto",
-                 dtype: str = "auto", adapter: str | os.PathLike[str] | None = None, chat_template: str = "auto",
-                 batch_size: int = 8, chat_template_kwargs: dict[str, Any] | None = None) -> None:
+                 dtype: str = "auto", adapter: str | os.PathLike[str] | None = None,
+                 chat_template: str = "auto", batch_size: int = 8,
+                 chat_template_kwargs: dict[str, Any] | None = None) -> None:
         super().__init__()
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -124,7 +125,8 @@ class TransformersChatModel(ChatModel):
         """The prompt text the model reads (chat template applied, generation prompt added)."""
         template = self.tool_template if tools else None  # TRL swaps the template only with tools
         return self.tokenizer.apply_chat_template(messages, tools=tools or None, add_generation_prompt=True,
-                                                  tokenize=False, chat_template=template, **self.chat_template_kwargs)
+                                                  tokenize=False, chat_template=template,
+                                                  **self.chat_template_kwargs)
 
     def count_tokens(self, messages: Messages, tools: list[Any] | None = None) -> int:
         return len(self.encode(messages, tools))
@@ -147,7 +149,8 @@ class TransformersChatModel(ChatModel):
             j = k + 1
             while j < len(messages) and messages[j].get("role") == "tool":
                 j += 1
-            ids += self._assistant_ids(messages[:k], messages[k], tools) + self._tool_suffix_ids(messages[k + 1:j])
+            ids += self._assistant_ids(messages[:k], messages[k],
+                                       tools) + self._tool_suffix_ids(messages[k + 1:j])
             k = j
         return ids
 
@@ -163,7 +166,8 @@ class TransformersChatModel(ChatModel):
                                                                           ["input_ids"]):]
         turn = after[len(before):]
         end = turn.rfind(tok.eos_token) if tok.eos_token else -1
-        return tok(turn[:end + len(tok.eos_token)] if end >= 0 else turn, add_special_tokens=False)["input_ids"]
+        return tok(turn[:end + len(tok.eos_token)] if end >= 0 else turn,
+                   add_special_tokens=False)["input_ids"]
 
     def _tool_suffix_ids(self, tool_messages: Messages) -> list[int]:
         """The tokens of tool results plus the next generation prompt, exactly as TRL 1.16's
@@ -171,12 +175,15 @@ class TransformersChatModel(ChatModel):
         and without the results; the prefix cut after its last end-of-sequence token)."""
         if not tool_messages:
             return []
-        tok, kw = self.tokenizer, dict(chat_template=self.tool_template, return_dict=False, **self.chat_template_kwargs)
+        tok, kw = self.tokenizer, dict(chat_template=self.tool_template, return_dict=False,
+                                       **self.chat_template_kwargs)
         dummy = [{"role": "user", "content": "dummy"},
                  {"role": "assistant", "content": "",
-                  "tool_calls": [{"type": "function", "function": {"name": tool_messages[0]["name"], "arguments": {}}}]}]
+                  "tool_calls": [{"type": "function", "function": {"name": tool_messages[0]["name"],
+                                                                   "arguments": {}}}]}]
         prefix = tok.apply_chat_template(dummy, add_generation_prompt=False, tokenize=True, **kw)
-        full = tok.apply_chat_template(dummy + list(tool_messages), add_generation_prompt=True, tokenize=True, **kw)
+        full = tok.apply_chat_template(dummy + list(tool_messages), add_generation_prompt=True, tokenize=True,
+                                       **kw)
         eos = [i for i, t in enumerate(prefix) if t == tok.eos_token_id]
         if eos:
             prefix = prefix[:eos[-1] + 1]
@@ -222,7 +229,8 @@ class TransformersChatModel(ChatModel):
                         break
                 raw = self.tokenizer.decode(toks[:n], skip_special_tokens=False)
                 parsed = parse_tool_calls(raw, known_tools=known)
-                results[i] = ChatResponse(text=parsed.content, tool_calls=parsed.calls, prompt_tokens=len(encoded[i]),
-                                          completion_tokens=n, seconds=seconds, raw_text=raw,
-                                          malformed_tool_calls=len(parsed.malformed), finish_reason=finish)
+                results[i] = ChatResponse(text=parsed.content, tool_calls=parsed.calls,
+                                          prompt_tokens=len(encoded[i]), completion_tokens=n, seconds=seconds,
+                                          raw_text=raw, malformed_tool_calls=len(parsed.malformed),
+                                          finish_reason=finish)
         return results  # type: ignore[return-value]

@@ -50,8 +50,8 @@ def split_users(user_ids: Sequence[str], *, seed: int = 0,
     split of a user does not depend on the order of ``user_ids``.
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
-        raise ValueError(f"fractions must be three non-negative numbers summing to 1 (train, validation, test), "
-                         f"got {fractions!r}")
+        raise ValueError("fractions must be three non-negative numbers summing to 1 (train, validation, "
+                         f"test), got {fractions!r}")
     ids = sorted(set(user_ids))
     if len(ids) != len(user_ids):
         raise ValueError("user ids must be unique")
@@ -109,7 +109,8 @@ def write_synth_output(out_dir: str | os.PathLike[str], episodes: Sequence[Episo
     if target.exists() and not target.is_dir():
         raise FileExistsError(f"{target} exists and is not a folder")
     if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise FileExistsError(f"{target} already holds files; pass overwrite=True (--overwrite) to replace it")
+        raise FileExistsError(f"{target} already holds files; pass overwrite=True (--overwrite) to replace "
+                              "it")
     if not episodes:
         raise ValueError("no episodes to write")
     for ep in episodes:  # an invalid episode stops the run before anything is written
@@ -192,4 +193,5 @@ def load_synth_output(path: str | os.PathLike[str]) -> tuple[list[Episode], Any,
     from datasets import load_from_disk
 
     p = Path(path)
-    return load_episodes(p / "episodes.jsonl"), load_from_disk(str(p / "dataset")), read_json(p / "stats.json")
+    return (load_episodes(p / "episodes.jsonl"), load_from_disk(str(p / "dataset")),
+            read_json(p / "stats.json"))

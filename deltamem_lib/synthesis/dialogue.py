@@ -51,7 +51,8 @@ __all__ = ["RenderedSession", "render_session"]
 _DISTRACTOR_REPLY = ["Sounds like {name} has a lot going on!", "Ha, good for {name}.",
                      "That's exciting for {name}!", "Oh nice — pass on my best to {name}.",
                      "Funny how things work out for people.", "Sounds like quite the news!"]
-_DISTRACTOR_REPLY_SAD = ["Oh no, poor {name}! I hope {he} is okay.", "Ouch — wish {name} a quick recovery from me."]
+_DISTRACTOR_REPLY_SAD = ["Oh no, poor {name}! I hope {he} is okay.",
+                         "Ouch — wish {name} a quick recovery from me."]
 
 
 @dataclass
@@ -139,7 +140,8 @@ class _Renderer:
         split = _usable(bank.get("split", []), ctx)
         if split and self.rng.random() < 0.5:
             teaser, question, detail = self.rng.choice(split)
-            return _Beat([self.say(teaser, ctx), self.say(detail, ctx)], [self.say(question, ctx), react], indices)
+            return _Beat([self.say(teaser, ctx), self.say(detail, ctx)], [self.say(question, ctx), react],
+                         indices)
         return _Beat([self.say(self.rng.choice(_usable(bank["single"], ctx)), ctx)], [react], indices)
 
     def correction_beat(self, change: Change, index: int) -> _Beat:
@@ -171,7 +173,8 @@ class _Renderer:
         gender = rng.choice("fm")
         name = self.pick(FEMALE_NAMES if gender == "f" else MALE_NAMES)
         ctx: dict[str, str] = {"person": rng.choice(P.DISTRACTOR_PEOPLE), "name": name,
-                               "he": "she" if gender == "f" else "he", "his": "her" if gender == "f" else "his"}
+                               "he": "she" if gender == "f" else "he", "his": "her" if gender == "f"
+                               else "his"}
         if ftype == "home":
             ctx["city"] = value = self.pick(CITIES)
         elif ftype == "occupation":
@@ -242,14 +245,16 @@ def render_session(event: TimelineEvent, known: Mapping[str, Fact], first_name: 
         hosts = [b for b in others if not b.changes]
         if hosts and rng.random() < 0.4:  # mentioned in passing, inside a turn about someone else
             host = rng.choice(hosts)
-            host.user[0] = f"{host.user[0]} {sentence}" if rng.random() < 0.5 else f"{sentence} {host.user[0]}"
+            host.user[0] = f"{host.user[0]} {sentence}" if rng.random() < 0.5 else (f"{sentence} "
+                                                                                    f"{host.user[0]}")
             host.changes.append(i)
         else:
             others.append(r.chat_beat(sentence, [i]))
     if rng.random() < 0.5:
         sentence = r.restate_sentence()
         if sentence:
-            others.append(r.chat_beat(sentence) if rng.random() < 0.5 else _Beat([sentence], [rng.choice(P.ACKS).strip() or "Ha!"]))
+            others.append(r.chat_beat(sentence) if rng.random() < 0.5
+                          else _Beat([sentence], [rng.choice(P.ACKS).strip() or "Ha!"]))
     if not changes or rng.random() < 0.5 or len(others) + len(beats) < 2:
         others.append(r.chat_beat())
     rng.shuffle(others)

@@ -159,7 +159,8 @@ def _mk_career_change(w: World, rng: random.Random, t: int) -> list[Change]:
     occ, emp = w.known_of("occupation")[0], w.known_of("employer")[0]
     sector = rng.choice([s for s in JOBS if s != occ.attrs["sector"]])
     job = rng.choice(JOBS[sector])
-    company = rng.choice([c for c in EMPLOYERS[sector] if c not in w.seen_values["employer"]] or EMPLOYERS[sector])
+    company = rng.choice([c for c in EMPLOYERS[sector] if c not in w.seen_values["employer"]]
+                         or EMPLOYERS[sector])
     return [_upd(occ, "intra", "career_change", job=job, sector=sector),
             _upd(emp, "intra", "career_change", company=company, sector=sector)]
 
@@ -201,7 +202,8 @@ def _mk_adopt_pet(w: World, rng: random.Random, t: int) -> list[Change]:
     owned = {f.attrs["species"] for f in w.true_of("pet")}
     fact = w.new("pet", rng)
     if fact.attrs["species"] in owned:
-        fact = fact.replace(species=rng.choice([s for s in ("dog", "cat", "rabbit", "parrot") if s not in owned]))
+        fact = fact.replace(species=rng.choice([s for s in ("dog", "cat", "rabbit", "parrot")
+                                                if s not in owned]))
     return [Change(fact.slot, None, fact, "intra", "adopt_pet")]
 
 
@@ -271,7 +273,8 @@ def make_correction(w: World, rng: random.Random, t: int, touched: set[str] = fr
     fact = rng.choice(_correctable(w, t, touched))
     key = rng.choice(fact.spec.correctable)
     if fact.type == "family":
-        value = new_fact("family", rng, "", used_names=w.profile.used_names, relation=fact.attrs["relation"]).attrs["name"]
+        value = new_fact("family", rng, "", used_names=w.profile.used_names,
+                         relation=fact.attrs["relation"]).attrs["name"]
     elif fact.type == "best_friend":
         value = new_fact("best_friend", rng, "", used_names=w.profile.used_names).attrs["name"]
     elif fact.type in ("occupation", "employer"):
@@ -373,8 +376,8 @@ EVENT_TYPES: dict[str, EventType] = {e.kind: e for e in [
               lambda w, t: bool(w.known_of("diet", t, 3)) or not w.true_of("diet"), _mk_change_diet,
               "Became {diet}."),
     EventType("plan_trip", 0.8, ("ADD",), "intra", lambda w, t: not any(
-        f.attrs["form"] == "planning" for f in w.true_of("trip")), _mk_add("trip", "plan_trip", form="planning"),
-              "Started planning a trip to {place}."),
+        f.attrs["form"] == "planning" for f in w.true_of("trip")),
+              _mk_add("trip", "plan_trip", form="planning"), "Started planning a trip to {place}."),
     EventType("take_trip", 1.0, ("UPDATE",), "intra", lambda w, t: _planning_trip(w, t), _mk_take_trip,
               "Went on the trip to {place}."),
     EventType("new_baby", 0.4, ("ADD",), "intra",
@@ -502,7 +505,8 @@ def _make(make: Maker, world: World, rng: random.Random, t: int) -> list[Change]
         return []
 
 
-def _repair(world: World, rng: random.Random, t: int, counts: _Counts, changes: list[Change], cfg: Any) -> list[Change]:
+def _repair(world: World, rng: random.Random, t: int, counts: _Counts, changes: list[Change],
+            cfg: Any) -> list[Change]:
     """Last session: drop padding and add corrections while a target is still short."""
     def short(extra: list[Change]) -> bool:
         c = _Counts(counts.add, counts.update, counts.delete, counts.inter_update)

@@ -79,8 +79,8 @@ def _row(ep: Episode, s: Session, index: int, before: MemoryState, turns: list[T
         after.apply([op], timestamp=s.date)
         gold = [op]
     kept = sorted(turns, key=lambda t: s.turns.index(t))
-    return {"user_id": ep.user_id, "session_id": f"{s.session_id}-{tag}", "session_index": index, "date": s.date,
-            "session": json.dumps([t.to_dict() for t in kept], ensure_ascii=False),
+    return {"user_id": ep.user_id, "session_id": f"{s.session_id}-{tag}", "session_index": index,
+            "date": s.date, "session": json.dumps([t.to_dict() for t in kept], ensure_ascii=False),
             "state_before": json.dumps(memory.to_dict(), ensure_ascii=False),
             "state_after": json.dumps(after.to_dict(), ensure_ascii=False),
             "gold_ops": json.dumps([_gold_op_dict(o) for o in gold], ensure_ascii=False),
@@ -139,15 +139,16 @@ def balanced_rows(pools: dict[str, list[dict[str, Any]]], per_kind: int, *, seed
     for kind in KINDS:
         pool = list(pools.get(kind, ()))
         if len(pool) < per_kind:
-            raise LevelError(f"{where}: only {len(pool)} single-change sessions of kind {kind} for {per_kind} "
-                             "asked; synthesise more users or ask for fewer sessions")
+            raise LevelError(f"{where}: only {len(pool)} single-change sessions of kind {kind} for "
+                             f"{per_kind} asked; synthesise more users or ask for fewer sessions")
         out += rng.sample(pool, per_kind)
     rng.shuffle(out)
     return out
 
 
-def single_change_rows(episodes: Sequence[Episode], per_kind: int, *, seed: int = 0, p_distractor: float = 0.7,
-                       max_memories: int = 5, where: str = "episodes") -> list[dict[str, Any]]:
+def single_change_rows(episodes: Sequence[Episode], per_kind: int, *, seed: int = 0,
+                       p_distractor: float = 0.7, max_memories: int = 5,
+                       where: str = "episodes") -> list[dict[str, Any]]:
     """The balanced single-change level of ``episodes``: ``per_kind`` sessions of each kind."""
     pools = single_change_pools(episodes, seed=seed, p_distractor=p_distractor, max_memories=max_memories)
     return balanced_rows(pools, per_kind, seed=seed, where=where)

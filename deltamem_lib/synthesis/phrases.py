@@ -60,53 +60,73 @@ ACKS = ["Ha, lovely. ", "Good to know! ", "", "Oh nice. ", "That sounds fun. ", 
 # (request, reply) pairs of small talk and everyday tasks: no facts about the user.
 CHITCHAT = [
     ("Any tips for sleeping better? I keep waking up at four.",
-     "A fixed wake-up time helps most, even at weekends. Keep the room cool and dark, and skip screens for the last half hour. If it goes on for weeks, mention it to a doctor."),
+     "A fixed wake-up time helps most, even at weekends. Keep the room cool and dark, and skip screens for "
+     "the last half hour. If it goes on for weeks, mention it to a doctor."),
     ("Can you suggest a quick dinner I can make in twenty minutes?",
-     "A vegetable stir-fry with noodles is hard to beat: soy, garlic, ginger, whatever veg you have, and a fried egg or tofu on top."),
+     "A vegetable stir-fry with noodles is hard to beat: soy, garlic, ginger, whatever veg you have, and a "
+     "fried egg or tofu on top."),
     ("What's a good podcast for a long drive?",
-     "For long drives, story-driven shows work best — a narrative history series or a mystery podcast keeps you hooked without needing to look at anything."),
+     "For long drives, story-driven shows work best — a narrative history series or a mystery podcast keeps "
+     "you hooked without needing to look at anything."),
     ("Help me word a polite email declining a meeting?",
-     "Sure: \"Thanks for the invite — unfortunately I can't make this one. Could you share the notes afterwards, or shall we find another slot next week?\""),
+     "Sure: \"Thanks for the invite — unfortunately I can't make this one. Could you share the notes "
+     "afterwards, or shall we find another slot next week?\""),
     ("How do I stop my houseplants dying?",
-     "Most houseplants die from too much water. Check the soil with a finger first, water only when the top few centimetres are dry, and give them bright indirect light."),
+     "Most houseplants die from too much water. Check the soil with a finger first, water only when the top "
+     "few centimetres are dry, and give them bright indirect light."),
     ("Can you recommend a board game for four people?",
      "Ticket to Ride is an easy favourite; if you want something chattier, Codenames works well with four."),
     ("What should I pack for a weekend of hiking?",
-     "Layers, a waterproof, good socks, snacks, water, a map or offline app, a small first-aid kit, and a head torch just in case."),
+     "Layers, a waterproof, good socks, snacks, water, a map or offline app, a small first-aid kit, and a "
+     "head torch just in case."),
     ("Is it worth learning touch typing as an adult?",
-     "Yes — fifteen minutes a day for a few weeks is usually enough to beat your old speed, and it stays with you."),
+     "Yes — fifteen minutes a day for a few weeks is usually enough to beat your old speed, and it stays "
+     "with you."),
     ("Give me a simple stretching routine for after work?",
-     "Try five minutes: neck rolls, shoulder circles, a standing forward fold, a hip flexor lunge each side, and a gentle spinal twist."),
+     "Try five minutes: neck rolls, shoulder circles, a standing forward fold, a hip flexor lunge each side, "
+     "and a gentle spinal twist."),
     ("How long should I boil an egg for a runny yolk?",
      "About six minutes from boiling for a large egg, then straight into cold water."),
     ("Any ideas for a cheap birthday present?",
-     "Something personal beats something pricey: a framed photo, a playlist, a homemade voucher for a day out, or their favourite snacks in a nice box."),
+     "Something personal beats something pricey: a framed photo, a playlist, a homemade voucher for a day "
+     "out, or their favourite snacks in a nice box."),
     ("What's a good way to start journaling?",
-     "Keep it tiny: three lines a night — one thing that happened, one thing you felt, one thing you're looking forward to."),
+     "Keep it tiny: three lines a night — one thing that happened, one thing you felt, one thing you're "
+     "looking forward to."),
     ("Can you explain compound interest like I'm five?",
-     "You earn interest, and then next time you also earn interest on that interest — like a snowball that picks up more snow as it rolls."),
+     "You earn interest, and then next time you also earn interest on that interest — like a snowball that "
+     "picks up more snow as it rolls."),
     ("How do I get better at remembering names?",
-     "Say the name back straight away, use it once more in the conversation, and link it to something about the person."),
+     "Say the name back straight away, use it once more in the conversation, and link it to something about "
+     "the person."),
     ("Suggest a film for a cosy night in?",
      "Paddington 2 never fails — warm, funny and surprisingly moving."),
     ("How often should I replace my running shoes?",
-     "Roughly every 500 to 800 kilometres, or sooner if the cushioning feels flat or your knees start complaining."),
+     "Roughly every 500 to 800 kilometres, or sooner if the cushioning feels flat or your knees start "
+     "complaining."),
     ("What's the best way to learn a bit of a new language before a holiday?",
-     "Ten minutes a day with an app, plus learning twenty survival phrases out loud — greetings, numbers, ordering food, asking for directions."),
+     "Ten minutes a day with an app, plus learning twenty survival phrases out loud — greetings, numbers, "
+     "ordering food, asking for directions."),
     ("Can you help me plan a budget for the month?",
-     "Start with the fixed costs (rent, bills, transport), set an amount aside for savings first, then split what's left between food and fun."),
+     "Start with the fixed costs (rent, bills, transport), set an amount aside for savings first, then split "
+     "what's left between food and fun."),
     ("Any tips for a job interview next week?",
-     "Prepare three short stories about things you've achieved, research the organisation, and have two questions ready to ask them."),
+     "Prepare three short stories about things you've achieved, research the organisation, and have two "
+     "questions ready to ask them."),
     ("How do I get rid of fruit flies in the kitchen?",
-     "A small bowl of cider vinegar with a drop of washing-up liquid traps them; and keep the fruit bowl in the fridge for a few days."),
+     "A small bowl of cider vinegar with a drop of washing-up liquid traps them; and keep the fruit bowl in "
+     "the fridge for a few days."),
     ("What's a nice day trip idea for a rainy Saturday?",
-     "A museum you've never visited, followed by a long lunch — or an indoor climbing wall if you want something active."),
+     "A museum you've never visited, followed by a long lunch — or an indoor climbing wall if you want "
+     "something active."),
     ("Can you recommend a book to read on holiday?",
      "Something absorbing but light: a good mystery or a big warm family saga works well by a pool."),
     ("How do I make my coffee at home taste less bitter?",
-     "Use slightly coarser grounds, water just off the boil rather than boiling, and don't let it brew too long."),
+     "Use slightly coarser grounds, water just off the boil rather than boiling, and don't let it brew too "
+     "long."),
     ("Tips for staying focused when working from home?",
-     "Work in 45-minute blocks, keep your phone in another room, and get dressed as if you were going out — it really helps."),
+     "Work in 45-minute blocks, keep your phone in another room, and get dressed as if you were going out — "
+     "it really helps."),
 ]
 
 # Other people in the user's life, for distractor facts (never family members the profile has).
@@ -149,7 +169,8 @@ RESTATE = {
                    "Work's been busy; that's the life of {a_job}, I suppose."],
     "employer": ["Things at {company} are hectic with the end of the quarter.",
                  "We had a team lunch at {company} today, which was nice for once."],
-    "pet": ["{name} is snoring next to me as I type.", "I had to chase {name} round the garden this morning."],
+    "pet": ["{name} is snoring next to me as I type.", "I had to chase {name} round the garden this "
+                                                       "morning."],
     "partner": ["{name} is cooking tonight, thank goodness.", "{name} says hi, by the way."],
     "family": ["My {relation} {name} called last night, we talked for ages.",
                "I'm seeing my {relation} {name} at the weekend."],
@@ -187,7 +208,8 @@ PADDING = {
     "habit": ["I've been keeping up my habit of {habit} for a while now.",
               "You know me and my habit of {habit}."],
     "education:studying": ["Between work and my {degree} in {field}, I'm stretched thin.",
-                           "I've got a deadline for my {degree} in {field} on Friday, so I'm a bit frazzled."],
+                           "I've got a deadline for my {degree} in {field} on Friday, so I'm a bit "
+                           "frazzled."],
     "education:done": ["I did my {degree} in {field} at {school}, so I know the area a bit.",
                        "Having {a_degree} in {field} finally came in handy today."],
     "vehicle": ["My {car} is finally back from the garage.",
@@ -225,7 +247,8 @@ EVENTS: dict[str, dict[str, list]] = {
                    "{company}. Same job title, better people, I hope."),
                   ("I accepted an offer yesterday!", "Congratulations! Who's it with?",
                    "{company} — I start after the holidays.")],
-        "react": ["Congratulations on the new job at {company}!", "That's great news — a fresh start at {company}.",
+        "react": ["Congratulations on the new job at {company}!",
+                  "That's great news — a fresh start at {company}.",
                   "Exciting! New jobs are tiring at first, so go easy on yourself."],
     },
     "career_change": {
@@ -264,7 +287,8 @@ EVENTS: dict[str, dict[str, list]] = {
                   "That sounds really tough. I'm here if you want to talk it through."],
     },
     "engagement": {
-        "single": ["{name} and I got engaged at the weekend!", "Big news: I'm engaged! {name} proposed on the beach.",
+        "single": ["{name} and I got engaged at the weekend!",
+                   "Big news: I'm engaged! {name} proposed on the beach.",
                    "We're engaged — {name} asked me over dinner and I said yes."],
         "split": [("Something happened on holiday…", "Something good, I hope?",
                    "{name} proposed! We're engaged!")],
@@ -276,7 +300,8 @@ EVENTS: dict[str, dict[str, list]] = {
                    "We're married! The wedding was small, but perfect — {name} cried during the vows."],
         "split": [("So the big day finally happened.", "The wedding? How was it?",
                    "Perfect. {name} and I are officially married!")],
-        "react": ["Congratulations to the newlyweds!", "How wonderful — I hope it was everything you wanted."],
+        "react": ["Congratulations to the newlyweds!", "How wonderful — I hope it was everything you "
+                                                       "wanted."],
     },
     "adopt_pet": {
         "single": ["We adopted a {species} from the shelter! {His} name is {name}.",
@@ -304,7 +329,8 @@ EVENTS: dict[str, dict[str, list]] = {
                    "Typing one-handed-ish today: {injury}, courtesy of an icy pavement."],
         "split": [("I had a bit of an accident on Saturday.", "Oh no! Are you okay?",
                    "Mostly. It's {a_injury}, so I'm out of action for a while.")],
-        "react": ["Ouch! Rest up and follow the physio's advice.", "That sounds painful — I hope it heals quickly."],
+        "react": ["Ouch! Rest up and follow the physio's advice.",
+                  "That sounds painful — I hope it heals quickly."],
     },
     "recovery": {
         "single": ["Good news: my {old_injury} has fully healed, and I'm back to normal.",
@@ -317,7 +343,8 @@ EVENTS: dict[str, dict[str, list]] = {
         "single": ["I've taken up {hobby}! Two sessions in and I'm hooked.",
                    "New obsession: {hobby}. I signed up for a beginners' course.",
                    "I've started {hobby} on Thursday evenings, a friend dragged me along and now I love it."],
-        "split": [("I've found a new hobby.", "Oh, what is it?", "{hobby}! I'm terrible at it, but it's so much fun.")],
+        "split": [("I've found a new hobby.", "Oh, what is it?",
+                   "{hobby}! I'm terrible at it, but it's so much fun.")],
         "react": ["That sounds like a great way to unwind!", "Love that — new hobbies are such a boost.",
                   "Fun! Let me know if you want tips for beginners."],
     },
@@ -333,14 +360,17 @@ EVENTS: dict[str, dict[str, list]] = {
         "single": ["I've started {habit}, and so far I'm sticking to it.",
                    "New routine: {habit}. Three weeks in!",
                    "A friend talked me into {habit}, and weirdly, I like it."],
-        "split": [("I've been trying a new routine.", "Oh nice, what is it?", "{habit}. It's hard, but it's working.")],
-        "react": ["Good for you — the first few weeks are the hardest.", "Nice! Routines like that really add up."],
+        "split": [("I've been trying a new routine.", "Oh nice, what is it?",
+                   "{habit}. It's hard, but it's working.")],
+        "react": ["Good for you — the first few weeks are the hardest.",
+                  "Nice! Routines like that really add up."],
     },
     "quit_habit": {
         "single": ["I've stopped {old_habit}. Cold turkey, two weeks ago.",
                    "I'm done with {old_habit} — it wasn't doing me any good.",
                    "I quit, finally. No more {old_habit}."],
-        "split": [("I've made a change I'm quite proud of.", "Go on!", "I've stopped {old_habit}. Fourteen days and counting.")],
+        "split": [("I've made a change I'm quite proud of.", "Go on!",
+                   "I've stopped {old_habit}. Fourteen days and counting.")],
         "react": ["That's a real achievement, well done.", "Good for you! How are you finding it?"],
     },
     "start_degree": {
@@ -355,7 +385,8 @@ EVENTS: dict[str, dict[str, list]] = {
         "single": ["I submitted my last assignment — my {degree} in {field} is done!",
                    "I graduated! {a_degree} in {field}, finally finished.",
                    "Results are in: I passed, so I officially have my {degree} in {field}."],
-        "split": [("I had some news this morning.", "Good news?", "The best: I've finished my {degree} in {field}!")],
+        "split": [("I had some news this morning.", "Good news?",
+                   "The best: I've finished my {degree} in {field}!")],
         "react": ["Congratulations, graduate!", "Amazing — all that hard work paid off."],
     },
     "buy_car": {
@@ -391,35 +422,41 @@ EVENTS: dict[str, dict[str, list]] = {
     "change_taste:author": {
         "single": ["I've read everything by {author} this year — {author} is my favourite author now.",
                    "Sorry, {old_author}: my new favourite author is {author}."],
-        "split": [("I've found a new favourite author.", "Who is it?", "{author}! I've been devouring the books.")],
+        "split": [("I've found a new favourite author.", "Who is it?",
+                   "{author}! I've been devouring the books.")],
         "react": ["Great choice — {author} is wonderful.", "Ooh, which book should I start with?"],
     },
     "change_diet": {
         "single": ["I've gone {diet}. Three weeks in and I feel great.",
                    "Just so you know, I'm {diet} now.",
                    "New year, new diet: I'm {diet} these days."],
-        "split": [("I've changed the way I eat.", "Oh? What are you doing now?", "I'm {diet}! It's easier than I expected.")],
-        "react": ["Good for you! Let me know if you want recipe ideas.", "That's a big change — how are you finding it?"],
+        "split": [("I've changed the way I eat.", "Oh? What are you doing now?",
+                   "I'm {diet}! It's easier than I expected.")],
+        "react": ["Good for you! Let me know if you want recipe ideas.",
+                  "That's a big change — how are you finding it?"],
     },
     "plan_trip": {
         "single": ["I'm planning a trip to {place} for next year! Saving like mad.",
                    "We've started planning a trip to {place} — I've got twelve tabs of itineraries open.",
                    "Next big adventure: {place}. I'm planning it all myself."],
-        "split": [("I've started planning my next big trip.", "Exciting! Where to?", "{place}! It's been on my list forever.")],
+        "split": [("I've started planning my next big trip.", "Exciting! Where to?",
+                   "{place}! It's been on my list forever.")],
         "react": ["{place} sounds amazing — how long are you going for?", "What a trip to look forward to!"],
     },
     "take_trip": {
         "single": ["I'm just back from {place}! It was even better than I'd hoped.",
                    "{place} was incredible. I already miss it.",
                    "The trip to {place} happened, finally. Jet-lagged but happy."],
-        "split": [("I'm back!", "Welcome back! How was the trip?", "{place} was amazing. I want to go back already.")],
+        "split": [("I'm back!", "Welcome back! How was the trip?",
+                   "{place} was amazing. I want to go back already.")],
         "react": ["Welcome back! What was the highlight?", "That sounds like a wonderful trip."],
     },
     "new_baby": {
         "single": ["Our {relation} {name} was born on Tuesday! We're exhausted and very happy.",
                    "Meet {name}, our {relation}! Arrived two weeks early."],
         "split": [("We have some huge news.", "Tell me!", "Our {relation} is here! {name}, born last week.")],
-        "react": ["Congratulations! Welcome to the world, {name}.", "What wonderful news — congratulations to you both!"],
+        "react": ["Congratulations! Welcome to the world, {name}.",
+                  "What wonderful news — congratulations to you both!"],
     },
     "cancel_trip": {
         "single": ["The {old_place} trip I told you about is off — work won't give me the time.",
@@ -431,7 +468,8 @@ EVENTS: dict[str, dict[str, list]] = {
     },
     "change_trip": {
         "single": ["Change of plan: we're going to {place} instead of {old_place}.",
-                   "The trip I mentioned isn't {old_place} anymore — we're planning a trip to {place} instead."],
+                   "The trip I mentioned isn't {old_place} anymore — we're planning a trip to {place} "
+                   "instead."],
         "split": [("The holiday plans have changed.", "Oh? Still going somewhere?",
                    "Yes, but {place} now, not {old_place}. Flights were much cheaper.")],
         "react": ["{place} is a great alternative!", "Sounds like a good swap."],
@@ -439,7 +477,8 @@ EVENTS: dict[str, dict[str, list]] = {
     "retract_hobby": {
         "single": ["Remember I said I'd taken up {old_hobby}? Scratch that — one class was enough.",
                    "I told you I'd started {old_hobby}, but I never actually went back after the first try."],
-        "split": [("Confession time.", "Uh-oh. Go on.", "The {old_hobby} thing I mentioned? I gave up after one go, so it doesn't count.")],
+        "split": [("Confession time.", "Uh-oh. Go on.", "The {old_hobby} thing I mentioned? I gave up after "
+                                                        "one go, so it doesn't count.")],
         "react": ["Ha, no shame in that. Not every hobby sticks.", "Fair enough — better to know early!"],
     },
 }
@@ -448,11 +487,13 @@ EVENTS: dict[str, dict[str, list]] = {
 CORRECTIONS = {
     "home": ["Small correction: I said I live in {old_city}, but technically it's {city} — just outside it.",
              "I think I told you {old_city}; I actually live in {city}. People never know where that is."],
-    "occupation": ["Actually, I think I told you I was {old_a_job} — I'm {a_job}. Easy mix-up, we work side by side.",
+    "occupation": ["Actually, I think I told you I was {old_a_job} — I'm {a_job}. Easy mix-up, we work side "
+                   "by side.",
                    "Small correction: I'm not {old_a_job}, I'm {a_job}."],
     "employer": ["Quick correction — I work at {company}, not {old_company}. They share a building.",
                  "I said {old_company} earlier, didn't I? It's {company}, sorry."],
-    "pet": ["Oh, I think I called my {species} {old_name} last time — it's {name}! {old_name} was my childhood {species}.",
+    "pet": ["Oh, I think I called my {species} {old_name} last time — it's {name}! {old_name} was my "
+            "childhood {species}.",
             "Correction: my {species} is called {name}, not {old_name}. Autocorrect strikes again."],
     "family": ["By the way, my {relation}'s name is {name}, not {old_name} — I must have typed it wrong.",
                "Oops, earlier I said my {relation} was {old_name}. It's {name}."],

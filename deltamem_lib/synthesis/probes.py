@@ -30,7 +30,8 @@ from ..mld import norm, tokens
 from .text import occurs
 from .world import FACT_TYPES
 
-__all__ = ["PROBE_FIELDS", "gold_lookup_answer", "lookup_accuracy", "probe_questions", "probe_rows", "score_answer"]
+__all__ = ["PROBE_FIELDS", "gold_lookup_answer", "lookup_accuracy", "probe_questions", "probe_rows",
+           "score_answer"]
 
 PROBE_FIELDS = ("user_id", "session_id", "question", "answer", "answer_type", "kind", "fact_type",
                 "memory_ids", "gold_content", "keywords", "stale_answer", "asked_after_session_index")

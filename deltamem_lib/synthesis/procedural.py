@@ -55,15 +55,19 @@ class SynthConfig:
     users: int = setting(10, "number of synthetic users (one episode each)")
     sessions: int = setting(20, "dialogue sessions per user")
     seed: int = setting(0, "random seed; the same seed gives the same dataset")
-    min_initial_facts: int = setting(4, "fewest facts in the initial memory (home, job and employer always are)")
+    min_initial_facts: int = setting(4, "fewest facts in the initial memory (home, job and employer always "
+                                        "are)")
     max_initial_facts: int = setting(7, "most facts in the initial memory; the rest of the profile is hidden")
     quiet_rate: float = setting(0.12, "share of sessions where nothing about the user changes")
     extra_correction_rate: float = setting(0.06, "chance that a session also corrects an earlier statement")
-    padding_weights: tuple[float, float, float] = setting((0.45, 0.40, 0.15), "weights of 0, 1, 2 padding facts per session")
+    padding_weights: tuple[float, float, float] = setting((0.45, 0.40, 0.15),
+                                                          "weights of 0, 1, 2 padding facts per session")
     min_gap_days: int = setting(4, "fewest days between two sessions")
     max_gap_days: int = setting(45, "most days between two sessions")
-    min_update_delete_share: float = setting(0.25, "target: UPDATE + DELETE at least this share of operations")
-    min_inter_share_of_updates: float = setting(0.10, "target: inter-event evolution at least this share of UPDATEs")
+    min_update_delete_share: float = setting(0.25, "target: UPDATE + DELETE at least this share of "
+                                                   "operations")
+    min_inter_share_of_updates: float = setting(0.10, "target: inter-event evolution at least this share of "
+                                                      "UPDATEs")
     max_attempts: int = setting(20, "random streams tried per user before a target shortfall is an error")
 
     def __post_init__(self) -> None:
@@ -78,11 +82,13 @@ class SynthConfig:
         if not 3 <= self.min_initial_facts <= self.max_initial_facts:
             problems.append("need 3 <= min_initial_facts <= max_initial_facts "
                             f"(got {self.min_initial_facts}, {self.max_initial_facts})")
-        for name in ("quiet_rate", "extra_correction_rate", "min_update_delete_share", "min_inter_share_of_updates"):
+        for name in ("quiet_rate", "extra_correction_rate", "min_update_delete_share",
+                     "min_inter_share_of_updates"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append(f"{name} must be between 0 and 1, got {getattr(self, name)!r}")
         if len(self.padding_weights) != 3 or min(self.padding_weights) < 0 or sum(self.padding_weights) <= 0:
-            problems.append(f"padding_weights must be three non-negative weights, got {self.padding_weights!r}")
+            problems.append("padding_weights must be three non-negative weights, got "
+                            f"{self.padding_weights!r}")
         if problems:
             raise ValueError("invalid synthesis settings:\n" + "\n".join(f"  - {p}" for p in problems))
 

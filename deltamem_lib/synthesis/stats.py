@@ -54,7 +54,8 @@ def operation_counts(episodes: Iterable[Episode]) -> dict[str, Any]:
     return {
         "total": total,
         "by_type": {t: by_type[t] for t in OP_TYPES},
-        "by_evolution": {e: by_evo[e] for e in (*EVOLUTION_KINDS, *sorted(set(by_evo) - set(EVOLUTION_KINDS)))},
+        "by_evolution": {e: by_evo[e]
+                         for e in (*EVOLUTION_KINDS, *sorted(set(by_evo) - set(EVOLUTION_KINDS)))},
         "table": {t: {e: table[(t, e)] for e in EVOLUTION_KINDS} for t in OP_TYPES},
         "update_delete_share": (updates + by_type["DELETE"]) / total if total else None,
         "inter_share_of_updates": table[("UPDATE", "inter")] / updates if updates else None,
@@ -93,7 +94,8 @@ def dataset_stats(episodes: Sequence[Episode], *, seed: int | None = None, gener
     counts = operation_counts(episodes)
     sessions = [s for ep in episodes for s in ep.sessions]
     entries = [e for ep in episodes for s in ep.sessions for e in s.state_after]
-    final_sizes = [len(ep.sessions[-1].state_after) if ep.sessions else len(ep.initial_memory) for ep in episodes]
+    final_sizes = [len(ep.sessions[-1].state_after) if ep.sessions else len(ep.initial_memory)
+                   for ep in episodes]
     session_sizes = [len(s.state_after) for s in sessions]
     turns = [len(s.turns) for s in sessions]
     words = [sum(len(t.text.split()) for t in s.turns) for s in sessions]
@@ -114,8 +116,8 @@ def dataset_stats(episodes: Sequence[Episode], *, seed: int | None = None, gener
         "update_delete_share": counts["update_delete_share"],
         "inter_share_of_updates": counts["inter_share_of_updates"],
         "targets_met": not check_targets(counts),
-        "no_change_session_share": round(sum(n == 0 for n in ops_per_session) / len(sessions), 4) if sessions else 0.0,
-        "ops_per_session": _summary(ops_per_session),
+        "no_change_session_share": round(sum(n == 0 for n in ops_per_session) / len(sessions), 4) if sessions
+        else 0.0, "ops_per_session": _summary(ops_per_session),
         "initial_memory_size": _summary([len(ep.initial_memory) for ep in episodes]),
         "memory_size": _summary(session_sizes),
         "final_memory_size": _summary(final_sizes),

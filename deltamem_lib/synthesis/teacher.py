@@ -82,13 +82,15 @@ class TeacherConfig:
     users: int = field(default=1, metadata={"help": "number of users to synthesise"})
     sessions: int = field(default=2, metadata={"help": "sessions (events) per user"})
     seed: int = field(default=0, metadata={"help": "seed of the personas and dates"})
-    max_retries: int = field(default=2, metadata={"help": "retries of an invalid response before the user is dropped"})
+    max_retries: int = field(default=2, metadata={"help": "retries of an invalid response before the user is "
+                                                          "dropped"})
     max_new_tokens: int = field(default=400, metadata={"help": "generation budget per call"})
     temperature: float = field(default=0.0, metadata={"help": "sampling temperature (0 = greedy)"})
     min_facts: int = field(default=3, metadata={"help": "fewest profile facts the model must write"})
 
     def __post_init__(self) -> None:
-        problems = [f"{n} must be an integer >= 1, got {getattr(self, n)!r}" for n in ("users", "sessions", "max_new_tokens")
+        problems = [f"{n} must be an integer >= 1, got {getattr(self, n)!r}"
+                    for n in ("users", "sessions", "max_new_tokens")
                     if not isinstance(getattr(self, n), int) or getattr(self, n) < 1]
         if not isinstance(self.max_retries, int) or self.max_retries < 0:
             problems.append(f"max_retries must be an integer >= 0, got {self.max_retries!r}")
@@ -135,10 +137,12 @@ class TeacherReport:
                  f"{self.calls} calls, {self.invalid_responses} invalid responses "
                  f"({self.recovered_by_retry} fixed by a retry)"]
         if self.invalid_by_step:
-            lines.append("invalid responses by step: " + ", ".join(f"{k} {v}" for k, v in self.invalid_by_step.items()))
+            lines.append("invalid responses by step: "
+                         + ", ".join(f"{k} {v}" for k, v in self.invalid_by_step.items()))
         for f in self.failures:
             where = f" session {f.session_index}" if f.session_index is not None else ""
-            lines.append(f"  dropped {f.user_id}: step {f.step}{where} failed {f.attempts} time(s): {f.errors[0]}")
+            lines.append(f"  dropped {f.user_id}: step {f.step}{where} failed {f.attempts} time(s): "
+                         f"{f.errors[0]}")
         return "\n".join(lines)
 
 
@@ -216,7 +220,8 @@ def _parse_profile(text: str, min_facts: int) -> tuple[str, list[tuple[str, tupl
         try:
             content = _field(f, "fact", str, f"profile.facts[{i}]").strip()
             if not content.startswith("User"):
-                raise StepError([f"profile.facts[{i}]: the fact must start with 'User', got {content[:40]!r}"])
+                raise StepError([f"profile.facts[{i}]: the fact must start with 'User', got "
+                                 f"{content[:40]!r}"])
             out.append((content, _keywords(f.get("keywords"), content, f"profile.facts[{i}]")))
         except StepError as exc:
             problems += exc.problems
@@ -228,7 +233,8 @@ def _parse_profile(text: str, min_facts: int) -> tuple[str, list[tuple[str, tupl
 
 
 def _timeline_prompt(memory: MemoryState, n: int) -> str:
-    return (f"The user's profile:\n{memory.render()}\n\nWrite a timeline of exactly {n} life events, oldest first, "
+    return (f"The user's profile:\n{memory.render()}\n\nWrite a timeline of exactly {n} life events, oldest "
+            "first, "
             'as JSON: {"events": [{"kind": "move", "summary": "Moved from York to Leeds."}]}. '
             f"kind is one of: {_KINDS}. Some events should correct something said before (kind correction); "
             "'quiet' means nothing about the user changes.")
@@ -252,7 +258,8 @@ def _ops_prompt(memory: MemoryState, event: Mapping[str, str], date: str) -> str
             '{"operations": [{"op": "UPDATE", "memory_id": "m1", "content": "User lives in Leeds.", '
             '"keywords": ["Leeds"], "evolution": "intra"}]}. op is ADD (no memory_id), UPDATE or DELETE '
             "(no content). evolution is intra (the event changes a fact), inter (it revises something said "
-            'earlier) or padding (a new fact mentioned in passing). Use {"operations": []} if nothing changes.')
+            'earlier) or padding (a new fact mentioned in passing). Use {"operations": []} if nothing '
+            'changes.')
 
 
 def _parse_ops(text: str, memory: MemoryState) -> list[Operation]:
@@ -284,7 +291,8 @@ def _parse_ops(text: str, memory: MemoryState) -> list[Operation]:
         mid = op.memory_id
         if op.op is OpType.ADD:  # the id is the state's to allocate, whatever the model wrote
             mid, next_id = f"m{next_id}", next_id + 1
-        ops.append(Operation(op.op, mid, op.content if op.op is not OpType.DELETE else None, keywords, evolution))
+        ops.append(Operation(op.op, mid, op.content if op.op is not OpType.DELETE else None, keywords,
+                             evolution))
     if not problems:
         try:  # unknown ids, an id touched twice, empty content: the state's own checks
             memory.copy().apply(ops)
@@ -371,7 +379,8 @@ def _synthesize(chat: ChatLike, cfg: TeacherConfig, index: int, report: TeacherR
     name, facts = call.ask(1, _profile_prompt(seed_profile.seed, cfg.min_facts),
                            lambda t: _parse_profile(t, cfg.min_facts))
     start = seed_profile.start_date
-    initial = [MemoryEntry(f"m{i}", content, start, None, kws) for i, (content, kws) in enumerate(facts, start=1)]
+    initial = [MemoryEntry(f"m{i}", content, start, None, kws) for i, (content, kws) in enumerate(facts,
+                                                                                                  start=1)]
     state = MemoryState(initial)
     events = call.ask(2, _timeline_prompt(state, cfg.sessions), lambda t: _parse_timeline(t, cfg.sessions))
     date = dt.date.fromisoformat(start)
@@ -384,19 +393,23 @@ def _synthesize(chat: ChatLike, cfg: TeacherConfig, index: int, report: TeacherR
         sid = f"{uid}-s{t + 1:02d}"
         final_ops = []
         for op in ops:
-            evidence = tuple(tr.turn_id for tr in user_turns if not op.keywords or any(occurs(k, tr.text) for k in op.keywords))
+            evidence = tuple(tr.turn_id for tr in user_turns if not op.keywords
+                             or any(occurs(k, tr.text) for k in op.keywords))
             op = dataclasses.replace(op, evidence=evidence)
             state.apply([op], timestamp=date.isoformat(), source={"session_id": sid, "turns": list(evidence)})
             final_ops.append(op)
         state.log = []
-        sessions.append(Session(sid, date.isoformat(), dict(event), tuple(turns), tuple(final_ops), state.entries))
+        sessions.append(Session(sid, date.isoformat(), dict(event), tuple(turns), tuple(final_ops),
+                                state.entries))
     persona = {"name": name, "seed": seed_profile.seed,
                "profile": [{"content": c, "keywords": list(k), "in_initial_memory": True} for c, k in facts]}
-    episode = Episode(uid, persona, tuple(initial), tuple(sessions), {"generator": "llm", "model": model, "seed": cfg.seed})
+    episode = Episode(uid, persona, tuple(initial), tuple(sessions),
+                      {"generator": "llm", "model": model, "seed": cfg.seed})
     try:
         check_episode(episode)
     except EpisodeError as exc:
-        raise _UserFailed(TeacherFailure(uid, "integrity", None, 1, str(exc).splitlines()[1:] or [str(exc)], "")) from None
+        raise _UserFailed(TeacherFailure(uid, "integrity", None, 1, str(exc).splitlines()[1:] or [str(exc)],
+                                         "")) from None
     return episode
 
 
@@ -451,7 +464,8 @@ class ScriptedTeacherChat:
         self.user = -1
         self.episode: Episode | None = None
 
-    def chat(self, messages: list[dict[str, Any]], *, max_new_tokens: int = 256, temperature: float = 0.0) -> _Reply:
+    def chat(self, messages: list[dict[str, Any]], *, max_new_tokens: int = 256,
+             temperature: float = 0.0) -> _Reply:
         step = int(re.search(r"Step (\d) of 4", messages[0]["content"]).group(1))  # type: ignore[union-attr]
         retry = len(messages) > 2
         if step == 1 and not retry:
@@ -462,8 +476,9 @@ class ScriptedTeacherChat:
             self.session += 1
         valid = self._valid(step)
         if step == 3 and self.user in self.always_fail:
-            return _Reply(json.dumps({"operations": [{"op": "UPDATE", "memory_id": "m999", "content": "User x.",
-                                                      "keywords": ["x"], "evolution": "intra"}]}))
+            return _Reply(json.dumps({"operations": [{"op": "UPDATE", "memory_id": "m999",
+                                                      "content": "User x.", "keywords": ["x"],
+                                                      "evolution": "intra"}]}))
         if retry:
             return _Reply(valid)
         roll = self.rng.random()
@@ -478,14 +493,17 @@ class ScriptedTeacherChat:
         assert ep is not None
         if step == 1:
             return json.dumps({"name": ep.persona["name"],
-                               "facts": [{"fact": e.content, "keywords": list(e.keywords)} for e in ep.initial_memory]})
+                               "facts": [{"fact": e.content, "keywords": list(e.keywords)}
+                                         for e in ep.initial_memory]})
         if step == 2:
-            return json.dumps({"events": [{"kind": s.event["kind"], "summary": s.event["summary"]} for s in ep.sessions]})
+            return json.dumps({"events": [{"kind": s.event["kind"], "summary": s.event["summary"]}
+                                          for s in ep.sessions]})
         s = ep.sessions[self.session]
         if step == 3:
-            return json.dumps({"operations": [{"op": o.op.value, "memory_id": o.memory_id if o.op is not OpType.ADD else None,
-                                               "content": o.content, "keywords": list(o.keywords),
-                                               "evolution": o.evolution} for o in s.gold_ops]})
+            return json.dumps({"operations": [{"op": o.op.value, "memory_id": o.memory_id
+                                               if o.op is not OpType.ADD else None, "content": o.content,
+                                               "keywords": list(o.keywords), "evolution": o.evolution}
+                                              for o in s.gold_ops]})
         return json.dumps({"turns": [{"speaker": t.speaker, "text": t.text} for t in s.turns]})
 
     def _invalid(self, step: int, valid: str) -> str:

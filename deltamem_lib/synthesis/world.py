@@ -184,7 +184,8 @@ class FactType:
 
 
 def _ft(name: str, category: str, template: str | dict[str, str], keys: tuple[str, ...],
-        question: str | dict[str, str], answer_key: str | None | dict[str, str | None], **kw: Any) -> FactType:
+        question: str | dict[str, str], answer_key: str | None | dict[str, str | None],
+        **kw: Any) -> FactType:
     def per_form(v: Any) -> dict[str, Any]:
         return v if isinstance(v, dict) else {"default": v}
     return FactType(name, category, per_form(template), keys, per_form(question), per_form(answer_key), **kw)
@@ -220,7 +221,8 @@ FACT_TYPES: dict[str, FactType] = {f.name: f for f in [
     _ft("education", "education",
         {"studying": "{U} is studying for {a_degree} in {field}.", "done": "{U} has {a_degree} in {field}."},
         ("degree_kw", "field"),
-        {"studying": "What subject is the user studying?", "done": "In which subject does the user hold a degree?"},
+        {"studying": "What subject is the user studying?", "done": "In which subject does the user hold a "
+                                                                   "degree?"},
         "field", correctable=("field",)),
     _ft("vehicle", "possessions", "{U} drives {a_car}.", ("car",), "What car does the user drive?", "car",
         correctable=("car",)),
@@ -310,8 +312,9 @@ class Profile:
             "name": self.name,
             "age": self.age,
             "seed": self.seed,
-            "profile": [{"category": f.spec.category, "fact_type": f.type, "content": f.content(), "keywords": list(f.keywords()),
-                         "in_initial_memory": f.slot in self.initial} for f in self.facts],
+            "profile": [{"category": f.spec.category, "fact_type": f.type, "content": f.content(),
+                         "keywords": list(f.keywords()), "in_initial_memory": f.slot in self.initial}
+                        for f in self.facts],
         }
 
 
@@ -328,7 +331,8 @@ def pick_name(rng: random.Random, used: set[str], gender: str | None = None) -> 
     """A first name not used yet for this user's world, with a gender code (f, m, n)."""
     pools = {"f": FEMALE_NAMES, "m": MALE_NAMES, "n": NEUTRAL_NAMES}
     g = gender or rng.choices("fmn", weights=(45, 45, 10))[0]
-    choices = [n for n in pools[g] if n not in used] or [n for p in pools.values() for n in p if n not in used]
+    choices = [n for n in pools[g] if n not in used] or [n for p in pools.values() for n in p
+                                                         if n not in used]
     name = rng.choice(choices)
     used.add(name)
     return name, g

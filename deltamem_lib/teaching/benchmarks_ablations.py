@@ -4,12 +4,12 @@ rows beside them, the notebook's figures, and the checks of its exercises.
 Published numbers are quoted from ``docs/paper_notes.md`` §1 (DeltaMem's tables:
 GPT-4o-mini answers for every system, judge not disclosed) and ``docs/benchmark_protocols.md``
 (HaluMem leaderboard, judge GPT-4o). Every measured row carries its labels — system, memory
-model, answer model, judge, profile (:func:`deltamem_lib.benchmarks.runner.label_line`) — because a score depends on
-all of them (``docs/benchmark_protocols.md`` §1: answer prompt and judge move J by ten points).
+model, answer model, judge, profile (:func:`deltamem_lib.benchmarks.runner.label_line`) — because a score
+depends on all of them (``docs/benchmark_protocols.md`` §1: answer prompt and judge move J by ten points).
 
 Figure functions return a matplotlib ``Figure`` and, given ``save_dir``, write the PNG and the
-numbers behind it as JSON (:func:`~.common.save_figure`). Nothing here prints. Predict-then-check questions compare the
-reader's number with what the library computes and say why; the coding task runs the
+numbers behind it as JSON (:func:`~.common.save_figure`). Nothing here prints. Predict-then-check questions
+compare the reader's number with what the library computes and say why; the coding task runs the
 reader's answerer on the tiny LoCoMo fixture.
 """
 
@@ -39,8 +39,9 @@ from .common import Check, Table, save_figure
 __all__ = [
     "Check", "FIXTURE", "LOCOMO_COLUMNS", "PUBLISHED_HALUMEM", "PUBLISHED_LOCOMO_F1",
     "PUBLISHED_LOCOMO_J", "PUBLISHED_PERSONAMEM", "check_answerer", "check_evidence_recall", "check_f1",
-    "check_mem0_label", "data_labels", "halumem_table", "identical_groups", "locomo_f1_table", "locomo_j_table", "mem0_relabel_check",
-    "personamem_table", "plot_cumulative", "plot_mistake_rewards", "plot_recall_at_k", "summary_line"
+    "check_mem0_label", "data_labels", "halumem_table", "identical_groups", "locomo_f1_table",
+    "locomo_j_table", "mem0_relabel_check", "personamem_table", "plot_cumulative", "plot_mistake_rewards",
+    "plot_recall_at_k", "summary_line"
 ]
 
 #: Columns of the paper's LoCoMo table, official category names (category number in brackets).
@@ -128,7 +129,8 @@ def locomo_f1_table(measured: Sequence[Mapping[str, Any]] = (), *, per_category:
     measured rows also give F1 per official category."""
     cats = [c for c, key in LOCOMO_COLUMNS if key != "overall"] if per_category else []
     cols = ["system", "questions", "F1", "BLEU-1", *[f"F1 {c}" for c in cats], "source / labels"]
-    rows: list[list[Any]] = [[n, "1540", f, b, *["–"] * len(cats), "paper"] for n, f, b in PUBLISHED_LOCOMO_F1]
+    rows: list[list[Any]] = [[n, "1540", f, b, *["–"] * len(cats), "paper"]
+                             for n, f, b in PUBLISHED_LOCOMO_F1]
     for res in measured:
         m = res["metrics"]
         by = {r["category"]: r for r in m["per_category"]}
@@ -171,7 +173,8 @@ def mem0_relabel_check() -> list[tuple[str, str, float, float]]:
     table uses the official convention. Returns ``(system, official column, paper value,
     Mem0-paper value)`` for every cell."""
     # Mem0 paper, Table 1, in Mem0's own labels (docs/benchmark_protocols.md §1 "Published numbers").
-    mem0_paper = {"LangMem": {"single-hop": 62.23, "multi-hop": 47.92, "open-domain": 71.12, "temporal": 23.43},
+    mem0_paper = {"LangMem": {"single-hop": 62.23, "multi-hop": 47.92, "open-domain": 71.12,
+                              "temporal": 23.43},
                   "Zep": {"single-hop": 61.70, "multi-hop": 41.35, "open-domain": 76.60, "temporal": 49.31}}
     paper = {name: dict(zip([c for c, _ in LOCOMO_COLUMNS], vals)) for name, *vals in PUBLISHED_LOCOMO_J}
     out = []
@@ -192,7 +195,8 @@ def identical_groups(series: Sequence[Sequence[Any]], *, tol: float = 1e-9) -> l
         vals = [float("nan") if v is None else float(v) for v in s]
         for g in groups:
             ref = [float("nan") if v is None else float(v) for v in series[g[0]]]
-            if len(ref) == len(vals) and all(math.isclose(a, b, abs_tol=tol) or (math.isnan(a) and math.isnan(b))
+            if len(ref) == len(vals) and all(math.isclose(a, b, abs_tol=tol)
+                                             or (math.isnan(a) and math.isnan(b))
                                              for a, b in zip(ref, vals)):
                 g.append(i)
                 break
@@ -236,7 +240,8 @@ def plot_recall_at_k(results: Sequence[Mapping[str, Any]], *, save_dir: Any = No
 
 
 def plot_cumulative(curves: Sequence[Mapping[str, Any]], *, band: str = "std", title: str = "",
-                    data_label: str = "synthetic users", save_dir: Any = None, name: str = "05_cumulative") -> Any:
+                    data_label: str = "synthetic users", save_dir: Any = None,
+                    name: str = "05_cumulative") -> Any:
     """Cumulative accuracy against the number of ingested sessions: mean over users, shaded band
     (``band="std"``: mean ± one standard deviation, clipped to [0, 1]; ``"range"``: min to max)
     — the analogue of the paper's Figures 4–5. Curves with identical means and bands are drawn
@@ -261,10 +266,11 @@ def plot_cumulative(curves: Sequence[Mapping[str, Any]], *, band: str = "std", t
     groups = identical_groups([d["sessions"] + d["mean"] + d["low"] + d["high"] for d in data])
     for i, g in enumerate(groups):
         d, c = data[g[0]], curves[g[0]]
-        reference = all((curves[j].get("system") or curves[j]["label"]) in ("oracle", "noop", "no-op") for j in g)
+        reference = all((curves[j].get("system") or curves[j]["label"]) in ("oracle", "noop", "no-op")
+                        for j in g)
         label = " = ".join(data[j]["label"] for j in g) + f" ({len(c['users'])} users)"
-        ax.plot(d["sessions"], d["mean"], "--" if reference else "-", marker="osD^vxP*"[i % 8], ms=5 + 1.5 * (i % 3),
-                mfc="none", color=f"C{i}", label=label)
+        ax.plot(d["sessions"], d["mean"], "--" if reference else "-", marker="osD^vxP*"[i % 8],
+                ms=5 + 1.5 * (i % 3), mfc="none", color=f"C{i}", label=label)
         ax.fill_between(d["sessions"], d["low"], d["high"], color=f"C{i}", alpha=0.15)
         for j in g:
             data[j]["drawn_as"] = label
@@ -319,8 +325,9 @@ def check_f1(answer: float | None, prediction: str = "Caroline went on 7 May 202
     f1 = locomo_f1(prediction, gold)
     p, g = set(mem0_tokenize(prediction)), set(mem0_tokenize(gold))
     why = (f"Token sets: prediction {sorted(p)}, gold {sorted(g)}; {len(p & g)} shared, so precision "
-           f"{len(p & g)}/{len(p)}, recall {len(p & g)}/{len(g)}, F1 = {f1:.3f}. A correct but wordy answer loses "
-           f"precision — the reason the protocol asks for 5-6 words. (BLEU-1 here: {bleu1(prediction, gold):.3f}.)")
+           f"{len(p & g)}/{len(p)}, recall {len(p & g)}/{len(g)}, F1 = {f1:.3f}. A correct but wordy answer "
+           "loses precision — the reason the protocol asks for 5-6 words. (BLEU-1 here: "
+           f"{bleu1(prediction, gold):.3f}.)")
     if answer is None:
         return Check(None, "Write your prediction as a number in [0, 1].")
     return Check(_close(answer, f1), why)
@@ -331,8 +338,8 @@ def check_mem0_label(answer: int | None, mem0_label: str = "open-domain") -> Che
     copied from the Mem0 paper really holds."""
     cat = next(k for k, v in MEM0_CATEGORY_NAMES.items() if v == mem0_label)
     why = (f"Mem0's '{mem0_label}' is category {cat}, whose official name is '{CATEGORY_NAMES[cat]}' "
-           "(docs/benchmark_protocols.md §1, label trap). Overall scores agree; per-category columns of different papers are "
-           "comparable only after translating the labels.")
+           "(docs/benchmark_protocols.md §1, label trap). Overall scores agree; per-category columns of "
+           "different papers are comparable only after translating the labels.")
     if answer is None:
         return Check(None, "Write the category number (1-4).")
     return Check(answer == cat, why)
@@ -370,5 +377,6 @@ def check_answerer(fn: Callable[[str, Sequence[str]], str] | None) -> Check:
         scores.append(locomo_f1(got, q.answer))
         firsts.append(locomo_f1(list(reversed(memories))[0], q.answer))
     mean, base = sum(scores) / len(scores), sum(firsts) / len(firsts)
-    return Check(mean > base, f"Your mean F1 on {len(scores)} questions: {mean:.3f}; answering with the first memory: "
-                              f"{base:.3f}; the empty answer: 0. Short answers that keep the key words score best.")
+    return Check(mean > base, f"Your mean F1 on {len(scores)} questions: {mean:.3f}; answering with the "
+                              f"first memory: {base:.3f}; the empty answer: 0. Short answers that keep the "
+                              "key words score best.")

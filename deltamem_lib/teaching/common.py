@@ -23,7 +23,8 @@ from typing import Any
 
 from ..io import save_figure
 
-__all__ = ["Check", "Table", "has_widget_frontend", "operations_written", "save_figure", "ties_by_construction"]
+__all__ = ["Check", "Table", "has_widget_frontend", "operations_written", "save_figure",
+           "ties_by_construction"]
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,12 @@ class Table:
 
     def _repr_markdown_(self) -> str:
         if not self.rows:  # a header with nothing under it reads as a result; say what is missing instead
-            return (f"**{self.title}**: " if self.title else "") + (self.empty or "nothing to show (no rows).")
+            return (f"**{self.title}**: " if self.title else "") + (self.empty
+                                                                    or "nothing to show (no rows).")
         head = "| " + " | ".join(self.columns) + " |\n|" + "---|" * len(self.columns) + "\n"
         body = head + "\n".join("| " + " | ".join(self._cell(v) for v in row) + " |" for row in self.rows)
-        return (f"**{self.title}**\n\n" if self.title else "") + body + (f"\n\n{self.note}" if self.note else "")
+        return (f"**{self.title}**\n\n" if self.title else "") + body + (f"\n\n{self.note}" if self.note
+                                                                         else "")
 
     def __str__(self) -> str:
         return self._repr_markdown_()
@@ -107,7 +110,8 @@ def operations_written(result: Mapping[str, Any]) -> int | None:
 
 
 def _name(result: Mapping[str, Any]) -> str:
-    return str(result.get("label") or result.get("system") or (result.get("labels") or {}).get("system") or "?")
+    return str(result.get("label") or result.get("system") or (result.get("labels") or {}).get("system")
+               or "?")
 
 
 def ties_by_construction(results: Sequence[Mapping[str, Any]], *, tie_with: str = "doing nothing",
@@ -126,11 +130,12 @@ def ties_by_construction(results: Sequence[Mapping[str, Any]], *, tie_with: str 
     if not empty:
         return None
     if len(empty) == len(written) == 1:
-        return (f"The only {what[:-1] if what.endswith('s') else what} here ({empty[0]}) wrote no memory on {on}: "
-                f"its scores are those of {tie_with} by construction, not a measurement of the system.")
+        return (f"The only {what[:-1] if what.endswith('s') else what} here ({empty[0]}) wrote no memory on "
+                f"{on}: its scores are those of {tie_with} by construction, not a measurement of the system.")
     if len(empty) == len(written):
         count = "both" if len(empty) == 2 else f"all {len(empty)}"
         return (f"{count.capitalize()} {what} ({', '.join(empty)}) wrote no memory on {on}: they tie with "
                 f"{tie_with} by construction, so these scores compare nothing between them.")
     return (f"{', '.join(empty)} wrote no memory on {on}: {'it ties' if len(empty) == 1 else 'they tie'} "
-            f"with {tie_with} by construction; only the other {what} ({len(written) - len(empty)}) are compared.")
+            f"with {tie_with} by construction; only the other {what} ({len(written) - len(empty)}) are "
+            "compared.")

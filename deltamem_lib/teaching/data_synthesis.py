@@ -111,7 +111,8 @@ def plot_ops_per_session(episodes: Sequence[Episode], save_dir: str | Path | Non
     ax.set_ylabel("sessions")
     ax.set_title(f"Operations per session (mean {statistics.fmean(n) if n else 0:.2f}; "
                  f"{hist.get('0', 0) / max(len(n), 1):.0%} with none)")
-    return _save(name, fig, {"histogram": hist, "mean": statistics.fmean(n) if n else 0.0, "sessions": len(n)},
+    return _save(name, fig, {"histogram": hist, "mean": statistics.fmean(n) if n else 0.0,
+                             "sessions": len(n)},
                  save_dir)
 
 
@@ -128,7 +129,8 @@ def plot_memory_size(episodes: Sequence[Episode], save_dir: str | Path | None = 
                      "min": sizes[0], "max": sizes[-1], "users": len(sizes)})
     fig, ax = _new_figure()
     x = [r["after_session"] for r in rows]
-    ax.fill_between(x, [r["p10"] for r in rows], [r["p90"] for r in rows], alpha=0.25, label="10–90 % of users")
+    ax.fill_between(x, [r["p10"] for r in rows], [r["p90"] for r in rows], alpha=0.25,
+                    label="10–90 % of users")
     ax.plot(x, [r["mean"] for r in rows], marker="o", ms=3, label="mean")
     ax.set_xlabel("sessions ingested (0 = initial memory)")
     ax.set_ylabel("entries in the gold memory")
@@ -142,7 +144,8 @@ def plot_keywords_per_entry(episodes: Sequence[Episode], save_dir: str | Path | 
     """Keywords per entry written by an ADD or UPDATE (what lexical fidelity will check)."""
     n = [len(o.keywords) for ep in episodes for s in ep.sessions for o in s.gold_ops
          if o.op in (OpType.ADD, OpType.UPDATE)]
-    words = Counter(len(k.split()) for ep in episodes for s in ep.sessions for o in s.gold_ops for k in o.keywords)
+    words = Counter(len(k.split()) for ep in episodes for s in ep.sessions for o in s.gold_ops
+                    for k in o.keywords)
     hist = _histogram(n)
     fig, ax = _new_figure()
     ax.bar([int(k) for k in hist], list(hist.values()), color="#55A868")
@@ -166,10 +169,11 @@ def plot_session_length(episodes: Sequence[Episode], save_dir: str | Path | None
             color=["#4C72B0", "#BBBBBB"])
     ax.set_xlabel("turns in the session")
     ax.set_ylabel("sessions")
-    ax.set_title(f"Session length (mean {statistics.fmean(changed + quiet) if changed + quiet else 0:.1f} turns, "
-                 f"{statistics.fmean(words) if words else 0:.0f} words)")
+    ax.set_title(f"Session length (mean {statistics.fmean(changed + quiet) if changed + quiet else 0:.1f} "
+                 f"turns, {statistics.fmean(words) if words else 0:.0f} words)")
     ax.legend()
-    return _save(name, fig, {"turns_with_operations": _histogram(changed), "turns_no_change": _histogram(quiet),
+    return _save(name, fig, {"turns_with_operations": _histogram(changed),
+                             "turns_no_change": _histogram(quiet),
                              "mean_turns_with_operations": statistics.fmean(changed) if changed else 0.0,
                              "mean_turns_no_change": statistics.fmean(quiet) if quiet else 0.0,
                              "mean_turns": statistics.fmean(changed + quiet) if changed + quiet else 0.0,
@@ -196,7 +200,8 @@ def session_text(episode: Episode, index: int) -> str:
     s = episode.sessions[index]
     before, after = _states(episode, index)
     ops = [f"  {o.op.value:<6} {o.memory_id or '':<4} {o.content or '':<55} kw={list(o.keywords)} "
-           f"{o.evolution} evidence={list(o.evidence)}" for o in s.gold_ops] or ["  (none: nothing to change)"]
+           f"{o.evolution} evidence={list(o.evidence)}" for o in s.gold_ops] or ["  (none: nothing to "
+                                                                                 "change)"]
     return "\n".join([f"{episode.user_id} · session {index + 1}/{len(episode.sessions)} · {s.date} · "
                       f"{s.event.get('kind')}: {s.event.get('summary')}", "", render_dialogue(s.turns), "",
                       "Gold operations:", *ops, "", "State diff:", before.diff(after).render()])
@@ -233,15 +238,18 @@ def session_html(episode: Episode, index: int) -> str:
         f"<tr><td>{o.op.value}</td><td>{o.memory_id or ''}</td><td>{html.escape(o.content or '')}</td>"
         f"<td>{html.escape(', '.join(o.keywords))}</td>"
         f'<td style="color:{_EVO_COLOURS.get(o.evolution or "", "#000")}">{o.evolution}</td>'
-        f"<td>{', '.join(o.evidence)}</td></tr>" for o in s.gold_ops) or '<tr><td colspan="6">(none: nothing to change)</td></tr>'
+        f"<td>{', '.join(o.evidence)}</td></tr>" for o in s.gold_ops) or ('<tr><td colspan="6">(none: '
+                                                                          'nothing to change)</td></tr>')
     diff = before.diff(after)
     diff_lines = ([f'<div style="color:#a33">− [{e.id}] {html.escape(e.content)}</div>' for e in diff.removed]
-                  + [f'<div style="color:#a60">~ [{o.id}] {html.escape(o.content)} → {html.escape(n.content)}</div>'
+                  + [f'<div style="color:#a60">~ [{o.id}] {html.escape(o.content)} → '
+                     f'{html.escape(n.content)}</div>'
                      for o, n in diff.changed]
-                  + [f'<div style="color:#282">+ [{e.id}] {html.escape(e.content)}</div>' for e in diff.added]) \
+                  + [f'<div style="color:#282">+ [{e.id}] {html.escape(e.content)}</div>'
+                     for e in diff.added]) \
         or ["<div>(no change)</div>"]
-    head = (f"<b>{html.escape(episode.user_id)}</b> · session {index + 1}/{len(episode.sessions)} · {s.date} · "
-            f"<i>{html.escape(str(s.event.get('kind')))}</i>: {html.escape(str(s.event.get('summary')))}")
+    head = (f"<b>{html.escape(episode.user_id)}</b> · session {index + 1}/{len(episode.sessions)} · {s.date} "
+            f"· <i>{html.escape(str(s.event.get('kind')))}</i>: {html.escape(str(s.event.get('summary')))}")
     return (f'<div style="font-family:sans-serif;font-size:13px">{head}'
             f'<div style="display:flex;gap:14px;margin-top:6px">'
             f'<div style="flex:1.2;min-width:0">{"".join(rows)}</div>'
@@ -249,8 +257,10 @@ def session_html(episode: Episode, index: int) -> str:
             f'<table style="font-size:12px"><tr><th>op</th><th>id</th><th>content</th><th>keywords</th>'
             f"<th>evolution</th><th>evidence</th></tr>{op_rows}</table>"
             f'<b>State diff</b> ({len(before)} → {len(after)} entries){"".join(diff_lines)}</div></div>'
-            f'<div style="font-size:11px;color:#666;margin-top:4px">highlighted: keywords of the gold operations · '
-            f"wavy underline: facts about other people (distractors) · orange bar: evidence turns</div></div>")
+            '<div style="font-size:11px;color:#666;margin-top:4px">highlighted: keywords of the gold '
+            'operations · '
+            "wavy underline: facts about other people (distractors) · orange bar: evidence "
+            "turns</div></div>")
 
 
 @dataclass
@@ -280,7 +290,8 @@ class SessionExplorer:
 
     def static_html(self) -> str:
         parts = [f"<details{' open' if i == self.start else ''}><summary>session {i + 1}: "
-                 f"{html.escape(str(s.event.get('summary')))}</summary>{session_html(self.episode, i)}</details>"
+                 f"{html.escape(str(s.event.get('summary')))}</summary>"
+                 f"{session_html(self.episode, i)}</details>"
                  for i, s in enumerate(self.episode.sessions)]
         return "".join(parts)
 
@@ -334,7 +345,8 @@ def check_event_template(kind: str, template: str | None, *, users: int = 40, se
                 return Check(False, f"placeholder(s) {sorted(unknown)} are not available for {kind}; "
                                     f"available: {sorted(ctx)}")
             text = template.format(**ctx)
-            missing = [k for c in main if c.op is not OpType.DELETE for k in c.fact.keywords() if not occurs(k, text)]
+            missing = [k for c in main if c.op is not OpType.DELETE for k in c.fact.keywords()
+                       if not occurs(k, text)]
             if missing:
                 return Check(False, f"{text!r} does not say the keyword(s) {missing}: "
                                     "the reward could never check them")

@@ -46,7 +46,8 @@ def systems_tie(results: Sequence[Mapping[str, Any]]) -> str | None:
     doing nothing by construction (:func:`~.common.ties_by_construction`), or ``None``."""
     models = [r for r in results if r["system"] not in _REFERENCES]
     sessions = sorted({r.get("sessions") for r in models if r.get("sessions")})
-    return ties_by_construction(models, on=f"these {sessions[0]} sessions" if len(sessions) == 1 else "these sessions")
+    return ties_by_construction(models, on=f"these {sessions[0]} sessions" if len(sessions) == 1
+                                else "these sessions")
 
 
 def systems_table(results: Sequence[Mapping[str, Any]]) -> Any:
@@ -97,7 +98,8 @@ def plot_systems(results: Sequence[Mapping[str, Any]], *, title: str = "", save_
     ax2.legend(fontsize=8)
     model = ", ".join(sorted({str(r.get("model")) for r in results if r.get("model")}))
     tie = systems_tie(results)  # bars of equal height that compare nothing: said on the figure itself
-    fig.suptitle((title or f"Memory systems on {results[0]['sessions']} test sessions" + (f" · {model}" if model else ""))
+    fig.suptitle((title or f"Memory systems on {results[0]['sessions']} test sessions"
+                  + (f" · {model}" if model else ""))
                  + ("\n" + textwrap.fill(tie, 150) if tie else ""), **({"fontsize": 10} if tie else {}))
     fig.tight_layout()
     data = [{k: r.get(k) for k in ("system", "model", "sessions", "r_trans_mean", "r_trans_sem",
@@ -153,7 +155,8 @@ def check_noop_reward(answer: float | None, example: SessionExample) -> Check:
            f"{', '.join(o.op.value for o in example.gold_ops) or 'none'}. {res.summary()}. "
            + ("No change was due, so both deltas are empty and r_trans = 1." if not example.gold_ops else
               "Every entry the session should have changed is either missing (a deletion) or stale; a stale "
-              "entry may be similar to its update, but it lacks the new keyword, so lexical fidelity pays 0."))
+              "entry may be similar to its update, but it lacks the new keyword, so lexical fidelity pays "
+              "0."))
     if answer is None:
         return Check(None, "Write your prediction as a number in [0, 1].")
     return Check(_close(answer, res.reward), f"r_trans = {res.reward:.3f}. {why}")
@@ -169,10 +172,11 @@ def check_delete_readd(answer_update_f1: float | None, answer_r_trans: float | N
     res = pred.apply(pred_ops)
     f1 = match_operations(res.applied, gold_ops).prf("UPDATE")["f1"]
     r = memory_levenshtein(list(pred.entries), list(gold.entries), before=list(before.entries)).reward
-    msg = (f"UPDATE F1 = {f1} (the gold UPDATE of m1 has no predicted UPDATE; the DELETE and the ADD match no "
-           f"gold operation of their type), r_trans = {r:.1f} (the state holds exactly the gold sentence, under a "
-           "new id: ids are labels, the reward compares contents). Operation F1 is a diagnostic; the state reward "
-           "is what the paper trains on, because many operation sequences reach the same memory.")
+    msg = (f"UPDATE F1 = {f1} (the gold UPDATE of m1 has no predicted UPDATE; the DELETE and the ADD match "
+           f"no gold operation of their type), r_trans = {r:.1f} (the state holds exactly the gold sentence, "
+           "under a new id: ids are labels, the reward compares contents). Operation F1 is a diagnostic; the "
+           "state reward is what the paper trains on, because many operation sequences reach the same "
+           "memory.")
     if answer_update_f1 is None or answer_r_trans is None:
         return Check(None, "Write both predictions (numbers in [0, 1]).")
     return Check(_close(answer_update_f1, f1) and _close(answer_r_trans, r), msg)
@@ -192,7 +196,8 @@ def check_system(system: Any, examples: Sequence[SessionExample]) -> Check:
         if not isinstance(res, SessionResult):
             return Check(False, f"result {i} is a {type(res).__name__}, not a SessionResult")
         if (res.user_id, res.session_id) != (ex.user_id, ex.session_id):
-            return Check(False, f"result {i} is for session {res.session_id}, expected {ex.session_id} (keep the order)")
+            return Check(False, f"result {i} is for session {res.session_id}, expected {ex.session_id} (keep "
+                                "the order)")
         if res.state_after is ex.state_before:
             return Check(False, f"result {i} returns the example's own state object; work on a copy "
                                 "(`example.state_before.copy()`) so the gold data is never changed")

@@ -129,7 +129,8 @@ def _alignment_panel(ax: Any, title: str, result: MLDResult, pred: Sequence[Entr
         used_p = {p for p, _ in matched}
         used_g = {g for _, g in matched}
         ylabels = [_wrap(x.content) for x in rows]
-        xlabels = [_wrap(x.content + (f"  [{', '.join(x.keywords)}]" if x.keywords else ""), 22) for x in cols]
+        xlabels = [_wrap(x.content + (f"  [{', '.join(x.keywords)}]" if x.keywords else ""), 22)
+                   for x in cols]
         ax.set_yticks(range(len(rows)), ylabels, fontsize=8)
         ax.set_xticks(range(len(cols)), xlabels, fontsize=8)
         for lab, i in zip(ax.get_yticklabels(), result.delta_pred):
@@ -145,9 +146,11 @@ def _alignment_panel(ax: Any, title: str, result: MLDResult, pred: Sequence[Entr
         "delta_pred": [x.content for x in rows], "delta_gold": [x.content for x in cols],
         "gold_keywords": [list(x.keywords) for x in cols],
         "shared": [P[i].content for i, _ in result.shared],
-        "sim": np.asarray(S, dtype=float).round(6).tolist(), "cov": np.asarray(C, dtype=float).round(6).tolist(),
+        "sim": np.asarray(S, dtype=float).round(6).tolist(),
+        "cov": np.asarray(C, dtype=float).round(6).tolist(),
         "q": np.asarray(Q, dtype=float).round(6).tolist(),
-        "pairs": [{"pred": p.pred, "gold": p.gold, "sim": p.sim, "cov": p.cov, "q": p.q} for p in result.pairs],
+        "pairs": [{"pred": p.pred, "gold": p.gold, "sim": p.sim, "cov": p.cov, "q": p.q}
+                  for p in result.pairs],
     }
 
 
@@ -218,12 +221,14 @@ def plot_order_vs_set(records: Sequence[Mapping[str, Any]], *, title: str = "",
     x = np.arange(len(recs))
     ax.plot(x, [r["ordered_distance"] for r in recs], "o", color="#1f77b4",
             label="ordered edit distance (Levenshtein DP)")
-    ax.plot(x, [r["set_distance"] for r in recs], "-", color=_RED, lw=2, label="set distance (MLD, assignment)")
+    ax.plot(x, [r["set_distance"] for r in recs], "-", color=_RED, lw=2,
+            label="set distance (MLD, assignment)")
     ax.set_xlabel("orderings of the same predicted memory (sorted)")
     ax.set_ylabel("distance to the gold state")
     ax.set_ylim(0, max(r["ordered_distance"] for r in recs) * 1.25 + 0.1)
     ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(title or "The order of a memory changes the ordered distance, not the set distance", fontsize=9)
+    ax.set_title(title or "The order of a memory changes the ordered distance, not the set distance",
+                 fontsize=9)
     fig.tight_layout()
     save_figure(fig, {"records": list(records)}, save_dir, name)
     return _done(fig)
@@ -232,7 +237,8 @@ def plot_order_vs_set(records: Sequence[Mapping[str, Any]], *, title: str = "",
 # ----- reward against the threshold ------------------------------------------------------------
 def reward_vs_threshold(pred: Sequence[EntryLike], gold: Sequence[EntryLike], *,
                         taus: Sequence[float] | None = None, similarity: SimilaritySpec = "lexical",
-                        fidelity: Iterable[bool] = (True, False), scope: str = "delta") -> list[dict[str, Any]]:
+                        fidelity: Iterable[bool] = (True, False),
+                        scope: str = "delta") -> list[dict[str, Any]]:
     """``r_trans`` (or ``r_state``) for each ``τ`` in ``taus`` (default 0, 0.01, …, 1)."""
     grid = [round(float(t), 4) for t in (np.linspace(0, 1, 101) if taus is None else taus)]
     sim = get_similarity(similarity)
@@ -246,7 +252,8 @@ def threshold_steps(records: Sequence[Mapping[str, Any]], *, lexical_fidelity: b
     """Where a curve of :func:`reward_vs_threshold` steps down: the last ``τ`` of the grid before each
     drop of the reward (the similarity of a pair that stops earning there), for one fidelity setting.
     A page describing the figure quotes these, so its text names the steps of the backend it drew."""
-    rs = sorted((r for r in records if r["lexical_fidelity"] == lexical_fidelity), key=lambda r: r["threshold"])
+    rs = sorted((r for r in records if r["lexical_fidelity"] == lexical_fidelity),
+                key=lambda r: r["threshold"])
     return [a["threshold"] for a, b in zip(rs, rs[1:]) if b["reward"] < a["reward"] - 1e-12]
 
 
@@ -291,8 +298,9 @@ def plot_mistake_rewards(records: Sequence[Mapping[str, Any]], *, title: str = "
     groups = list(dict.fromkeys((r["similarity"], r["lexical_fidelity"]) for r in records))
     index = {(r["mistake"], r["scope"], r["similarity"], r["lexical_fidelity"]): r for r in records}
     height = 0.8 / len(groups)
-    fig, axes = plt.subplots(1, len(scopes), figsize=(5.2 * len(scopes), 0.55 * len(mistakes) * max(1, len(groups) / 2) + 1.6),
-                             sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(scopes),
+                             figsize=(5.2 * len(scopes), 0.55 * len(mistakes) * max(1, len(groups) / 2)
+                                      + 1.6), sharey=True, squeeze=False)
     for ax, scope in zip(axes[0], scopes):
         for g, (sim, fid) in enumerate(groups):
             ys, means, sds = [], [], []
@@ -312,7 +320,9 @@ def plot_mistake_rewards(records: Sequence[Mapping[str, Any]], *, title: str = "
         ax.set_xlim(0, 1.12)
         ax.axvline(1.0, color="0.8", lw=0.8)
         ax.set_title({"delta": "r_trans (dense: the workbook's reward)",
-                      "residual": "residual normalisation (ablation)"}.get(scope, "r_state (whole states, ablation)"),
+                      "residual": "residual normalisation (ablation)"}.get(scope,
+                                                                           "r_state (whole states, "
+                                                                           "ablation)"),
                      fontsize=9)
         ax.set_xlabel("reward")
     axes[0][0].invert_yaxis()  # shared y: the first mistake on top in every panel
@@ -395,7 +405,8 @@ def explain(result: MLDResult, pred: Sequence[EntryLike], gold: Sequence[EntryLi
                    f"N = |P⊖B|+|G⊖B| = {tp}+{tg}; r_trans = 1 − MLD/N = {result.reward:.3f}" if tp + tg
                    else "nothing was due and nothing was done: r_trans = 1")
     elif result.scope == "delta":
-        formula = (f"residual normalisation: 2·Q*/(|ΔP|+|ΔG|) = 2·{result.q_total:.3f}/{n} = {result.reward:.3f}"
+        formula = (f"residual normalisation: 2·Q*/(|ΔP|+|ΔG|) = 2·{result.q_total:.3f}/{n} = "
+                   f"{result.reward:.3f}"
                    if n else "both deltas are empty: the state is exactly right, reward 1")
     else:
         formula = (f"r_state = 2·(|E|+Q*)/(|P|+|G|) = 2·({len(result.shared)}+{result.q_total:.3f})/"
@@ -426,7 +437,8 @@ def check_reward(answer: float | None, pred: Sequence[EntryLike], gold: Sequence
     why = explain(res, pred, gold, threshold)
     if abs(float(answer) - res.reward) <= tol:  # type: ignore[arg-type]
         return Check(True, f"The reward is {res.reward:.3f}.\n\n{why}")
-    return Check(False, f"You said {float(answer):.3f}; the reward is {res.reward:.3f}. "  # type: ignore[arg-type]
+    # type: ignore[arg-type]
+    return Check(False, f"You said {float(answer):.3f}; the reward is {res.reward:.3f}. "
                         f"Here is the computation:\n\n{why}")
 
 
@@ -460,7 +472,8 @@ _DICE_CASES: tuple[tuple[str, str, str], ...] = (
     ("User lives in Hamburg", "User lives in Berlin", "2·|shared tokens| / (|T(p)| + |T(g)|)"),
     ("The user's home is in Berlin", "user lives in berlin",
      "tokens are `re.findall(r'\\w+', s.lower())`: lower case, and `user's` is two tokens"),
-    ("a a a b", "a b b", "a repeated token counts min(count in p, count in g) times: `(Counter(p) & Counter(g))`"),
+    ("a a a b", "a b b", "a repeated token counts min(count in p, count in g) times: `(Counter(p) & "
+                         "Counter(g))`"),
     ("Hello, WORLD!", "hello world", "case and punctuation do not matter: `re.findall(r'\\w+', s.lower())`"),
     ("", "User works as a nurse", "an empty side shares nothing"),
     ("", "", "both empty gives 0 (the spec's convention), not a division by zero"),
@@ -480,7 +493,8 @@ def check_dice(fn: Callable[[str, str], float]) -> Check:
         except Exception as exc:  # noqa: BLE001 - the reader's code may fail in any way
             return Check(False, f"`dice({a!r}, {b!r})` raised {type(exc).__name__}: {exc}. Hint: {hint}.")
         if not isinstance(got, (int, float)) or not math.isclose(float(got), want, abs_tol=1e-9):
-            return Check(False, f"`dice({a!r}, {b!r})` returned {got!r}, the spec gives {want:.4f}. Hint: {hint}.")
+            return Check(False, f"`dice({a!r}, {b!r})` returned {got!r}, the spec gives {want:.4f}. Hint: "
+                                f"{hint}.")
     return Check(True, f"`dice` agrees with the library on all {len(_DICE_CASES)} cases "
                        "(repeated tokens, case, punctuation, empty strings).")
 
@@ -499,7 +513,8 @@ def check_order_example(pred_a: Sequence[EntryLike] | None, pred_b: Sequence[Ent
         return Check(False, "`pred_a` and `pred_b` must hold the same entries, only in another order.")
     sim = get_similarity(similarity)
     kw = {"similarity": sim, "threshold": threshold}
-    oa, ob = ordered_levenshtein(pred_a, gold, **kw).distance, ordered_levenshtein(pred_b, gold, **kw).distance
+    oa, ob = ordered_levenshtein(pred_a, gold, **kw).distance, ordered_levenshtein(pred_b, gold,
+                                                                                   **kw).distance
     sa, sb = memory_levenshtein(pred_a, gold, **kw), memory_levenshtein(pred_b, gold, **kw)
     sets = f"the set distance is {sa.distance:.3f} for both (r_trans {sa.reward:.3f})"
     assert math.isclose(sa.reward, sb.reward), "set reward depends on order: report this as a library bug"
@@ -514,15 +529,17 @@ def _entries(x: MemoryState | Sequence[EntryLike]) -> list[EntryLike]:
     return list(x.entries) if isinstance(x, MemoryState) else list(x)
 
 
-def touched_reward_reference(before: MemoryState | Sequence[EntryLike], pred: MemoryState | Sequence[EntryLike],
-                             gold: MemoryState | Sequence[EntryLike], *, similarity: SimilaritySpec = "lexical",
-                             threshold: float = 0.5, lexical_fidelity: bool = True) -> float:
+def touched_reward_reference(before: MemoryState | Sequence[EntryLike],
+                             pred: MemoryState | Sequence[EntryLike], gold: MemoryState | Sequence[EntryLike],
+                             *, similarity: SimilaritySpec = "lexical", threshold: float = 0.5,
+                             lexical_fidelity: bool = True) -> float:
     """The solution of exercise 6: the library's opt-in ``scope="transition"`` (not the spec's
     reward). It drops the entries identical in all three of ``before``, ``pred`` and ``gold``
     (what the session left untouched and the manager kept), then scores the rest as whole
     states (``scope="state"``), so correct changes earn credit; 1 when nothing is left."""
     return memory_levenshtein(_entries(pred), _entries(gold), similarity=similarity, threshold=threshold,
-                              lexical_fidelity=lexical_fidelity, scope="transition", before=_entries(before)).reward
+                              lexical_fidelity=lexical_fidelity, scope="transition",
+                              before=_entries(before)).reward
 
 
 def check_touched_reward(fn: Callable[..., float], *, n_scenarios: int = 3, seed: int = 0) -> Check:
@@ -536,7 +553,8 @@ def check_touched_reward(fn: Callable[..., float], *, n_scenarios: int = 3, seed
             try:
                 got = fn(s.before, p.state, gold)
             except NotImplementedError:
-                return Check(None, "`touched_reward` is not written yet: replace the `raise NotImplementedError`.")
+                return Check(None, "`touched_reward` is not written yet: replace the `raise "
+                                   "NotImplementedError`.")
             except Exception as exc:  # noqa: BLE001
                 return Check(False, f"on mistake `{name}` your function raised {type(exc).__name__}: {exc}")
             if not isinstance(got, (int, float)) or not math.isclose(float(got), want, abs_tol=1e-6):
@@ -580,9 +598,9 @@ def check_shared_first_counterexample(pred: Sequence[EntryLike] | None, gold: Se
     spec = len(res.shared) + res.q_total
     full = full_assignment_credit(pred, gold, threshold=threshold)
     if full > spec + 1e-9:
-        return Check(True, f"Removing the shared part first gives credit |E| + Q* = {spec:.3f}; one assignment "
-                           f"over everything gives {full:.3f}. Breaking an identical pair frees two entries "
-                           "that each match something else well.")
+        return Check(True, f"Removing the shared part first gives credit |E| + Q* = {spec:.3f}; one "
+                           f"assignment over everything gives {full:.3f}. Breaking an identical pair frees "
+                           "two entries that each match something else well.")
     return Check(False, f"Both give credit {spec:.3f}. You need an identical pair (p ≡ g) where p is also "
                         "similar to another gold entry and g to another prediction, while those two are not "
                         "similar to each other. Short made-up sentences like 'c c d' make it easier.")

@@ -61,8 +61,10 @@ def draw_overview(save_dir: str | os.PathLike[str] | None = None, dpi: int = 150
         if abs(ya - yb) < 1e-6 and abs(xb - xa) > wa + 0.1:  # same row, not neighbours: go underneath
             return (xa + wa / 2, ya), (xb + wb / 2, yb)
         if abs(ya - yb) < 1e-6:  # neighbours in a row
-            return ((xa + wa, ya + ha / 2), (xb, yb + hb / 2)) if xa < xb else ((xa, ya + ha / 2), (xb + wb, yb + hb / 2))
-        return ((xa + wa / 2, ya), (xb + wb / 2, yb + hb)) if ya > yb else ((xa + wa / 2, ya + ha), (xb + wb / 2, yb))
+            return ((xa + wa, ya + ha / 2), (xb, yb + hb / 2)) if xa < xb else ((xa, ya + ha / 2),
+                                                                                (xb + wb, yb + hb / 2))
+        return ((xa + wa / 2, ya), (xb + wb / 2, yb + hb)) if ya > yb else ((xa + wa / 2, ya + ha),
+                                                                            (xb + wb / 2, yb))
 
     for a, b, label, style in _ARROWS:
         p, q = anchor(a, b)
@@ -77,7 +79,8 @@ def draw_overview(save_dir: str | os.PathLike[str] | None = None, dpi: int = 150
             else:
                 ly += 0.03
             ax.text(lx, ly, label, ha="center", fontsize=9, style="italic")
-    ax.set_title("DeltaMem in this workbook: one session = one state transition, scored against the gold state",
+    ax.set_title("DeltaMem in this workbook: one session = one state transition, scored against the gold "
+                 "state",
                  fontsize=12)
     fig.tight_layout()
     save_figure(fig, {"boxes": {k: {"title": b[4], "body": b[5]} for k, b in _BOXES.items()},

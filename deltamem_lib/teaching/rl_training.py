@@ -51,12 +51,13 @@ __all__ = [
     "ADVANTAGE_EPS", "GROUP_MISTAKES", "before_after_table", "Check", "check_advantages",
     "check_noop_outcome", "check_reward_function", "check_zero_spread", "decisions_table", "density",
     "group_advantages", "group_mean_std", "group_table", "mistake_group", "pick_session", "profile_rows",
-    "profile_table", "reward_terms", "score_group", "seeds_table", "too_many_operations_reference", "training_steps"
+    "profile_table", "reward_terms", "score_group", "seeds_table", "too_many_operations_reference",
+    "training_steps"
 ]
 
 #: The rollouts of the hand-made group: the gold answer and typical mistakes.
-GROUP_MISTAKES = ("perfect", "paraphrase", "missed_update", "add_not_update", "wrong_delete", "keyword_dropped",
-                  "spurious_add", "do_nothing")
+GROUP_MISTAKES = ("perfect", "paraphrase", "missed_update", "add_not_update", "wrong_delete",
+                  "keyword_dropped", "spurious_add", "do_nothing")
 
 
 #: The epsilon TRL adds to the group's standard deviation (``advantages / (std_rewards + 1e-4)``).
@@ -82,7 +83,8 @@ def group_advantages(rewards: Sequence[float], *, scale: str = "group") -> list[
     return [r - mean for r in rewards]
 
 
-def pick_session(rows: Sequence[Mapping[str, Any]], *, kinds: tuple[str, ...] = ("UPDATE", "ADD")) -> Mapping[str, Any]:
+def pick_session(rows: Sequence[Mapping[str, Any]], *,
+                 kinds: tuple[str, ...] = ("UPDATE", "ADD")) -> Mapping[str, Any]:
     """The first RL row whose gold operations include every kind in ``kinds``."""
     for r in rows:
         ops = {o["op"] for o in json.loads(r["gold_ops"])}
@@ -105,7 +107,8 @@ def mistake_group(row: Mapping[str, Any], mistakes: Sequence[str] = GROUP_MISTAK
     return out
 
 
-def score_group(row: Mapping[str, Any], group: Sequence[Mapping[str, str]], cfg: Any) -> dict[str, list[float]]:
+def score_group(row: Mapping[str, Any], group: Sequence[Mapping[str, str]], cfg: Any) -> dict[str,
+                                                                                              list[float]]:
     """Each reward component of each rollout, computed by the reward functions GRPO uses,
     called exactly as TRL calls them (columns repeated per rollout)."""
     out: dict[str, list[float]] = {}
@@ -174,7 +177,8 @@ def group_table(row: Mapping[str, Any], cfg: Any, mistakes: Sequence[str] = GROU
             rec[f"R ({rw})"], rec[f"A ({rw})"] = totals[rw][i], adv[rw][i]
         recs.append(rec)
     names = [g["rollout"] for g in group]
-    note = "  \n".join(f"**{rw.capitalize()} reward:** {_formula(terms[rw], totals[rw])} {_signs(names, adv[rw])}"
+    note = "  \n".join(f"**{rw.capitalize()} reward:** {_formula(terms[rw], totals[rw])} "
+                       f"{_signs(names, adv[rw])}"
                        for rw in ("state", "outcome"))
     return Table.from_records(recs, cols, digits=3, note=note)
 
@@ -198,8 +202,8 @@ def density(rows: Sequence[Mapping[str, Any]], cfg: Any, *, mistakes: Sequence[s
         for k in stats:
             vals = [round(v, 6) for v in scores[k]]
             stats[k].append((len(set(vals)) == 1, len(set(vals))))
-    return {k: {"groups": len(v), "zero_std_share": round(sum(z for z, _ in v) / len(v), 3) if v else math.nan,
-                "distinct_values": round(sum(d for _, d in v) / len(v), 2) if v else math.nan}
+    return {k: {"groups": len(v), "zero_std_share": round(sum(z for z, _ in v) / len(v), 3) if v
+                else math.nan, "distinct_values": round(sum(d for _, d in v) / len(v), 2) if v else math.nan}
             for k, v in stats.items()}
 
 
@@ -219,8 +223,8 @@ def before_after_table(evaluations: Mapping[str, Mapping[str, Any]],
         rows.append({
             "system": label, "sessions": ev.get("sessions"),
             "r_trans": f"{ev['r_trans_mean']:.3f} ± {ev.get('r_trans_sem', 0):.3f}",
-            "Δ vs reference [95% CI]": (f"{cmp['mean_diff']:+.3f} [{cmp['ci_low']:+.3f}, {cmp['ci_high']:+.3f}] "
-                                        f"vs {cmp['reference']}") if cmp else "",
+            "Δ vs reference [95% CI]": (f"{cmp['mean_diff']:+.3f} [{cmp['ci_low']:+.3f}, "
+                                        f"{cmp['ci_high']:+.3f}] vs {cmp['reference']}") if cmp else "",
             "F1 ADD": f1.get("ADD", {}).get("f1"), "F1 UPDATE": f1.get("UPDATE", {}).get("f1"),
             "F1 DELETE": f1.get("DELETE", {}).get("f1"), "invalid calls": ev.get("invalid_call_rate"),
             "unreadable": ev.get("malformed_output_rate"), "probe accuracy": ev.get("probe_accuracy"),
@@ -293,22 +297,23 @@ def check_advantages(rewards: Sequence[float], answer: Sequence[float] | None, *
     if answer is None:
         return Check(None, f"Write down one advantage per reward in {list(rewards)}, then run the check.")
     if len(answer) != len(want):
-        return Check(False, f"A group of {len(want)} rollouts has {len(want)} advantages; you gave {len(answer)}.")
+        return Check(False, f"A group of {len(want)} rollouts has {len(want)} advantages; you gave "
+                            f"{len(answer)}.")
     mean, std = group_mean_std(list(rewards))
     if all(abs(a - w) <= tol for a, w in zip(answer, want)):
-        return Check(True, f"Advantages {shown}: reward minus the group mean ({mean:.3f}), divided by the group's "
-                           f"standard deviation ({std:.3f}, G − 1 in its denominator) plus 1e-4. They sum to zero: "
-                           "GRPO only moves probability between rollouts.")
+        return Check(True, f"Advantages {shown}: reward minus the group mean ({mean:.3f}), divided by the "
+                           f"group's standard deviation ({std:.3f}, G − 1 in its denominator) plus 1e-4. "
+                           "They sum to zero: GRPO only moves probability between rollouts.")
     if all(abs(a - (r - mean)) <= tol for a, r in zip(answer, rewards)):
         return Check(False, "You subtracted the mean but did not divide by the group's standard deviation "
                             f"(G − 1 in its denominator, plus 1e-4). The advantages are {shown}.")
     n = len(rewards)
     pop = math.sqrt(sum((r - mean) ** 2 for r in rewards) / n)
     if pop > 0 and all(abs(a - (r - mean) / (pop + ADVANTAGE_EPS)) <= tol for a, r in zip(answer, rewards)):
-        return Check(False, f"You divided by the standard deviation with n = {n} in its denominator ({pop:.3f}); "
-                            f"TRL uses G − 1 = {n - 1} ({std:.3f}). The advantages are {shown}.")
-    return Check(False, f"The advantages are {shown}: (reward − {mean:.3f}) / ({std:.3f} + 1e-4), the standard "
-                        f"deviation with G − 1 = {n - 1} in its denominator.")
+        return Check(False, f"You divided by the standard deviation with n = {n} in its denominator "
+                            f"({pop:.3f}); TRL uses G − 1 = {n - 1} ({std:.3f}). The advantages are {shown}.")
+    return Check(False, f"The advantages are {shown}: (reward − {mean:.3f}) / ({std:.3f} + 1e-4), the "
+                        f"standard deviation with G − 1 = {n - 1} in its denominator.")
 
 
 def check_zero_spread(answer: float | None) -> Check:
@@ -338,15 +343,18 @@ def check_noop_outcome(row: Mapping[str, Any], answer: float | None, *, tol: flo
         return Check(None, f"{len(probes)} probe question(s) are asked after this session. Predict the share "
                            "answered correctly if the memory is left as it was.")
     if abs(float(answer) - want) <= tol:
-        return Check(True, f"{want:.3f}. Questions about untouched facts are still answered; those about what "
-                           f"the session changed are not:\n{detail}")
-    return Check(False, f"It is {want:.3f}:\n{detail}\nThe outcome reward gives a do-nothing policy credit for "
-                        "every fact the session left alone — r_trans gives it none on a session with changes.")
+        return Check(True, f"{want:.3f}. Questions about untouched facts are still answered; those about "
+                           f"what the session changed are not:\n{detail}")
+    return Check(False, f"It is {want:.3f}:\n{detail}\nThe outcome reward gives a do-nothing policy credit "
+                        "for every fact the session left alone — r_trans gives it none on a session with "
+                        "changes.")
 
 
-def too_many_operations_reference(prompts: Any = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[float]:
+def too_many_operations_reference(prompts: Any = None, completions: Sequence[Any] = (),
+                                  **kwargs: Any) -> list[float]:
     """Reference solution: -1 when a one-shot answer lists more than 3 operations, else 0."""
-    return [-1.0 if len(parse_operation_list(completion_text(c)).operations) > 3 else 0.0 for c in completions]
+    return [-1.0 if len(parse_operation_list(completion_text(c)).operations) > 3 else 0.0
+            for c in completions]
 
 
 def check_reward_function(fn: Callable[..., list[float]] | None) -> Check:
@@ -354,7 +362,8 @@ def check_reward_function(fn: Callable[..., list[float]] | None) -> Check:
     returns -1.0 for a one-shot answer with more than 3 operations and 0.0 otherwise, following
     TRL's contract (one float per completion; unknown keyword arguments accepted)."""
     if fn is None:
-        return Check(None, "Write `too_many_operations(prompts, completions, **kwargs)` and pass it to the check.")
+        return Check(None, "Write `too_many_operations(prompts, completions, **kwargs)` and pass it to the "
+                           "check.")
     op = {"op": "ADD", "content": "User likes tea."}
     cases = [("[]", 0.0), (json.dumps([op] * 3), 0.0), (json.dumps([op] * 4), -1.0),
              ("Sure! " + json.dumps([op] * 5), -1.0), ("not json at all", 0.0)]
@@ -378,9 +387,9 @@ def check_reward_function(fn: Callable[..., list[float]] | None) -> Check:
             return Check(False, f"For the answer {text[:60]!r} the reward should be {want}, yours is {g!r}. "
                                 "Hint: completions are lists of messages; read the assistant's content and "
                                 "parse it with deltamem_lib.models.parsing.parse_operation_list.")
-    return Check(True, "Right: one float per completion, extra columns ignored. Add it to the reward list with a "
-                       "weight (`reward_funcs=[..., too_many_operations]`, `reward_weights=[..., 0.2]`) and TRL "
-                       "logs it as rewards/too_many_operations.")
+    return Check(True, "Right: one float per completion, extra columns ignored. Add it to the reward list "
+                       "with a weight (`reward_funcs=[..., too_many_operations]`, `reward_weights=[..., "
+                       "0.2]`) and TRL logs it as rewards/too_many_operations.")
 
 
 # ----- several seeds ----------------------------------------------------------------------------
@@ -401,19 +410,23 @@ def seeds_table(seeds: Mapping[str, Any]) -> Table:
         rows.append({
             "seed": seed, "Δ vs SFT [95% CI]": _interval(cmp.get("sft+grpo vs sft")),
             "Δ vs doing nothing [95% CI]": _interval(cmp.get("sft+grpo vs no-op")),
-            "training r_trans, first → last third": (f"{thirds['first_third']:.3f} → {thirds['last_third']:.3f}"
+            "training r_trans, first → last third": (f"{thirds['first_third']:.3f} → "
+                                                     f"{thirds['last_third']:.3f}"
                                                      if thirds.get("first_third") is not None else "—"),
             "groups without spread": b.get("grpo_zero_spread_share"),
             "type accuracy, SFT → SFT+GRPO": (f"{before.get('type_accuracy', float('nan')):.2f} → "
-                                              f"{after.get('type_accuracy', float('nan')):.2f}" if after else "—"),
-            "largest share after": (f"{after['largest_kind']} {after['largest_share']:.0%}" if after else "—"),
+                                              f"{after.get('type_accuracy', float('nan')):.2f}" if after
+                                              else "—"),
+            "largest share after": (f"{after['largest_kind']} {after['largest_share']:.0%}" if after
+                                    else "—"),
             "training min": f"{b['training_seconds'] / 60:.1f}"})
     pooled = seeds["pooled"]
     rows.append({"seed": f"pooled ({len(seeds['per_seed'])} seeds × sessions)",
                  "Δ vs SFT [95% CI]": _interval(pooled.get("sft+grpo vs sft")),
                  "Δ vs doing nothing [95% CI]": _interval(pooled.get("sft+grpo vs no-op"))})
-    cols = ("seed", "Δ vs SFT [95% CI]", "Δ vs doing nothing [95% CI]", "training r_trans, first → last third",
-            "groups without spread", "type accuracy, SFT → SFT+GRPO", "largest share after", "training min")
+    cols = ("seed", "Δ vs SFT [95% CI]", "Δ vs doing nothing [95% CI]",
+            "training r_trans, first → last third", "groups without spread", "type accuracy, SFT → SFT+GRPO",
+            "largest share after", "training min")
     return Table.from_records(rows, cols, digits=3)
 
 
@@ -430,7 +443,8 @@ def decisions_table(evaluations: Mapping[str, Mapping[str, Any]]) -> Table | Non
         d = ev.get("decisions")
         if not d:
             continue
-        by, sep, ids = d.get("type_accuracy_by_kind") or {}, d.get("separation") or {}, d.get("id_accuracy") or {}
+        by, sep, ids = (d.get("type_accuracy_by_kind") or {}, d.get("separation") or {},
+                        d.get("id_accuracy") or {})
 
         def fmt(values: Mapping[str, Any], keys: Sequence[str]) -> str:
             return " / ".join("–" if values.get(k) is None else f"{values[k]:.2f}" for k in keys)
@@ -442,6 +456,6 @@ def decisions_table(evaluations: Mapping[str, Mapping[str, Any]]) -> Table | Non
                      "separation (none / ADD / UPD / DEL)": fmt(sep, kinds) if sep else "not measured"})
     if not rows:
         return None
-    cols = ("system", "type accuracy", "per kind (none / ADD / UPD / DEL)", "largest share", "id accuracy (UPD / DEL)",
-            "separation (none / ADD / UPD / DEL)")
+    cols = ("system", "type accuracy", "per kind (none / ADD / UPD / DEL)", "largest share",
+            "id accuracy (UPD / DEL)", "separation (none / ADD / UPD / DEL)")
     return Table.from_records(rows, cols, digits=2)

@@ -40,8 +40,8 @@ from ..synthesis.levels import KINDS, balanced_rows, single_change_pools, single
 from ..synthesis.probes import probe_questions
 from .settings import TrainConfig
 
-__all__ = ["TrainingData", "grpo_rows", "make_agent", "session_kind", "sft_rows", "oneshot_target", "prepare_data", "prompt_rows", "sft_records",
-           "tokenize_prompt_completion"]
+__all__ = ["TrainingData", "grpo_rows", "make_agent", "session_kind", "sft_rows", "oneshot_target",
+           "prepare_data", "prompt_rows", "sft_records", "tokenize_prompt_completion"]
 
 
 @dataclass
@@ -205,8 +205,8 @@ def grpo_rows(rows: Sequence[dict[str, Any]], cfg: TrainConfig) -> list[dict[str
         left = [r for r in rows if (r["user_id"], r["session_id"]) not in seen]
         if not left:  # TRL would stop at step 0 without a word
             raise ValueError(f"GRPO has no training session left: SFT used all {len(rows)} single-change "
-                             f"sessions (sft_examples {cfg.sft_examples}); raise train_users or sessions_per_user, "
-                             "or lower sft_examples")
+                             f"sessions (sft_examples {cfg.sft_examples}); raise train_users or "
+                             "sessions_per_user, or lower sft_examples")
         return left
     keep = cfg.grpo_add_only_keep
     if keep >= 1.0:
@@ -229,9 +229,9 @@ def make_agent(cfg: Any, model: Any = None) -> Any:
                             temperature=0.0, prompt_style=cfg.prompt_style, **env)
     # the room of a GRPO rollout: max_tool_calling_iterations rounds of tool calls after the first
     # reply, max_completion_length tokens for every turn and tool result together
-    return ReActAgent(model, max_tool_calls=cfg.max_completion_length, max_new_tokens=cfg.max_completion_length,
-                      max_turns=cfg.max_tool_calling_iterations, max_total_tokens=cfg.max_completion_length,
-                      temperature=0.0, **env)
+    return ReActAgent(model, max_tool_calls=cfg.max_completion_length,
+                      max_new_tokens=cfg.max_completion_length, max_turns=cfg.max_tool_calling_iterations,
+                      max_total_tokens=cfg.max_completion_length, temperature=0.0, **env)
 
 
 def prompt_rows(rows: Sequence[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
@@ -278,7 +278,8 @@ def tokenize_prompt_completion(tokenizer: Any, messages: list[dict[str, Any]], c
         end = tail.index(completion) + len(completion)
         # keep the end-of-turn marker that follows the answer (``<|im_end|>``), drop the newline after it
         rest = tail[end:]
-        eot = rest[:rest.index(tokenizer.eos_token) + len(tokenizer.eos_token)] if tokenizer.eos_token in rest else ""
+        eot = rest[:rest.index(tokenizer.eos_token)
+                   + len(tokenizer.eos_token)] if tokenizer.eos_token in rest else ""
         answer = tail[:end] + eot
     else:  # a template that rewrites the last turn: fall back to answer + EOS
         answer = completion + (tokenizer.eos_token or "")
@@ -312,7 +313,8 @@ def sft_records(rows: Sequence[dict[str, Any]], tokenizer: Any, cfg: Any) -> lis
     kw = cfg.chat_template_kwargs()
     for r in prompt_rows(rows, cfg):
         ex = parse_rl_row(r)
-        rec = tokenize_prompt_completion(tokenizer, r["prompt"], oneshot_target(ex, allow_delete=cfg.allow_delete),
+        rec = tokenize_prompt_completion(tokenizer, r["prompt"],
+                                         oneshot_target(ex, allow_delete=cfg.allow_delete),
                                          chat_template_kwargs=kw)
         if len(rec["input_ids"]) <= cfg.sft_max_length:
             out.append(rec)

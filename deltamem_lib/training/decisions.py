@@ -33,8 +33,8 @@ from ..synthesis.levels import KINDS
 from .datasets import prompt_rows
 from .trainers import load_policy
 
-__all__ = ["PREDICTED", "adapter_kind_probabilities", "decision_report", "kind_probabilities", "predicted_kind",
-           "separation"]
+__all__ = ["PREDICTED", "adapter_kind_probabilities", "decision_report", "kind_probabilities",
+           "predicted_kind", "separation"]
 
 #: What a greedy answer can decide: the four kinds, several operations, or nothing readable.
 PREDICTED = (*KINDS, "multi", "malformed")
@@ -42,7 +42,8 @@ _OPS = KINDS[1:]
 
 
 def predicted_kind(record: Mapping[str, Any]) -> str:
-    """The kind one evaluated session's answer chose (from :func:`~deltamem_lib.agent.harness.session_metrics`)."""
+    """The kind one evaluated session's answer chose (from
+    :func:`~deltamem_lib.agent.harness.session_metrics`)."""
     if record.get("malformed_outputs"):
         return "malformed"
     counts = record.get("counts") or {}
@@ -86,11 +87,13 @@ def decision_report(per_session: Sequence[Mapping[str, Any]], kinds: Sequence[st
     by_kind = {k: _round(mean([o for o, g in zip(ok, kinds) if g == k])) for k in KINDS}
     ids = {}
     for k in ("UPDATE", "DELETE"):
-        hits = [int((r.get("counts") or {}).get(f"tp_{k}", 0)) > 0 for r, g in zip(per_session, kinds) if g == k]
+        hits = [int((r.get("counts") or {}).get(f"tp_{k}", 0)) > 0 for r, g in zip(per_session, kinds)
+                if g == k]
         ids[k] = _round(mean(hits))
     counts = Counter(pred)
     largest = max(KINDS, key=lambda k: counts[k])
-    rewards = {k: [float(r["r_trans"]) for r, g in zip(per_session, kinds) if g == k and "r_trans" in r] for k in KINDS}
+    rewards = {k: [float(r["r_trans"]) for r, g in zip(per_session, kinds) if g == k and "r_trans" in r]
+               for k in KINDS}
     return {"sessions": len(kinds), "type_accuracy": _round(mean(ok)), "type_accuracy_by_kind": by_kind,
             "r_trans_by_kind": {k: _round(sum(v) / len(v)) if v else None for k, v in rewards.items()},
             "id_accuracy": ids, "predicted": {k: counts[k] for k in PREDICTED},
@@ -113,7 +116,8 @@ def _decision_tokens(tokenizer: Any) -> tuple[list[int], int, int, list[int]]:
     prefix, op_tokens = full[0][:n], [f[n] for f in full]
     none = ids("[]")
     at = len(none) - 1
-    if len(set(op_tokens)) != 3 or at < 0 or at >= len(prefix) or none[:at] != prefix[:at] or none[at] == prefix[at]:
+    if (len(set(op_tokens)) != 3 or at < 0 or at >= len(prefix) or none[:at] != prefix[:at]
+            or none[at] == prefix[at]):
         raise ValueError("this tokenizer does not split the answer's first tokens the way the probe needs "
                          "('[' then ']' or '{\"', and one first token per operation name)")
     return prefix, at, none[at], op_tokens
@@ -136,7 +140,8 @@ def kind_probabilities(model: Any, tokenizer: Any, prompts: Sequence[Sequence[Ma
 
     prefix, at, close, op_tokens = _decision_tokens(tokenizer)
     kw = dict(chat_template_kwargs or {})
-    seqs = [list(tokenizer(tokenizer.apply_chat_template(list(p), add_generation_prompt=True, tokenize=False, **kw),
+    seqs = [list(tokenizer(tokenizer.apply_chat_template(list(p), add_generation_prompt=True, tokenize=False,
+                                                         **kw),
                            add_special_tokens=False)["input_ids"]) + prefix for p in prompts]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     out: list[list[float]] = []
@@ -191,6 +196,7 @@ def separation(probs: Sequence[Sequence[float]], kinds: Sequence[str]) -> dict[s
         own = mean([p[c] for p, g in zip(probs, idx) if g == c])
         other = mean([p[c] for p, g in zip(probs, idx) if g != c])
         sep[k] = _round(own - other) if own is not None and other is not None else None
-    return {"separation": sep, "min_separation": min((v for v in sep.values() if v is not None), default=None),
+    return {"separation": sep, "min_separation": min((v for v in sep.values() if v is not None),
+                                                     default=None),
             "mean": {k: _round(mean([p[c] for p in probs])) for c, k in enumerate(KINDS)},
             "p_gold": _round(mean([p[g] for p, g in zip(probs, idx)]))}

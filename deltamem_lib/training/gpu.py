@@ -40,9 +40,9 @@ from typing import Any
 
 from ..hardware import DeviceCaps, PreflightError, best_precision
 
-__all__ = ["MODEL_SHAPES", "PROMPT_TOKENS", "MemoryEstimate", "ModelShape", "NonFiniteGuard", "PreflightError",
-           "estimate_memory", "explain_nonfinite", "is_sampling_overflow", "model_shape", "preflight", "preflight_problems",
-           "vllm_install_command", "vllm_kv_sequences"]
+__all__ = ["MODEL_SHAPES", "PROMPT_TOKENS", "MemoryEstimate", "ModelShape", "NonFiniteGuard",
+           "PreflightError", "estimate_memory", "explain_nonfinite", "is_sampling_overflow", "model_shape",
+           "preflight", "preflight_problems", "vllm_install_command", "vllm_kv_sequences"]
 
 GB = 1e9
 OVERHEAD_GB = 1.5      # CUDA context + allocator fragmentation (rule of thumb)
@@ -67,7 +67,8 @@ class ModelShape:
 
     def linear_dims(self) -> list[tuple[int, int]]:
         """``(in, out)`` of the seven linear layers of a block (q, k, v, o, gate, up, down)."""
-        q, kv, h, i = self.heads * self.head_dim, self.kv_heads * self.head_dim, self.hidden, self.intermediate
+        q, kv, h, i = (self.heads * self.head_dim, self.kv_heads * self.head_dim, self.hidden,
+                       self.intermediate)
         return [(h, q), (h, kv), (h, kv), (q, h), (h, i), (h, i), (i, h)]
 
     @property
@@ -133,13 +134,14 @@ class MemoryEstimate:
 
     def line(self) -> str:
         """One line for a profile file or a log (what :func:`estimate_memory` computed)."""
-        return (f"{self.phase}: weights {self.weights_gb:.1f} + LoRA/optimiser {self.lora_optimizer_gb:.1f} + "
-                f"max(activations {self.activations_gb:.1f}, KV cache {self.kv_cache_gb:.1f}) + vLLM "
+        return (f"{self.phase}: weights {self.weights_gb:.1f} + LoRA/optimiser {self.lora_optimizer_gb:.1f} "
+                f"+ max(activations {self.activations_gb:.1f}, KV cache {self.kv_cache_gb:.1f}) + vLLM "
                 f"{self.vllm_gb:.1f} + overhead {self.overhead_gb:.1f} = {self.total_gb:.1f} GB of "
                 f"{self.gpu_gb:.0f} GB ({self.margin:.0%} free; micro-batch {self.micro_batch})")
 
 
-def _activations(shape: ModelShape, tokens: int, loss_tokens: int, precision: str, checkpointing: bool) -> float:
+def _activations(shape: ModelShape, tokens: int, loss_tokens: int, precision: str,
+                 checkpointing: bool) -> float:
     b = _bytes(precision)
     layer = tokens * (8 * shape.hidden + 3 * shape.intermediate) * b
     kept = shape.layers * tokens * shape.hidden * b + layer if checkpointing else shape.layers * layer
@@ -171,11 +173,13 @@ def estimate_memory(cfg: Any, gpu_gb: float, phase: str = "grpo", *, precision: 
     if phase == "eval":
         budget = cfg.max_completion_length if cfg.agent == "react" else cfg.eval_max_new_tokens
         kv = cfg.eval_batch_size * (prompt + budget) * kv_token / GB
-        return MemoryEstimate("evaluation", gpu_gb, weights, 0.0, 0.0, kv, 0.0, micro_batch=cfg.eval_batch_size)
+        return MemoryEstimate("evaluation", gpu_gb, weights, 0.0, 0.0, kv, 0.0,
+                              micro_batch=cfg.eval_batch_size)
     n = cfg.completions_per_step // cfg.gradient_accumulation_steps
-    act = _activations(shape, n * (prompt + cfg.max_completion_length), n * cfg.max_completion_length, precision,
-                       cfg.gradient_checkpointing)
-    kv = 0.0 if cfg.use_vllm else cfg.completions_per_step * (prompt + cfg.max_completion_length) * kv_token / GB
+    act = _activations(shape, n * (prompt + cfg.max_completion_length), n * cfg.max_completion_length,
+                       precision, cfg.gradient_checkpointing)
+    kv = 0.0 if cfg.use_vllm else cfg.completions_per_step * (prompt
+                                                              + cfg.max_completion_length) * kv_token / GB
     vllm = cfg.vllm_gpu_memory_utilization * gpu_gb if cfg.use_vllm else 0.0
     return MemoryEstimate("GRPO", gpu_gb, weights, lora, act, kv, vllm, micro_batch=n)
 
@@ -249,20 +253,22 @@ def preflight_problems(cfg: Any, caps: DeviceCaps) -> list[str]:
     """What ``cfg`` needs that ``caps`` lacks, each with its fix (empty: ready to train)."""
     out: list[str] = []
     if _needs_gpu(cfg) and not caps.cuda:
-        out.append(f"profile {cfg.profile!r} needs a CUDA GPU (precision={cfg.precision}, use_vllm={cfg.use_vllm}) "
-                   f"and this machine has none ({caps.kind}); on Colab: Runtime > Change runtime type > T4 GPU "
-                   "(colab-t4) or A100 GPU (gpu-a100); without a GPU: deltamem train --profile cpu")
+        out.append(f"profile {cfg.profile!r} needs a CUDA GPU (precision={cfg.precision}, "
+                   f"use_vllm={cfg.use_vllm}) and this machine has none ({caps.kind}); on Colab: Runtime > "
+                   "Change runtime type > T4 GPU (colab-t4) or A100 GPU (gpu-a100); without a GPU: deltamem "
+                   "train --profile cpu")
         return out
     if cfg.precision == "bf16" and caps.cuda and not caps.bf16:
         out.append(f"precision=bf16 is emulated on {caps.name} (compute capability "
                    f"{'.'.join(map(str, caps.capability or ()))} < 8.0) and slower than fp16: "
                    "--set precision=fp16 (or auto), or the colab-t4 profile")
     if cfg.use_vllm and caps.vllm not in (None, "unknown") and not _vllm_supported(caps.vllm):
-        out.append(f"vLLM {caps.vllm} is outside the range TRL 1.16 supports ({VLLM_RANGE[0]}-{VLLM_RANGE[1]}): "
-                   f"{vllm_install_command(caps)}")
+        out.append(f"vLLM {caps.vllm} is outside the range TRL 1.16 supports "
+                   f"({VLLM_RANGE[0]}-{VLLM_RANGE[1]}): {vllm_install_command(caps)}")
     if cfg.use_vllm and caps.vllm is None:
-        out.append(f"use_vllm=True but vLLM is not installed: {vllm_install_command(caps)} (if pip finds no vLLM "
-                   "release for this torch, either --set use_vllm=False, rollouts by transformers, slower; or "
+        out.append(f"use_vllm=True but vLLM is not installed: {vllm_install_command(caps)} (if pip finds no "
+                   "vLLM release for this torch, either --set use_vllm=False, rollouts by transformers, "
+                   "slower; or "
                    'pip install "trl[vllm]==1.16.0", which brings its own torch, then restart the runtime)')
     if caps.cuda:
         out.extend(_memory_problems(cfg, caps))
@@ -288,8 +294,8 @@ def explain_nonfinite(what: str, precision: str) -> str:
                     "or a bf16 GPU (A100, L4)")
     else:
         why, fallback = "the training diverged", "a lower learning_rate, or precision=fp32"
-    return (f"{what} in {precision}: {why}. Rerun with {fallback} (deltamem train --set ..., or the notebook's "
-            "parameters cell); the run folder resumes from its last checkpoint.")
+    return (f"{what} in {precision}: {why}. Rerun with {fallback} (deltamem train --set ..., or the "
+            "notebook's parameters cell); the run folder resumes from its last checkpoint.")
 
 
 def is_sampling_overflow(exc: BaseException) -> bool:
@@ -308,16 +314,20 @@ def NonFiniteGuard(precision: str, patience: int = 3) -> Any:  # noqa: N802 — 
         def __init__(self) -> None:
             self.bad_norms = 0
 
-        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
+                   **kw: Any) -> None:
             logs = logs or {}
             loss, norm = logs.get("loss"), logs.get("grad_norm")
             if isinstance(loss, (int, float)) and not math.isfinite(loss):
-                raise FloatingPointError(explain_nonfinite(f"the loss became {loss} at step {state.global_step}",
+                raise FloatingPointError(explain_nonfinite(f"the loss became {loss} at step "
+                                                           f"{state.global_step}",
                                                            precision))
-            self.bad_norms = self.bad_norms + 1 if isinstance(norm, (int, float)) and not math.isfinite(norm) else 0
+            self.bad_norms = self.bad_norms + 1 if isinstance(norm,
+                                                              (int, float)) and not math.isfinite(norm) else 0
             if self.bad_norms >= patience:
                 raise FloatingPointError(explain_nonfinite(
-                    f"the gradient norm was non-finite for {patience} logs in a row (step {state.global_step})",
+                    f"the gradient norm was non-finite for {patience} logs in a row (step "
+                    f"{state.global_step})",
                     precision))
 
     return _Guard()

@@ -54,17 +54,19 @@ def paired_bootstrap(before: Sequence[float], after: Sequence[float], *, n_boot:
     """
     a, b = np.asarray(before, dtype=float), np.asarray(after, dtype=float)
     if a.shape != b.shape or a.ndim != 1 or len(a) == 0:
-        raise ValueError(f"need two equally long, non-empty lists of per-session scores (got {a.shape}, {b.shape})")
+        raise ValueError(f"need two equally long, non-empty lists of per-session scores (got {a.shape}, "
+                         f"{b.shape})")
     d = b - a
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(d), size=(n_boot, len(d)))
     means = d[idx].mean(axis=1)
     lo, hi = np.quantile(means, [(1 - confidence) / 2, 1 - (1 - confidence) / 2])
-    return {"n": int(len(d)), "mean_before": round(float(a.mean()), 4), "mean_after": round(float(b.mean()), 4),
-            "mean_diff": round(float(d.mean()), 4), "ci_low": round(float(lo), 4), "ci_high": round(float(hi), 4),
-            "confidence": confidence, "excludes_zero": bool(lo > 0 or hi < 0),
-            "p_le_zero": round(float((means <= 0).mean()), 4), "wins": int((d > 1e-9).sum()),
-            "losses": int((d < -1e-9).sum()), "ties": int((np.abs(d) <= 1e-9).sum()), "n_boot": n_boot}
+    return {"n": int(len(d)), "mean_before": round(float(a.mean()), 4),
+            "mean_after": round(float(b.mean()), 4), "mean_diff": round(float(d.mean()), 4),
+            "ci_low": round(float(lo), 4), "ci_high": round(float(hi), 4), "confidence": confidence,
+            "excludes_zero": bool(lo > 0 or hi < 0), "p_le_zero": round(float((means <= 0).mean()), 4),
+            "wins": int((d > 1e-9).sum()), "losses": int((d < -1e-9).sum()),
+            "ties": int((np.abs(d) <= 1e-9).sum()), "n_boot": n_boot}
 
 
 def paired_from_results(before: dict[str, Any], after: dict[str, Any], *, metric: str = "r_trans",
@@ -105,7 +107,8 @@ def _score(system: Any, examples: Sequence[SessionExample], rows: Sequence[dict[
     return res
 
 
-def evaluate_noop(examples: Sequence[SessionExample], rows: Sequence[dict[str, Any]], cfg: Any) -> dict[str, Any]:
+def evaluate_noop(examples: Sequence[SessionExample], rows: Sequence[dict[str, Any]], cfg: Any) -> dict[str,
+                                                                                                        Any]:
     """The "do nothing" floor on the same sessions (no model)."""
 
     return _score(make_system("noop"), examples, rows, cfg, label="no-op", progress=False)

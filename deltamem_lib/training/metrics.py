@@ -122,11 +122,13 @@ class MetricsLogger(TrainerCallback):
             control.should_save = True
             control.should_training_stop = True
 
-    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
+               **kw: Any) -> None:
         logs = dict(logs or {})
         if not logs or "train_runtime" in logs:  # the end-of-training summary is not a step
             return
-        rec: dict[str, Any] = {"phase": self.phase, "step": int(state.global_step), "time": round(time.time(), 3)}
+        rec: dict[str, Any] = {"phase": self.phase, "step": int(state.global_step),
+                               "time": round(time.time(), 3)}
         if self._durations:
             rec["step_time_s"] = round(sum(self._durations) / len(self._durations), 3)
             self._durations = []

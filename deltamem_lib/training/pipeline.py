@@ -66,8 +66,9 @@ RESUMABLE_CHANGES = frozenset({"ablations", "ablation_eval_sessions", "eval_sess
 #: must agree with it on these.
 SFT_SETTINGS = ("model", "level", "prompt_style", "related_k", "retriever", "train_users", "test_users",
                 "sessions_per_user", "data_seed", "data_dir", "sft_examples", "sft_epochs", "sft_max_steps",
-                "sft_learning_rate", "sft_batch_size", "sft_grad_accum", "sft_unchanged_share", "sft_max_length",
-                "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "lora_layers")
+                "sft_learning_rate", "sft_batch_size", "sft_grad_accum", "sft_unchanged_share",
+                "sft_max_length", "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules",
+                "lora_layers")
 
 #: What a run writes under its folder and a fresh start removes (results/ and figures/ are
 #: overwritten, not removed).
@@ -88,8 +89,9 @@ def environment_info(device: str) -> dict[str, Any]:
     import trl
 
     info: dict[str, Any] = {"python": platform.python_version(), "torch": torch.__version__,
-                            "transformers": transformers.__version__, "trl": trl.__version__, "peft": peft.__version__,
-                            "device": device, "torch_threads": torch.get_num_threads(), "cpu": platform.processor()
+                            "transformers": transformers.__version__, "trl": trl.__version__,
+                            "peft": peft.__version__, "device": device,
+                            "torch_threads": torch.get_num_threads(), "cpu": platform.processor()
                             or platform.machine(), "cpu_count": os.cpu_count()}
     if device == "cuda":
         info["gpu"] = torch.cuda.get_device_name(0)
@@ -134,7 +136,8 @@ class Run:
     def _need_data(self) -> TrainingData:
         return self.data if self.data is not None else self.prepare()
 
-    def eval_set(self, n: int | None = None, *, full_level: bool = False) -> tuple[list[Any], list[dict[str, Any]]]:
+    def eval_set(self, n: int | None = None, *, full_level: bool = False) -> tuple[list[Any],
+                                                                                   list[dict[str, Any]]]:
         data = self._need_data()
         if full_level:  # level "single": the full-level sessions of the same held-out users
             view = TrainingData([], data.full_test_rows, data.source)
@@ -187,20 +190,24 @@ class Run:
                     raise ValueError(f"sft_from={self.cfg.sft_from!r}: that SFT start was trained with other "
                                      f"settings ({', '.join(diff)}; see {start})")
             self.phases["sft"] = res
-            self.log(f"SFT: the start of {self.cfg.sft_from} ({res.steps} steps in {res.seconds:.0f} s there; "
-                     f"its seed {self.cfg.sft_seed_value})")
+            self.log(f"SFT: the start of {self.cfg.sft_from} ({res.steps} steps in {res.seconds:.0f} s "
+                     f"there; its seed {self.cfg.sft_seed_value})")
             return res
-        res = run_sft(self.cfg, self._need_data(), self.out_dir / "sft", device=self.device, progress=self.progress)
+        res = run_sft(self.cfg, self._need_data(), self.out_dir / "sft", device=self.device,
+                      progress=self.progress)
         self.phases["sft"] = res
-        self.log(f"SFT: {res.steps} steps in {res.seconds:.0f} s" + (" (already done)" if res.skipped else ""))
+        self.log(f"SFT: {res.steps} steps in {res.seconds:.0f} s"
+                 + (" (already done)" if res.skipped else ""))
         return res
 
     def grpo(self, *, stop_after: int | None = None) -> PhaseResult:
         init = self.phases["sft"].adapter if "sft" in self.phases else None
-        # the adapter after `ablation_steps` steps is kept, so ablations (now or added later) compare at equal steps
+        # the adapter after `ablation_steps` steps is kept, so ablations (now or added later) compare at
+        # equal steps
         snaps = [self.cfg.ablation_steps] if 0 < self.cfg.ablation_steps < self.cfg.grpo_max_steps else []
-        res = run_grpo(self.cfg, self._need_data(), self.out_dir / "grpo", init_adapter=init, device=self.device,
-                       progress=self.progress, stop_after=stop_after, snapshot_steps=snaps)
+        res = run_grpo(self.cfg, self._need_data(), self.out_dir / "grpo", init_adapter=init,
+                       device=self.device, progress=self.progress, stop_after=stop_after,
+                       snapshot_steps=snaps)
         if stop_after is None or res.steps >= self.cfg.grpo_max_steps:
             self.phases["grpo"] = res
         self.log(f"GRPO: step {res.steps} of {self.cfg.grpo_max_steps} after {res.seconds:.0f} s"
@@ -222,14 +229,16 @@ class Run:
             acfg, self._need_data(), self.out_dir / "ablations" / name, init_adapter=init, device=self.device,
             progress=self.progress, phase=f"ablation:{name}")
         self.phases[f"ablation:{name}"] = res
-        return self.evaluate(f"ablation: {name}", res.adapter, n=self.cfg.ablation_eval_sessions, agent_cfg=acfg)
+        return self.evaluate(f"ablation: {name}", res.adapter, n=self.cfg.ablation_eval_sessions,
+                             agent_cfg=acfg)
 
     def ablations(self) -> None:
         if not self.cfg.ablations:
             return
         snap = self.out_dir / "grpo" / "snapshots" / f"step-{self.cfg.ablation_steps}"
         if (snap / "adapter_config.json").is_file():
-            self.evaluate(f"{self.trained_label}@{self.cfg.ablation_steps}", snap, n=self.cfg.ablation_eval_sessions)
+            self.evaluate(f"{self.trained_label}@{self.cfg.ablation_steps}", snap,
+                          n=self.cfg.ablation_eval_sessions)
         for name in self.cfg.ablations:
             self.ablation(name)
 
@@ -270,7 +279,8 @@ class Run:
         comps = self.comparisons()
         metrics_path = self.out_dir / "metrics.jsonl"
         grpo_records = read_metrics(metrics_path, "grpo")
-        first_model = next((str(e["model"]).split("+")[0] for e in self.evaluations.values() if e.get("model")),
+        first_model = next((str(e["model"]).split("+")[0] for e in self.evaluations.values()
+                            if e.get("model")),
                            cfg.model)
         summary = {k: {kk: vv for kk, vv in v.items() if kk not in ("per_session",)}
                    for k, v in self.evaluations.items()}
@@ -283,15 +293,19 @@ class Run:
         res = {
             "notebook": NOTEBOOK, "profile": cfg.profile, "level": cfg.level, "seed": cfg.seed,
             "model": first_model, "model_spec": cfg.model,
-            "agent": cfg.agent, "agent_options": {"related_k": cfg.related_k, "prompt_style": cfg.prompt_style,
+            "agent": cfg.agent, "agent_options": {"related_k": cfg.related_k,
+                                                  "prompt_style": cfg.prompt_style,
                                                   "retriever": cfg.retriever,
                                                   "allow_delete": cfg.allow_delete,
-                                                  "max_new_tokens": cfg.eval_max_new_tokens, "decoding": "greedy"},
+                                                  "max_new_tokens": cfg.eval_max_new_tokens,
+                                                  "decoding": "greedy"},
             "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "environment": environment_info(self.device),
-            "data": {"source": self.data.source if self.data else None, **(self.data.stats if self.data else {})},
+            "data": {"source": self.data.source if self.data else None,
+                     **(self.data.stats if self.data else {})},
             "training": {k: v.to_dict() for k, v in self.phases.items()},
-            "training_seconds": round(sum(v.seconds for k, v in self.phases.items() if k in ("sft", "grpo")), 1),
+            "training_seconds": round(sum(v.seconds for k, v in self.phases.items() if k in ("sft", "grpo")),
+                                      1),
             "training_cpu_seconds": round(sum(v.cpu_seconds or 0.0 for k, v in self.phases.items()
                                               if k in ("sft", "grpo")), 1),
             "grpo_step_time": step_times(grpo_records),
@@ -321,7 +335,8 @@ class Run:
         title = f"{self.cfg.profile} profile, {self.cfg.model}"
         if records:
             figs["reward_dynamics"] = plot_reward_dynamics(
-                records, title=title, save_dir=self.figures_dir, name=f"04_reward_dynamics_{self.cfg.profile}")
+                records, title=title, save_dir=self.figures_dir,
+                name=f"04_reward_dynamics_{self.cfg.profile}")
         if self.evaluations:
             main = {k: v for k, v in self.evaluations.items() if v["sessions"] == self.evaluations[
                 next(iter(self.evaluations))]["sessions"]}
@@ -342,8 +357,8 @@ class Run:
             acfg = apply_ablation(self.cfg, name).replace(grpo_max_steps=self.cfg.ablation_steps,
                                                           save_steps=max(1, self.cfg.ablation_steps))
             self.phases[f"ablation:{name}"] = run_grpo(
-                acfg, self._need_data(), self.out_dir / "ablations" / name, init_adapter=init, device=self.device,
-                progress=self.progress, phase=f"ablation:{name}")
+                acfg, self._need_data(), self.out_dir / "ablations" / name, init_adapter=init,
+                device=self.device, progress=self.progress, phase=f"ablation:{name}")
 
     def separation(self, label: str, adapter: str | os.PathLike[str] | None) -> dict[str, Any]:
         """Teacher-forced kind probabilities of one adapter on the held-out single-change
@@ -435,22 +450,24 @@ def _run_entries(out: Path) -> list[str]:
     if manifest.is_file():
         rec = read_json(manifest)
         entries = rec.get("entries") if isinstance(rec, dict) else None
-        if (not isinstance(rec, dict) or rec.get("program") != "deltamem train" or not isinstance(entries, list)
+        if (not isinstance(rec, dict) or rec.get("program") != "deltamem train"
+            or not isinstance(entries, list)
                 or not all(isinstance(e, str) and e in RUN_ENTRIES for e in entries)):
-            raise ValueError(f"{manifest}: field entries: not the manifest of a deltamem training run; the folder "
-                             "is left as it is, choose another --out")
+            raise ValueError(f"{manifest}: field entries: not the manifest of a deltamem training run; the "
+                             "folder is left as it is, choose another --out")
         return entries
     config = out / "config.json"
     if config.is_file():
         try:
             TrainConfig.load(config)
         except (ValueError, TypeError, KeyError) as exc:
-            raise ValueError(f"{config}: not the settings of a deltamem training run ({exc}); the folder is left "
-                             "as it is, choose another --out") from None
+            raise ValueError(f"{config}: not the settings of a deltamem training run ({exc}); the folder is "
+                             "left as it is, choose another --out") from None
         return list(RUN_ENTRIES)
-    raise ValueError(f"{out}: holds files ({', '.join(sorted(present)[:3])}{', …' if len(present) > 3 else ''}) but "
-                     f"is not a deltamem training run (no {RUN_MANIFEST} or config.json); nothing was removed, "
-                     "choose an empty or new --out")
+    raise ValueError(f"{out}: holds files "
+                     f"({', '.join(sorted(present)[:3])}{', …' if len(present) > 3 else ''}) but is not a "
+                     f"deltamem training run (no {RUN_MANIFEST} or config.json); nothing was removed, choose "
+                     "an empty or new --out")
 
 
 def _clear_run(out: Path, entries: list[str]) -> None:
@@ -465,8 +482,8 @@ def _clear_run(out: Path, entries: list[str]) -> None:
             p.unlink()
 
 
-def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str | None = None, progress: bool = False,
-              log: Callable[[str], None] | None = None, fresh: bool | str = False,
+def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str | None = None,
+              progress: bool = False, log: Callable[[str], None] | None = None, fresh: bool | str = False,
               results_dir: str | os.PathLike[str] | None = None,
               figures_dir: str | os.PathLike[str] | None = None, caps: DeviceCaps | None = None) -> Run:
     """A :class:`Run` in ``out_dir`` (created; ``config.json`` written); results and figures go to

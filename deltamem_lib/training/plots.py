@@ -61,7 +61,8 @@ def _label(name: str) -> str:
 
 
 def plot_reward_dynamics(records: Sequence[Mapping[str, Any]], *, title: str = "", window: int | None = None,
-                         save_dir: str | os.PathLike[str] | None = None, name: str = "04_reward_dynamics") -> Any:
+                         save_dir: str | os.PathLike[str] | None = None,
+                         name: str = "04_reward_dynamics") -> Any:
     """Reward components and collapse diagnostics per GRPO step, with smoothed lines."""
     records = [r for r in records if any(k.startswith("rewards/") for k in r)]
     if not records:
@@ -77,15 +78,17 @@ def plot_reward_dynamics(records: Sequence[Mapping[str, Any]], *, title: str = "
         col = colors[i % len(colors)]
         ax1.plot(steps, [np.nan if v is None else v for v in y], "o", ms=3, alpha=0.35, color=col)
         ax1.plot(steps, s, "-", lw=2, color=col, label=_label(c))
-        data["components"][c] = {"mean": y, "smoothed": s, "std": [r.get(f"rewards/{c}/std") for r in records]}
+        data["components"][c] = {"mean": y, "smoothed": s,
+                                 "std": [r.get(f"rewards/{c}/std") for r in records]}
     ax1.set_xlabel("GRPO step")
     ax1.set_ylabel("reward (mean over the step's rollouts)")
     ax1.set_title("reward components" + (f" — {title}" if title else ""))
     ax1.grid(alpha=0.3)
     ax1.legend(fontsize=8)
-    diag = {"frac_reward_zero_std": "groups with no reward spread", "rollouts/no_op_share": "rollouts changing nothing",
-            "rollouts/invalid_call_rate": "invalid-call rate", "rollouts/malformed_rate": "unreadable outputs",
-            "tools/call_frequency": "tool calls per rollout"}
+    diag = {"frac_reward_zero_std": "groups with no reward spread",
+            "rollouts/no_op_share": "rollouts changing nothing",
+            "rollouts/invalid_call_rate": "invalid-call rate",
+            "rollouts/malformed_rate": "unreadable outputs", "tools/call_frequency": "tool calls per rollout"}
     for i, (k, lab) in enumerate(diag.items()):
         y = [r.get(k) for r in records]
         if all(v is None for v in y):
@@ -125,8 +128,10 @@ def plot_before_after(evaluations: Mapping[str, Mapping[str, Any]],
         c = comparisons.get(k)
         txt = f"{evaluations[k]['r_trans_mean']:.3f}"
         if c:
-            txt += f"\nΔ vs {c.get('reference', '?')} {c['mean_diff']:+.3f}\n[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]"
-        ax1.text(b.get_x() + b.get_width() / 2, b.get_height() + (sem or 0.0) + 0.005, txt, ha="center", va="bottom",
+            txt += (f"\nΔ vs {c.get('reference', '?')} {c['mean_diff']:+.3f}\n[{c['ci_low']:+.3f}, "
+                    f"{c['ci_high']:+.3f}]")
+        ax1.text(b.get_x() + b.get_width() / 2, b.get_height() + (sem or 0.0) + 0.005, txt, ha="center",
+                 va="bottom",
                  fontsize=7)  # above the error bar
     ax1.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
     ax1.set_ylabel("held-out r_trans (mean ± s.e.m.)")
@@ -137,8 +142,8 @@ def plot_before_after(evaluations: Mapping[str, Mapping[str, Any]],
     # F1 is undefined (None) for a type with neither gold nor predicted operations: not drawn
     f1 = {k: [evaluations[k].get("op_f1", {}).get(t, {}).get("f1") for t in kinds] for k in labels}
     for i, k in enumerate(labels):
-        ax2.bar(np.arange(3) + (i - (len(labels) - 1) / 2) * w, [np.nan if v is None else v for v in f1[k]], w,
-                label=k)
+        ax2.bar(np.arange(3) + (i - (len(labels) - 1) / 2) * w, [np.nan if v is None else v for v in f1[k]],
+                w, label=k)
     ax2.set_xticks(np.arange(3), kinds)
     ax2.set_ylabel("operation F1")
     ax2.set_ylim(0, 1)
@@ -189,8 +194,10 @@ def plot_seeds(seeds: Mapping[str, Any], *, title: str = "", save_dir: str | os.
         if not c or c.get("ci_low") is None:  # no interval measured for this row
             continue
         col = colors[comps.index(comp) % len(colors)]
-        ax2.errorbar(c["mean_diff"], yi, xerr=[[c["mean_diff"] - c["ci_low"]], [c["ci_high"] - c["mean_diff"]]],
-                     fmt="s" if lab == "pooled" else "o", color=col, capsize=3, ms=6 if lab == "pooled" else 4)
+        ax2.errorbar(c["mean_diff"], yi,
+                     xerr=[[c["mean_diff"] - c["ci_low"]], [c["ci_high"] - c["mean_diff"]]],
+                     fmt="s" if lab == "pooled" else "o", color=col, capsize=3, ms=6 if lab == "pooled"
+                     else 4)
         data["differences"][f"{comp} / {lab}"] = {k: c[k] for k in ("mean_diff", "ci_low", "ci_high")}
     ax2.axvline(0, color="grey", lw=1)
     ax2.set_yticks(y, [f"{comp.replace('sft+grpo vs ', 'vs ')}: {lab}" for lab, _, comp in rows], fontsize=8)

@@ -70,7 +70,8 @@ def expand_cache(cache: Any, index: torch.Tensor, config: Any = None) -> Any:
     ``cache`` itself is left as it was)."""
     from transformers.cache_utils import DynamicCache
 
-    data = [(layer.keys.index_select(0, index), layer.values.index_select(0, index)) for layer in cache.layers]
+    data = [(layer.keys.index_select(0, index), layer.values.index_select(0, index))
+            for layer in cache.layers]
     return DynamicCache(ddp_cache_data=data, config=config)
 
 
@@ -105,8 +106,9 @@ class PrefixSharingGRPOTrainer(GRPOTrainer):
         return not checkpointing and _backbone(model) is not None
 
     # ----- loss -------------------------------------------------------------------------------
-    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, batch_size=None,
-                                           compute_entropy=False, compute_aux_loss=False, **multimodal: Any):
+    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep,
+                                           batch_size=None, compute_entropy=False, compute_aux_loss=False,
+                                           **multimodal: Any):
         prompt_len = input_ids.size(1) - logits_to_keep
         if (compute_aux_loss or any(v is not None for v in multimodal.values()) or prompt_len < 2
                 or logits_to_keep < 1 or not self._sharing_applies(model)):
@@ -150,7 +152,8 @@ class PrefixSharingGRPOTrainer(GRPOTrainer):
         return out.log_probs, (out.entropy if compute_entropy else None)
 
     # ----- generation -------------------------------------------------------------------------
-    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations, has_tool_images=False):
+    def _generate_single_turn(self, prompt_ids, images, multimodal_fields, num_generations,
+                              has_tool_images=False):
         gen_cfg = getattr(self, "generation_config", None)
         if (self.use_vllm or self.use_transformers_continuous_batching or multimodal_fields or has_tool_images
                 or (images is not None and any(im for im in images)) or gen_cfg is None
@@ -180,7 +183,8 @@ class PrefixSharingGRPOTrainer(GRPOTrainer):
         with (
             profiling_context(self, "transformers.generate"),
             unwrap_model_for_generation(
-                self.model_wrapped, self.accelerator, gather_deepspeed3_params=self.args.ds3_gather_for_generation,
+                self.model_wrapped, self.accelerator,
+                gather_deepspeed3_params=self.args.ds3_gather_for_generation,
                 generation_kwargs=self.generation_kwargs,
                 gradient_checkpointing_kwargs=self.args.gradient_checkpointing_kwargs,
             ) as unwrapped_model,
@@ -188,7 +192,8 @@ class PrefixSharingGRPOTrainer(GRPOTrainer):
             self._dist.summon_full_params(self.model_wrapped, recurse=False),
         ):
             backbone = _backbone(unwrapped_model)
-            prefix = backbone(input_ids=u_ids[:, :-1], attention_mask=u_mask[:, :-1], position_ids=u_pos[:, :-1],
+            prefix = backbone(input_ids=u_ids[:, :-1], attention_mask=u_mask[:, :-1],
+                              position_ids=u_pos[:, :-1],
                               past_key_values=DynamicCache(config=backbone.config), use_cache=True)
             cache = expand_cache(prefix.past_key_values, index, config=backbone.config)
             del prefix
@@ -199,7 +204,8 @@ class PrefixSharingGRPOTrainer(GRPOTrainer):
         completion_ids = prompt_completion_ids[:, rows_ids.size(1):]
         # Mask everything after the first EOS token (as TRL does)
         is_eos = torch.isin(completion_ids, torch.tensor(self.eos_token_ids, device=completion_ids.device))
-        eos_idx = torch.full((is_eos.size(0),), is_eos.size(1), dtype=torch.long, device=completion_ids.device)
+        eos_idx = torch.full((is_eos.size(0),), is_eos.size(1), dtype=torch.long,
+                             device=completion_ids.device)
         eos_idx[is_eos.any(dim=1)] = is_eos.int().argmax(dim=1)[is_eos.any(dim=1)]
         seq_idx = torch.arange(is_eos.size(1), device=completion_ids.device).expand(is_eos.size(0), -1)
         completion_mask = seq_idx <= eos_idx.unsqueeze(1)

@@ -127,11 +127,13 @@ class RolloutScorer:
         if key == self._key:
             return self._rollouts
         n = len(completions)
-        rows = [{k: v[i] for k, v in columns.items() if isinstance(v, list) and len(v) == n} for i in range(n)]
+        rows = [{k: v[i] for k, v in columns.items() if isinstance(v, list) and len(v) == n}
+                for i in range(n)]
         out = []
         for i, row in enumerate(rows):
             ex = self._example(row)
-            probes = json.loads(row["probes"]) if isinstance(row.get("probes"), str) else list(row.get("probes") or [])
+            probes = json.loads(row["probes"]) if isinstance(row.get("probes"),
+                                                             str) else list(row.get("probes") or [])
             if self.agent == "react":
                 if environments is None:
                     raise ValueError("ReAct rewards need the environments TRL ran (environment_factory)")
@@ -143,13 +145,15 @@ class RolloutScorer:
         self._key, self._rollouts = key, out
         if log_metric is not None and out:
             attempted = sum(r.attempted for r in out)
-            log_metric("rollouts/invalid_call_rate", sum(r.invalid for r in out) / attempted if attempted else 0.0)
+            log_metric("rollouts/invalid_call_rate", sum(r.invalid for r in out) / attempted if attempted
+                       else 0.0)
             log_metric("rollouts/malformed_rate", sum(r.malformed for r in out) / len(out))
             log_metric("rollouts/operations", attempted / len(out))
             log_metric("rollouts/no_op_share", sum(r.attempted == 0 for r in out) / len(out))
         return out
 
-    def apply_oneshot(self, example: SessionExample, text: str, probes: list[dict[str, Any]] | None = None) -> Rollout:
+    def apply_oneshot(self, example: SessionExample, text: str,
+                      probes: list[dict[str, Any]] | None = None) -> Rollout:
         """Parse a one-shot answer and apply it to the gold state before (fresh environment)."""
 
         env = self.env_cls()
@@ -168,7 +172,8 @@ def state_reward_name(*, scope: str = "delta", lexical_fidelity: bool = True, or
     return name if lexical_fidelity else f"{name}_no_fidelity"
 
 
-def build_reward_functions(cfg: TrainConfig, scorer: RolloutScorer | None = None, *, env_owns_reward: bool = False
+def build_reward_functions(cfg: TrainConfig, scorer: RolloutScorer | None = None, *,
+                           env_owns_reward: bool = False
                            ) -> tuple[list[Callable[..., list[float]]], list[float], RolloutScorer]:
     """The reward functions and weights for a config (one function per component).
 
@@ -186,7 +191,8 @@ def build_reward_functions(cfg: TrainConfig, scorer: RolloutScorer | None = None
     mld = cfg.mld_options()
 
     def rollouts(completions: Sequence[Any], kwargs: dict[str, Any]) -> list[Rollout]:
-        kw = {k: v for k, v in kwargs.items() if k not in ("prompts", "completion_ids", "trainer_state", "log_extra")}
+        kw = {k: v for k, v in kwargs.items() if k not in ("prompts", "completion_ids", "trainer_state",
+                                                           "log_extra")}
         return scorer.score(completions, **kw)
 
     def make_state(scope: str, lexical_fidelity: bool, ordered: bool) -> Callable[..., list[float]]:
@@ -213,7 +219,8 @@ def build_reward_functions(cfg: TrainConfig, scorer: RolloutScorer | None = None
         funcs.append(make_state("delta", True, False))  # the paper's r_trans, logged for comparison
         weights.append(0.0)
     if state and cfg.w_state_aux > 0 and cfg.scope == "delta" and not cfg.ordered:
-        funcs.append(make_state(cfg.aux_scope, cfg.lexical_fidelity, False))  # dense auxiliary: credit per entry
+        # dense auxiliary: credit per entry
+        funcs.append(make_state(cfg.aux_scope, cfg.lexical_fidelity, False))
         weights.append(cfg.w_state_aux)
     for name, weight in (("r_ops", cfg.w_ops), ("idle", cfg.w_idle)):
         if state and weight > 0:
@@ -225,7 +232,8 @@ def build_reward_functions(cfg: TrainConfig, scorer: RolloutScorer | None = None
 
 
 def _component(name: str, doc: str, value: Callable[[Rollout], float],
-               rollouts: Callable[[Sequence[Any], dict[str, Any]], list[Rollout]]) -> Callable[..., list[float]]:
+               rollouts: Callable[[Sequence[Any], dict[str, Any]], list[Rollout]]) -> Callable[...,
+                                                                                               list[float]]:
     """A reward function in TRL's contract, named ``name`` (TRL logs ``rewards/<name>/mean``)."""
 
     def fn(prompts: Any = None, completions: Sequence[Any] = (), **kwargs: Any) -> list[float]:
@@ -235,7 +243,8 @@ def _component(name: str, doc: str, value: Callable[[Rollout], float],
     return fn
 
 
-def _state_value(r: Rollout, mld: dict[str, Any], *, scope: str, lexical_fidelity: bool, ordered: bool) -> float:
+def _state_value(r: Rollout, mld: dict[str, Any], *, scope: str, lexical_fidelity: bool,
+                 ordered: bool) -> float:
     pred, gold = list(r.state.entries), list(r.example.state_after.entries)
     if ordered:
         return float(ordered_levenshtein(pred, gold, similarity=mld["similarity"], threshold=mld["threshold"],
@@ -261,7 +270,8 @@ def _outcome_value(r: Rollout, mld: dict[str, Any]) -> float:
 
 #: The components besides the state rewards: name → (docstring, value of one rollout).
 _COMPONENTS: dict[str, tuple[str, Callable[[Rollout, dict[str, Any]], float]]] = {
-    "r_ops": ("Operation-level shaping: soft F1 of the rollout's changes against the gold operations.", _ops_value),
+    "r_ops": ("Operation-level shaping: soft F1 of the rollout's changes against the gold operations.",
+              _ops_value),
     "idle": ("-1 when the session changes something and the rollout changed nothing, else 0.", _idle_value),
     "outcome": ("Share of the session's probe questions answered from the rollout's memory.", _outcome_value),
     "invalid_calls": ("Minus the share of attempted operations the environment rejected.",
@@ -295,7 +305,8 @@ def total_rewards(cfg: Any, rollouts: Sequence[Rollout]) -> dict[str, list[float
 
     rollouts = list(rollouts)
     owns = env_owns_reward(cfg)
-    funcs, weights, _ = build_reward_functions(cfg, _FixedScorer(rollouts), env_owns_reward=owns)  # type: ignore[arg-type]
+    # type: ignore[arg-type]
+    funcs, weights, _ = build_reward_functions(cfg, _FixedScorer(rollouts), env_owns_reward=owns)
     out: dict[str, list[float]] = {}
     fake = [""] * len(rollouts)
     for fn, w in zip(funcs, weights):
@@ -325,7 +336,8 @@ def reward_on_mistakes(cfg: Any, *, n_scenarios: int = 20, seed: int = 0) -> dic
     names = list(MISTAKES)
     rollouts = []
     for k, sc in enumerate(scenarios):
-        ex = SessionExample("mistakes", f"s{k}", 0, "2024-01-01", (), sc.before, sc.after, tuple(sc.operations))
+        ex = SessionExample("mistakes", f"s{k}", 0, "2024-01-01", (), sc.before, sc.after,
+                            tuple(sc.operations))
         preds = predictions(sc, names)
         rollouts += [Rollout(ex, preds[name].state, attempted=len(preds[name].operations)) for name in names]
     totals = total_rewards(cfg, rollouts)["total"]

@@ -29,8 +29,8 @@ COMPARED = (("sft+grpo", "sft"), ("sft+grpo", "no-op"))
 
 #: Settings that add or skip evaluations without touching what was trained or on which held-out
 #: sessions it is compared (e.g. the base model evaluated in one seed only): seeds may differ here.
-EVALUATION_ONLY = frozenset({"eval_base", "eval_batch_size", "bootstrap_samples", "ablations", "full_level_eval_sessions",
-                             "ablation_eval_sessions", "ablation_steps"})
+EVALUATION_ONLY = frozenset({"eval_base", "eval_batch_size", "bootstrap_samples", "ablations",
+                             "full_level_eval_sessions", "ablation_eval_sessions", "ablation_steps"})
 
 
 def pooled_bootstrap(diffs: Sequence[Sequence[float]], *, n_boot: int = 2000, seed: int = 0,
@@ -52,7 +52,8 @@ def pooled_bootstrap(diffs: Sequence[Sequence[float]], *, n_boot: int = 2000, se
     lo, hi = np.quantile(means, [(1 - confidence) / 2, 1 - (1 - confidence) / 2])
     return {"seeds": int(d.shape[0]), "sessions": int(d.shape[1]), "mean_diff": round(float(d.mean()), 4),
             "ci_low": round(float(lo), 4), "ci_high": round(float(hi), 4), "confidence": confidence,
-            "excludes_zero": bool(lo > 0 or hi < 0), "per_seed_mean": [round(float(x), 4) for x in d.mean(axis=1)]}
+            "excludes_zero": bool(lo > 0 or hi < 0),
+            "per_seed_mean": [round(float(x), 4) for x in d.mean(axis=1)]}
 
 
 def _per_session(res: dict[str, Any], label: str) -> dict[str, float]:
@@ -92,7 +93,8 @@ def collect_seeds(results: Sequence[dict[str, Any]], *, n_boot: int = 2000,
             "comparisons": {f"{a} vs {b}": r["comparisons"].get(f"{a} vs {b}") for a, b in COMPARED},
             "training_seconds": r["training_seconds"], "grpo_reward_thirds": r.get("grpo_reward_thirds"),
             "per_operation": r.get("per_operation"), "decisions": r.get("decisions"),
-            "grpo_zero_spread_share": r.get("grpo_zero_spread_share"), "grpo_step_time": r.get("grpo_step_time"),
+            "grpo_zero_spread_share": r.get("grpo_zero_spread_share"),
+            "grpo_step_time": r.get("grpo_step_time"),
             "grpo_reward_per_step": [round(float(x), 4) for x in curve] if curve is not None else None}
     for a, b in COMPARED:
         rows, keys = [], None
@@ -101,7 +103,8 @@ def collect_seeds(results: Sequence[dict[str, Any]], *, n_boot: int = 2000,
             if keys is None:
                 keys = list(after)
             if list(after) != keys or list(before) != keys:
-                raise ValueError(f"seed {r['config']['seed']}: its held-out sessions differ from seed {seeds[0]}'s")
+                raise ValueError(f"seed {r['config']['seed']}: its held-out sessions differ from seed "
+                                 f"{seeds[0]}'s")
             rows.append([after[k] - before[k] for k in keys])
         out["pooled"][f"{a} vs {b}"] = pooled_bootstrap(rows, n_boot=n_boot)
     return out

@@ -28,8 +28,8 @@ from ..hardware import DeviceCaps, best_precision, device_caps
 from ..io import DataFileError, atomic_write_json, read_json
 from ..typed_settings import Layer, build
 
-__all__ = ["ABLATIONS", "TrainConfig", "apply_ablation", "grpo_config", "precision_flags", "resolve_precision",
-           "sft_config"]
+__all__ = ["ABLATIONS", "TrainConfig", "apply_ablation", "grpo_config", "precision_flags",
+           "resolve_precision", "sft_config"]
 
 
 @dataclass
@@ -40,30 +40,39 @@ class TrainConfig:
     profile: str = _f("smallest", "profile name, recorded in every results file")
     seed: int = _f(0, "seed of sampling, shuffling and LoRA initialisation")
     # ----- data -------------------------------------------------------------------------------
-    data_dir: str = _f("", "a `deltamem synth` output folder to train on; empty: synthesise with the settings below")
+    data_dir: str = _f("", "a `deltamem synth` output folder to train on; empty: synthesise with the "
+                           "settings below")
     train_users: int = _f(6, "synthetic training users (procedural generator)")
     test_users: int = _f(3, "held-out synthetic users for evaluation (never seen in training)")
     sessions_per_user: int = _f(4, "sessions per synthetic user")
     data_seed: int = _f(1234, "seed of the synthetic data (training and test users are disjoint)")
-    level: str = _f("full", "task level: 'full' (the generator's sessions) or 'single' (one change or none per session, "
-                    "balanced over ADD/UPDATE/DELETE/none, a few turns and memories: the CPU-sized level)")
-    full_level_eval_sessions: int = _f(0, "level 'single': also evaluate the trained adapters on this many held-out "
-                                       "sessions of the full level (0: off)")
+    level: str = _f("full", "task level: 'full' (the generator's sessions) or 'single' (one change or none "
+                            "per session, balanced over ADD/UPDATE/DELETE/none, a few turns and memories: "
+                            "the CPU-sized level)")
+    full_level_eval_sessions: int = _f(0, "level 'single': also evaluate the trained adapters on this many "
+                                          "held-out sessions of the full level (0: off)")
     sft_examples: int = _f(4, "gold trajectories in the SFT warm start")
     eval_sessions: int = _f(4, "held-out sessions evaluated (a seeded sample of the test users' sessions)")
     # ----- model and agent --------------------------------------------------------------------
-    model: str = _f("smollm2", "'smollm2' (offline SmolLM2-135M-Instruct), a Hub id such as Qwen/Qwen3-4B, or a folder")
-    agent: str = _f("oneshot", "'oneshot' (memories in the prompt, one JSON list out) or 'react' (multi-turn tools)")
-    prompt_style: str = _f("full", "one-shot prompt: 'full' or 'compact' (short instructions, the user's turns only)")
+    model: str = _f("smollm2", "'smollm2' (offline SmolLM2-135M-Instruct), a Hub id such as Qwen/Qwen3-4B, "
+                               "or a folder")
+    agent: str = _f("oneshot", "'oneshot' (memories in the prompt, one JSON list out) or 'react' (multi-turn "
+                               "tools)")
+    prompt_style: str = _f("full", "one-shot prompt: 'full' or 'compact' (short instructions, the user's "
+                                   "turns only)")
     related_k: int = _f(10, "one-shot: memories shown in the prompt")
-    retriever: str = _f("lexical", "retriever of the related memories / search_memory: lexical (BM25) or embedding")
-    precision: str = _f("auto", "'auto' (fp32 on CPU, bf16 on a bf16 GPU, fp16 on a T4), 'fp32', 'bf16', 'fp16'")
+    retriever: str = _f("lexical", "retriever of the related memories / search_memory: lexical (BM25) or "
+                                   "embedding")
+    precision: str = _f("auto", "'auto' (fp32 on CPU, bf16 on a bf16 GPU, fp16 on a T4), 'fp32', 'bf16', "
+                                "'fp16'")
     enable_thinking: bool = _f(False, "Qwen3 chat template: allow <think> blocks (off: answer directly)")
     lora_r: int = _f(16, "LoRA rank")
     lora_alpha: int = _f(32, "LoRA scaling alpha")
     lora_dropout: float = _f(0.0, "LoRA dropout")
-    lora_target_modules: str = _f("all-linear", "modules that get LoRA adapters ('all-linear' or comma-separated names)")
-    lora_layers: int = _f(0, "LoRA on the top N transformer layers only (0: all); backward stops below them, ~2x cheaper on CPU")
+    lora_target_modules: str = _f("all-linear", "modules that get LoRA adapters ('all-linear' or "
+                                                "comma-separated names)")
+    lora_layers: int = _f(0, "LoRA on the top N transformer layers only (0: all); backward stops below them, "
+                             "~2x cheaper on CPU")
     # ----- SFT warm start ---------------------------------------------------------------------
     sft: bool = _f(True, "run the SFT warm start on gold trajectories before GRPO")
     sft_epochs: float = _f(1.0, "SFT epochs over the gold trajectories")
@@ -71,16 +80,20 @@ class TrainConfig:
     sft_learning_rate: float = _f(5e-4, "SFT learning rate (LoRA)")
     sft_batch_size: int = _f(2, "SFT sequences per device per step")
     sft_grad_accum: int = _f(1, "SFT gradient accumulation steps")
-    sft_unchanged_share: float = _f(-1.0, "share of SFT examples drawn from sessions that change nothing (-1: the data's own mix)")
+    sft_unchanged_share: float = _f(-1.0, "share of SFT examples drawn from sessions that change nothing "
+                                          "(-1: the data's own mix)")
     sft_max_length: int = _f(1024, "SFT: longest tokenised trajectory kept (longer ones are dropped)")
-    sft_seed: int = _f(-1, "seed of the SFT warm start (its examples, shuffling, LoRA initialisation); -1: seed. GRPO "
-                       "seeds of one SFT start keep the start's seed here, so GRPO never trains on SFT's sessions")
-    sft_from: str = _f("", "a finished SFT phase folder (adapter/ and phase.json, e.g. another run's sft/) to start GRPO "
-                       "from instead of training SFT again: GRPO seeds of one SFT start; empty: train SFT")
+    sft_seed: int = _f(-1, "seed of the SFT warm start (its examples, shuffling, LoRA initialisation); -1: "
+                           "seed. GRPO seeds of one SFT start keep the start's seed here, so GRPO never "
+                           "trains on SFT's sessions")
+    sft_from: str = _f("", "a finished SFT phase folder (adapter/ and phase.json, e.g. another run's sft/) "
+                           "to start GRPO from instead of training SFT again: GRPO seeds of one SFT start; "
+                           "empty: train SFT")
     # ----- GRPO -------------------------------------------------------------------------------
     grpo: bool = _f(True, "run GRPO after the (optional) SFT warm start")
     grpo_max_steps: int = _f(2, "GRPO optimiser steps")
-    grpo_add_only_keep: float = _f(1.0, "share of ADD-only sessions GRPO trains on (sessions that revise or change nothing are all kept)")
+    grpo_add_only_keep: float = _f(1.0, "share of ADD-only sessions GRPO trains on (sessions that revise or "
+                                        "change nothing are all kept)")
     learning_rate: float = _f(5e-5, "GRPO learning rate (TRL's default 1e-6 is for full fine-tuning)")
     lr_scheduler_type: str = _f("constant", "GRPO learning-rate schedule")
     warmup_steps: int = _f(0, "GRPO warm-up steps")
@@ -90,30 +103,39 @@ class TrainConfig:
     num_generations: int = _f(2, "rollouts per prompt: the GRPO group")
     prompts_per_step: int = _f(1, "sessions (prompts) per optimiser step")
     gradient_accumulation_steps: int = _f(1, "GRPO gradient accumulation (generation is split the same way)")
-    max_completion_length: int = _f(32, "generated tokens per rollout (ReAct: all turns and tool results together)")
+    max_completion_length: int = _f(32, "generated tokens per rollout (ReAct: all turns and tool results "
+                                        "together)")
     temperature: float = _f(1.0, "sampling temperature of the rollouts")
     top_p: float = _f(1.0, "nucleus sampling of the rollouts (1: off)")
     top_k: int = _f(0, "top-k sampling of the rollouts (0: off)")
     num_iterations: int = _f(1, "optimiser passes over each generated batch (μ in the GRPO paper)")
     epsilon: float = _f(0.2, "PPO clipping range of the importance ratio")
     importance_sampling_level: str = _f("token", "importance ratio per token or per sequence (GSPO)")
-    mask_truncated_completions: bool = _f(False, "leave completions cut by max_completion_length out of the loss")
-    multi_objective_aggregation: str = _f("sum_then_normalize", "combine reward components: sum_then_normalize or normalize_then_sum")
-    max_tool_calling_iterations: int = _f(4, "ReAct: tool-calling turns per rollout (TRL's default: unlimited)")
-    share_prompt_prefix: bool = _f(True, "one-shot agent without vLLM, on a CPU: run each group's shared prompt once, at "
-                                   "generation and in the loss (exact; PrefixSharingGRPOTrainer); False: TRL's "
-                                   "GRPOTrainer as is (always on a GPU, until the GPU smoke test has measured it there)")
-    gradient_checkpointing: bool = _f(False, "recompute activations in the backward pass (saves GPU memory, slower on CPU)")
+    mask_truncated_completions: bool = _f(False, "leave completions cut by max_completion_length out of the "
+                                                 "loss")
+    multi_objective_aggregation: str = _f("sum_then_normalize",
+                                          "combine reward components: sum_then_normalize or "
+                                          "normalize_then_sum")
+    max_tool_calling_iterations: int = _f(4, "ReAct: tool-calling turns per rollout (TRL's default: "
+                                             "unlimited)")
+    share_prompt_prefix: bool = _f(True, "one-shot agent without vLLM, on a CPU: run each group's shared "
+                                         "prompt once, at generation and in the loss (exact; "
+                                         "PrefixSharingGRPOTrainer); False: TRL's GRPOTrainer as is (always "
+                                         "on a GPU, until the GPU smoke test has measured it there)")
+    gradient_checkpointing: bool = _f(False, "recompute activations in the backward pass (saves GPU memory, "
+                                             "slower on CPU)")
     logging_steps: int = _f(1, "log metrics every N steps")
     save_steps: int = _f(1, "write a checkpoint every N GRPO steps (resume continues from the last one)")
     save_total_limit: int = _f(2, "checkpoints kept")
     use_vllm: bool = _f(False, "generate rollouts with vLLM (GPU only)")
     vllm_mode: str = _f("colocate", "vLLM mode: colocate (same GPU as training) or server")
     vllm_gpu_memory_utilization: float = _f(0.3, "share of GPU memory vLLM may take in colocate mode")
-    vllm_max_model_length: int = _f(2048, "vLLM's context: longest prompt + max_completion_length (unset, vLLM "
-                                    "reserves KV cache for the model's own 40,960 tokens on Qwen3)")
+    vllm_max_model_length: int = _f(2048, "vLLM's context: longest prompt + max_completion_length (unset, "
+                                          "vLLM reserves KV cache for the model's own 40,960 tokens on "
+                                          "Qwen3)")
     # ----- reward -----------------------------------------------------------------------------
-    reward: str = _f("state", "'state': r_trans, the MLD of the state (DeltaMem); 'outcome': probe-question accuracy (AtomMem / Memory-R1)")
+    reward: str = _f("state", "'state': r_trans, the MLD of the state (DeltaMem); 'outcome': probe-question "
+                              "accuracy (AtomMem / Memory-R1)")
     similarity: str = _f("lexical", "MLD similarity: lexical (Dice) or embedding (MiniLM)")
     threshold: float = _f(0.5, "MLD threshold tau")
     lexical_fidelity: bool = _f(True, "MLD keyword check (False: the ablation of the paper's Figure 3)")
@@ -122,10 +144,12 @@ class TrainConfig:
     allow_delete: bool = _f(True, "offer DELETE (False: the no-DELETE ablation)")
     w_state: float = _f(1.0, "weight of the state reward r_trans")
     w_state_aux: float = _f(0.0, "weight of the auxiliary MLD reward (aux_scope) next to r_trans (0: off)")
-    aux_scope: str = _f("transition", "auxiliary MLD: 'state' (r_state, whole states) or 'transition' (r_transition: the "
-                        "entries the session touches; beyond the spec)")
-    w_ops: float = _f(1.0, "weight of the operation-level shaping reward r_ops (gold operations matched by id; 0: off)")
-    w_idle: float = _f(0.5, "weight of the idle penalty: -1 when the session changes something and the rollout nothing")
+    aux_scope: str = _f("transition", "auxiliary MLD: 'state' (r_state, whole states) or 'transition' "
+                                      "(r_transition: the entries the session touches; beyond the spec)")
+    w_ops: float = _f(1.0, "weight of the operation-level shaping reward r_ops (gold operations matched by "
+                           "id; 0: off)")
+    w_idle: float = _f(0.5, "weight of the idle penalty: -1 when the session changes something and the "
+                            "rollout nothing")
     w_outcome: float = _f(1.0, "weight of the outcome reward (used when reward='outcome')")
     w_invalid: float = _f(0.5, "weight of the invalid-call penalty (share of rejected operations)")
     w_format: float = _f(0.5, "weight of the format penalty (-1 when the output cannot be read)")
@@ -150,7 +174,8 @@ class TrainConfig:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any], *, strict: bool = False, source: str = "settings") -> TrainConfig:
+    def from_params(cls, params: Mapping[str, Any], *, strict: bool = False,
+                    source: str = "settings") -> TrainConfig:
         """A config from a mapping of typed values (a saved ``config.json``, a notebook's globals),
         names and types checked like every other source (:func:`deltamem_lib.typed_settings.build`).
 
@@ -186,10 +211,10 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` listing every bad setting."""
         p: list[str] = []
-        choice = {"level": ("full", "single"), "agent": ("oneshot", "react"), "reward": ("state", "outcome"), "scope": ("delta", "state"),
-                  "aux_scope": ("state", "transition"), "prompt_style": ("full", "compact"),
-                  "precision": ("auto", "fp32", "bf16", "fp16"), "retriever": ("lexical", "embedding", "auto"),
-                  "scale_rewards": ("group", "batch", "none"),
+        choice = {"level": ("full", "single"), "agent": ("oneshot", "react"), "reward": ("state", "outcome"),
+                  "scope": ("delta", "state"), "aux_scope": ("state", "transition"),
+                  "prompt_style": ("full", "compact"), "precision": ("auto", "fp32", "bf16", "fp16"),
+                  "retriever": ("lexical", "embedding", "auto"), "scale_rewards": ("group", "batch", "none"),
                   "importance_sampling_level": ("token", "sequence"),
                   "multi_objective_aggregation": ("sum_then_normalize", "normalize_then_sum"),
                   "vllm_mode": ("colocate", "server")}
@@ -202,19 +227,21 @@ class TrainConfig:
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 p.append(f"{name} must be an integer >= 1, got {getattr(self, name)!r}")
         if not isinstance(self.full_level_eval_sessions, int) or self.full_level_eval_sessions < 0:
-            p.append(f"full_level_eval_sessions must be an integer >= 0, got {self.full_level_eval_sessions!r}")
+            p.append("full_level_eval_sessions must be an integer >= 0, got "
+                     f"{self.full_level_eval_sessions!r}")
         if self.num_generations < 2:
             p.append("num_generations must be >= 2: GRPO compares rollouts within a group")
         if (self.prompts_per_step * self.num_generations) % self.gradient_accumulation_steps:
-            p.append(f"prompts_per_step × num_generations ({self.prompts_per_step * self.num_generations}) must be "
-                     f"divisible by gradient_accumulation_steps ({self.gradient_accumulation_steps})")
+            p.append(f"prompts_per_step × num_generations ({self.prompts_per_step * self.num_generations}) "
+                     f"must be divisible by gradient_accumulation_steps ({self.gradient_accumulation_steps})")
         if self.use_vllm and self.precision == "fp32":
             p.append("use_vllm needs a GPU: set precision to bf16 (A100) or fp16 (T4), or turn use_vllm off")
         if self.vllm_max_model_length <= self.max_completion_length:
-            p.append(f"vllm_max_model_length ({self.vllm_max_model_length}) must exceed max_completion_length "
-                     f"({self.max_completion_length}): it holds the prompt as well")
+            p.append(f"vllm_max_model_length ({self.vllm_max_model_length}) must exceed "
+                     f"max_completion_length ({self.max_completion_length}): it holds the prompt as well")
         if not 0.0 < self.vllm_gpu_memory_utilization < 1.0:
-            p.append(f"vllm_gpu_memory_utilization must be in (0, 1), got {self.vllm_gpu_memory_utilization!r}")
+            p.append("vllm_gpu_memory_utilization must be in (0, 1), got "
+                     f"{self.vllm_gpu_memory_utilization!r}")
         if self.agent == "react" and self.max_tool_calling_iterations < 1:
             p.append("the ReAct agent needs max_tool_calling_iterations >= 1")
         if self.ablation_steps < 0 or (self.ablations and self.ablation_steps < 1):
@@ -267,7 +294,8 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "no_lexical_fidelity": {"lexical_fidelity": False},  # the paper's Figure 3
     "state_scope": {"scope": "state", "w_state_aux": 0.0},    # whole-state instead of delta MLD
     "ordered_mld": {"ordered": True, "w_state_aux": 0.0},     # the ordered Levenshtein variant (whole state)
-    "outcome_reward": {"reward": "outcome", "w_state_aux": 0.0},  # AtomMem / Memory-R1: answer probe questions
+    # AtomMem / Memory-R1: answer probe questions
+    "outcome_reward": {"reward": "outcome", "w_state_aux": 0.0},
     "no_delete": {"allow_delete": False},               # DELETE not offered
     "oneshot_agent": {"agent": "oneshot"},              # the one-shot JSON agent instead of ReAct + search
 }
@@ -321,17 +349,20 @@ def grpo_config(cfg: TrainConfig, output_dir: str | Path, *, device: str = "cpu"
         GRPOConfig,
         output_dir=str(output_dir),
         # --- optimisation
-        learning_rate=cfg.learning_rate,                    # TRL default 1e-6 (full fine-tuning); LoRA needs more
+        # TRL default 1e-6 (full fine-tuning); LoRA needs more
+        learning_rate=cfg.learning_rate,
         lr_scheduler_type=cfg.lr_scheduler_type,            # constant: short runs, no decay to zero
         warmup_steps=cfg.warmup_steps,                      # no warm-up by default
         max_steps=cfg.grpo_max_steps,                       # a fixed number of optimiser steps
-        per_device_train_batch_size=batch,                  # completions per device per micro-step (TRL default 8)
+        # completions per device per micro-step (TRL default 8)
+        per_device_train_batch_size=batch,
         gradient_accumulation_steps=cfg.gradient_accumulation_steps,  # micro-steps per optimiser step
         num_iterations=cfg.num_iterations,                  # μ: passes per generated batch (default 1)
         seed=cfg.seed,                                      # default 42
         shuffle_dataset=True,                               # sessions in random order (default True)
         # --- GRPO objective
-        beta=cfg.beta,                                      # KL weight; default 0.0 (was 0.04 before TRL 0.19)
+        # KL weight; default 0.0 (was 0.04 before TRL 0.19)
+        beta=cfg.beta,
         loss_type=cfg.loss_type,                            # default "dapo" (was "grpo", then "bnpo")
         scale_rewards=cfg.scale_rewards,                    # default "group" (was a bool)
         epsilon=cfg.epsilon,                                # clip range, default 0.2
@@ -352,7 +383,8 @@ def grpo_config(cfg: TrainConfig, output_dir: str | Path, *, device: str = "cpu"
         vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,  # colocate: leave room for training
         vllm_max_model_length=cfg.vllm_max_model_length,    # default None: the model's 40,960 tokens of KV
         # --- hardware and precision
-        use_cpu=flags["use_cpu"],                           # default False (would pick a GPU if one is visible)
+        # default False (would pick a GPU if one is visible)
+        use_cpu=flags["use_cpu"],
         bf16=flags["bf16"],                                 # default None → bf16 when fp16 is not set
         fp16=flags["fp16"],                                 # T4: fp16 autocast
         gradient_checkpointing=cfg.gradient_checkpointing,  # default True (slower on CPU)
@@ -361,7 +393,8 @@ def grpo_config(cfg: TrainConfig, output_dir: str | Path, *, device: str = "cpu"
         save_strategy="steps",                              # checkpoints during training, for resume
         save_steps=cfg.save_steps,                          # default 500
         save_total_limit=cfg.save_total_limit,              # keep the last few
-        report_to="none",                                   # no external trackers; metrics go to metrics.jsonl
+        # no external trackers; metrics go to metrics.jsonl
+        report_to="none",
         log_completions=False,                              # the metrics callback records what we need
         disable_tqdm=True,                                  # progress comes from the metrics callback
         remove_unused_columns=False,                        # the reward functions read the RL row's columns
@@ -384,7 +417,8 @@ def sft_config(cfg: TrainConfig, output_dir: str | Path, *, device: str = "cpu")
         lr_scheduler_type="cosine",                         # decay to zero over the warm start
         warmup_steps=0,                                     # short runs
         seed=cfg.sft_seed_value,
-        max_length=None,                                    # sequences are pre-tokenised and filtered by length
+        # sequences are pre-tokenised and filtered by length
+        max_length=None,
         completion_only_loss=True,                          # one-shot: loss on the completion only
         assistant_only_loss=False,                          # ReAct: the pre-tokenised assistant mask decides
         packing=False,                                      # one trajectory per sequence

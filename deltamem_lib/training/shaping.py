@@ -40,14 +40,14 @@ def _q(pred: str, gold: MemoryEntry, *, similarity: Any, threshold: float, lexic
                                     lexical_fidelity=lexical_fidelity, scope="state").reward)
 
 
-def _add_credit(pred: Sequence[MemoryEntry], gold: Sequence[MemoryEntry], *, similarity: Any, threshold: float,
-                lexical_fidelity: bool) -> float:
+def _add_credit(pred: Sequence[MemoryEntry], gold: Sequence[MemoryEntry], *, similarity: Any,
+                threshold: float, lexical_fidelity: bool) -> float:
     """``Q`` of the best one-to-one matching of predicted and gold ADDs (sum of ``q``)."""
     if not pred or not gold:
         return 0.0
 
-    res = memory_levenshtein([e.content for e in pred], list(gold), similarity=similarity, threshold=threshold,
-                             lexical_fidelity=lexical_fidelity, scope="state")
+    res = memory_levenshtein([e.content for e in pred], list(gold), similarity=similarity,
+                             threshold=threshold, lexical_fidelity=lexical_fidelity, scope="state")
     return float(res.reward) * (len(pred) + len(gold)) / 2.0
 
 
@@ -68,7 +68,8 @@ def operation_f1(before: MemoryState, predicted: MemoryState, gold_after: Memory
         return 1.0
     gold_updates = {old.id: new for old, new in gd.changed}
     gold_deletes = {e.id for e in gd.removed}
-    credit = sum(_q(new.content, gold_updates[old.id], **opts) for old, new in pd.changed if old.id in gold_updates)
+    credit = sum(_q(new.content, gold_updates[old.id], **opts) for old, new in pd.changed
+                 if old.id in gold_updates)
     credit += sum(1.0 for e in pd.removed if e.id in gold_deletes)
     credit += _add_credit(pd.added, gd.added, **opts)
     return 2.0 * credit / n

@@ -49,8 +49,8 @@ from .metrics import MetricsLogger, read_metrics, step_times
 from .rewards import build_reward_functions, env_owns_reward
 from .settings import TrainConfig, grpo_config, resolve_precision, sft_config
 
-__all__ = ["PhaseResult", "base_model_path", "finished_phase", "is_main_process", "last_checkpoint", "load_policy",
-           "run_grpo", "run_sft"]
+__all__ = ["PhaseResult", "base_model_path", "finished_phase", "is_main_process", "last_checkpoint",
+           "load_policy", "run_grpo", "run_sft"]
 
 
 def is_main_process() -> bool:
@@ -214,8 +214,8 @@ def finished_phase(out: Path) -> PhaseResult | None:
         d = read_json(info)
         if d.get("finished"):
             return PhaseResult(d["phase"], out / "adapter", out.parent / "metrics.jsonl", int(d["steps"]),
-                               float(d["seconds"]), d.get("step_time", {}), d.get("resumed_from"), skipped=True,
-                               cpu_seconds=d.get("cpu_seconds"))
+                               float(d["seconds"]), d.get("step_time", {}), d.get("resumed_from"),
+                               skipped=True, cpu_seconds=d.get("cpu_seconds"))
     return None
 
 
@@ -250,7 +250,8 @@ def run_sft(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[str
         trainer = SFTTrainer(model=model, args=sft_config(cfg, out / "checkpoints", device=device),
                              train_dataset=Dataset.from_list(records), processing_class=tok,
                              callbacks=[MetricsLogger(metrics_path, phase="sft", progress=progress),
-                                        _snapshots(out / "snapshots", snapshot_steps), NonFiniteGuard(precision)])
+                                        _snapshots(out / "snapshots", snapshot_steps),
+                                        NonFiniteGuard(precision)])
         held.append(trainer)
         del model
         trainer.train(resume_from_checkpoint=str(ckpt) if ckpt else None)
@@ -331,11 +332,13 @@ def run_grpo(cfg: TrainConfig, data: TrainingData, out_dir: str | os.PathLike[st
     precision, held = resolve_precision(cfg, device), [model]
     with _quiet_warnings(), _guarded(held, precision):
         trainer = trainer_cls(model=model, reward_funcs=funcs, args=args,
-                              train_dataset=Dataset.from_list(prompt_rows(grpo_rows(data.train_rows, cfg), cfg)),
+                              train_dataset=Dataset.from_list(prompt_rows(grpo_rows(data.train_rows, cfg),
+                                                                          cfg)),
                               processing_class=tok,
                               callbacks=[MetricsLogger(metrics_path, phase=phase, progress=progress,
                                                        stop_after=stop_after),
-                                         _snapshots(out / "snapshots", snapshot_steps), NonFiniteGuard(precision)],
+                                         _snapshots(out / "snapshots", snapshot_steps),
+                                         NonFiniteGuard(precision)],
                               **kwargs)
         held.append(trainer)
         del model
