@@ -59,7 +59,8 @@ def test_bad_locomo_file_names_file_record_and_field(tmp_path, mutate, field, pr
     with pytest.raises(DataFileError) as info:
         load_locomo(p)
     msg = str(info.value)
-    assert str(p) in msg and "record 0 (sample_id 'toy-1')" in msg and f"field {field!r}" in msg and problem in msg
+    assert (str(p) in msg and "record 0 (sample_id 'toy-1')" in msg and f"field {field!r}" in msg
+            and problem in msg)
 
 
 def test_locomo_file_holding_an_empty_array_is_refused(tmp_path):
@@ -70,8 +71,8 @@ def test_locomo_file_holding_an_empty_array_is_refused(tmp_path):
 
 # ------------------------------------------------------------------ resume and changed data
 def _cfg(data, **kw):
-    return BenchConfig(**{**dict(benchmark="locomo", data=str(data), system="deltamem-oneshot", retriever="lexical", top_k=5,
-                                 recall_ks=(1, 5), batch_size=2), **kw})
+    return BenchConfig(**{**dict(benchmark="locomo", data=str(data), system="deltamem-oneshot",
+                                 retriever="lexical", top_k=5, recall_ks=(1, 5), batch_size=2), **kw})
 
 
 def test_changed_data_file_is_refused_on_resume(tmp_path):
@@ -92,7 +93,8 @@ def test_changed_data_file_is_refused_on_resume(tmp_path):
     with pytest.raises(ValueError) as info:
         run_benchmark(_cfg(data), work, model=Scripted())
     msg = str(info.value)
-    assert "the data changed since this work was done" in msg and str(data) in msg and "delete the work folder" in msg
+    assert ("the data changed since this work was done" in msg and str(data) in msg
+            and "delete the work folder" in msg)
     assert file_sha256(data)[:12] in msg
 
 

@@ -82,7 +82,8 @@ def test_distractor_sessions_are_kept_but_not_scored(users):
 def test_dialogue_text_and_timestamps(users):
     s = users[0].sessions[0]
     text = s.dialogue_text()
-    assert text.splitlines()[0] == "[Mar 02, 2025, 09:00:00]user: Hi, I'm Mira. I work as an architect in Leeds."
+    assert text.splitlines()[0] == ("[Mar 02, 2025, 09:00:00]user: Hi, I'm Mira. "
+                                    "I work as an architect in Leeds.")
     assert text.splitlines()[2] == ""  # blank line after each assistant turn
     assert s.dialogue[1].dialogue_turn == 0 and s.dialogue[2].dialogue_turn == 1
     t = parse_halumem_time(s.dialogue[2].timestamp)
@@ -113,7 +114,8 @@ def _write(tmp_path: Path, records: list) -> Path:
          ["u-0002", "sessions[2].questions[0].question_type"]),
         (1, lambda r: r["sessions"][0]["dialogue"][1].__setitem__("role", "bot"),
          ["u-0001", "sessions[0].dialogue[1].role", "'bot'"]),
-        (1, lambda r: r["sessions"][0].pop("memory_points"), ["u-0001", "sessions[0].memory_points", "missing"]),
+        (1, lambda r: r["sessions"][0].pop("memory_points"),
+         ["u-0001", "sessions[0].memory_points", "missing"]),
         (2, lambda r: r["sessions"][0]["memory_points"][0].__setitem__("importance", "high"),
          ["u-0002", "importance", "str"]),
         (1, lambda r: r.__setitem__("sessions", {}), ["u-0001", "'sessions'", "expected list"]),

@@ -79,7 +79,8 @@ def test_answers_categories_and_adversarial_items(toy):
     assert qs[7].answer == "No" and qs[7].adversarial_answer == "Yes"  # both keys present
     assert qs[0].category_name == "single-hop" and qs[2].category_name == "multi-hop"
     assert qs[0].qid == "toy-1/q0"
-    assert CATEGORY_NAMES == {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
+    assert CATEGORY_NAMES == {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop",
+                              5: "adversarial"}
 
 
 def test_malformed_evidence_is_parsed_where_possible(toy):
@@ -133,7 +134,8 @@ def _mutated(raw, fn):
     "mutate, expected",
     [
         (lambda d: d[1].pop("conversation"), ["toy-2", "'conversation'", "missing"]),
-        (lambda d: d[0]["conversation"]["session_2"][1].pop("text"), ["toy-1", "session_2[1].text", "missing"]),
+        (lambda d: d[0]["conversation"]["session_2"][1].pop("text"),
+         ["toy-1", "session_2[1].text", "missing"]),
         (lambda d: d[0]["conversation"].pop("session_10_date_time"), ["toy-1", "session_10_date_time"]),
         (lambda d: d[0]["conversation"].__setitem__("session_1_date_time", "March 3rd"),
          ["toy-1", "session_1_date_time", "March 3rd"]),
@@ -143,7 +145,8 @@ def _mutated(raw, fn):
         (lambda d: d[0]["conversation"]["session_1"][0].__setitem__("dia_id", "D2:1"),
          ["toy-1", "session_1[0].dia_id", "session 2"]),
         (lambda d: d[1].pop("sample_id"), ["record 1", "'sample_id'"]),
-        (lambda d: d[0]["conversation"].__setitem__("session_2", {"oops": 1}), ["toy-1", "session_2", "list"]),
+        (lambda d: d[0]["conversation"].__setitem__("session_2", {"oops": 1}),
+         ["toy-1", "session_2", "list"]),
     ],
 )
 def test_malformed_record_names_file_record_and_field(tmp_path, raw, mutate, expected):
@@ -253,7 +256,8 @@ def test_registry_has_official_sources_and_checksums():
     assert "snap-research/locomo/3eb6f2c585f5e1699204e3c3bdf7adc5c28cb376" in loc.url
     pm = {f.filename: f for f in download.REMOTE_FILES["personamem-32k"]}
     assert pm["questions_32k.csv"].sha256.startswith("cccd34cf")
-    assert pm["shared_contexts_32k.jsonl"].url.endswith("bowen-upenn/PersonaMem/resolve/main/shared_contexts_32k.jsonl")
+    assert pm["shared_contexts_32k.jsonl"].url.endswith(
+        "bowen-upenn/PersonaMem/resolve/main/shared_contexts_32k.jsonl")
     assert download.REMOTE_FILES["halumem-medium"][0].sha256.startswith("486fbc13")
     with pytest.raises(KeyError, match="known"):
         download.fetch("nope")

@@ -127,7 +127,8 @@ def test_locomo_f1_official_without_nltk_says_what_to_do():
 
 
 def test_judge_prompt_is_mem0s_and_fills_three_fields():
-    assert MEM0_JUDGE_PROMPT.startswith("\nYour task is to label an answer to a question as ’CORRECT’ or ’WRONG’.")
+    assert MEM0_JUDGE_PROMPT.startswith(
+        "\nYour task is to label an answer to a question as ’CORRECT’ or ’WRONG’.")
     assert MEM0_JUDGE_PROMPT.count("{") == 3 and MEM0_JUDGE_PROMPT.count("}") == 3
     assert "(posed by one user to another user), \n" in MEM0_JUDGE_PROMPT  # trailing blank kept
     assert MEM0_JUDGE_PROMPT.endswith('in a json format with the key as "label".\n')
@@ -212,7 +213,8 @@ def test_evidence_recall_at_k():
     ]
     r1 = evidence_recall_at_k(evidence, retrieved, 1)
     assert (r1.n, r1.n_without_evidence) == (3, 1)
-    assert r1.all == pytest.approx(1 / 3) and r1.any == pytest.approx(2 / 3) and r1.fraction == pytest.approx(0.5)
+    assert (r1.all == pytest.approx(1 / 3) and r1.any == pytest.approx(2 / 3)
+            and r1.fraction == pytest.approx(0.5))
     r2 = evidence_recall_at_k(evidence, retrieved, 2)
     assert r2.all == pytest.approx(2 / 3) and r2.any == 1.0 and r2.fraction == pytest.approx(2.5 / 3)
     r_all = evidence_recall_at_k(evidence, retrieved, None)
@@ -231,13 +233,15 @@ def test_halumem_extraction_metrics_by_hand():
     integrity = [
         IntegrityJudgement(2, 1.0, False), IntegrityJudgement(1, 0.75, False),
         IntegrityJudgement(0, 0.75, False), IntegrityJudgement(None, 1.0, False),
-        IntegrityJudgement(0, 0.75, True), IntegrityJudgement(2, 0.75, True), IntegrityJudgement(None, 0.5, True),
+        IntegrityJudgement(0, 0.75, True), IntegrityJudgement(2, 0.75, True),
+        IntegrityJudgement(None, 0.5, True),
     ]
     accuracy = [AccuracyJudgement(2, True), AccuracyJudgement(1, True), AccuracyJudgement(0, False),
                 AccuracyJudgement(None, False), AccuracyJudgement(2, False)]
     m = halumem_extraction_metrics(integrity, accuracy)
     assert m.recall == pytest.approx(1 / 4) and m.recall_valid == pytest.approx(1 / 3)
-    assert m.weighted_recall == pytest.approx(1.375 / 3.5) and m.weighted_recall_valid == pytest.approx(1.375 / 2.5)
+    assert (m.weighted_recall == pytest.approx(1.375 / 3.5)
+            and m.weighted_recall_valid == pytest.approx(1.375 / 2.5))
     assert m.fmr == pytest.approx(1 / 3) and m.fmr_valid == pytest.approx(0.5)
     assert m.target_precision == pytest.approx(0.75) and m.target_precision_valid == pytest.approx(0.75)
     assert m.accuracy == pytest.approx(0.5) and m.accuracy_valid == pytest.approx(0.625)
@@ -270,7 +274,8 @@ def test_halumem_update_rates():
 
 
 def test_halumem_qa_rates_per_type():
-    q = halumem_qa_metrics(["Correct", "Omission", "Correct", "Hallucination", "Other"], ["A", "A", "B", "B", "B"])
+    q = halumem_qa_metrics(["Correct", "Omission", "Correct", "Hallucination", "Other"],
+                           ["A", "A", "B", "B", "B"])
     assert q.correct == pytest.approx(2 / 5) and q.n_valid == 4  # "Other" is not a QA label
     assert q.by_group["A"].correct == 0.5 and q.by_group["A"].omission == 0.5
     assert q.by_group["B"].correct == pytest.approx(1 / 3) and q.by_group["B"].n_valid == 2
@@ -279,8 +284,10 @@ def test_halumem_qa_rates_per_type():
 
 
 def test_halumem_typewise_accuracy():
-    integrity = [IntegrityJudgement(2, 1, False, "Persona Memory"), IntegrityJudgement(0, 1, False, "Persona Memory"),
-                 IntegrityJudgement(2, 1, True, "Persona Memory"), IntegrityJudgement(1, 1, False, "Event Memory")]
+    integrity = [IntegrityJudgement(2, 1, False, "Persona Memory"),
+                 IntegrityJudgement(0, 1, False, "Persona Memory"),
+                 IntegrityJudgement(2, 1, True, "Persona Memory"),
+                 IntegrityJudgement(1, 1, False, "Event Memory")]
     updates = [UpdateJudgement("Correct", "Event Memory"), UpdateJudgement("Omission", "Persona Memory")]
     t = halumem_typewise_accuracy(integrity, updates)
     assert t["Persona Memory"].total == 3 and t["Persona Memory"].memory_acc == pytest.approx(1 / 3)

@@ -24,7 +24,8 @@ FIX = SAMPLES
 QUESTIONS = FIX / "personamem_questions_tiny.csv"
 CONTEXTS = FIX / "personamem_contexts_tiny.jsonl"
 REAL = next((d / "personamem" / "questions_32k.csv" for d in search_dirs()
-             if (d / "personamem" / "questions_32k.csv").is_file()), Path("data/personamem/questions_32k.csv"))
+             if (d / "personamem" / "questions_32k.csv").is_file()),
+            Path("data/personamem/questions_32k.csv"))
 needs_real = pytest.mark.skipif(
     not REAL.is_file(),
     reason="real PersonaMem questions not found in data/personamem/ or $DELTAMEM_DATA/personamem/ "

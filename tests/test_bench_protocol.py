@@ -35,7 +35,8 @@ def test_no_two_modules_share_a_file_name():
     for path in sorted(PACKAGE.rglob("*.py")):
         if path.name in ("__init__.py", "__main__.py"):
             continue
-        assert path.name not in seen, f"{path.relative_to(PACKAGE)} and {seen[path.name].relative_to(PACKAGE)}"
+        assert path.name not in seen, (f"{path.relative_to(PACKAGE)} and "
+                                       f"{seen[path.name].relative_to(PACKAGE)}")
         seen[path.name] = path
 
 
@@ -81,7 +82,8 @@ def test_the_driver_runs_any_protocol_through_the_same_steps(tmp_path, monkeypat
     assert [len(s) for s in toy.states.values()] == [2]  # the memory after each ingested session
     assert res["metrics"] == {"accuracy": 1.0}
     assert res["per_question"] == [{"note": "asked", "key": "q1", "answer": "cello"}]
-    assert res["data"]["users"] == ["u1"] and res["data"]["path"] == str(data) and len(res["data"]["sha256"]) == 64
+    assert (res["data"]["users"] == ["u1"] and res["data"]["path"] == str(data)
+            and len(res["data"]["sha256"]) == 64)
     assert res["cost"]["ingest"]["sessions"] == 2 and res["cost"]["answer"]["calls"] == 1
     assert res["not_computed"] == {}
     # a rerun answers nothing again: the answer journal is the driver's, for every protocol
@@ -123,7 +125,8 @@ def test_the_judge_is_loaded_only_for_protocols_that_need_one(tmp_path, monkeypa
 @pytest.mark.parametrize("bench, data, contexts", [
     ("halumem", "halumem_tiny.jsonl", ""),
     ("personamem", "personamem_questions_tiny.csv", "personamem_contexts_tiny.jsonl")])
-def test_full_context_answers_every_question_from_a_transcript_cut_to_the_budget(tmp_path, bench, data, contexts):
+def test_full_context_answers_every_question_from_a_transcript_cut_to_the_budget(tmp_path, bench, data,
+                                                                                 contexts):
     samples = PACKAGE.parent / "data" / "samples"
 
     def prompts(budget):
@@ -134,9 +137,9 @@ def test_full_context_answers_every_question_from_a_transcript_cut_to_the_budget
                 seen.extend(m[-1]["content"] for m in batch)
                 return super()._generate(batch, **kw)
 
-        cfg = BenchConfig(benchmark=bench, data=str(samples / data), system="full-context", retriever="lexical",
-                          contexts=str(samples / contexts) if contexts else "", top_k=5, recall_ks=(1,),
-                          context_tokens=budget)
+        cfg = BenchConfig(benchmark=bench, data=str(samples / data), system="full-context",
+                          retriever="lexical", contexts=str(samples / contexts) if contexts else "", top_k=5,
+                          recall_ks=(1,), context_tokens=budget)
         res = run_benchmark(cfg, tmp_path / f"work{budget}", model=Recording())
         assert res["metrics"]["questions"] == len(seen) > 0 and res["cost"]["ingest"] is None
         assert set(PROTOCOLS[bench].full_context_gaps) <= set(res["not_computed"])
@@ -144,4 +147,5 @@ def test_full_context_answers_every_question_from_a_transcript_cut_to_the_budget
 
     whole, cut = prompts(0), prompts(20)  # 0: the model's context, which holds every tiny transcript
     assert len(whole) == len(cut)
-    assert all(len(c) <= len(w) for c, w in zip(cut, whole)) and any(len(c) < len(w) for c, w in zip(cut, whole))
+    assert (all(len(c) <= len(w) for c, w in zip(cut, whole))
+            and any(len(c) < len(w) for c, w in zip(cut, whole)))

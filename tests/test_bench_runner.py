@@ -1,5 +1,5 @@
-"""The benchmark runner (deltamem_lib.benchmarks): benchmarks as episodes, evidence recall, answering, judging,
-resuming, the CLI, on the hand-made fixtures with scripted models."""
+"""The benchmark runner (deltamem_lib.benchmarks): benchmarks as episodes, evidence recall, answering,
+judging, resuming, the CLI, on the hand-made fixtures with scripted models."""
 
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ class Scripted(ChatModel):
                 txt = self.verdict
             else:
                 txt = self.answer
-            out.append(ChatResponse(txt, [], prompt_tokens=10, completion_tokens=3, seconds=0.01, raw_text=txt))
+            out.append(ChatResponse(txt, [], prompt_tokens=10, completion_tokens=3, seconds=0.01,
+                                    raw_text=txt))
         return out
 
 
@@ -110,7 +111,8 @@ def test_questions_asked_after_fewer_sessions_need_their_evidence_there():
 
 
 def test_personalise_and_attribution():
-    assert personalise("User's cat is called Pixel; the user loves her.", "Ben") == "Ben's cat is called Pixel; Ben loves her."
+    assert (personalise("User's cat is called Pixel; the user loves her.", "Ben")
+            == "Ben's cat is called Pixel; Ben loves her.")
     conv = load_locomo(LOCOMO)[0]
     turns = locomo_episodes(conv)[1].sessions[0].turns
     assert attribute_turns("User adopted a cat called Pixel.", turns) == ("D1:2",)
@@ -123,8 +125,8 @@ def test_personalise_and_attribution():
 
 
 def test_personamem_context_is_cut_at_every_question():
-    msgs = [{"role": "system", "content": "persona"}] + [{"role": "user" if i % 2 else "assistant", "content": str(i)}
-                                                         for i in range(1, 8)]
+    msgs = [{"role": "system", "content": "persona"}] + [
+        {"role": "user" if i % 2 else "assistant", "content": str(i)} for i in range(1, 8)]
     pm = personamem_context("c" * 64, msgs, [3, 5], block=3)
     assert pm.cuts == (3, 5, 8)
     assert pm.session_for(3) == 0 and pm.session_for(5) == 1 and pm.session_for(0) == -1
@@ -186,10 +188,12 @@ def test_judge_runs_give_j_per_category_and_count_unreadable_verdicts(tmp_path):
     judge = Scripted(name="judge")
     res = run_benchmark(_cfg(judge_runs=3), tmp_path / "w", model=Scripted(), judge=judge)
     j = res["metrics"]["j"]
-    assert j["mean"] == 1.0 and j["std"] == 0.0 and j["per_run"] == [1.0] * 3 and "J" not in res["not_computed"]
+    assert (j["mean"] == 1.0 and j["std"] == 0.0 and j["per_run"] == [1.0] * 3
+            and "J" not in res["not_computed"])
     assert all(r["J"] == 1.0 for r in res["metrics"]["per_category"])
     assert judge.calls == 21 and res["labels"]["judge"] == "judge" and res["labels"]["judge_runs"] == 3
-    bad = run_benchmark(_cfg(), tmp_path / "w2", model=Scripted(), judge=Scripted(name="bad", verdict="no idea"))
+    bad = run_benchmark(_cfg(), tmp_path / "w2", model=Scripted(),
+                        judge=Scripted(name="bad", verdict="no idea"))
     assert bad["metrics"]["j"]["mean"] == 0.0 and bad["metrics"]["j"]["invalid_verdicts"] == 7
 
 
@@ -232,13 +236,16 @@ def test_halumem_and_personamem_paths(tmp_path):
                         model=Scripted())
     assert res["metrics"]["sessions_probed"] > 0 and any("QA" in k for k in res["not_computed"])
     assert res["data_source"] == "sample" and summary_line(res).startswith("SAMPLE DATA")
-    judged = run_benchmark(_cfg(benchmark="halumem", data=str(FIXTURES / "halumem_tiny.jsonl")), tmp_path / "h",
-                           model=Scripted(), judge=Scripted(name="judge", verdict='{"label": "Correct"}'))
+    judged = run_benchmark(_cfg(benchmark="halumem", data=str(FIXTURES / "halumem_tiny.jsonl")),
+                           tmp_path / "h", model=Scripted(),
+                           judge=Scripted(name="judge", verdict='{"label": "Correct"}'))
     assert judged["metrics"]["qa"]["correct"] == 1.0 and not judged["not_computed"]
     ext = judged["metrics"]["extraction"]  # a judge that finds every point: full recall, no resistance
     assert ext["recall"] == 1.0 and ext["fmr"] == 0.0 and ext["f1"] == 1.0
-    with pytest.raises(ValueError, match=r"halumem_tiny\.jsonl: no user \['u-9999'\]"):  # as LoCoMo: never silently
-        run_benchmark(_cfg(benchmark="halumem", data=str(FIXTURES / "halumem_tiny.jsonl"), sample_ids=("u-9999",)),
+    # as LoCoMo: never silently
+    with pytest.raises(ValueError, match=r"halumem_tiny\.jsonl: no user \['u-9999'\]"):
+        run_benchmark(_cfg(benchmark="halumem", data=str(FIXTURES / "halumem_tiny.jsonl"),
+                           sample_ids=("u-9999",)),
                       tmp_path / "h2", model=Scripted())
     pm = run_benchmark(_cfg(benchmark="personamem", data=str(FIXTURES / "personamem_questions_tiny.csv"),
                             contexts=str(FIXTURES / "personamem_contexts_tiny.jsonl"), personamem_block=2),
@@ -265,7 +272,8 @@ class _Server(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         text = "cello" if body["messages"][-1]["content"].endswith("Answer:") else "[]"
-        data = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        data = json.dumps({"choices": [{"message": {"role": "assistant", "content": text},
+                                        "finish_reason": "stop"}],
                            "usage": {"prompt_tokens": 7, "completion_tokens": 1}}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -287,7 +295,8 @@ def test_cli_on_the_tiny_fixture(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DELTAMEM_OPENAI_API_KEY", key)
     try:
         out = tmp_path / "bench_locomo.json"
-        rc = main(["bench", "locomo", "--data", str(LOCOMO), "--system", "noop", "--answer-model", "openai:tiny",
+        rc = main(["bench", "locomo", "--data", str(LOCOMO), "--system", "noop",
+                   "--answer-model", "openai:tiny",
                    "--retriever", "lexical", "--top-k", "3", "--profile", "test", "--out", str(out)])
         assert rc == 0
         res = json.loads(out.read_text())
@@ -306,8 +315,8 @@ def test_cli_on_the_tiny_fixture(tmp_path, monkeypatch, capsys):
 def test_smollm2_answers_one_session(tmp_path):
     """The real path with SmolLM2-135M: one session, one question (answers are poor; the
     pipeline must run and record tokens and seconds)."""
-    res = run_benchmark(_cfg(sample_ids=("toy-2",), max_new_tokens=32, answer_max_new_tokens=8, recall_ks=(1,),
-                             top_k=3), tmp_path / "w")
+    res = run_benchmark(_cfg(sample_ids=("toy-2",), max_new_tokens=32, answer_max_new_tokens=8,
+                             recall_ks=(1,), top_k=3), tmp_path / "w")
     assert res["labels"]["memory_model"] == "SmolLM2-135M-Instruct" and res["metrics"]["questions"] == 1
     assert res["cost"]["ingest"]["prompt_tokens"] > 0 and res["cost"]["answer"]["seconds"] > 0
 
@@ -340,7 +349,8 @@ def test_redact_keeps_scores_and_drops_benchmark_text(tmp_path):
     assert all("question" not in r and "gold" not in r and "f1" in r for r in red["per_question"])
     assert "question" in res["per_question"][0] and red["metrics"] == res["metrics"]
     # PersonaMem's records hold the model's raw answer as "response": it is kept, the gold option is not
-    mcq = redact({"per_question": [{"question_id": "q1", "gold": "(b)", "response": "I think (b).", "parsed": "b"}]})
+    mcq = redact({"per_question": [{"question_id": "q1", "gold": "(b)", "response": "I think (b).",
+                                    "parsed": "b"}]})
     assert mcq["per_question"] == [{"question_id": "q1", "response": "I think (b).", "parsed": "b"}]
 
 
@@ -359,7 +369,8 @@ def test_each_system_ingests_its_own_memory_in_its_own_folder(tmp_path):
     for name in ("deltamem-oneshot", "add-only"):
         cfg = _cfg(system=name)
         res[name] = run_benchmark(cfg, tmp_path / cfg.slug(), model=Scripted())
-        assert json.loads((tmp_path / cfg.slug() / "ingest" / "ingest_manifest.json").read_text())["system"] == name
+        assert json.loads(
+            (tmp_path / cfg.slug() / "ingest" / "ingest_manifest.json").read_text())["system"] == name
     one, add = res["deltamem-oneshot"], res["add-only"]
     assert one["labels"]["system"] == "deltamem-oneshot" and add["labels"]["system"] == "add-only"
     assert one["cost"]["ingest"]["operations"] > 0 == add["cost"]["ingest"]["operations"]

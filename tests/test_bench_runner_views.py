@@ -50,10 +50,10 @@ def test_mistake_rewards_show_fidelity_and_outcome_blindness(users):
     examples = [parse_rl_row(r) for r in rl_rows(users)]
     recs = {(r["mistake"], r["reward"]): r for r in mistake_rewards(examples, probes_by_session(users))}
     assert recs[("perfect", "r_trans (paper)")]["mean"] == 1.0
-    assert recs[("keyword_dropped", "r_trans (paper)")]["mean"] < recs[("keyword_dropped",
-                                                                          "r_trans, no lexical fidelity")]["mean"]
-    assert recs[("spurious_add", "outcome (probe accuracy)")]["mean"] == 1.0 > recs[("spurious_add",
-                                                                                     "r_trans (paper)")]["mean"]
+    assert (recs[("keyword_dropped", "r_trans (paper)")]["mean"]
+            < recs[("keyword_dropped", "r_trans, no lexical fidelity")]["mean"])
+    assert (recs[("spurious_add", "outcome (probe accuracy)")]["mean"] == 1.0
+            > recs[("spurious_add", "r_trans (paper)")]["mean"])
     assert recs[("missed_update", "r_trans (paper)")]["n"] < recs[("perfect", "r_trans (paper)")]["n"]
 
 
@@ -124,14 +124,16 @@ def test_find_rl_run_evaluates_the_adapter_on_its_training_prompt(tmp_path):
     (run / "results").mkdir()
     results = run / "results" / "04_rl_training_cpu.json"
     results.write_text(json.dumps({"model_spec": "smollm2", "agent": "oneshot",
-                                   "agent_options": {"related_k": 10, "prompt_style": "compact", "retriever": "lexical"},
+                                   "agent_options": {"related_k": 10, "prompt_style": "compact",
+                                                     "retriever": "lexical"},
                                    "config": {"prompt_style": "full", "related_k": 5}}))
     rl = find_rl_run(tmp_path, "cpu", "smollm2")
     assert rl.prompt_options == {"prompt_style": "compact", "related_k": 10} and "compact" in rl.note
     system = make_system(rl.system, object(), retriever="lexical", **rl.prompt_options)
     assert system.prompt_style == "compact" and system.related_k == 10
     # an older results file without prompt_style in agent_options: the run's config says it
-    results.write_text(json.dumps({"model_spec": "smollm2", "agent": "oneshot", "config": {"prompt_style": "compact"}}))
+    results.write_text(json.dumps({"model_spec": "smollm2", "agent": "oneshot",
+                                   "config": {"prompt_style": "compact"}}))
     assert find_rl_run(tmp_path, "cpu", "smollm2").prompt_options == {"prompt_style": "compact"}
 
 
@@ -155,6 +157,7 @@ def test_exercise_checks_can_fail():
     assert X.check_evidence_recall(0, 1).ok and X.check_evidence_recall(1, 1).ok is False
     assert X.check_answerer(lambda q, ms: "").ok is False
     assert X.check_answerer(lambda q, ms: 1 / 0).ok is False
-    best = X.check_answerer(lambda q, ms: max(ms, key=lambda m: len(set(m.lower().split()) & set(q.lower().split()))))
+    best = X.check_answerer(lambda q, ms: max(ms, key=lambda m: len(set(m.lower().split())
+                                                                    & set(q.lower().split()))))
     assert best.ok
     assert Path(X.FIXTURE).is_file()

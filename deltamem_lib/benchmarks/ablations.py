@@ -38,8 +38,8 @@ __all__ = ["AGENT_VARIANTS", "REWARD_VARIANTS", "agent_ablations", "mistake_rewa
            "score_with_variants", "training_ablations"]
 
 
-def _mld(*, dense: bool = True, **opts: Any) -> Callable[[Sequence[Any], SessionExample, Sequence[Mapping[str, Any]]],
-                                                          float]:
+def _mld(*, dense: bool = True,
+         **opts: Any) -> Callable[[Sequence[Any], SessionExample, Sequence[Mapping[str, Any]]], float]:
     """An MLD reward variant; ``dense=False`` drops ``before`` (the residual normalisation)."""
 
     def score(entries: Sequence[Any], example: SessionExample, probes: Sequence[Mapping[str, Any]]) -> float:
@@ -72,7 +72,8 @@ AGENT_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def probes_by_session(episodes: Sequence[Episode], *, n_unchanged: int = 2, seed: int = 0) -> dict[str, list[dict]]:
+def probes_by_session(episodes: Sequence[Episode], *, n_unchanged: int = 2,
+                      seed: int = 0) -> dict[str, list[dict]]:
     """``"user/session" -> probes asked after that session``."""
     out: dict[str, list[dict]] = {}
     for ep in episodes:
@@ -112,9 +113,11 @@ def mistake_rewards(examples: Sequence[SessionExample], probes: Mapping[str, Seq
             for (m, v), vals in acc.items()]
 
 
-def agent_ablations(model: Any, examples: Sequence[SessionExample], probes: Mapping[str, Sequence[Mapping[str, Any]]],
-                    *, variants: Sequence[str] = ("one-shot", "ReAct", "one-shot, no DELETE"), batch_size: int = 8,
-                    seed: int = 0, progress: bool = False, **options: Any) -> list[dict[str, Any]]:
+def agent_ablations(model: Any, examples: Sequence[SessionExample],
+                    probes: Mapping[str, Sequence[Mapping[str, Any]]], *,
+                    variants: Sequence[str] = ("one-shot", "ReAct", "one-shot, no DELETE"),
+                    batch_size: int = 8, seed: int = 0, progress: bool = False,
+                    **options: Any) -> list[dict[str, Any]]:
     """Evaluate the prompted agent in each configuration of :data:`AGENT_VARIANTS` on the same
     sessions; every rollout is also scored by each reward variant.
 
@@ -155,5 +158,5 @@ def training_ablations(path: str | Path | None) -> dict[str, Any] | None:
         rows.append({"label": label, "sessions": e.get("sessions"), "r_trans": e.get("r_trans_mean"),
                      "probe_accuracy": e.get("probe_accuracy"), "reference": c.get("reference"),
                      "diff": c.get("mean_diff"), "ci_low": c.get("ci_low"), "ci_high": c.get("ci_high")})
-    return {"path": str(path), "profile": res.get("profile"), "model": res.get("model"), "agent": res.get("agent"),
-            "rows": rows}
+    return {"path": str(path), "profile": res.get("profile"), "model": res.get("model"),
+            "agent": res.get("agent"), "rows": rows}

@@ -147,7 +147,8 @@ def mcq_messages(question: str, options: Sequence[str], entries: Sequence[Memory
                  history: str | None = None, instructions: str = MCQ_INSTRUCTIONS) -> list[dict[str, str]]:
     """PersonaMem: memories (or the visible history, for full context), the user's message and
     the four options, one per line."""
-    context = f"Conversation so far:\n{history}" if history is not None else f"Memories:\n{memory_lines(entries or [])}"
+    context = (f"Conversation so far:\n{history}" if history is not None
+               else f"Memories:\n{memory_lines(entries or [])}")
     user = (f"{context}\n\nUser's new message: {question}\n\nOptions:\n" + "\n".join(options)
             + "\n\nBest option (letter only):")
     return [{"role": "system", "content": instructions}, {"role": "user", "content": user}]
@@ -206,7 +207,8 @@ def answer_all(model: Any, prompts: Sequence[list[dict[str, str]]], *, max_new_t
     for start in range(0, len(prompts), batch_size):
         chunk = list(prompts[start:start + batch_size])
         responses = model.chat_batch(chunk, max_new_tokens=max_new_tokens, temperature=0.0, seed=seed)
-        answers = [Answer(clean_answer(r.text), r.raw_text or r.text, r.prompt_tokens, r.completion_tokens, r.seconds)
+        answers = [Answer(clean_answer(r.text), r.raw_text or r.text, r.prompt_tokens, r.completion_tokens,
+                          r.seconds)
                    for r in responses]
         if on_batch is not None:
             on_batch(start, answers)

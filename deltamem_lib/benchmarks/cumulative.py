@@ -103,7 +103,8 @@ def cumulative_accuracy(system: Any, episodes: Sequence[Episode], *, label: str 
     else:
 
         r = get_retriever(retriever)
-        prompts = [single_user_answer_messages(p["question"], [e for e, _ in r.search(p["question"], s.entries, top_k)])
+        prompts = [single_user_answer_messages(p["question"],
+                                               [e for e, _ in r.search(p["question"], s.entries, top_k)])
                    for _, _, p, s in jobs]
         answers = answer_all(answer_model, prompts, max_new_tokens=16, batch_size=max_batch, seed=seed)
         correct = [bool(score_answer(p, a.text)) for (_, _, p, _), a in zip(jobs, answers)]
@@ -125,7 +126,8 @@ def cumulative_accuracy(system: Any, episodes: Sequence[Episode], *, label: str 
         per_user[ep.user_id], per_session[ep.user_id], counts[ep.user_id] = cum, own, n_t
     model = getattr(getattr(system, "model", None), "name", None)
     summaries = list(res.per_session.values())
-    return {"label": label or getattr(system, "name", type(system).__name__), "system": getattr(system, "name", None),
+    return {"label": label or getattr(system, "name", type(system).__name__),
+            "system": getattr(system, "name", None),
             "model": model, "answerer": answerer, "users": [ep.user_id for ep in episodes],
             "per_user": per_user, "per_user_session": per_session, "probes_per_session": counts,
             "cumulative": curve_stats(per_user), "session": curve_stats(per_session),

@@ -86,7 +86,8 @@ HALUMEM_PROMPTS: dict[str, str] = {
         "System response: {response}\n\n"
         "Label the response: Correct = semantically equivalent to the reference, nothing contradictory; "
         "Hallucination = contradicts the reference or the evidence, or gives a concrete answer where the "
-        "reference says it is unknown; Omission = incomplete, or says it does not know although evidence exists.\n"
+        "reference says it is unknown; Omission = incomplete, or says it does not know although evidence "
+        "exists.\n"
         'Reply with JSON only: {{"label": "Correct"|"Hallucination"|"Omission"}}'),
 }
 
@@ -142,6 +143,7 @@ def judge_halumem(judge: Any, kind: str, fields: Sequence[dict[str, str]], *, ma
 #: The Mem0 judge prompt (``mem0ai/mem0`` ``evaluation/metrics/llm_judge.py``
 #: ``ACCURACY_PROMPT``), kept character for character — including its typographic quotes —
 #: because the judge score depends on the prompt. Fill it with :func:`format_judge_prompt`.
+#: Its long lines are broken with a backslash-newline, which Python drops: the text is unchanged.
 MEM0_JUDGE_PROMPT = """
 Your task is to label an answer to a question as ’CORRECT’ or ’WRONG’. You will be given the following data:
     (1) a question (posed by one user to another user), 
@@ -149,13 +151,19 @@ Your task is to label an answer to a question as ’CORRECT’ or ’WRONG’. Y
     (3) a generated answer
 which you will score as CORRECT/WRONG.
 
-The point of the question is to ask about something one user should know about the other user based on their prior conversations.
+The point of the question is to ask about something one user should know about the other user based on their \
+prior conversations.
 The gold answer will usually be a concise and short answer that includes the referenced topic, for example:
 Question: Do you remember what I got the last time I went to Hawaii?
 Gold answer: A shell necklace
-The generated answer might be much longer, but you should be generous with your grading - as long as it touches on the same topic as the gold answer, it should be counted as CORRECT. 
+The generated answer might be much longer, but you should be generous with your grading - as long as it \
+touches on the same topic as the gold answer, it should be counted as CORRECT. 
 
-For time related questions, the gold answer will be a specific date, month, year, etc. The generated answer might be much longer or use relative time references (like "last Tuesday" or "next month"), but you should be generous with your grading - as long as it refers to the same date or time period as the gold answer, it should be counted as CORRECT. Even if the format differs (e.g., "May 7th" vs "7 May"), consider it CORRECT if it's the same date.
+For time related questions, the gold answer will be a specific date, month, year, etc. The generated answer \
+might be much longer or use relative time references (like "last Tuesday" or "next month"), but you should \
+be generous with your grading - as long as it refers to the same date or time period as the gold answer, it \
+should be counted as CORRECT. Even if the format differs (e.g., "May 7th" vs "7 May"), consider it CORRECT \
+if it's the same date.
 
 Now it’s time for the real question:
 Question: {question}
@@ -332,7 +340,8 @@ def aggregate_judge_runs(runs: Sequence[Sequence[Any]], *, invalid: str = "wrong
     q_means: list[float | None] = []
     for i in range(n_q):
         col = [r[i] for r in scores]
-        vals = [0 if s is None else s for s in col] if invalid == "wrong" else [s for s in col if s is not None]
+        vals = ([0 if s is None else s for s in col] if invalid == "wrong"
+                else [s for s in col if s is not None])
         q_means.append(sum(vals) / len(vals) if vals else None)
     return JudgeRunsSummary(mean=statistics.fmean(per_run), std=std, per_run=tuple(per_run),
                             n_runs=len(runs), n_questions=n_q, n_invalid=n_invalid,

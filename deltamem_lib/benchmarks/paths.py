@@ -116,7 +116,8 @@ def locate_data(benchmark: str, data_dir: str | os.PathLike[str] | None = None, 
         if ctx is not None and (root / real).is_file():
             why = f"{root / real} is there but its conversations ({ctx[0]}) are not"
             break
-    note = (f"{benchmark}: {why}; USING THE SAMPLE {SAMPLES / tiny} (hand-made, same schema: its numbers show "
+    note = (f"{benchmark}: {why}; USING THE SAMPLE {SAMPLES / tiny} "
+            f"(hand-made, same schema: its numbers show "
             f"the mechanics, not the benchmark). Get the real file with `deltamem data fetch {benchmark}` "
             f"or put it in data/{real} (or in ${DATA_ENV}/{real}).")
     if warn:
@@ -182,5 +183,6 @@ def find_rl_run(output_dir: str | os.PathLike[str], profile: str, model: str, *,
     options = _prompt_options(info)
     shown = ", ".join(f"{k} {v}" for k, v in options.items())
     return RLRun(path, results if info else None, info.get("agent"), spec,
-                 f"RL adapter {path}" + (f" (evaluated on the prompt it was trained on: {shown})" if shown else ""),
+                 f"RL adapter {path}"
+                 + (f" (evaluated on the prompt it was trained on: {shown})" if shown else ""),
                  options)

@@ -70,22 +70,27 @@ class BenchConfig:
     benchmark: str = _f("locomo", "locomo, halumem or personamem")
     data: str = _f("", "locomo10.json, HaluMem-*.jsonl, or PersonaMem questions_<split>.csv")
     contexts: str = _f("", "PersonaMem: shared_contexts_<split>.jsonl (empty: next to the questions file)")
-    system: str = _f("deltamem-oneshot", "memory system: deltamem, deltamem-oneshot, mem0-style, add-only, oracle, "
-                                         "noop, full-context, or observations (LoCoMo's model-made facts: a reference)")
+    system: str = _f("deltamem-oneshot",
+                     "memory system: deltamem, deltamem-oneshot, mem0-style, add-only, oracle, noop, "
+                     "full-context, or observations (LoCoMo's model-made facts: a reference)")
     model: str = _f("smollm2", "the memory system's LLM: 'smollm2', a Hub id or folder, or 'openai:<model>'")
     adapter: str = _f("", "PEFT LoRA adapter folder loaded on the system's model (the RL rows); empty: none")
-    answer_model: str = _f("", "the answer model (same kinds of spec); empty: the system's model without adapter")
+    answer_model: str = _f("", "the answer model (same kinds of spec); empty: the system's model "
+                               "without adapter")
     judge_model: str = _f("", "the LLM judge; empty: no judge (J and HaluMem's judged metrics not computed)")
     judge_runs: int = _f(1, "judge runs (LoCoMo J is reported as mean ± std over runs)")
     retriever: str = _f("auto", "retrieval for answering and for the agents: auto, embedding or lexical")
-    top_k: int = _f(10, "memories retrieved per speaker (LoCoMo) or per user; Mem0 used 30 (LoCoMo), 20 (HaluMem)")
+    top_k: int = _f(10, "memories retrieved per speaker (LoCoMo) or per user; Mem0 used 30 (LoCoMo), "
+                        "20 (HaluMem)")
     recall_ks: tuple[int, ...] = _f((1, 5, 10), "k of evidence recall@k (k per speaker, at most top_k)")
     conversations: int = _f(0, "LoCoMo conversations / HaluMem users to run (0: all)")
-    sample_ids: tuple[str, ...] = _f((), "LoCoMo sample ids or HaluMem uuids to run (overrides conversations)")
-    max_sessions: int = _f(0, "ingest only the first N sessions (0: all); LoCoMo then asks only questions whose "
-                              "evidence lies in them")
+    sample_ids: tuple[str, ...] = _f((), "LoCoMo sample ids or HaluMem uuids to run "
+                                         "(overrides conversations)")
+    max_sessions: int = _f(0, "ingest only the first N sessions (0: all); LoCoMo then asks only questions "
+                              "whose evidence lies in them")
     limit: int = _f(0, "answer a seeded sample of N questions (0: all)")
-    speakers: str = _f("both", "LoCoMo: 'both' (one memory per speaker, the Mem0 protocol) or one speaker's name")
+    speakers: str = _f("both", "LoCoMo: 'both' (one memory per speaker, the Mem0 protocol) "
+                               "or one speaker's name")
     batch_size: int = _f(8, "prompts generated together by a local model")
     max_new_tokens: int = _f(128, "generation budget of one memory-system call")
     max_tool_calls: int = _f(8, "ReAct agent: tool calls per session")
@@ -148,7 +153,8 @@ class BenchConfig:
         if self.retriever not in ("auto", "embedding", "lexical"):
             p.append(f"retriever {self.retriever!r}: auto, embedding or lexical")
         if self.top_k < 1 or any(k < 1 or k > self.top_k for k in self.recall_ks):
-            p.append(f"top_k ({self.top_k}) must be ≥ 1 and every recall k ({list(self.recall_ks)}) in 1..top_k")
+            p.append(f"top_k ({self.top_k}) must be ≥ 1 and every recall k ({list(self.recall_ks)}) "
+                     "in 1..top_k")
         if self.judge_runs < 1:
             p.append(f"judge_runs must be ≥ 1, got {self.judge_runs}")
         for name in ("conversations", "max_sessions", "limit", "context_tokens"):
@@ -172,7 +178,8 @@ class BenchConfig:
     def key(self) -> dict[str, Any]:
         """The settings a run's stored work depends on (the manifest checks them on resume)."""
         d = self.to_dict()
-        for name in ("profile", "limit", "judge_model", "judge_runs"):  # answers and verdicts are keyed per item
+        # answers and verdicts are keyed per item
+        for name in ("profile", "limit", "judge_model", "judge_runs"):
             d.pop(name)
         return d
 
@@ -219,14 +226,15 @@ class Protocol:
         """Load and select the data; convert it into the episodes a memory system ingests."""
         raise NotImplementedError
 
-    def ask(self, cfg: BenchConfig, plan: Plan, states: Mapping[str, Sequence[MemoryState]], answer_model: Any,
-            retriever: Any) -> Questions:
+    def ask(self, cfg: BenchConfig, plan: Plan, states: Mapping[str, Sequence[MemoryState]],
+            answer_model: Any, retriever: Any) -> Questions:
         """One answer prompt per question, from the memory after the sessions it may see
         (``states[user][i]``: the memory after session ``i``; empty with full context)."""
         raise NotImplementedError
 
     def score(self, cfg: BenchConfig, plan: Plan, asked: Questions, answers: Mapping[str, Mapping[str, Any]],
-              judge: Any, work: Path, not_computed: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, Any]],
+              judge: Any, work: Path, not_computed: dict[str, str]) -> tuple[dict[str, Any],
+                                                                             list[dict[str, Any]],
                                                                              dict[str, Any] | None]:
         """The metrics, the per-question records and the judge's cost (``None``: no judge).
         ``answers[key]`` is the journaled answer; judged verdicts go to a journal in ``work``;
@@ -253,7 +261,8 @@ def select(cfg: BenchConfig, path: Path, items: list[Any], key: Callable[[Any], 
     return items[:cfg.conversations] if cfg.conversations else items
 
 
-def cost(records: Iterable[Mapping[str, Any]], *, where: Callable[[int], str] | None = None) -> dict[str, Any]:
+def cost(records: Iterable[Mapping[str, Any]], *,
+         where: Callable[[int], str] | None = None) -> dict[str, Any]:
     """Calls, prompt and completion tokens and seconds summed over journaled records.
 
     A count that is not a finite number of 0 or more (``"x"``, NaN, a bool) is refused naming
@@ -265,8 +274,8 @@ def cost(records: Iterable[Mapping[str, Any]], *, where: Callable[[int], str] | 
             v = r.get(f, 0)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 at = where(i) if where is not None else f"record {i}"
-                raise DataFileError(f"{at}: field {f}: expected a number of 0 or more, got {v!r:.40}; the work "
-                                    "folder is corrupt, delete it to start over")
+                raise DataFileError(f"{at}: field {f}: expected a number of 0 or more, got {v!r:.40}; the "
+                                    "work folder is corrupt, delete it to start over")
     return {"calls": len(recs), "prompt_tokens": int(sum(r.get("prompt_tokens", 0) for r in recs)),
             "completion_tokens": int(sum(r.get("completion_tokens", 0) for r in recs)),
             "seconds": round(sum(r.get("seconds", 0.0) for r in recs), 3)}

@@ -61,10 +61,10 @@ def parse_dia_id(value: str) -> DiaId | None:
 
 _WORD = re.compile(r"\w+")
 _STOP = frozenset(
-    "a an the of to in on at for and or is are was were be been being i me my you your he him his she her it its "
-    "we our they them their user user's s t this that these those with as by from has have had do does did not no "
-    "so but if then than very really just also about into over after before up out will would can could should "
-    "what when where who which how all any some more most other such only own same too".split())
+    "a an the of to in on at for and or is are was were be been being i me my you your he him his she her it "
+    "its we our they them their user user's s t this that these those with as by from has have had do does "
+    "did not no so but if then than very really just also about into over after before up out will would can "
+    "could should what when where who which how all any some more most other such only own same too".split())
 
 
 def content_words(text: str) -> list[str]:

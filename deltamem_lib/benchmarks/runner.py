@@ -58,7 +58,8 @@ __all__ = ["BENCHMARKS", "BENCH_SYSTEMS", "PROTOCOLS", "BenchConfig", "label_lin
            "result_data_label", "run_benchmark", "summary_line"]
 
 #: The protocol of each benchmark (:data:`~.protocol.BENCHMARKS`, in that order).
-PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (LocomoProtocol(), HaluMemProtocol(), PersonaMemProtocol())}
+PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (LocomoProtocol(), HaluMemProtocol(),
+                                                      PersonaMemProtocol())}
 
 
 def _bar(total: int, desc: str, progress: bool) -> Any:
@@ -76,7 +77,8 @@ class _Models:
         self._system, self._answer, self._judge = model, answer_model, judge
 
     def _load(self, spec: str, adapter: str | None = None) -> Any:
-        return load_chat_model(spec, device=self.device, load_adapter=adapter or None, batch_size=self.cfg.batch_size)
+        return load_chat_model(spec, device=self.device, load_adapter=adapter or None,
+                               batch_size=self.cfg.batch_size)
 
     @property
     def system(self) -> Any:
@@ -111,7 +113,8 @@ def _ingest(cfg: BenchConfig, models: _Models, episodes: Sequence[Any], work: Pa
         system: Any = LocomoObservations.from_file(cfg.data)
     else:
         system = agent_systems.make_system(cfg.system, model, retriever=cfg.retriever,
-                                           max_new_tokens=cfg.max_new_tokens, max_tool_calls=cfg.max_tool_calls,
+                                           max_new_tokens=cfg.max_new_tokens,
+                                           max_tool_calls=cfg.max_tool_calls,
                                            related_k=cfg.related_k, allow_delete=cfg.allow_delete)
     res = ingest_users(system, episodes, out_dir=work / "ingest", max_batch=cfg.batch_size, seed=cfg.seed,
                        progress=progress)
@@ -135,8 +138,8 @@ def _ingest_summaries(ingest: Path, episodes: Sequence[Any]) -> tuple[list[dict[
             rec = read_json(p)
             summary = rec.get("summary") if isinstance(rec, dict) else None
             if not isinstance(summary, dict):
-                raise DataFileError(f"{p}: field summary: expected an object, got {type(summary).__name__}; the "
-                                    "work folder is corrupt, delete it to start over")
+                raise DataFileError(f"{p}: field summary: expected an object, got {type(summary).__name__}; "
+                                    "the work folder is corrupt, delete it to start over")
             for f in ("operations", "invalid_calls", "malformed_outputs"):
                 v = summary.get(f, 0)
                 if isinstance(v, bool) or not isinstance(v, int) or v < 0:
@@ -147,8 +150,8 @@ def _ingest_summaries(ingest: Path, episodes: Sequence[Any]) -> tuple[list[dict[
     return summaries, files
 
 
-def _answer_pending(journal: Journal, keys: Sequence[str], prompts: Sequence[list[dict[str, str]]], model: Any,
-                    cfg: BenchConfig, progress: bool) -> None:
+def _answer_pending(journal: Journal, keys: Sequence[str], prompts: Sequence[list[dict[str, str]]],
+                    model: Any, cfg: BenchConfig, progress: bool) -> None:
     """Answer the prompts whose keys are not in the journal yet, journaling each batch."""
     todo = [i for i, k in enumerate(keys) if k not in journal]
     if not todo:
@@ -205,7 +208,8 @@ def label_line(result: Mapping[str, Any]) -> str:
     lab = result["labels"]
     system = lab["system"] + (" + RL adapter" if lab.get("adapter") else "")
     judge = f"judge {lab['judge']} × {lab['judge_runs']}" if lab.get("judge") else "no judge"
-    return (f"{system} · memory model {lab.get('memory_model') or '–'} · answer model {lab.get('answer_model') or '–'}"
+    return (f"{system} · memory model {lab.get('memory_model') or '–'} "
+            f"· answer model {lab.get('answer_model') or '–'}"
             f" · {judge} · profile {lab.get('profile') or '–'} · data {result_data_label(result)}")
 
 
@@ -289,12 +293,17 @@ def _run(cfg: BenchConfig, models: _Models, work: Path, progress: bool, data_sha
     judge = models.judge if protocol.judged else None
     metrics, per_question, judge_cost = protocol.score(cfg, plan, asked, answers, judge, work, not_computed)
     data = {"path": str(Path(cfg.data)), "sha256": data_sha256, **plan.data}
-    spent = {"ingest": ingest_cost, "answer": cost((answers[k] for k in asked.keys), where=lambda i: f"{answers.path}: record {asked.keys[i]}"), "judge": judge_cost}
-    return {"labels": _labels(cfg, system_model, model_name(amodel), model_name(judge), retriever), "data": data,
+    spent = {"ingest": ingest_cost,
+             "answer": cost((answers[k] for k in asked.keys),
+                            where=lambda i: f"{answers.path}: record {asked.keys[i]}"),
+             "judge": judge_cost}
+    return {"labels": _labels(cfg, system_model, model_name(amodel), model_name(judge), retriever),
+            "data": data,
             "metrics": metrics, "not_computed": not_computed, "cost": spent, "per_question": per_question}
 
 
-def run_benchmark(cfg: BenchConfig, work_dir: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None,
+def run_benchmark(cfg: BenchConfig, work_dir: str | os.PathLike[str], *,
+                  out: str | os.PathLike[str] | None = None,
                   model: Any = None, answer_model: Any = None, judge: Any = None, device: str = "auto",
                   progress: bool = False) -> dict[str, Any]:
     """Run one benchmark with one memory system and return (and, with ``out``, write) the results.

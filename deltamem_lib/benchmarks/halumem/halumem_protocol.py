@@ -58,13 +58,14 @@ def halumem_episode(user: HaluMemUser) -> Episode:
     not ingested (it is the generator's seed, not something the user said)."""
     sessions = tuple(
         EpisodeSession(session_id=halumem_session_id(user.uuid, s.index), date=_session_date(s),
-                       event={"kind": "halumem", "summary": "distractor session" if s.is_generated_qa_session else ""},
+                       event={"kind": "halumem",
+                              "summary": "distractor session" if s.is_generated_qa_session else ""},
                        turns=tuple(EpisodeTurn(f"s{s.index}:t{i}", t.role, t.content)
                                    for i, t in enumerate(s.dialogue) if t.role in ("user", "assistant")),
                        gold_ops=(), state_after=())
         for s in user.sessions)
-    return Episode(user_id=user.uuid, persona={"name": user.user_name or ""}, initial_memory=(), sessions=sessions,
-                   meta={"benchmark": "halumem"})
+    return Episode(user_id=user.uuid, persona={"name": user.user_name or ""}, initial_memory=(),
+                   sessions=sessions, meta={"benchmark": "halumem"})
 
 
 # ----------------------------------------------------------------------------- protocol
@@ -91,8 +92,8 @@ class HaluMemProtocol(Protocol):
                 "sessions": {u.uuid: len(ep.sessions) for u, ep in zip(users, episodes)}}
         return Plan(episodes, data, users)
 
-    def ask(self, cfg: BenchConfig, plan: Plan, states: Mapping[str, Sequence[MemoryState]], answer_model: Any,
-            retriever: Any) -> Questions:
+    def ask(self, cfg: BenchConfig, plan: Plan, states: Mapping[str, Sequence[MemoryState]],
+            answer_model: Any, retriever: Any) -> Questions:
         """The probes, in the online order (each reads the memory right after its session): QA
         prompts, what each session wrote (``probes["extraction"]``) and the memories retrieved
         for each update point (``probes["updates"]``)."""
@@ -121,7 +122,8 @@ class HaluMemProtocol(Protocol):
         return asked
 
     def score(self, cfg: BenchConfig, plan: Plan, asked: Questions, answers: Mapping[str, Mapping[str, Any]],
-              judge: Any, work: Path, not_computed: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, Any]],
+              judge: Any, work: Path, not_computed: dict[str, str]) -> tuple[dict[str, Any],
+                                                                             list[dict[str, Any]],
                                                                              dict[str, Any] | None]:
         items = [r.pop("_item") for r in asked.records]
         per_question = [{**r, "answer": answers[r["key"]]["answer"]} for r in asked.records]
@@ -131,15 +133,18 @@ class HaluMemProtocol(Protocol):
                                    "update_points_probed": len(updates)}
         if judge is None:
             reason = "no judge model given (--judge-model); HaluMem's metrics are judged by an LLM"
-            for name in ("extraction recall / weighted recall / target precision / F1 / false-memory resistance",
-                         "update correct / hallucination / omission", "QA correct / hallucination / omission"):
+            for name in ("extraction recall / weighted recall / target precision / F1 "
+                         "/ false-memory resistance",
+                         "update correct / hallucination / omission",
+                         "QA correct / hallucination / omission"):
                 not_computed.setdefault(name, reason)
             return metrics, per_question, None
         verdicts = Verdicts(judge, work)
         judged = _judged(judge, cfg, verdicts)
         labels = judged("qa", [f"qa:{r['key']}" for r in per_question],
                         [{"question": q.question, "answer": q.answer,
-                          "evidence": "; ".join(e.memory_content for e in q.evidence) or "(none: unanswerable)",
+                          "evidence": ("; ".join(e.memory_content for e in q.evidence)
+                                       or "(none: unanswerable)"),
                           "response": r["answer"]} for q, r in zip(items, per_question)])
         for r, lab in zip(per_question, labels):
             r["label"] = lab.get("label")
@@ -217,6 +222,7 @@ def _rates(r: LabelRates) -> dict[str, Any]:
     if "Other" in r.rate:
         out["other"] = r.rate["Other"]
     if r.by_group:
-        out["by_type"] = {g: {"n": v.n, "correct": v.rate.get("Correct"), "hallucination": v.rate.get("Hallucination"),
+        out["by_type"] = {g: {"n": v.n, "correct": v.rate.get("Correct"),
+                              "hallucination": v.rate.get("Hallucination"),
                               "omission": v.rate.get("Omission")} for g, v in r.by_group.items()}
     return out

@@ -37,7 +37,8 @@ __all__ = [
     "locomo_stats",
 ]
 
-#: Official category meaning (snap-research/LoCoMo ``task_eval/evaluation.py``; docs/benchmark_protocols.md §1).
+#: Official category meaning (snap-research/LoCoMo ``task_eval/evaluation.py``;
+#: docs/benchmark_protocols.md §1).
 CATEGORY_NAMES: dict[int, str] = {
     1: "multi-hop",
     2: "temporal",
@@ -365,7 +366,8 @@ def load_locomo(path: str | os.PathLike[str]) -> list[Conversation]:
             for i, t in enumerate(s.turns):
                 where = f"conversation.session_{s.index}[{i}]"
                 if t.speaker not in (speaker_a, speaker_b):
-                    raise ctx.fail(record, f"{where}.speaker", f"{t.speaker!r} is neither speaker_a {speaker_a!r} "
+                    raise ctx.fail(record, f"{where}.speaker",
+                                   f"{t.speaker!r} is neither speaker_a {speaker_a!r} "
                                    f"nor speaker_b {speaker_b!r}")
                 if t.dia_id in known:
                     raise ctx.fail(record, f"{where}.dia_id", f"duplicate dia_id {str(t.dia_id)!r}")

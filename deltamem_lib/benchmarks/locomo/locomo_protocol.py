@@ -77,13 +77,15 @@ def locomo_episodes(conversation: Conversation, *, speakers: str | Sequence[str]
         converted = tuple(
             EpisodeSession(session_id=locomo_session_id(conversation.sample_id, s.index), date=s.date,
                            event={"kind": "locomo", "summary": f"session_{s.index} ({s.date_time})"},
-                           turns=tuple(EpisodeTurn(str(t.dia_id), "user" if t.speaker == name else "assistant",
-                                                   t.render()) for t in s.turns),
+                           turns=tuple(EpisodeTurn(str(t.dia_id),
+                                                   "user" if t.speaker == name else "assistant", t.render())
+                                       for t in s.turns),
                            gold_ops=(), state_after=())
             for s in sessions)
         out.append(Episode(user_id=locomo_user_id(conversation.sample_id, name), persona={"name": name},
                            initial_memory=(), sessions=converted,
-                           meta={"benchmark": "locomo", "sample_id": conversation.sample_id, "speaker": name}))
+                           meta={"benchmark": "locomo", "sample_id": conversation.sample_id,
+                                 "speaker": name}))
     return out
 
 
@@ -169,8 +171,9 @@ class LocomoProtocol(Protocol):
     and evidence recall@k (:mod:`.provenance`)."""
 
     name = "locomo"
-    full_context_gaps = {"evidence_recall": "full context retrieves no memories (nothing to take evidence from)",
-                         "ingestion": "full context ingests nothing"}
+    full_context_gaps = {
+        "evidence_recall": "full context retrieves no memories (nothing to take evidence from)",
+        "ingestion": "full context ingests nothing"}
 
     def prepare(self, cfg: BenchConfig) -> Plan:
         path = Path(cfg.data)
@@ -184,26 +187,30 @@ class LocomoProtocol(Protocol):
         questions = sample([(c, q) for c in convs for q in locomo_questions(c, max_sessions=max_s)],
                            cfg.limit, cfg.seed)
         data = {"conversations": [c.sample_id for c in convs],
-                "sessions": {c.sample_id: len(c.sessions if max_s is None else c.sessions[:max_s]) for c in convs},
+                "sessions": {c.sample_id: len(c.sessions if max_s is None else c.sessions[:max_s])
+                             for c in convs},
                 "speakers": speakers, "questions": len(questions),
                 "selection": "categories 1-4"
-                             + (f"; first {max_s} sessions, questions whose evidence lies in them" if max_s else "")
+                             + (f"; first {max_s} sessions, questions whose evidence lies in them"
+                                if max_s else "")
                              + (f"; seeded sample of {cfg.limit}" if cfg.limit else ""),
                 "category_counts": dict(sorted(Counter(q.category for _, q in questions).items()))}
         return Plan(episodes, data, {"conversations": convs, "questions": questions, "speakers": speakers})
 
-    def ask(self, cfg: BenchConfig, plan: Plan, states: Mapping[str, Sequence[MemoryState]], answer_model: Any,
-            retriever: Any) -> Questions:
+    def ask(self, cfg: BenchConfig, plan: Plan, states: Mapping[str, Sequence[MemoryState]],
+            answer_model: Any, retriever: Any) -> Questions:
         questions = plan.items["questions"]
         if cfg.full_context:
-            prompts, records = _full_context_prompts(plan.items["conversations"], questions, answer_model, cfg)
+            prompts, records = _full_context_prompts(plan.items["conversations"], questions, answer_model,
+                                                     cfg)
         else:
             prompts, records = _memory_prompts(states, plan.episodes, questions, plan.items["speakers"],
                                                retriever, cfg)
         return Questions([q.qid for _, q in questions], prompts, records)
 
     def score(self, cfg: BenchConfig, plan: Plan, asked: Questions, answers: Mapping[str, Mapping[str, Any]],
-              judge: Any, work: Path, not_computed: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, Any]],
+              judge: Any, work: Path, not_computed: dict[str, str]) -> tuple[dict[str, Any],
+                                                                             list[dict[str, Any]],
                                                                              dict[str, Any] | None]:
         questions = plan.items["questions"]
         records = asked.records
@@ -247,8 +254,8 @@ def _memory_prompts(states: Mapping[str, Sequence[MemoryState]], episodes: Seque
     for c, q in questions:
         blocks, ranked = [], {}
         for name in speakers[c.sample_id]:
-            hits = [e for e, _ in retriever.search(q.question, final[locomo_user_id(c.sample_id, name)].entries,
-                                                   cfg.top_k)]
+            hits = [e for e, _ in retriever.search(
+                q.question, final[locomo_user_id(c.sample_id, name)].entries, cfg.top_k)]
             blocks.append((name, hits))
             ranked[name] = []
             for e in hits:
@@ -294,8 +301,8 @@ def _mean(xs: Sequence[float | None]) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
-def _metrics(records: Sequence[dict[str, Any]], questions: Sequence[tuple[Conversation, Question]], j_summary: Any,
-             cfg: BenchConfig, speakers: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+def _metrics(records: Sequence[dict[str, Any]], questions: Sequence[tuple[Conversation, Question]],
+             j_summary: Any, cfg: BenchConfig, speakers: Mapping[str, Sequence[str]]) -> dict[str, Any]:
     cats = [r["category"] for r in records]
     scores: dict[str, list[float | None]] = {"F1": [r["f1"] for r in records],
                                              "BLEU-1": [r["bleu1"] for r in records]}
@@ -343,5 +350,6 @@ def _evidence_recall(records: Sequence[dict[str, Any]], questions: Sequence[tupl
                            "without_evidence": res.n_without_evidence}
     return {"k_per_speaker": list(cfg.recall_ks), "turn": turn_out, "session": sess_out,
             "turn_sources": dict(how),
-            "note": ("turn level: a memory's recorded source turns, else the turns of its session that share the most "
-                     "content words with it ('attributed'); session level: the session that wrote the memory (exact)")}
+            "note": ("turn level: a memory's recorded source turns, else the turns of its session that share "
+                     "the most content words with it ('attributed'); session level: the session that wrote "
+                     "the memory (exact)")}

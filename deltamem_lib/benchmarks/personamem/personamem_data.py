@@ -30,7 +30,8 @@ __all__ = [
 ]
 
 #: ``question_type`` strings of the 32k release with the paper skill each names
-#: (docs/benchmark_protocols.md §3; the 17 ``recalling_facts_mentioned_by_the_user`` items are a legacy label).
+#: (docs/benchmark_protocols.md §3; the 17 ``recalling_facts_mentioned_by_the_user`` items are a
+#: legacy label).
 QUESTION_TYPES: dict[str, str] = {
     "recall_user_shared_facts": "Recall user-shared facts",
     "recalling_facts_mentioned_by_the_user": "Recall facts mentioned by the user (legacy label)",
@@ -252,7 +253,8 @@ def load_shared_contexts(path: str | os.PathLike[str]) -> dict[str, list[dict[st
                                 f"(the shared_context_id), got {n}")
         (cid, messages), = obj.items()
         if cid in out:
-            raise DataFileError(f"{p}: line {line}: context {cid!r} already defined on line {first_line[cid]}")
+            raise DataFileError(f"{p}: line {line}: context {cid!r} already defined on line "
+                                f"{first_line[cid]}")
         if not isinstance(messages, list):
             raise DataFileError(f"{p}: line {line}: context {cid!r}: expected a list of messages, "
                                 f"got {type(messages).__name__}")
@@ -263,9 +265,11 @@ def load_shared_contexts(path: str | os.PathLike[str]) -> dict[str, list[dict[st
                 raise DataFileError(f"{where}: expected an object, got {type(m).__name__}")
             role, content = m.get("role"), m.get("content")
             if role not in _ROLES:
-                raise DataFileError(f"{where}: field 'role': expected one of {', '.join(_ROLES)}, got {role!r}")
+                raise DataFileError(f"{where}: field 'role': expected one of {', '.join(_ROLES)}, "
+                                    f"got {role!r}")
             if not isinstance(content, str):
-                raise DataFileError(f"{where}: field 'content': expected a string, got {type(content).__name__}")
+                raise DataFileError(f"{where}: field 'content': expected a string, "
+                                    f"got {type(content).__name__}")
             clean.append({"role": role, "content": content})
         out[cid] = clean
         first_line[cid] = line

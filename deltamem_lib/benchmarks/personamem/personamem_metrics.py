@@ -30,7 +30,8 @@ __all__ = [
 _FINAL = "<final_answer>"
 _PAREN = re.compile(r"\(\s*([a-z])\s*\)")
 # "Answer: c", "option C because" (an explicit prefix: the letter only needs a word boundary)
-_PREFIXED = re.compile(r"^\W*(?:final\s+answer|answer|option)\s*(?:is)?\s*[:\-]?\s*\(?([a-z])\b", re.IGNORECASE)
+_PREFIXED = re.compile(r"^\W*(?:final\s+answer|answer|option)\s*(?:is)?\s*[:\-]?\s*\(?([a-z])\b",
+                       re.IGNORECASE)
 # "c", "C) ...", "c. ...", "[c]" (no prefix: the letter must be closed, since "A good idea" starts with "A")
 _LEADING = re.compile(r"^\W*?\[?\(?([a-z])\s*(?:[).:\]]|$)", re.IGNORECASE)
 

@@ -115,9 +115,9 @@ class PersonaMemProtocol(Protocol):
         cpath = contexts_path(cfg)
         if not cpath.is_file():
             raise FileNotFoundError(
-                f"{cpath}: PersonaMem's conversations (shared_contexts_<split>.jsonl) are needed to answer its "
-                "questions; download them with the questions (Hugging Face bowen-upenn/PersonaMem) and pass "
-                "--contexts PATH")
+                f"{cpath}: PersonaMem's conversations (shared_contexts_<split>.jsonl) are needed to answer "
+                "its questions; download them with the questions (Hugging Face bowen-upenn/PersonaMem) "
+                "and pass --contexts PATH")
         contexts = load_shared_contexts(cpath)
         by_ctx: dict[str, list[PersonaMemQuestion]] = defaultdict(list)
         for q in questions:
@@ -130,14 +130,15 @@ class PersonaMemProtocol(Protocol):
         return Plan([c.episode for c in cut.values()], data,
                     {"questions": questions, "contexts": contexts, "cut": cut})
 
-    def ask(self, cfg: BenchConfig, plan: Plan, states: Mapping[str, Sequence[MemoryState]], answer_model: Any,
-            retriever: Any) -> Questions:
+    def ask(self, cfg: BenchConfig, plan: Plan, states: Mapping[str, Sequence[MemoryState]],
+            answer_model: Any, retriever: Any) -> Questions:
         asked = Questions([], [], [])
         contexts, cut = plan.items["contexts"], plan.items["cut"]
         for q in plan.items["questions"]:
             options = list(q.all_options)
             if cfg.full_context:
-                msgs = [m for m in visible_context(q, contexts) if m["role"] != "system" or cfg.include_persona]
+                msgs = [m for m in visible_context(q, contexts)
+                        if m["role"] != "system" or cfg.include_persona]
                 text, _ = fit_to_context([f"{m['role']}: {m['content']}" for m in msgs], answer_model,
                                          cfg.context_tokens)
                 asked.prompts.append(mcq_messages(q.user_question_or_message, options, history=text))
@@ -151,18 +152,21 @@ class PersonaMemProtocol(Protocol):
         return asked
 
     def score(self, cfg: BenchConfig, plan: Plan, asked: Questions, answers: Mapping[str, Mapping[str, Any]],
-              judge: Any, work: Path, not_computed: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, Any]],
+              judge: Any, work: Path, not_computed: dict[str, str]) -> tuple[dict[str, Any],
+                                                                             list[dict[str, Any]],
                                                                              dict[str, Any] | None]:
         questions = plan.items["questions"]
         responses = {k: answers[k]["raw"] for k in asked.keys}
         official = score_personamem(questions, responses, official=True)
         strict = score_personamem(questions, responses, official=False)
-        per_question = [{"question_id": q.question_id, "question_type": q.question_type, "gold": q.correct_answer,
+        per_question = [{"question_id": q.question_id, "question_type": q.question_type,
+                         "gold": q.correct_answer,
                          "response": responses[q.question_id],
                          "parsed": parse_option_letter(responses[q.question_id], len(q.all_options))}
                         for q in questions]
         metrics = {"questions": len(questions), "accuracy": official.accuracy,
                    "per_type": {g: {"accuracy": v.accuracy, "n": v.n} for g, v in official.per_group.items()},
-                   "accuracy_strict_parser": strict.accuracy, "unparsed_strict": strict.n_unparsed, "chance": 0.25}
+                   "accuracy_strict_parser": strict.accuracy, "unparsed_strict": strict.n_unparsed,
+                   "chance": 0.25}
         not_computed["judge"] = "PersonaMem needs no judge (exact option match)"
         return metrics, per_question, None
