@@ -128,7 +128,7 @@ def load_profile(name_or_path: str | os.PathLike[str], directory: Path = PROFILE
     )
 
 
-def _declared_types(stem: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, Any]:
+def declared_types(stem: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, Any]:
     """Parameter name → the type of its default in the notebook's parameters cell (``None``
     default: any type; an int where a float is declared is fine, as in :func:`check_profile`).
     Empty when the notebook is not there (an installed package without notebooks)."""
@@ -168,7 +168,7 @@ def settings_from_profile(cls: Any, profile: Profile | str | os.PathLike[str] | 
     against the notebook's declaration and left out; any other key is refused
     (:class:`~deltamem_lib.typed_settings.SettingsError`, naming the file, the section and the closest name).
     """
-    declared = _declared_types(section, notebooks_dir)
+    declared = declared_types(section, notebooks_dir)
     layers: list[Layer] = []
     if profile is not None:
         prof = profile if isinstance(profile, Profile) else load_profile(profile)
@@ -217,7 +217,7 @@ def check_parameters(values: Mapping[str, Any], declared: Mapping[str, Any], sou
     """Raise :class:`~deltamem_lib.typed_settings.SettingsError` (one line: ``source``, the name,
     what is wrong) for the first value whose name the notebook does not declare (naming the
     closest declared one) or whose type is not the declared default's (an int for a float is
-    fine; a bool is no int). ``declared``: name → type, as :func:`_declared_types` gives."""
+    fine; a bool is no int). ``declared``: name → type, as :func:`declared_types` gives."""
     for key, value in values.items():
         if key not in declared:
             raise SettingsError(f"{source}: {key!r} is no parameter of the notebook{closest(key, declared)}")
@@ -238,7 +238,7 @@ def check_profile_strictly(profile: Profile, notebooks_dir: Path = NOTEBOOKS_DIR
         if stem not in stems:
             raise SettingsError(f"{source}: no notebook {stem}.ipynb in {notebooks_dir}"
                                 f"{closest(stem, stems)}")
-        check_parameters(params, _declared_types(stem, notebooks_dir), source)
+        check_parameters(params, declared_types(stem, notebooks_dir), source)
 
 
 def check_profile(profile: Profile, notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
@@ -249,7 +249,7 @@ def check_profile(profile: Profile, notebooks_dir: Path = NOTEBOOKS_DIR) -> list
         if not nb.exists():
             problems.append(f"{profile.name}: no notebook {stem}.ipynb")
             continue
-        declared = _declared_types(stem, notebooks_dir)
+        declared = declared_types(stem, notebooks_dir)
         for key, value in params.items():  # the rules of check_parameters, every problem listed
             if key not in declared:
                 problems.append(f"{profile.name}: {stem} has no parameter {key!r}{closest(key, declared)}")

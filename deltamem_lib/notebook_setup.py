@@ -33,8 +33,8 @@ from .config import (
     PROFILES_DIR,
     PROJECT_ROOT,
     Profile,
-    _declared_types,
     check_parameters,
+    declared_types,
     list_profiles,
     load_profile,
     notebook_parameters,
@@ -180,7 +180,7 @@ def apply_profile(namespace: dict[str, Any], notebook: str | os.PathLike[str] | 
     if not isinstance(name, str) or not name:
         raise ValueError(f"{stem}: the parameters cell must set `profile` to a name in {profiles_dir} "
                          f"({', '.join(list_profiles(profiles_dir))})")
-    declared = _declared_types(stem, notebooks_dir)
+    declared = declared_types(stem, notebooks_dir)
     injected = _papermill_injected(namespace)
     check_parameters(injected, declared, f"{stem}: papermill parameter")
     try:

@@ -23,25 +23,17 @@ import sys
 import time
 from pathlib import Path
 
-from deltamem_lib.config import load_profile
 from deltamem_lib.io import atomic_write_json, read_json
 from deltamem_lib.training.datasets import prepare_data
 from deltamem_lib.training.decisions import adapter_kind_probabilities, decision_report, separation
 from deltamem_lib.training.heldout import evaluate_model, evaluate_noop
-from deltamem_lib.training.pipeline import NOTEBOOK
 from deltamem_lib.training.settings import TrainConfig
 from deltamem_lib.training.trainers import run_sft
+from deltamem_lib.typed_settings import Layer, parse_set
 
 #: The single-change level on the cpu profile: enough users for >= 60 held-out sessions of each kind.
 LEVEL = {"level": "single", "train_users": 400, "test_users": 120, "sessions_per_user": 8,
          "eval_max_new_tokens": 48, "max_completion_length": 48}
-
-
-def _value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def decisions(cfg: TrainConfig, adapter: Path | None, label: str, rows: list, examples: list,
@@ -65,12 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--floor", action="store_true", help="also measure doing nothing and the base model")
     a = ap.parse_args(argv)
-    params = {**load_profile("cpu").params_for(NOTEBOOK), **LEVEL, "eval_sessions": a.eval, "seed": a.seed}
-    for kv in a.set:
-        key, _, value = kv.partition("=")
-        params[key] = _value(value)
-    base = TrainConfig.from_params(params, strict=True)
-    base.validate()
+    # the cpu profile, the level, then --set (names and types checked as by `deltamem train`)
+    fixed = Layer({"eval_sessions": a.eval, "seed": a.seed}, "--eval/--seed")
+    base = TrainConfig.from_profile("cpu", [Layer(LEVEL, "the single-change level"), parse_set(a.set), fixed])
     data = prepare_data(base)
     rows = data.eval_rows(a.eval, seed=base.seed)
     examples = data.eval_examples(a.eval, seed=base.seed)
