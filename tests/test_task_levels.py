@@ -179,6 +179,7 @@ def test_doing_nothing_on_the_full_level_is_doing_nothing(tmp_path, monkeypatch)
                       full_level_eval_sessions=12, sft_examples=40)
     monkeypatch.setattr(pipeline, "evaluate_model", lambda *a, **k: pytest.fail("a model was evaluated"))
     run = pipeline.Run(cfg, tmp_path)
-    res = run.evaluate("no-op (full level)", full_level=True)
+    run.evaluate_full_level([])  # the path notebook 04 and `deltamem train` take
+    res = run.evaluations["no-op (full level)"]
     assert res["sessions"] == 12 and "decisions" not in res
     assert res["per_session"] and all(r.get("counts", {}).get("tp_ADD", 0) == 0 for r in res["per_session"])

@@ -147,13 +147,15 @@ class Run:
         return [parse_rl_row(r) for r in rows], rows
 
     def evaluate(self, label: str, adapter: str | os.PathLike[str] | None = None, *, n: int | None = None,
-                 agent_cfg: TrainConfig | None = None, full_level: bool = False) -> dict[str, Any]:
-        """Evaluate one system on the held-out sessions (cached in ``eval/<label>.json``); with
-        ``full_level`` on the full-level sessions of the held-out users (level ``"single"``)."""
+                 agent_cfg: TrainConfig | None = None, full_level: bool = False,
+                 noop: bool = False) -> dict[str, Any]:
+        """Evaluate one system on the held-out sessions (cached in ``eval/<label>.json``): the model
+        with ``adapter`` (None: the base model), or with ``noop`` doing nothing; with ``full_level``
+        on the full-level sessions of the held-out users (level ``"single"``)."""
         examples, rows = self.eval_set(n, full_level=full_level)
         t0 = time.perf_counter()
         cache = self.out_dir / "eval" / f"{label.replace(' ', '_').replace(':', '-')}.json"
-        if label.split(" (")[0] == "no-op":  # also "no-op (full level)"
+        if noop:
             res = evaluate_noop(examples, rows, self.cfg)
             atomic_write_json(cache, res)
         else:
@@ -170,7 +172,7 @@ class Run:
 
     def before(self) -> None:
         """The no-op floor and (if ``eval_base``) the untrained model."""
-        self.evaluate("no-op")
+        self.evaluate("no-op", noop=True)
         if self.cfg.eval_base:
             self.evaluate("base")
 
@@ -395,7 +397,7 @@ class Run:
         """Level "single" with ``full_level_eval_sessions``: doing nothing and each ``(label,
         adapter)`` on full-level sessions of the held-out users (``"<label> (full level)"``)."""
         if self.cfg.level == "single" and self.cfg.full_level_eval_sessions > 0:
-            self.evaluate("no-op (full level)", full_level=True)
+            self.evaluate("no-op (full level)", full_level=True, noop=True)
             for label, adapter in trained:
                 self.evaluate(f"{label} (full level)", adapter, full_level=True)
 
