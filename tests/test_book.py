@@ -116,16 +116,20 @@ def test_chromium_passes_a_good_book_and_fails_a_bad_one(tmp_path):
     assert [r["formulas"] for r in good_results] == [2, 0, 0]  # drawn by Chromium with a size, no TeX left
 
 
-def test_the_book_shows_no_absolute_paths_of_the_machine_that_ran_it(tmp_path):
+def test_the_book_shows_no_absolute_paths_of_the_machine_that_ran_it(tmp_path, monkeypatch):
     run = _run_folder(tmp_path, error=False)
     nb = nbformat.read(run / "02_second.ipynb", as_version=4)
-    printed = f"saved {build_book.ROOT}/runs/cpu/figures/a.png; cache {Path.home()}/.cache/deltamem/x"
+    data = tmp_path / "private" / "benchmarks"
+    monkeypatch.setenv("DELTAMEM_DATA", str(data))
+    printed = (f"saved {build_book.ROOT}/runs/cpu/figures/a.png; cache {Path.home()}/.cache/deltamem/x; "
+               f"locomo: the real file {data}/locomo/locomo10.json")
     nb.cells.append(nbformat.v4.new_code_cell("print(path)", outputs=[nbformat.v4.new_output(
         "stream", name="stdout", text=printed)]))
     nbformat.write(nb, run / "02_second.ipynb")
     info = build_book.build(run, tmp_path / "book")
     page = (tmp_path / "book" / "02_second.html").read_text(encoding="utf-8")
     assert "saved runs/cpu/figures/a.png" in page and "cache ~/.cache/deltamem/x" in page
+    assert "the real file $DELTAMEM_DATA/locomo/locomo10.json" in page and str(data) not in page
     assert str(build_book.ROOT) not in page or str(build_book.ROOT) in ("/", "")
     assert not info["run_dir"].startswith(str(build_book.ROOT) + "/")
 

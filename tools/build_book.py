@@ -28,6 +28,7 @@ import hashlib
 import html
 import json
 import mimetypes
+import os
 import re
 import sys
 import time
@@ -72,9 +73,13 @@ def repo_url() -> str:
 
 def local_paths(text: str) -> str:
     """``text`` with this machine's folders taken out of printed paths: the repository's
-    absolute path becomes relative (``runs/cpu/figures/…``) and the home folder ``~``, so a
-    published book shows no one's file system."""
+    absolute path becomes relative (``runs/cpu/figures/…``), the folder named by
+    ``$DELTAMEM_DATA`` (where the real benchmark files were found) ``$DELTAMEM_DATA`` and the
+    home folder ``~``, so a published book shows no one's file system."""
     text = text.replace(str(ROOT) + "/", "").replace(str(ROOT), ".")
+    data = os.environ.get("DELTAMEM_DATA", "").rstrip("/")
+    if data and data not in (".", "~"):
+        text = text.replace(data, "$DELTAMEM_DATA")
     home = str(Path.home())
     return text.replace(home + "/", "~/") if home not in ("/", "") else text
 
