@@ -131,6 +131,12 @@ def test_find_rl_run_evaluates_the_adapter_on_its_training_prompt(tmp_path):
     assert rl.prompt_options == {"prompt_style": "compact", "related_k": 10} and "compact" in rl.note
     system = make_system(rl.system, object(), retriever="lexical", **rl.prompt_options)
     assert system.prompt_style == "compact" and system.related_k == 10
+    # notebook 04 writes its results file in the run folder's shared results/, not beside the adapter
+    shared = tmp_path / "results" / "04_rl_training_cpu.json"
+    shared.parent.mkdir()
+    results.rename(shared)
+    assert find_rl_run(tmp_path, "cpu", "smollm2").prompt_options["prompt_style"] == "compact"
+    shared.rename(results)
     # an older results file without prompt_style in agent_options: the run's config says it
     results.write_text(json.dumps({"model_spec": "smollm2", "agent": "oneshot",
                                    "config": {"prompt_style": "compact"}}))
