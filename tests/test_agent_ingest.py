@@ -109,3 +109,18 @@ def test_resume_refuses_a_different_run(tmp_path, episodes):
         ingest_users(make_system("noop"), episodes[:1], out_dir=tmp_path)
     manifest = json.loads((tmp_path / "ingest_manifest.json").read_text())
     assert manifest["users"] == [episodes[0].user_id]
+
+
+def test_resume_refuses_the_same_system_with_other_settings(tmp_path, episodes):
+    """A system that writes differently (another prompt, another budget) does not resume another's
+    states: a changed setting would otherwise be silently ignored."""
+    model = EchoModel()
+    ingest_users(make_system("deltamem-oneshot", model, retriever="lexical"), episodes[:1], out_dir=tmp_path)
+    manifest = json.loads((tmp_path / "ingest_manifest.json").read_text())
+    assert manifest["options"]["prompt_style"] == "full" and manifest["options"]["retriever"] == "lexical"
+    with pytest.raises(ValueError, match="field options: .*prompt_style"):
+        ingest_users(make_system("deltamem-oneshot", model, retriever="lexical", prompt_style="compact"),
+                     episodes[:1], out_dir=tmp_path)
+    same = make_system("deltamem-oneshot", model, retriever="lexical")
+    again = ingest_users(same, episodes[:1], out_dir=tmp_path)
+    assert again.processed == 0  # the same settings resume

@@ -136,6 +136,23 @@ def load_ingested(out_dir: str | Path, user_id: str) -> list[MemoryState]:
     return out
 
 
+#: the settings of a memory system that change what it writes (a resumed ingestion must share them)
+SYSTEM_OPTIONS = ("prompt_style", "related_k", "max_new_tokens", "temperature", "max_tool_calls", "max_turns",
+                  "top_k", "max_facts")
+#: the same for the options of its environment class (``make_env_factory``)
+ENV_OPTIONS = ("allow_delete", "retriever")
+
+
+def system_options(system: Any) -> dict[str, Any]:
+    """The :data:`SYSTEM_OPTIONS` that ``system`` has and its environment's :data:`ENV_OPTIONS`,
+    as JSON values (for the resume manifest)."""
+    found = [(name, getattr(system, name, None)) for name in SYSTEM_OPTIONS]
+    env = getattr(system, "env_cls", None)
+    found += [(name, getattr(env, name, None)) for name in ENV_OPTIONS] if env is not None else []
+    return {name: value if isinstance(value, (bool, int, float, str)) else repr(value)
+            for name, value in found if value is not None}
+
+
 def _check_manifest(out: Path, manifest: dict[str, Any]) -> None:
     """Write the manifest of a new run; refuse to resume a run made with other settings."""
     mpath = out / "ingest_manifest.json"
@@ -146,7 +163,9 @@ def _check_manifest(out: Path, manifest: dict[str, Any]) -> None:
     if not isinstance(old, dict):
         raise DataFileError(f"{mpath}: expected an object (the ingestion's settings), got "
                             f"{type(old).__name__}; the work folder is corrupt, delete it to start over")
-    for key in ("system", "model", "users", "batch_users", "max_batch", "seed"):
+    for key in ("system", "model", "options", "users", "batch_users", "max_batch", "seed"):
+        if key == "options" and key not in old:  # a folder written before options were recorded
+            continue
         if old.get(key) != manifest[key]:
             raise ValueError(f"{mpath}: field {key}: holds an ingestion with a different {key} "
                              f"({old.get(key)!r} vs {manifest[key]!r}); use another out_dir or delete it")
@@ -205,6 +224,7 @@ def ingest_users(system: Any, episodes: Sequence[Episode], *, out_dir: str | Pat
     out = Path(out_dir) if out_dir is not None else None
     model = getattr(getattr(system, "model", None), "name", None)
     manifest = {"system": getattr(system, "name", type(system).__name__), "model": model,
+                "options": system_options(system),
                 "users": [ep.user_id for ep in episodes], "batch_users": batch_users, "max_batch": max_batch,
                 "seed": seed}
     if out is not None:
