@@ -143,6 +143,10 @@ class RLRun:
         return "deltamem" if self.agent == "react" else "deltamem-oneshot"
 
 
+#: the one-shot agent's settings that make up the prompt an adapter was trained on
+PROMPT_OPTIONS = ("prompt_style", "related_k")
+
+
 def _prompt_options(info: dict[str, Any]) -> dict[str, Any]:
     """The one-shot prompt the adapter was trained on (``prompt_style``, ``related_k``), so that it
     is evaluated on the prompt it learned: from the results file's ``agent_options``, else its
@@ -150,7 +154,7 @@ def _prompt_options(info: dict[str, Any]) -> dict[str, Any]:
     if info.get("agent") != "oneshot":
         return {}
     known = {**info.get("config", {}), **info.get("agent_options", {})}
-    return {k: known[k] for k in ("prompt_style", "related_k") if k in known}
+    return {k: known[k] for k in PROMPT_OPTIONS if k in known}
 
 
 def find_rl_run(output_dir: str | os.PathLike[str], profile: str, model: str, *,
@@ -166,9 +170,9 @@ def find_rl_run(output_dir: str | os.PathLike[str], profile: str, model: str, *,
         if not shipped.adapters:
             return RLRun(None, None, None, None, shipped.note)
         one = shipped.adapters[0]
-        options = {k: v for k, v in one.agent_options.items() if k in ("prompt_style", "related_k")}
         return RLRun(one.path, PROJECT_ROOT / one.info["results"], "oneshot", model,
-                     f"{shipped.note}; results file {one.info['results']}", options,
+                     f"{shipped.note}; results file {one.info['results']}",
+                     _prompt_options({"agent": "oneshot", "agent_options": one.agent_options}),
                      label="RL (notebook 04's cpu adapter, shipped)")
     run = Path(output_dir) / "04_rl_training"
     # `deltamem train --out <run>` writes <run>/results/; notebook 04 writes the run folder's shared results/
