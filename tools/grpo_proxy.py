@@ -34,12 +34,10 @@ from deltamem_lib.training.metrics import (
     step_times,
     zero_spread_share,
 )
-from deltamem_lib.training.settings import TrainConfig
 from deltamem_lib.training.trainers import run_grpo
-from deltamem_lib.typed_settings import Layer, parse_set
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sft_decisions import LEVEL, decisions  # noqa: E402  (the SFT curve's level and report)
+from sft_decisions import decisions, level_config  # noqa: E402  (the SFT curve's level and report)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,8 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     fixed = {"seed": args.seed, "eval_sessions": args.eval, "grpo_max_steps": args.steps,
              "save_steps": max(1, args.steps // 3), "ablations": []}
-    cfg = TrainConfig.from_profile("cpu", [Layer(LEVEL, "the single-change level"), parse_set(args.set),
-                                           Layer(fixed, "--seed/--eval/--steps")])
+    cfg = level_config(args.set, fixed, "--seed/--eval/--steps")
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     data = prepare_data(cfg)

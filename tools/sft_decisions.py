@@ -36,6 +36,13 @@ LEVEL = {"level": "single", "train_users": 400, "test_users": 120, "sessions_per
          "eval_max_new_tokens": 48, "max_completion_length": 48}
 
 
+def level_config(overrides: list[str], fixed: dict, source: str) -> TrainConfig:
+    """The cpu profile at the single-change level, then ``--set`` (names and types checked as by
+    `deltamem train`), then the tool's own flags ``fixed`` (named by ``source`` in a refusal)."""
+    return TrainConfig.from_profile("cpu", [Layer(LEVEL, "the single-change level"), parse_set(overrides),
+                                            Layer(fixed, source)])
+
+
 def decisions(cfg: TrainConfig, adapter: Path | None, label: str, rows: list, examples: list,
               out: Path) -> dict:
     """Greedy decisions and separation of one adapter (None: the base model)."""
@@ -57,9 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--floor", action="store_true", help="also measure doing nothing and the base model")
     a = ap.parse_args(argv)
-    # the cpu profile, the level, then --set (names and types checked as by `deltamem train`)
-    fixed = Layer({"eval_sessions": a.eval, "seed": a.seed}, "--eval/--seed")
-    base = TrainConfig.from_profile("cpu", [Layer(LEVEL, "the single-change level"), parse_set(a.set), fixed])
+    base = level_config(a.set, {"eval_sessions": a.eval, "seed": a.seed}, "--eval/--seed")
     data = prepare_data(base)
     rows = data.eval_rows(a.eval, seed=base.seed)
     examples = data.eval_examples(a.eval, seed=base.seed)
