@@ -87,6 +87,7 @@ __all__ = [
     "MLDResult",
     "memory_levenshtein",
     "memory_levenshtein_batch",
+    "MLDOptions",
     "memory_levenshtein_reference",
     "transition_sizes",
     "SCOPES",
@@ -684,6 +685,55 @@ def memory_levenshtein_batch(pairs: Iterable[Sequence[Iterable[EntryLike]]], *,
             return [_score_transition(P, G, B, sim, threshold, lexical_fidelity) for P, G, B in prepared]
         return [_score(t[0], t[1], sim, threshold, lexical_fidelity, scope,
                        t[2] if scope == "delta" and len(t) == 3 else None) for t in prepared]
+
+
+@dataclass(frozen=True)
+class MLDOptions:
+    """The settings of one MLD score as a single value, checked once when it is made.
+
+    Training (the reward functions, the environment's ``get_reward``), the agent harness and
+    the ablations pass this object instead of four loose keywords, so a setting cannot be
+    dropped or misspelled on the way. Construct it with the same names as
+    :func:`memory_levenshtein`'s keywords; a wrong type or value is refused here, not at the
+    first reward call. ``dataclasses.replace(opts, scope="state")`` makes a variant.
+
+    Attributes:
+        similarity: ``"lexical"``, ``"embedding"``, ``"exact"``, a ``Similarity`` or a callable.
+        threshold: ``τ`` in [0, 1].
+        lexical_fidelity: the keyword check (off: the paper's Figure 3 ablation).
+        scope: ``"delta"`` (``r_trans``), ``"state"`` or ``"transition"``.
+    """
+
+    similarity: SimilaritySpec = "lexical"
+    threshold: float = 0.5
+    lexical_fidelity: bool = True
+    scope: str = "delta"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.lexical_fidelity, bool):
+            raise TypeError(f"lexical_fidelity={self.lexical_fidelity!r}: must be True or False")
+        if not (isinstance(self.similarity, (str, Similarity)) or callable(self.similarity)):
+            raise TypeError(f"similarity={self.similarity!r}: expected a name, a Similarity or a callable")
+        _check_options(self.threshold, self.scope)
+
+    def kwargs(self) -> dict[str, Any]:
+        """The options as :func:`memory_levenshtein` keywords (the similarity object is not copied)."""
+        return {"similarity": self.similarity, "threshold": self.threshold,
+                "lexical_fidelity": self.lexical_fidelity, "scope": self.scope}
+
+    def score(self, pred: Iterable[EntryLike], gold: Iterable[EntryLike], *,
+              before: Iterable[EntryLike] | None = None) -> MLDResult:
+        """:func:`memory_levenshtein` with these options."""
+        return memory_levenshtein(pred, gold, before=before, **self.kwargs())
+
+    def score_batch(self, pairs: Iterable[Sequence[Iterable[EntryLike]]]) -> list[MLDResult]:
+        """:func:`memory_levenshtein_batch` with these options."""
+        return memory_levenshtein_batch(pairs, **self.kwargs())
+
+    def ordered(self, pred: Sequence[EntryLike], gold: Sequence[EntryLike]) -> OrderedResult:
+        """:func:`ordered_levenshtein` with these options (it has no scope: whole ordered states)."""
+        return ordered_levenshtein(pred, gold, similarity=self.similarity, threshold=self.threshold,
+                                   lexical_fidelity=self.lexical_fidelity)
 
 
 def _pre_items(entries: Iterable[EntryLike],

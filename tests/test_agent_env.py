@@ -10,6 +10,7 @@ from deltamem_lib.agent.env import MemoryEnv, ToolCallError, apply_operations, m
 from deltamem_lib.agent.prompts import react_prompt, with_prompt_column
 from deltamem_lib.agent.toy import toy_episodes
 from deltamem_lib.episodes import parse_rl_row, rl_rows
+from deltamem_lib.mld import MLDOptions
 
 Env = make_env_factory(retriever="lexical")
 
@@ -138,6 +139,15 @@ def test_factory_options_are_checked_and_applied(rows):
     strict = Env()
     strict.reset(**rows[0])
     assert strict.get_reward() == 0.0
+    # the reward's settings travel as one checked value: by name or as MLDOptions, the same class
+    assert Loose.mld == MLDOptions(lexical_fidelity=False)
+    assert make_env_factory(mld=MLDOptions(lexical_fidelity=False), retriever="lexical").mld == Loose.mld
+    with pytest.raises(ValueError, match="threshold"):
+        make_env_factory(threshold=1.5)   # refused when the class is made, not at the first reward
+    with pytest.raises(TypeError, match="lexical_fidelity"):
+        make_env_factory(lexical_fidelity="no")
+    with pytest.raises(TypeError, match="MLDOptions"):
+        make_env_factory(mld={"threshold": 0.5})
 
 
 def test_apply_operations_shares_validation(env):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from deltamem_lib.memory import MemoryEntry
 from deltamem_lib.mld import (
+    MLDOptions,
     keyword_coverage,
     memory_levenshtein,
     memory_levenshtein_batch,
@@ -317,3 +319,20 @@ def test_dense_doing_nothing_earns_nothing_with_fidelity_and_exact_keywords(B, e
     G = list(B) + [{"content": "zebra quartz " + e["content"], "keywords": ["zebra quartz"]} for e in extra]
     r = memory_levenshtein(B, G, before=B, **{**opts, "lexical_fidelity": True})
     assert r.reward == (1.0 if not extra else 0.0)
+
+
+def test_mld_options_are_checked_once_and_score_like_the_function():
+    pred, gold, before = ["User lives in Berlin."], [{"content": "User lives in Berlin.",
+                                                      "keywords": ["Berlin"]}], ["User lives in Hamburg."]
+    opts = MLDOptions(threshold=0.4)
+    assert opts.score(pred, gold, before=before).reward == memory_levenshtein(
+        pred, gold, before=before, threshold=0.4).reward == 1.0
+    assert [r.reward for r in opts.score_batch([(pred, gold, before)])] == [1.0]
+    assert opts.ordered(pred, gold).distance == 0.0
+    for bad, err in (({"threshold": "high"}, ValueError), ({"threshold": -0.1}, ValueError),
+                     ({"scope": "global"}, ValueError), ({"lexical_fidelity": 1}, TypeError),
+                     ({"similarity": 3}, TypeError)):
+        with pytest.raises(err):
+            MLDOptions(**bad)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opts.threshold = 0.9  # type: ignore[misc]

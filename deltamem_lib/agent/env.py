@@ -28,6 +28,7 @@ with them set.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import logging
@@ -36,7 +37,7 @@ from typing import Any
 
 from ..episodes import SessionExample, parse_rl_row
 from ..memory import MemoryEntry, MemoryState, Operation, OpType
-from ..mld import memory_levenshtein
+from ..mld import MLDOptions
 from ..models.parsing import normalize_memory_id
 from ..retrieval import get_retriever
 from .prompts import session_observation
@@ -55,7 +56,8 @@ ENV_OPTIONS: dict[str, str] = {
     "max_top_k": "upper bound on top_k",
     "preview_memories": "memories related to the session shown in the observation (0: the agent must search)",
 }
-
+#: The ENV_OPTIONS that are settings of the reward, kept together as ``MemoryEnv.mld``.
+_MLD_NAMES = ("similarity", "threshold", "lexical_fidelity", "scope")
 
 _LOG = logging.getLogger(__name__)
 
@@ -100,10 +102,7 @@ class MemoryEnv:
     """
 
     allow_delete: bool = True
-    similarity: str = "lexical"
-    threshold: float = 0.5
-    lexical_fidelity: bool = True
-    scope: str = "delta"
+    mld: MLDOptions = MLDOptions()  # the reward's settings (make_env_factory takes them by name)
     retriever: str = "auto"
     default_top_k: int = 5
     max_top_k: int = 20
@@ -149,9 +148,8 @@ class MemoryEnv:
         """``r_trans`` of the current state against the gold state after the session."""
         if self._gold_after is None:
             raise RuntimeError("MemoryEnv.get_reward() before reset(): no session loaded")
-        self._last_result = memory_levenshtein(
-            list(self._state.entries), list(self._gold_after.entries), similarity=self.similarity,
-            threshold=self.threshold, lexical_fidelity=self.lexical_fidelity, scope=self.scope,
+        self._last_result = self.mld.score(
+            list(self._state.entries), list(self._gold_after.entries),
             before=list(self._example.state_before.entries) if self._example is not None else None)
         return float(self._last_result.reward)
 
@@ -323,19 +321,28 @@ def note_unknown_calls(env: MemoryEnv, completion: Sequence[Mapping[str, Any]]) 
 def make_env_factory(**options: Any) -> type[MemoryEnv]:
     """A :class:`MemoryEnv` subclass with options set (TRL calls the factory without arguments).
 
+    The reward's settings come as one ``mld=MLDOptions(...)`` or by their names
+    (``similarity``, ``threshold``, ``lexical_fidelity``, ``scope``; these replace the
+    matching fields of ``mld``); either way they are checked once, here.
+
     Example: ``GRPOTrainer(..., environment_factory=make_env_factory(allow_delete=False))``.
     The subclass keeps the name ``MemoryEnv`` so TRL logs its reward as ``rewards/MemoryEnv/mean``.
     With ``allow_delete=False`` the ``delete_memory`` tool is removed from the class, so the
     model is not offered it at all.
     """
-    unknown = sorted(set(options) - set(ENV_OPTIONS))
+    unknown = sorted(set(options) - set(ENV_OPTIONS) - {"mld"})
     if unknown:
-        raise ValueError(f"unknown MemoryEnv option(s) {unknown}; known: {sorted(ENV_OPTIONS)}")
-    if options.get("scope", "delta") not in ("delta", "state"):
-        raise ValueError(f"scope must be 'delta' or 'state', got {options['scope']!r}")
+        raise ValueError(f"unknown MemoryEnv option(s) {unknown}; known: {sorted(ENV_OPTIONS)} or mld")
     if options.get("retriever", "auto") not in ("auto", "embedding", "lexical"):
         raise ValueError(f"retriever must be auto, embedding or lexical, got {options['retriever']!r}")
-    attrs: dict[str, Any] = dict(options)
+    attrs: dict[str, Any] = {k: v for k, v in options.items() if k not in _MLD_NAMES}
+    named = {k: options[k] for k in _MLD_NAMES if k in options}
+    mld = attrs.get("mld", MemoryEnv.mld)
+    if not isinstance(mld, MLDOptions):
+        raise TypeError(f"mld={mld!r}: expected an MLDOptions")
+    attrs["mld"] = dataclasses.replace(mld, **named) if named else mld  # checked once, here
+    if attrs["mld"].scope not in ("delta", "state"):
+        raise ValueError(f"scope must be 'delta' or 'state', got {attrs['mld'].scope!r}")
     if options.get("allow_delete", True) is False:
         attrs["delete_memory"] = None  # not a function any more: TRL and tool_schemas skip it
     attrs["__doc__"] = MemoryEnv.__doc__

@@ -35,7 +35,7 @@ from typing import Any
 from ..episodes import SessionExample, parse_rl_row, rl_rows
 from ..io import DataFileError, read_json_object
 from ..memory import Operation, OpType
-from ..mld import memory_levenshtein
+from ..mld import MLDOptions, memory_levenshtein
 from ..synthesis.dataset import split_users as synth_split
 from .result import SessionResult
 
@@ -90,17 +90,16 @@ def match_operations(predicted: Sequence[Operation], gold: Sequence[Operation], 
     return c
 
 
-def session_metrics(result: SessionResult, example: SessionExample, *, similarity: str = "lexical",
-                    threshold: float = 0.5, lexical_fidelity: bool = True, scope: str = "delta") -> dict[str,
-                                                                                                         Any]:
-    """``r_trans`` and operation counts of one processed session."""
-    mld = memory_levenshtein(list(result.state_after.entries), list(example.state_after.entries),
-                             similarity=similarity, threshold=threshold, lexical_fidelity=lexical_fidelity,
-                             scope=scope, before=list(example.state_before.entries))
+def session_metrics(result: SessionResult, example: SessionExample, *,
+                    mld: MLDOptions = MLDOptions()) -> dict[str, Any]:
+    """``r_trans`` and operation counts of one processed session (``mld``: the reward's settings)."""
+    score = mld.score(list(result.state_after.entries), list(example.state_after.entries),
+                      before=list(example.state_before.entries))
     gold = [o for o in example.gold_ops if o.op is not OpType.NOOP]
-    counts = match_operations(result.operations, gold, threshold=threshold, lexical_fidelity=lexical_fidelity)
-    return {"user_id": example.user_id, "session_id": example.session_id, "r_trans": round(mld.reward, 6),
-            "precision": round(mld.precision, 6), "recall": round(mld.recall, 6),
+    counts = match_operations(result.operations, gold, threshold=mld.threshold,
+                              lexical_fidelity=mld.lexical_fidelity)
+    return {"user_id": example.user_id, "session_id": example.session_id, "r_trans": round(score.reward, 6),
+            "precision": round(score.precision, 6), "recall": round(score.recall, 6),
             "n_gold_ops": len(gold), "n_pred_ops": len(result.operations), "counts": dict(counts),
             "tool_calls": result.tool_calls, "invalid_calls": result.invalid_calls,
             "malformed_outputs": result.malformed_outputs, "model_calls": result.model_calls,
@@ -143,8 +142,7 @@ def aggregate(per_session: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def evaluate_system(system: Any, examples: Sequence[SessionExample], *, batch_size: int = 8,
-                    seed: int | None = 0, similarity: str = "lexical", threshold: float = 0.5,
-                    lexical_fidelity: bool = True, scope: str = "delta", model_name: str | None = None,
+                    seed: int | None = 0, mld: MLDOptions = MLDOptions(), model_name: str | None = None,
                     progress: bool | Callable[..., Any] = False, keep_results: bool = False) -> dict[str,
                                                                                                      Any]:
     """Run ``system`` on ``examples`` (in batches) and score it.
@@ -154,7 +152,8 @@ def evaluate_system(system: Any, examples: Sequence[SessionExample], *, batch_si
         examples: sessions with their gold states (``parse_rl_row`` of RL rows).
         batch_size: sessions processed together (one model batch per turn).
         seed: sampling seed (batch ``b`` uses ``seed + 1000·b``); irrelevant when greedy.
-        similarity, threshold, lexical_fidelity, scope: the MLD settings of the reward.
+        mld: the settings of the reward (:class:`~deltamem_lib.mld.MLDOptions`; default ``r_trans``
+            with the lexical similarity).
         model_name: recorded in the results (default: the system's model's name).
         progress: True for a tqdm bar, or a callable ``(done, total)``.
         keep_results: also return the :class:`SessionResult` objects (``"results"``).
@@ -176,8 +175,7 @@ def evaluate_system(system: Any, examples: Sequence[SessionExample], *, batch_si
         chunk = list(examples[start:start + batch_size])
         results = system.run(chunk, seed=None if seed is None else seed + 1000 * b)
         for res, ex in zip(results, chunk):
-            per.append(session_metrics(res, ex, similarity=similarity, threshold=threshold,
-                                       lexical_fidelity=lexical_fidelity, scope=scope))
+            per.append(session_metrics(res, ex, mld=mld))
         if keep_results:
             kept.extend(results)
         if bar is not None:
@@ -193,8 +191,8 @@ def evaluate_system(system: Any, examples: Sequence[SessionExample], *, batch_si
            **aggregate(per),
            "seconds_per_session": round(wall / len(examples), 3),
            "sessions_per_minute": round(60 * len(examples) / wall, 2) if wall > 0 else None,
-           "settings": {"batch_size": batch_size, "seed": seed, "similarity": similarity,
-                        "threshold": threshold, "lexical_fidelity": lexical_fidelity, "scope": scope},
+           "settings": {"batch_size": batch_size, "seed": seed, **mld.kwargs(),
+                        "similarity": getattr(mld.similarity, "name", mld.similarity)},
            "per_session": per}
     if keep_results:
         out["results"] = kept

@@ -30,7 +30,7 @@ from ..agent.systems import make_system
 from ..episodes import Episode, SessionExample
 from ..io import read_json
 from ..mistakes import MISTAKES, make_prediction
-from ..mld import memory_levenshtein
+from ..mld import MLDOptions
 from ..outcome import outcome_accuracy
 from ..synthesis.probes import probe_questions
 
@@ -38,14 +38,13 @@ __all__ = ["AGENT_VARIANTS", "REWARD_VARIANTS", "agent_ablations", "mistake_rewa
            "score_with_variants", "training_ablations"]
 
 
-def _mld(*, dense: bool = True,
-         **opts: Any) -> Callable[[Sequence[Any], SessionExample, Sequence[Mapping[str, Any]]], float]:
+def _mld(mld: MLDOptions, *, dense: bool = True
+         ) -> Callable[[Sequence[Any], SessionExample, Sequence[Mapping[str, Any]]], float]:
     """An MLD reward variant; ``dense=False`` drops ``before`` (the residual normalisation)."""
 
     def score(entries: Sequence[Any], example: SessionExample, probes: Sequence[Mapping[str, Any]]) -> float:
         before = list(example.state_before.entries) if dense else None
-        return float(memory_levenshtein(list(entries), list(example.state_after.entries), before=before,
-                                        **opts).reward)
+        return float(mld.score(list(entries), list(example.state_after.entries), before=before).reward)
 
     return score
 
@@ -56,10 +55,10 @@ def _outcome(entries: Sequence[Any], example: SessionExample, probes: Sequence[M
 
 #: Reward variants, each ``(predicted entries, session example, the session's probes) -> float``.
 REWARD_VARIANTS: dict[str, Callable[..., float]] = {
-    "r_trans (paper)": _mld(lexical_fidelity=True, scope="delta"),
-    "r_trans, no lexical fidelity": _mld(lexical_fidelity=False, scope="delta"),
-    "r_trans, residual normalisation": _mld(lexical_fidelity=True, scope="delta", dense=False),
-    "whole-state MLD": _mld(lexical_fidelity=True, scope="state"),
+    "r_trans (paper)": _mld(MLDOptions()),
+    "r_trans, no lexical fidelity": _mld(MLDOptions(lexical_fidelity=False)),
+    "r_trans, residual normalisation": _mld(MLDOptions(), dense=False),
+    "whole-state MLD": _mld(MLDOptions(scope="state")),
     "outcome (probe accuracy)": _outcome,
 }
 

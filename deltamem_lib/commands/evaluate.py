@@ -23,6 +23,7 @@ from ..argtypes import int_at_least, nonnegative_int, positive_int, similarity_n
 from ..config import seed_everything
 from ..episodes import load_episodes
 from ..io import atomic_write_json
+from ..mld import MLDOptions
 from ..models import load_chat_model
 from ..workdir import check_output_file
 
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                          max_new_tokens=args.max_new_tokens, **env_options)
     print(f"evaluating {args.system} on {len(examples)} {args.split} sessions ({source})", file=sys.stderr)
     result = evaluate_system(system, examples, batch_size=args.batch_size, seed=args.seed,
-                             similarity=args.similarity, progress=sys.stderr.isatty(),
+                             mld=MLDOptions(similarity=args.similarity), progress=sys.stderr.isatty(),
                              keep_results=args.transcripts)
     kept = result.pop("results", None)
     if kept is not None:

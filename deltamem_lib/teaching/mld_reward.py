@@ -45,6 +45,7 @@ from ..mld import (
     EntryLike,
     Item,
     LexicalSimilarity,
+    MLDOptions,
     MLDResult,
     OrderedResult,
     SimilaritySpec,
@@ -203,13 +204,13 @@ def order_vs_set(pred: Sequence[EntryLike], gold: Sequence[EntryLike], *, n_orde
             if p not in seen:
                 seen.add(p)
                 perms.append(p)
-    sim = get_similarity(similarity)
+    opts = MLDOptions(similarity=get_similarity(similarity), threshold=threshold,
+                      lexical_fidelity=lexical_fidelity)
     out = []
     for p in perms:
         shuffled = [pred[i] for i in p]
-        kw = {"similarity": sim, "threshold": threshold, "lexical_fidelity": lexical_fidelity}
-        out.append({"order": list(p), "ordered_distance": ordered_levenshtein(shuffled, gold, **kw).distance,
-                    "set_distance": memory_levenshtein(shuffled, gold, **kw).distance})
+        out.append({"order": list(p), "ordered_distance": opts.ordered(shuffled, gold).distance,
+                    "set_distance": opts.score(shuffled, gold).distance})
     return out
 
 

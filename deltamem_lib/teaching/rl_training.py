@@ -43,7 +43,7 @@ from ..mistakes import make_prediction
 from ..models.parsing import parse_operation_list
 from ..outcome import answer_probe, outcome_accuracy
 from ..training.datasets import oneshot_json
-from ..training.rewards import build_reward_functions, completion_text
+from ..training.rewards import apply_rewards, build_reward_functions, completion_text
 from ..training.settings import TrainConfig
 from .common import Check, Table
 
@@ -117,11 +117,9 @@ def score_group(row: Mapping[str, Any], group: Sequence[Mapping[str, str]], cfg:
         funcs, weights, _ = build_reward_functions(c)
         columns = {k: [row[k]] * len(group) for k in row if k != "prompt"}
         completions = [[{"role": "assistant", "content": g["completion"]}] for g in group]
-        total = [0.0] * len(group)
-        for f, w in zip(funcs, weights):
-            vals = f(prompts=[None] * len(group), completions=completions, **columns)
-            out.setdefault(f.__name__, vals)
-            total = [t + w * v for t, v in zip(total, vals)]
+        values, total = apply_rewards(funcs, weights, completions, **columns)
+        for name, vals in values.items():
+            out.setdefault(name, vals)
         out[f"total ({reward} reward)"] = total
     return out
 

@@ -36,6 +36,7 @@ from ..agent.systems import make_system
 from ..episodes import SessionExample
 from ..hardware import release_memory
 from ..io import atomic_write_json, read_json
+from ..mld import MLDOptions
 from ..models import load_chat_model
 from ..outcome import outcome_accuracy
 from .datasets import make_agent
@@ -96,8 +97,8 @@ def _score(system: Any, examples: Sequence[SessionExample], rows: Sequence[dict[
            label: str, progress: bool | Callable[..., Any]) -> dict[str, Any]:
 
     res = evaluate_system(system, examples, batch_size=cfg.eval_batch_size, seed=cfg.seed,
-                          similarity=cfg.similarity, threshold=cfg.threshold, lexical_fidelity=True,
-                          scope="delta", progress=progress, keep_results=True)
+                          mld=MLDOptions(similarity=cfg.similarity, threshold=cfg.threshold),  # r_trans
+                          progress=progress, keep_results=True)
     kept = res.pop("results")
     per, acc = _probe_accuracy(kept, rows)
     for rec, a in zip(res["per_session"], per):

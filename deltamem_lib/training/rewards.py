@@ -44,6 +44,7 @@ All components read one shared :class:`RolloutScorer`, which parses each batch o
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -53,14 +54,14 @@ from ..agent.env import apply_operations, make_env_factory
 from ..episodes import SessionExample, parse_rl_row
 from ..memory import MemoryState
 from ..mistakes import MISTAKES, make_scenarios, predictions
-from ..mld import memory_levenshtein, ordered_levenshtein
+from ..mld import MLDOptions
 from ..models.parsing import parse_operation_list
 from ..outcome import outcome_accuracy
 from .settings import TrainConfig
 from .shaping import operation_f1
 
-__all__ = ["Rollout", "RolloutScorer", "build_reward_functions", "completion_text", "env_owns_reward",
-           "reward_on_mistakes", "state_reward_name", "total_rewards"]
+__all__ = ["Rollout", "RolloutScorer", "apply_rewards", "build_reward_functions", "completion_text",
+           "env_owns_reward", "reward_on_mistakes", "state_reward_name", "total_rewards"]
 
 
 @dataclass
@@ -196,10 +197,10 @@ def build_reward_functions(cfg: TrainConfig, scorer: RolloutScorer | None = None
         return scorer.score(completions, **kw)
 
     def make_state(scope: str, lexical_fidelity: bool, ordered: bool) -> Callable[..., list[float]]:
+        opts = dataclasses.replace(mld, scope=scope, lexical_fidelity=lexical_fidelity)
         return _component(state_reward_name(scope=scope, lexical_fidelity=lexical_fidelity, ordered=ordered),
                           "State reward: MLD of the rollout's memory against the gold state after.",
-                          lambda r: _state_value(r, mld, scope=scope, lexical_fidelity=lexical_fidelity,
-                                                 ordered=ordered), rollouts)
+                          lambda r: _state_value(r, opts, ordered=ordered), rollouts)
 
     def make(name: str) -> Callable[..., list[float]]:
         doc, value = _COMPONENTS[name]
@@ -243,33 +244,28 @@ def _component(name: str, doc: str, value: Callable[[Rollout], float],
     return fn
 
 
-def _state_value(r: Rollout, mld: dict[str, Any], *, scope: str, lexical_fidelity: bool,
-                 ordered: bool) -> float:
+def _state_value(r: Rollout, mld: MLDOptions, *, ordered: bool) -> float:
     pred, gold = list(r.state.entries), list(r.example.state_after.entries)
     if ordered:
-        return float(ordered_levenshtein(pred, gold, similarity=mld["similarity"], threshold=mld["threshold"],
-                                         lexical_fidelity=lexical_fidelity).reward)
-    return float(memory_levenshtein(pred, gold, similarity=mld["similarity"], threshold=mld["threshold"],
-                                    lexical_fidelity=lexical_fidelity, scope=scope,
-                                    before=list(r.example.state_before.entries)).reward)
+        return float(mld.ordered(pred, gold).reward)
+    return float(mld.score(pred, gold, before=list(r.example.state_before.entries)).reward)
 
 
-def _ops_value(r: Rollout, mld: dict[str, Any]) -> float:
-    return operation_f1(r.example.state_before, r.state, r.example.state_after, similarity=mld["similarity"],
-                        threshold=mld["threshold"], lexical_fidelity=mld["lexical_fidelity"])
+def _ops_value(r: Rollout, mld: MLDOptions) -> float:
+    return operation_f1(r.example.state_before, r.state, r.example.state_after, mld=mld)
 
 
-def _idle_value(r: Rollout, mld: dict[str, Any]) -> float:
+def _idle_value(r: Rollout, mld: MLDOptions) -> float:
     changes = r.example.state_before.diff(r.example.state_after)
     return -1.0 if changes and not r.example.state_before.diff(r.state) else 0.0
 
 
-def _outcome_value(r: Rollout, mld: dict[str, Any]) -> float:
+def _outcome_value(r: Rollout, mld: MLDOptions) -> float:
     return outcome_accuracy(r.state.entries, r.probes)
 
 
 #: The components besides the state rewards: name → (docstring, value of one rollout).
-_COMPONENTS: dict[str, tuple[str, Callable[[Rollout, dict[str, Any]], float]]] = {
+_COMPONENTS: dict[str, tuple[str, Callable[[Rollout, MLDOptions], float]]] = {
     "r_ops": ("Operation-level shaping: soft F1 of the rollout's changes against the gold operations.",
               _ops_value),
     "idle": ("-1 when the session changes something and the rollout changed nothing, else 0.", _idle_value),
@@ -281,7 +277,7 @@ _COMPONENTS: dict[str, tuple[str, Callable[[Rollout, dict[str, Any]], float]]] =
 }
 
 
-def env_owns_reward(cfg: Any) -> bool:
+def env_owns_reward(cfg: TrainConfig) -> bool:
     """ReAct training with the paper's reward: the environment's ``get_reward`` is ``r_trans``
     and TRL adds it with weight 1 (no separate ``r_trans`` function)."""
     return (cfg.agent == "react" and cfg.reward == "state" and not cfg.ordered and cfg.scope == "delta"
@@ -298,31 +294,45 @@ class _FixedScorer:
         return self.rollouts
 
 
-def total_rewards(cfg: Any, rollouts: Sequence[Rollout]) -> dict[str, list[float]]:
+def apply_rewards(funcs: Sequence[Callable[..., list[float]]], weights: Sequence[float],
+                  completions: Sequence[Any], **columns: Any) -> tuple[dict[str, list[float]], list[float]]:
+    """Call reward functions the way TRL does (``prompts``, ``completions`` and the dataset's
+    columns, one value per rollout) and weight and sum them.
+
+    Returns ``({function name: unweighted values}, weighted sum per rollout)``: the sum is
+    the reward GRPO turns into advantages (apart from an environment's own reward).
+    """
+    values: dict[str, list[float]] = {}
+    total = [0.0] * len(completions)
+    for fn, w in zip(funcs, weights):
+        vals = [float(v) for v in fn(prompts=[None] * len(completions), completions=completions, **columns)]
+        values[fn.__name__] = vals
+        total = [t + w * v for t, v in zip(total, vals)]
+    return values, total
+
+
+def total_rewards(cfg: TrainConfig, rollouts: Sequence[Rollout]) -> dict[str, list[float]]:
     """Every reward component of ``cfg`` on ``rollouts``, weighted, plus their sum ``total``:
     exactly what GRPO optimises (with ReAct and the paper's reward, the environment's
     ``r_trans`` with weight 1 included)."""
 
     rollouts = list(rollouts)
     owns = env_owns_reward(cfg)
-    # type: ignore[arg-type]
-    funcs, weights, _ = build_reward_functions(cfg, _FixedScorer(rollouts), env_owns_reward=owns)
-    out: dict[str, list[float]] = {}
-    fake = [""] * len(rollouts)
-    for fn, w in zip(funcs, weights):
-        if w:
-            out[fn.__name__] = [w * v for v in fn(completions=fake)]
+    funcs, weights, _ = build_reward_functions(cfg, _FixedScorer(rollouts),  # type: ignore[arg-type]
+                                               env_owns_reward=owns)
+    values, total = apply_rewards(funcs, weights, [""] * len(rollouts))
+    out = {fn.__name__: [w * v for v in values[fn.__name__]] for fn, w in zip(funcs, weights) if w}
     if owns:
-        mld = cfg.mld_options()
-        out["r_trans"] = [float(memory_levenshtein(r.state.entries, r.example.state_after.entries,
-                                                   similarity=mld["similarity"], threshold=mld["threshold"],
-                                                   before=r.example.state_before.entries).reward)
-                          for r in rollouts]
-    out["total"] = [sum(vals) for vals in zip(*out.values())] if out else [0.0] * len(rollouts)
+        # the paper's r_trans
+        mld = dataclasses.replace(cfg.mld_options(), scope="delta", lexical_fidelity=True)
+        out["r_trans"] = [float(mld.score(r.state.entries, r.example.state_after.entries,
+                                          before=r.example.state_before.entries).reward) for r in rollouts]
+        total = [t + v for t, v in zip(total, out["r_trans"])]
+    out["total"] = total
     return out
 
 
-def reward_on_mistakes(cfg: Any, *, n_scenarios: int = 20, seed: int = 0) -> dict[str, float]:
+def reward_on_mistakes(cfg: TrainConfig, *, n_scenarios: int = 20, seed: int = 0) -> dict[str, float]:
     """Mean training reward of each mistake of :mod:`deltamem_lib.mistakes` under ``cfg``.
 
     The catalogue's scenarios (one UPDATE and one ADD per session) are scored with every

@@ -26,6 +26,7 @@ from ..config import field_help, settings_from_profile
 from ..config import setting as _f
 from ..hardware import DeviceCaps, best_precision, device_caps
 from ..io import DataFileError, atomic_write_json, read_json
+from ..mld import MLDOptions
 from ..typed_settings import Layer, build
 
 __all__ = ["ABLATIONS", "TrainConfig", "apply_ablation", "grpo_config", "precision_flags",
@@ -264,13 +265,13 @@ class TrainConfig:
         return self.prompts_per_step * self.num_generations
 
     def env_options(self) -> dict[str, Any]:
-        """The :class:`~deltamem_lib.agent.env.MemoryEnv` options this config implies."""
-        return {"allow_delete": self.allow_delete, "similarity": self.similarity, "threshold": self.threshold,
-                "lexical_fidelity": self.lexical_fidelity, "scope": self.scope, "retriever": self.retriever}
+        """The :func:`~deltamem_lib.agent.env.make_env_factory` options this config implies."""
+        return {"allow_delete": self.allow_delete, "retriever": self.retriever, "mld": self.mld_options()}
 
-    def mld_options(self) -> dict[str, Any]:
-        return {"similarity": self.similarity, "threshold": self.threshold,
-                "lexical_fidelity": self.lexical_fidelity, "scope": self.scope}
+    def mld_options(self) -> MLDOptions:
+        """The training reward's MLD settings as one checked, frozen value."""
+        return MLDOptions(similarity=self.similarity, threshold=self.threshold,
+                          lexical_fidelity=self.lexical_fidelity, scope=self.scope)
 
     def chat_template_kwargs(self) -> dict[str, Any]:
         """Extra chat-template variables (Qwen3's ``enable_thinking``; ignored by other templates)."""

@@ -26,50 +26,48 @@ credited only on its id, ADD-instead-of-UPDATE earns *less* than leaving the upd
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
 from ..memory import MemoryEntry, MemoryState
-from ..mld import memory_levenshtein
+from ..mld import MLDOptions
 
 __all__ = ["operation_f1"]
 
 
-def _q(pred: str, gold: MemoryEntry, *, similarity: Any, threshold: float, lexical_fidelity: bool) -> float:
-    return float(memory_levenshtein([pred], [gold], similarity=similarity, threshold=threshold,
-                                    lexical_fidelity=lexical_fidelity, scope="state").reward)
+def _q(pred: str, gold: MemoryEntry, mld: MLDOptions) -> float:
+    return float(mld.score([pred], [gold]).reward)
 
 
-def _add_credit(pred: Sequence[MemoryEntry], gold: Sequence[MemoryEntry], *, similarity: Any,
-                threshold: float, lexical_fidelity: bool) -> float:
+def _add_credit(pred: Sequence[MemoryEntry], gold: Sequence[MemoryEntry], mld: MLDOptions) -> float:
     """``Q`` of the best one-to-one matching of predicted and gold ADDs (sum of ``q``)."""
     if not pred or not gold:
         return 0.0
 
-    res = memory_levenshtein([e.content for e in pred], list(gold), similarity=similarity,
-                             threshold=threshold, lexical_fidelity=lexical_fidelity, scope="state")
+    res = mld.score([e.content for e in pred], list(gold))
     return float(res.reward) * (len(pred) + len(gold)) / 2.0
 
 
 def operation_f1(before: MemoryState, predicted: MemoryState, gold_after: MemoryState, *,
-                 similarity: Any = "lexical", threshold: float = 0.5, lexical_fidelity: bool = True) -> float:
+                 mld: MLDOptions = MLDOptions()) -> float:
     """``r_ops``: soft F1 of the rollout's changes against the gold changes, matched by id.
 
     Args:
         before: the gold state before the session (where the rollout started).
         predicted: the state the rollout left.
         gold_after: the gold state after the session (its entries carry the keywords).
-        similarity, threshold, lexical_fidelity: as in :func:`deltamem_lib.mld.memory_levenshtein`.
+        mld: similarity, threshold and lexical fidelity of the credit ``q`` (its scope is
+            ignored: each matched pair is scored as a whole state).
     """
-    opts = {"similarity": similarity, "threshold": threshold, "lexical_fidelity": lexical_fidelity}
+    mld = dataclasses.replace(mld, scope="state")
     pd, gd = before.diff(predicted), before.diff(gold_after)
     n = len(pd.added) + len(pd.removed) + len(pd.changed) + len(gd.added) + len(gd.removed) + len(gd.changed)
     if n == 0:
         return 1.0
     gold_updates = {old.id: new for old, new in gd.changed}
     gold_deletes = {e.id for e in gd.removed}
-    credit = sum(_q(new.content, gold_updates[old.id], **opts) for old, new in pd.changed
+    credit = sum(_q(new.content, gold_updates[old.id], mld) for old, new in pd.changed
                  if old.id in gold_updates)
     credit += sum(1.0 for e in pd.removed if e.id in gold_deletes)
-    credit += _add_credit(pd.added, gd.added, **opts)
+    credit += _add_credit(pd.added, gd.added, mld)
     return 2.0 * credit / n
