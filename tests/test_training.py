@@ -24,7 +24,15 @@ from deltamem_lib.teaching.rl_training import (
 from deltamem_lib.training.heldout import paired_bootstrap, paired_from_results
 from deltamem_lib.training.metrics import read_metrics, step_times, truncate_metrics
 from deltamem_lib.training.rewards import RolloutScorer, build_reward_functions
-from deltamem_lib.training.settings import ABLATIONS, TrainConfig, apply_ablation, grpo_config
+from deltamem_lib.training.settings import (
+    ABLATIONS,
+    GRPO_FIELDS,
+    TrainConfig,
+    apply_ablation,
+    grpo_config,
+    grpo_options,
+    grpo_options_table,
+)
 
 
 # ----- fixtures -------------------------------------------------------------------------------
@@ -284,8 +292,14 @@ def test_grpo_config_sets_every_moved_default_from_the_config(tmp_path):
                       mask_truncated_completions=True, importance_sampling_level="sequence",
                       multi_objective_aggregation="normalize_then_sum", seed=5)
     args = grpo_config(cfg, tmp_path, device="cpu")
-    for trl_name, our_name in GRPO_OPTIONS.items():
+    mapped = {trl: ours for trl, ours, _ in GRPO_FIELDS}
+    assert GRPO_OPTIONS.items() <= mapped.items()  # no moved default dropped from the mapping
+    for trl_name, our_name in mapped.items():
         assert getattr(args, trl_name) == getattr(cfg, our_name), trl_name
+    # notebook 04's table names every option grpo_config sets, with its value for this config
+    table = {row["option"]: row["value"] for row in grpo_options_table(cfg)}
+    assert set(table) == set(grpo_options(cfg, tmp_path)) - {"output_dir"}
+    assert table["temperature"] == 0.9 and table["per_device_train_batch_size"] == 6
     assert args.use_cpu is True and args.bf16 is False and args.fp16 is False
     assert args.per_device_train_batch_size == 6 and args.shuffle_dataset is True
     assert args.save_strategy == "steps" and args.report_to in ([], "none", ["none"])
@@ -469,3 +483,15 @@ def test_start_run_resumes_refuses_or_starts_afresh(tmp_path):
     assert TrainConfig.load(out / "config.json").seed == 9
     with pytest.raises(ValueError, match="fresh must be"):
         start_run(cfg, out, device="cpu", fresh="yes")
+
+
+def test_sft_config_takes_every_mapped_field(tmp_path):
+    from deltamem_lib.training.settings import SFT_FIELDS, sft_config
+
+    cfg = TrainConfig(sft_learning_rate=2e-4, sft_epochs=3.0, sft_max_steps=7, sft_batch_size=3, sft_grad_accum=2,
+                      logging_steps=3, seed=4, save_steps=2)
+    args = sft_config(cfg, tmp_path, device="cpu")
+    for trl_name, our_name, _ in SFT_FIELDS:
+        assert getattr(args, trl_name) == getattr(cfg, our_name), trl_name
+    assert args.completion_only_loss is True and args.packing is False and args.save_steps == 10
+    assert args.use_cpu is True and args.lr_scheduler_type == "cosine"

@@ -29,7 +29,8 @@ from ..io import DataFileError, atomic_write_json, read_json
 from ..mld import MLDOptions
 from ..typed_settings import Layer, build
 
-__all__ = ["ABLATIONS", "TrainConfig", "apply_ablation", "grpo_config", "precision_flags",
+__all__ = ["ABLATIONS", "GRPO_FIELDS", "GRPO_FIXED", "TrainConfig", "apply_ablation", "grpo_config",
+           "grpo_options", "grpo_options_table", "precision_flags", "SFT_FIELDS", "SFT_FIXED",
            "resolve_precision", "sft_config"]
 
 
@@ -336,99 +337,126 @@ def _quiet(build: Any, **kwargs: Any) -> Any:
         return build(**kwargs)
 
 
-def grpo_config(cfg: TrainConfig, output_dir: str | Path, *, device: str = "cpu") -> Any:
-    """TRL's ``GRPOConfig`` for ``cfg``: every option whose default has moved is set here.
+#: TRL's ``GRPOConfig`` options taken from a :class:`TrainConfig` field: (TRL option, our
+#: field, why it is set). Every option whose default moved between TRL releases is here, so
+#: the run does not depend on the installed TRL's defaults.
+GRPO_FIELDS: tuple[tuple[str, str, str], ...] = (
+    # --- optimisation
+    ("learning_rate", "learning_rate", "TRL default 1e-6 (full fine-tuning); LoRA needs more"),
+    ("lr_scheduler_type", "lr_scheduler_type", "constant: short runs, no decay to zero"),
+    ("warmup_steps", "warmup_steps", "no warm-up by default"),
+    ("max_steps", "grpo_max_steps", "a fixed number of optimiser steps"),
+    ("gradient_accumulation_steps", "gradient_accumulation_steps", "micro-steps per optimiser step"),
+    ("num_iterations", "num_iterations", "μ: passes per generated batch (default 1)"),
+    ("seed", "seed", "default 42"),
+    # --- GRPO objective
+    ("beta", "beta", "KL weight; default 0.0 (was 0.04 before TRL 0.19)"),
+    ("loss_type", "loss_type", 'default "dapo" (was "grpo", then "bnpo")'),
+    ("scale_rewards", "scale_rewards", 'default "group" (was a bool)'),
+    ("epsilon", "epsilon", "clip range, default 0.2"),
+    ("importance_sampling_level", "importance_sampling_level", 'default "token"'),
+    ("mask_truncated_completions", "mask_truncated_completions", "default False"),
+    ("multi_objective_aggregation", "multi_objective_aggregation", 'default "sum_then_normalize"'),
+    # --- rollouts
+    ("num_generations", "num_generations", "group size G; default 8"),
+    ("max_completion_length", "max_completion_length", "default 512 (includes tool results)"),
+    ("temperature", "temperature", "default 1.0"),
+    ("top_p", "top_p", "default 1.0"),
+    ("top_k", "top_k", "default 0 (was None)"),
+    ("max_tool_calling_iterations", "max_tool_calling_iterations", "default None: unlimited turns"),
+    ("use_vllm", "use_vllm", "default False"),
+    ("vllm_mode", "vllm_mode", '"colocate": vLLM shares the training GPU'),
+    ("vllm_gpu_memory_utilization", "vllm_gpu_memory_utilization", "colocate: leave room for training"),
+    ("vllm_max_model_length", "vllm_max_model_length", "default None: the model's 40,960 tokens of KV"),
+    # --- hardware, logging and checkpoints
+    ("gradient_checkpointing", "gradient_checkpointing", "default True (slower on CPU)"),
+    ("logging_steps", "logging_steps", "default 10"),
+    ("save_steps", "save_steps", "default 500"),
+    ("save_total_limit", "save_total_limit", "keep the last few"),
+)
 
-    ``per_device_train_batch_size`` counts *completions* (TRL ≥ 0.14), so one optimiser step
-    sees ``prompts_per_step`` sessions × ``num_generations`` rollouts each.
-    """
+#: ``GRPOConfig`` options the workbook fixes: (TRL option, value, why).
+GRPO_FIXED: tuple[tuple[str, Any, str], ...] = (
+    ("shuffle_dataset", True, "sessions in random order (default True)"),
+    ("save_strategy", "steps", "checkpoints during training, for resume"),
+    ("report_to", "none", "no external trackers; metrics go to metrics.jsonl"),
+    ("log_completions", False, "the metrics callback records what we need"),
+    ("disable_tqdm", True, "progress comes from the metrics callback"),
+    ("remove_unused_columns", False, "the reward functions read the RL row's columns"),
+)
+
+
+def grpo_options(cfg: TrainConfig, output_dir: str | Path, *, device: str = "cpu") -> dict[str, Any]:
+    """The keyword arguments of TRL's ``GRPOConfig`` for ``cfg``: :data:`GRPO_FIELDS` from the
+    config, :data:`GRPO_FIXED`, and four derived from it (below). ``reward_weights`` is set by
+    the trainer builder, one weight per reward function."""
+    return {
+        "output_dir": str(output_dir),
+        **{trl: getattr(cfg, ours) for trl, ours, _ in GRPO_FIELDS},
+        **{trl: value for trl, value, _ in GRPO_FIXED},
+        # completions (not prompts) per device per micro-step since TRL 0.14: one optimiser step
+        # sees prompts_per_step sessions × num_generations rollouts each
+        "per_device_train_batch_size": cfg.completions_per_step // cfg.gradient_accumulation_steps,
+        "chat_template_kwargs": cfg.chat_template_kwargs() or None,  # Qwen3: enable_thinking
+        **precision_flags(cfg, device),  # use_cpu (default False would pick a visible GPU), bf16, fp16
+    }
+
+
+def grpo_options_table(cfg: TrainConfig, *, device: str = "cpu") -> list[dict[str, Any]]:
+    """One row per ``GRPOConfig`` option the workbook sets: its value for ``cfg``, where it
+    comes from (a config field, fixed, or derived) and why (notebook 04 shows this table)."""
+    opts = grpo_options(cfg, "<run>/grpo/checkpoints", device=device)
+    rows = [{"option": trl, "value": opts[trl], "from": f"cfg.{ours}", "why": why}
+            for trl, ours, why in GRPO_FIELDS]
+    rows += [{"option": trl, "value": v, "from": "fixed", "why": why} for trl, v, why in GRPO_FIXED]
+    derived = {"per_device_train_batch_size": "prompts_per_step × num_generations / accumulation",
+               "chat_template_kwargs": "Qwen3's enable_thinking", "use_cpu": f"device {device!r}",
+               "bf16": "precision", "fp16": "precision"}
+    rows += [{"option": k, "value": opts[k], "from": "derived", "why": why} for k, why in derived.items()]
+    return rows
+
+
+def grpo_config(cfg: TrainConfig, output_dir: str | Path, *, device: str = "cpu") -> Any:
+    """TRL's ``GRPOConfig`` for ``cfg`` (:func:`grpo_options`)."""
     from trl import GRPOConfig
 
-    flags = precision_flags(cfg, device)
-    batch = cfg.completions_per_step // cfg.gradient_accumulation_steps
-    return _quiet(
-        GRPOConfig,
-        output_dir=str(output_dir),
-        # --- optimisation
-        # TRL default 1e-6 (full fine-tuning); LoRA needs more
-        learning_rate=cfg.learning_rate,
-        lr_scheduler_type=cfg.lr_scheduler_type,            # constant: short runs, no decay to zero
-        warmup_steps=cfg.warmup_steps,                      # no warm-up by default
-        max_steps=cfg.grpo_max_steps,                       # a fixed number of optimiser steps
-        # completions per device per micro-step (TRL default 8)
-        per_device_train_batch_size=batch,
-        gradient_accumulation_steps=cfg.gradient_accumulation_steps,  # micro-steps per optimiser step
-        num_iterations=cfg.num_iterations,                  # μ: passes per generated batch (default 1)
-        seed=cfg.seed,                                      # default 42
-        shuffle_dataset=True,                               # sessions in random order (default True)
-        # --- GRPO objective
-        # KL weight; default 0.0 (was 0.04 before TRL 0.19)
-        beta=cfg.beta,
-        loss_type=cfg.loss_type,                            # default "dapo" (was "grpo", then "bnpo")
-        scale_rewards=cfg.scale_rewards,                    # default "group" (was a bool)
-        epsilon=cfg.epsilon,                                # clip range, default 0.2
-        importance_sampling_level=cfg.importance_sampling_level,  # default "token"
-        mask_truncated_completions=cfg.mask_truncated_completions,  # default False
-        multi_objective_aggregation=cfg.multi_objective_aggregation,  # default "sum_then_normalize"
-        # reward_weights is set by the trainer builder: one weight per reward function
-        # --- rollouts
-        num_generations=cfg.num_generations,                # group size G; default 8
-        max_completion_length=cfg.max_completion_length,    # default 512 (includes tool results)
-        temperature=cfg.temperature,                        # default 1.0
-        top_p=cfg.top_p,                                    # default 1.0
-        top_k=cfg.top_k,                                    # default 0 (was None)
-        max_tool_calling_iterations=cfg.max_tool_calling_iterations,  # default None: unlimited turns
-        chat_template_kwargs=cfg.chat_template_kwargs() or None,  # Qwen3: enable_thinking
-        use_vllm=cfg.use_vllm,                              # default False
-        vllm_mode=cfg.vllm_mode,                            # "colocate": vLLM shares the training GPU
-        vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,  # colocate: leave room for training
-        vllm_max_model_length=cfg.vllm_max_model_length,    # default None: the model's 40,960 tokens of KV
-        # --- hardware and precision
-        # default False (would pick a GPU if one is visible)
-        use_cpu=flags["use_cpu"],
-        bf16=flags["bf16"],                                 # default None → bf16 when fp16 is not set
-        fp16=flags["fp16"],                                 # T4: fp16 autocast
-        gradient_checkpointing=cfg.gradient_checkpointing,  # default True (slower on CPU)
-        # --- logging and checkpoints
-        logging_steps=cfg.logging_steps,                    # default 10
-        save_strategy="steps",                              # checkpoints during training, for resume
-        save_steps=cfg.save_steps,                          # default 500
-        save_total_limit=cfg.save_total_limit,              # keep the last few
-        # no external trackers; metrics go to metrics.jsonl
-        report_to="none",
-        log_completions=False,                              # the metrics callback records what we need
-        disable_tqdm=True,                                  # progress comes from the metrics callback
-        remove_unused_columns=False,                        # the reward functions read the RL row's columns
-    )
+    return _quiet(GRPOConfig, **grpo_options(cfg, output_dir, device=device))
+
+
+#: TRL's ``SFTConfig`` options of the warm start taken from a :class:`TrainConfig` field.
+SFT_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("learning_rate", "sft_learning_rate", "LoRA warm start"),
+    ("num_train_epochs", "sft_epochs", "used when sft_max_steps is -1"),
+    ("max_steps", "sft_max_steps", "-1: epochs decide"),
+    ("per_device_train_batch_size", "sft_batch_size", "sequences per micro-step"),
+    ("gradient_accumulation_steps", "sft_grad_accum", "micro-steps per optimiser step"),
+    ("seed", "sft_seed_value", "the seed, or a shared SFT start's own"),
+    ("gradient_checkpointing", "gradient_checkpointing", "default True (slower on CPU)"),
+    ("logging_steps", "logging_steps", "default 10"),
+)
+
+#: ``SFTConfig`` options the workbook fixes: (TRL option, value, why).
+SFT_FIXED: tuple[tuple[str, Any, str], ...] = (
+    ("lr_scheduler_type", "cosine", "decay to zero over the warm start"),
+    ("warmup_steps", 0, "short runs"),
+    ("max_length", None, "sequences are pre-tokenised and filtered by length"),
+    ("completion_only_loss", True, "one-shot: loss on the completion only"),
+    ("assistant_only_loss", False, "ReAct: the pre-tokenised assistant mask decides"),
+    ("packing", False, "one trajectory per sequence"),
+    ("save_strategy", "steps", "checkpoints during training, for resume"),
+    ("save_total_limit", 1, "the last checkpoint is enough to resume"),
+    ("report_to", "none", "no external trackers"),
+    ("disable_tqdm", True, "progress comes from the metrics callback"),
+)
 
 
 def sft_config(cfg: TrainConfig, output_dir: str | Path, *, device: str = "cpu") -> Any:
-    """TRL's ``SFTConfig`` for the warm start (loss on the assistant's tokens only)."""
+    """TRL's ``SFTConfig`` for the warm start (loss on the assistant's tokens only):
+    :data:`SFT_FIELDS` from the config, :data:`SFT_FIXED`, the precision flags and the
+    checkpoint interval (at least 10 steps)."""
     from trl import SFTConfig
 
-    flags = precision_flags(cfg, device)
-    return _quiet(
-        SFTConfig,
-        output_dir=str(output_dir),
-        learning_rate=cfg.sft_learning_rate,                # LoRA warm start
-        num_train_epochs=cfg.sft_epochs,                    # used when sft_max_steps is -1
-        max_steps=cfg.sft_max_steps,                        # -1: epochs decide
-        per_device_train_batch_size=cfg.sft_batch_size,     # sequences per micro-step
-        gradient_accumulation_steps=cfg.sft_grad_accum,     # micro-steps per optimiser step
-        lr_scheduler_type="cosine",                         # decay to zero over the warm start
-        warmup_steps=0,                                     # short runs
-        seed=cfg.sft_seed_value,
-        # sequences are pre-tokenised and filtered by length
-        max_length=None,
-        completion_only_loss=True,                          # one-shot: loss on the completion only
-        assistant_only_loss=False,                          # ReAct: the pre-tokenised assistant mask decides
-        packing=False,                                      # one trajectory per sequence
-        **flags,
-        gradient_checkpointing=cfg.gradient_checkpointing,
-        logging_steps=cfg.logging_steps,
-        save_strategy="steps",
-        save_steps=max(cfg.save_steps, 10),
-        save_total_limit=1,
-        report_to="none",
-        disable_tqdm=True,
-    )
+    return _quiet(SFTConfig, output_dir=str(output_dir),
+                  **{trl: getattr(cfg, ours) for trl, ours, _ in SFT_FIELDS},
+                  **{trl: value for trl, value, _ in SFT_FIXED},
+                  save_steps=max(cfg.save_steps, 10), **precision_flags(cfg, device))
