@@ -488,8 +488,8 @@ def test_start_run_resumes_refuses_or_starts_afresh(tmp_path):
 def test_sft_config_takes_every_mapped_field(tmp_path):
     from deltamem_lib.training.settings import SFT_FIELDS, sft_config
 
-    cfg = TrainConfig(sft_learning_rate=2e-4, sft_epochs=3.0, sft_max_steps=7, sft_batch_size=3, sft_grad_accum=2,
-                      logging_steps=3, seed=4, save_steps=2)
+    cfg = TrainConfig(sft_learning_rate=2e-4, sft_epochs=3.0, sft_max_steps=7, sft_batch_size=3,
+                      sft_grad_accum=2, logging_steps=3, seed=4, save_steps=2)
     args = sft_config(cfg, tmp_path, device="cpu")
     for trl_name, our_name, _ in SFT_FIELDS:
         assert getattr(args, trl_name) == getattr(cfg, our_name), trl_name
