@@ -107,13 +107,13 @@ def mistake_group(row: Mapping[str, Any], mistakes: Sequence[str] = GROUP_MISTAK
     return out
 
 
-def score_group(row: Mapping[str, Any], group: Sequence[Mapping[str, str]], cfg: Any) -> dict[str,
+def score_group(row: Mapping[str, Any], group: Sequence[Mapping[str, str]], cfg: TrainConfig) -> dict[str,
                                                                                               list[float]]:
     """Each reward component of each rollout, computed by the reward functions GRPO uses,
     called exactly as TRL calls them (columns repeated per rollout)."""
     out: dict[str, list[float]] = {}
     for reward in ("state", "outcome"):
-        c = (cfg if isinstance(cfg, TrainConfig) else TrainConfig()).replace(reward=reward, agent="oneshot")
+        c = cfg.replace(reward=reward, agent="oneshot")
         funcs, weights, _ = build_reward_functions(c)
         columns = {k: [row[k]] * len(group) for k in row if k != "prompt"}
         completions = [[{"role": "assistant", "content": g["completion"]}] for g in group]
@@ -124,10 +124,10 @@ def score_group(row: Mapping[str, Any], group: Sequence[Mapping[str, str]], cfg:
     return out
 
 
-def reward_terms(cfg: Any, reward: str) -> list[tuple[str, float]]:
+def reward_terms(cfg: TrainConfig, reward: str) -> list[tuple[str, float]]:
     """``(component, weight)`` of the training reward ``reward`` ("state" or "outcome") for
     ``cfg``, in the order :func:`score_group` sums them (the functions and weights GRPO gets)."""
-    c = (cfg if isinstance(cfg, TrainConfig) else TrainConfig()).replace(reward=reward, agent="oneshot")
+    c = cfg.replace(reward=reward, agent="oneshot")
     funcs, weights, _ = build_reward_functions(c)
     return [(f.__name__, float(w)) for f, w in zip(funcs, weights)]
 
@@ -150,7 +150,7 @@ def _signs(names: Sequence[str], adv: Sequence[float]) -> str:
     return "; ".join(parts + ([f"unchanged (A = 0): {', '.join(same)}"] if same else [])) + "."
 
 
-def group_table(row: Mapping[str, Any], cfg: Any, mistakes: Sequence[str] = GROUP_MISTAKES) -> Table:
+def group_table(row: Mapping[str, Any], cfg: TrainConfig, mistakes: Sequence[str] = GROUP_MISTAKES) -> Table:
     """The hand-made group as a table to check by hand: every reward component, the weighted
     total ``R`` and the advantage ``A`` under the state reward and under the outcome reward;
     the note under the table gives each ``R``'s weights, the group's mean and standard
@@ -181,7 +181,7 @@ def group_table(row: Mapping[str, Any], cfg: Any, mistakes: Sequence[str] = GROU
     return Table.from_records(recs, cols, digits=3, note=note)
 
 
-def density(rows: Sequence[Mapping[str, Any]], cfg: Any, *, mistakes: Sequence[str] = GROUP_MISTAKES,
+def density(rows: Sequence[Mapping[str, Any]], cfg: TrainConfig, *, mistakes: Sequence[str] = GROUP_MISTAKES,
             limit: int = 60) -> dict[str, dict[str, float]]:
     """Over up to ``limit`` sessions with changes: for each reward, the share of hand-made
     groups whose rollouts all score the same, and the mean number of distinct values per group."""
@@ -232,7 +232,7 @@ def before_after_table(evaluations: Mapping[str, Mapping[str, Any]],
     return Table.from_records(rows, cols, empty=empty)
 
 
-def training_steps(cfg: Any) -> str:
+def training_steps(cfg: TrainConfig) -> str:
     """The training a profile does, in words: "SFT 2 steps + GRPO 20 steps", "SFT 1 epoch + GRPO
     20 steps" (``sft_max_steps`` -1: the epochs decide) or "no SFT + GRPO 20 steps"."""
     if not cfg.sft:

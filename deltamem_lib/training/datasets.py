@@ -86,7 +86,7 @@ def _rows(episodes: Sequence[Episode]) -> list[dict[str, Any]]:
     return [{**r, "probes": probes.get(r["session_id"], "[]")} for r in rl_rows(episodes)]
 
 
-def prepare_data(cfg: Any) -> TrainingData:
+def prepare_data(cfg: TrainConfig) -> TrainingData:
     """Training and held-out rows for a config.
 
     With ``cfg.data_dir`` the split of a ``deltamem synth`` folder is used (train users for
@@ -133,7 +133,7 @@ def prepare_data(cfg: Any) -> TrainingData:
     return TrainingData(train_rows, test_rows, source, stats, cfg.level, full_test_rows)
 
 
-def _single_level(train: Sequence[Episode], test: Sequence[Episode], cfg: Any
+def _single_level(train: Sequence[Episode], test: Sequence[Episode], cfg: TrainConfig
                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The single-change level (:mod:`deltamem_lib.synthesis.levels`): every balanced training
     session the training users allow, and ``ceil(eval_sessions / 4)`` held-out sessions of each
@@ -216,7 +216,7 @@ def grpo_rows(rows: Sequence[dict[str, Any]], cfg: TrainConfig) -> list[dict[str
 
 
 # ----- prompts --------------------------------------------------------------------------------
-def make_agent(cfg: Any, model: Any = None) -> Any:
+def make_agent(cfg: TrainConfig, model: Any = None) -> Any:
     """The inference agent a config trains (one-shot or ReAct), on ``model`` (a chat backend).
 
     The training prompts are built by this same object, so what GRPO trains on is
@@ -234,7 +234,7 @@ def make_agent(cfg: Any, model: Any = None) -> Any:
                       max_total_tokens=cfg.max_completion_length, temperature=0.0, **env)
 
 
-def prompt_rows(rows: Sequence[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
+def prompt_rows(rows: Sequence[dict[str, Any]], cfg: TrainConfig) -> list[dict[str, Any]]:
     """RL rows with the ``prompt`` column of the config's agent."""
 
     if cfg.agent == "react":
@@ -288,7 +288,8 @@ def tokenize_prompt_completion(tokenizer: Any, messages: list[dict[str, Any]], c
     return {"input_ids": p_ids + c_ids, "completion_mask": [0] * len(p_ids) + [1] * len(c_ids)}
 
 
-def sft_records(rows: Sequence[dict[str, Any]], tokenizer: Any, cfg: Any) -> list[dict[str, list[int]]]:
+def sft_records(rows: Sequence[dict[str, Any]], tokenizer: Any,
+                cfg: TrainConfig) -> list[dict[str, list[int]]]:
     """Pre-tokenised SFT records for ``cfg.agent`` (longer than ``cfg.sft_max_length`` dropped)."""
     out = []
     if cfg.agent == "react":

@@ -31,6 +31,7 @@ from typing import Any
 
 from ..synthesis.levels import KINDS
 from .datasets import prompt_rows
+from .settings import TrainConfig
 from .trainers import load_policy
 
 __all__ = ["PREDICTED", "adapter_kind_probabilities", "decision_report", "kind_probabilities",
@@ -170,7 +171,7 @@ def kind_probabilities(model: Any, tokenizer: Any, prompts: Sequence[Sequence[Ma
     return out
 
 
-def adapter_kind_probabilities(cfg: Any, adapter: Any, rows: Sequence[Mapping[str, Any]], *,
+def adapter_kind_probabilities(cfg: TrainConfig, adapter: Any, rows: Sequence[Mapping[str, Any]], *,
                                device: str = "cpu") -> list[list[float]]:
     """:func:`kind_probabilities` of a config's policy with ``adapter`` (None: the base model,
     LoRA merged for speed) on single-change rows, with the config's one-shot prompts."""

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..hardware import DeviceCaps, PreflightError, best_precision
+from .settings import TrainConfig
 
 __all__ = ["MODEL_SHAPES", "PROMPT_TOKENS", "MemoryEstimate", "ModelShape", "NonFiniteGuard",
            "PreflightError", "estimate_memory", "explain_nonfinite", "is_sampling_overflow", "model_shape",
@@ -149,11 +150,11 @@ def _activations(shape: ModelShape, tokens: int, loss_tokens: int, precision: st
     return (kept + logits) / GB
 
 
-def _prompt_tokens(cfg: Any) -> int:
+def _prompt_tokens(cfg: TrainConfig) -> int:
     return PROMPT_TOKENS["react" if cfg.agent == "react" else cfg.prompt_style]
 
 
-def estimate_memory(cfg: Any, gpu_gb: float, phase: str = "grpo", *, precision: str | None = None,
+def estimate_memory(cfg: TrainConfig, gpu_gb: float, phase: str = "grpo", *, precision: str | None = None,
                     shape: ModelShape | None = None, prompt_tokens: int | None = None) -> MemoryEstimate:
     """The estimated peak of one phase (``"sft"``, ``"grpo"`` or ``"eval"``) of ``cfg`` on a GPU
     of ``gpu_gb`` GB (module docstring). Raises ``ValueError`` for a model of unknown shape."""
@@ -184,7 +185,7 @@ def estimate_memory(cfg: Any, gpu_gb: float, phase: str = "grpo", *, precision: 
     return MemoryEstimate("GRPO", gpu_gb, weights, lora, act, kv, vllm, micro_batch=n)
 
 
-def vllm_kv_sequences(cfg: Any, gpu_gb: float, *, shape: ModelShape | None = None) -> float:
+def vllm_kv_sequences(cfg: TrainConfig, gpu_gb: float, *, shape: ModelShape | None = None) -> float:
     """How many rollouts of ``vllm_max_model_length`` tokens vLLM's KV cache holds at once in
     its share (weights in bf16/fp16 and its overhead taken out)."""
     shape = shape or model_shape(cfg.model)
@@ -218,11 +219,11 @@ def _vllm_supported(version: str) -> bool:
     return key(VLLM_RANGE[0]) <= key(version) <= key(VLLM_RANGE[1])
 
 
-def _needs_gpu(cfg: Any) -> bool:
+def _needs_gpu(cfg: TrainConfig) -> bool:
     return cfg.use_vllm or cfg.precision in ("bf16", "fp16")
 
 
-def _memory_problems(cfg: Any, caps: DeviceCaps) -> list[str]:
+def _memory_problems(cfg: TrainConfig, caps: DeviceCaps) -> list[str]:
     if model_shape(cfg.model) is None or not caps.total_gb:
         return []
     precision = cfg.precision if cfg.precision != "auto" else best_precision(caps)
@@ -241,7 +242,7 @@ def _memory_problems(cfg: Any, caps: DeviceCaps) -> list[str]:
     return out
 
 
-def _smallest_accumulation(cfg: Any, gpu_gb: float, precision: str) -> int | None:
+def _smallest_accumulation(cfg: TrainConfig, gpu_gb: float, precision: str) -> int | None:
     n = cfg.completions_per_step
     for acc in (a for a in range(1, n + 1) if n % a == 0):
         if estimate_memory(cfg.replace(gradient_accumulation_steps=acc), gpu_gb, precision=precision).fits():
@@ -249,7 +250,7 @@ def _smallest_accumulation(cfg: Any, gpu_gb: float, precision: str) -> int | Non
     return None
 
 
-def preflight_problems(cfg: Any, caps: DeviceCaps) -> list[str]:
+def preflight_problems(cfg: TrainConfig, caps: DeviceCaps) -> list[str]:
     """What ``cfg`` needs that ``caps`` lacks, each with its fix (empty: ready to train)."""
     out: list[str] = []
     if _needs_gpu(cfg) and not caps.cuda:
@@ -275,7 +276,7 @@ def preflight_problems(cfg: Any, caps: DeviceCaps) -> list[str]:
     return out
 
 
-def preflight(cfg: Any, caps: DeviceCaps) -> None:
+def preflight(cfg: TrainConfig, caps: DeviceCaps) -> None:
     """Raise :class:`PreflightError` listing every problem of :func:`preflight_problems`."""
     problems = preflight_problems(cfg, caps)
     if problems:

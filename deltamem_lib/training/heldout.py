@@ -40,7 +40,7 @@ from ..mld import MLDOptions
 from ..models import load_chat_model
 from ..outcome import outcome_accuracy
 from .datasets import make_agent
-from .settings import resolve_precision
+from .settings import TrainConfig, resolve_precision
 
 __all__ = ["evaluate_model", "evaluate_noop", "paired_bootstrap", "paired_from_results", "precision_dtype"]
 
@@ -93,8 +93,8 @@ def _probe_accuracy(results: list[Any], rows: Sequence[dict[str, Any]]) -> tuple
     return per, (sum(per) / len(per) if per else math.nan)
 
 
-def _score(system: Any, examples: Sequence[SessionExample], rows: Sequence[dict[str, Any]], cfg: Any, *,
-           label: str, progress: bool | Callable[..., Any]) -> dict[str, Any]:
+def _score(system: Any, examples: Sequence[SessionExample], rows: Sequence[dict[str, Any]],
+           cfg: TrainConfig, *, label: str, progress: bool | Callable[..., Any]) -> dict[str, Any]:
 
     res = evaluate_system(system, examples, batch_size=cfg.eval_batch_size, seed=cfg.seed,
                           mld=MLDOptions(similarity=cfg.similarity, threshold=cfg.threshold),  # r_trans
@@ -108,17 +108,17 @@ def _score(system: Any, examples: Sequence[SessionExample], rows: Sequence[dict[
     return res
 
 
-def evaluate_noop(examples: Sequence[SessionExample], rows: Sequence[dict[str, Any]], cfg: Any) -> dict[str,
-                                                                                                        Any]:
+def evaluate_noop(examples: Sequence[SessionExample], rows: Sequence[dict[str, Any]],
+                  cfg: TrainConfig) -> dict[str, Any]:
     """The "do nothing" floor on the same sessions (no model)."""
 
     return _score(make_system("noop"), examples, rows, cfg, label="no-op", progress=False)
 
 
-def evaluate_model(cfg: Any, examples: Sequence[SessionExample], rows: Sequence[dict[str, Any]], *,
+def evaluate_model(cfg: TrainConfig, examples: Sequence[SessionExample], rows: Sequence[dict[str, Any]], *,
                    adapter: str | os.PathLike[str] | None = None, label: str = "base", device: str = "cpu",
                    cache: str | os.PathLike[str] | None = None, progress: bool | Callable[..., Any] = False,
-                   agent_cfg: Any = None) -> dict[str, Any]:
+                   agent_cfg: TrainConfig | None = None) -> dict[str, Any]:
     """Evaluate the base model, or the base model with ``adapter``, as the inference agent.
 
     Args:
