@@ -495,3 +495,11 @@ def test_sft_config_takes_every_mapped_field(tmp_path):
         assert getattr(args, trl_name) == getattr(cfg, our_name), trl_name
     assert args.completion_only_loss is True and args.packing is False and args.save_steps == 10
     assert args.use_cpu is True and args.lr_scheduler_type == "cosine"
+
+
+def test_held_out_evaluation_judges_with_the_papers_r_trans_whatever_the_training_reward():
+    cfg = TrainConfig(similarity="exact", threshold=0.7, lexical_fidelity=False, scope="state")
+    assert cfg.mld_options().scope == "state" and cfg.mld_options().lexical_fidelity is False
+    judge = cfg.r_trans_options()
+    assert (judge.similarity, judge.threshold) == ("exact", 0.7)
+    assert judge.lexical_fidelity is True and judge.scope == "delta"

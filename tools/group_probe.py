@@ -25,7 +25,6 @@ SFT start, or any GRPO checkpoint):
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 import time
 from collections import defaultdict
@@ -35,7 +34,7 @@ import torch
 
 from deltamem_lib.io import atomic_write_json
 from deltamem_lib.models.parsing import parse_operation_list
-from deltamem_lib.synthesis.levels import KINDS
+from deltamem_lib.synthesis.levels import KINDS, balanced_rows
 from deltamem_lib.teaching.rl_training import group_advantages
 from deltamem_lib.training.datasets import grpo_rows, prepare_data, prompt_rows
 from deltamem_lib.training.rewards import apply_rewards, build_reward_functions
@@ -56,14 +55,6 @@ def answer_kind(text: str) -> str:
     if not ops:
         return "none"
     return ops[0] if len(ops) == 1 and ops[0] in KINDS else "other"
-
-
-def balanced(rows: list[dict], n: int, seed: int) -> list[dict]:
-    """``n / 4`` rows of each kind (a seeded draw), interleaved."""
-    rows = list(rows)
-    random.Random(f"group-probe:{seed}").shuffle(rows)
-    by_kind = {k: [r for r in rows if r["kind"] == k][: n // len(KINDS)] for k in KINDS}
-    return [r for group in zip(*by_kind.values()) for r in group]
 
 
 def sample(model, tok, prompt: list[dict], *, g: int, temperature: float, max_new: int, seed: int,
@@ -123,9 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.groups <= 0 or args.groups % len(KINDS):
         ap.error(f"--groups {args.groups}: must be a positive multiple of {len(KINDS)}")
     cfg = level_config(args.set, {"seed": args.seed, "ablations": []}, "--seed")
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     data = prepare_data(cfg)
-    rows = prompt_rows(balanced(grpo_rows(data.train_rows, cfg), args.groups, args.seed), cfg)
+    pool = grpo_rows(data.train_rows, cfg)
+    by_kind = {k: [r for r in pool if r["kind"] == k] for k in KINDS}
+    rows = prompt_rows(balanced_rows(by_kind, args.groups // len(KINDS), seed=args.seed,
+                                     where="GRPO's training sessions"), cfg)
     model, tok = load_policy(cfg, adapter=args.adapter, trainable=False)
     model = model.merge_and_unload().eval()
     funcs, weights, _ = build_reward_functions(cfg)

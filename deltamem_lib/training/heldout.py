@@ -36,7 +36,6 @@ from ..agent.systems import make_system
 from ..episodes import SessionExample
 from ..hardware import release_memory
 from ..io import atomic_write_json, read_json
-from ..mld import MLDOptions
 from ..models import load_chat_model
 from ..outcome import outcome_accuracy
 from .datasets import make_agent
@@ -97,7 +96,7 @@ def _score(system: Any, examples: Sequence[SessionExample], rows: Sequence[dict[
            cfg: TrainConfig, *, label: str, progress: bool | Callable[..., Any]) -> dict[str, Any]:
 
     res = evaluate_system(system, examples, batch_size=cfg.eval_batch_size, seed=cfg.seed,
-                          mld=MLDOptions(similarity=cfg.similarity, threshold=cfg.threshold),  # r_trans
+                          mld=cfg.r_trans_options(),
                           progress=progress, keep_results=True)
     kept = res.pop("results")
     per, acc = _probe_accuracy(kept, rows)

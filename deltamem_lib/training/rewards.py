@@ -323,8 +323,7 @@ def total_rewards(cfg: TrainConfig, rollouts: Sequence[Rollout]) -> dict[str, li
     values, total = apply_rewards(funcs, weights, [""] * len(rollouts))
     out = {fn.__name__: [w * v for v in values[fn.__name__]] for fn, w in zip(funcs, weights) if w}
     if owns:
-        # the paper's r_trans
-        mld = dataclasses.replace(cfg.mld_options(), scope="delta", lexical_fidelity=True)
+        mld = cfg.r_trans_options()
         out["r_trans"] = [float(mld.score(r.state.entries, r.example.state_after.entries,
                                           before=r.example.state_before.entries).reward) for r in rollouts]
         total = [t + v for t, v in zip(total, out["r_trans"])]

@@ -274,6 +274,11 @@ class TrainConfig:
         return MLDOptions(similarity=self.similarity, threshold=self.threshold,
                           lexical_fidelity=self.lexical_fidelity, scope=self.scope)
 
+    def r_trans_options(self) -> MLDOptions:
+        """The paper's ``r_trans`` (delta scope, lexical fidelity on) with this config's similarity
+        and threshold: what held-out evaluation and every ablation are judged with."""
+        return dataclasses.replace(self.mld_options(), scope="delta", lexical_fidelity=True)
+
     def chat_template_kwargs(self) -> dict[str, Any]:
         """Extra chat-template variables (Qwen3's ``enable_thinking``; ignored by other templates)."""
         return {"enable_thinking": self.enable_thinking} if "qwen3" in self.model.lower() else {}
