@@ -11,7 +11,8 @@ that no modules or parts import each other in a cycle):
 
 1. **Memory and reward** — :mod:`.memory` (memory state and operations, §3.1), :mod:`.mld`
    (the MLD reward ``r_trans``, §3.3, ``docs/mld_spec.md``), :mod:`.mistakes` (typical mistakes and what the
-   reward gives them), :mod:`.embeddings` (the sentence encoder), :mod:`.io` (atomic files,
+   reward gives them), :mod:`.ablation_names` (the ablations' ids and labels, one vocabulary for
+   training and benchmarks), :mod:`.embeddings` (the sentence encoder), :mod:`.io` (atomic files,
    the append-only journal, figures saved with their numbers), :mod:`.workdir` (work-folder
    lock, data-file hashes for resume, stale temporary files), :mod:`.typed_settings` (every
    setting's name and type checked once, whatever its source: profile file, ``--set``, papermill,

@@ -49,12 +49,12 @@ def test_cumulative_accuracy_oracle_is_one_and_doing_nothing_drifts(users, tmp_p
 def test_mistake_rewards_show_fidelity_and_outcome_blindness(users):
     examples = [parse_rl_row(r) for r in rl_rows(users)]
     recs = {(r["mistake"], r["reward"]): r for r in mistake_rewards(examples, probes_by_session(users))}
-    assert recs[("perfect", "r_trans (paper)")]["mean"] == 1.0
-    assert (recs[("keyword_dropped", "r_trans (paper)")]["mean"]
-            < recs[("keyword_dropped", "r_trans, no lexical fidelity")]["mean"])
-    assert (recs[("spurious_add", "outcome (probe accuracy)")]["mean"] == 1.0
-            > recs[("spurious_add", "r_trans (paper)")]["mean"])
-    assert recs[("missed_update", "r_trans (paper)")]["n"] < recs[("perfect", "r_trans (paper)")]["n"]
+    assert recs[("perfect", "r_trans")]["mean"] == 1.0
+    assert (recs[("keyword_dropped", "r_trans")]["mean"]
+            < recs[("keyword_dropped", "no_lexical_fidelity")]["mean"])
+    assert (recs[("spurious_add", "outcome_reward")]["mean"] == 1.0
+            > recs[("spurious_add", "r_trans")]["mean"])
+    assert recs[("missed_update", "r_trans")]["n"] < recs[("perfect", "r_trans")]["n"]
 
 
 def test_training_ablations(tmp_path):
@@ -66,7 +66,7 @@ def test_training_ablations(tmp_path):
                                                    "ci_high": 0.0}}}
     (tmp_path / "r.json").write_text(json.dumps(res))
     rows = {r["label"]: r for r in training_ablations(tmp_path / "r.json")["rows"]}
-    assert rows["ablation: no_delete"]["diff"] == -0.1 and rows["sft"]["reference"] is None
+    assert rows["ablation: no DELETE"]["diff"] == -0.1 and rows["sft"]["reference"] is None  # shown by label
 
 
 def test_locomo_recall_by_session(tmp_path, monkeypatch):
@@ -106,9 +106,9 @@ def test_find_rl_run(tmp_path):
     (run / "grpo" / "adapter").mkdir(parents=True)
     (run / "grpo" / "adapter" / "adapter_config.json").write_text("{}")
     assert find_rl_run(tmp_path, "cpu", "smollm2").adapter == run / "grpo" / "adapter"
-    (run / "results").mkdir()
-    (run / "results" / "04_rl_training_cpu.json").write_text(json.dumps({"model_spec": "Qwen/Qwen3-4B",
-                                                                          "agent": "react"}))
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "04_rl_training_cpu.json").write_text(json.dumps({"model_spec": "Qwen/Qwen3-4B",
+                                                                              "agent": "react"}))
     other = find_rl_run(tmp_path, "cpu", "smollm2")
     assert other.adapter is None and "not used" in other.note
     same = find_rl_run(tmp_path, "cpu", "Qwen/Qwen3-4B")
@@ -121,8 +121,8 @@ def test_find_rl_run_evaluates_the_adapter_on_its_training_prompt(tmp_path):
     run = tmp_path / "04_rl_training"
     (run / "grpo" / "adapter").mkdir(parents=True)
     (run / "grpo" / "adapter" / "adapter_config.json").write_text("{}")
-    (run / "results").mkdir()
-    results = run / "results" / "04_rl_training_cpu.json"
+    (tmp_path / "results").mkdir()
+    results = tmp_path / "results" / "04_rl_training_cpu.json"  # the run folder's results/
     results.write_text(json.dumps({"model_spec": "smollm2", "agent": "oneshot",
                                    "agent_options": {"related_k": 10, "prompt_style": "compact",
                                                      "retriever": "lexical"},
@@ -131,12 +131,12 @@ def test_find_rl_run_evaluates_the_adapter_on_its_training_prompt(tmp_path):
     assert rl.prompt_options == {"prompt_style": "compact", "related_k": 10} and "compact" in rl.note
     system = make_system(rl.system, object(), retriever="lexical", **rl.prompt_options)
     assert system.prompt_style == "compact" and system.related_k == 10
-    # notebook 04 writes its results file in the run folder's shared results/, not beside the adapter
-    shared = tmp_path / "results" / "04_rl_training_cpu.json"
-    shared.parent.mkdir()
-    results.rename(shared)
-    assert find_rl_run(tmp_path, "cpu", "smollm2").prompt_options["prompt_style"] == "compact"
-    shared.rename(results)
+    # one layout: a results file beside the training folder's adapter is not the run's
+    stray = run / "results" / "04_rl_training_cpu.json"
+    stray.parent.mkdir()
+    results.rename(stray)
+    assert find_rl_run(tmp_path, "cpu", "smollm2").results is None
+    stray.rename(results)
     # an older results file without prompt_style in agent_options: the run's config says it
     results.write_text(json.dumps({"model_spec": "smollm2", "agent": "oneshot",
                                    "config": {"prompt_style": "compact"}}))

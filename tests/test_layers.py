@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "deltamem_lib"
 # lowest first; a part is the first name under deltamem_lib ("" is the package itself)
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("memory and reward", ("", "io", "redaction", "textnorm", "workdir", "typed_settings", "config",
-                           "hardware", "embeddings", "memory", "mld", "mistakes")),
+                           "ablation_names", "hardware", "embeddings", "memory", "mld", "mistakes")),
     ("data", ("episodes", "synthesis", "outcome")),
     ("models", ("models",)),
     ("agent", ("agent", "retrieval")),

@@ -17,14 +17,14 @@ def _train(args, cwd=None):
 
 
 def test_fresh_refuses_a_folder_that_is_not_a_run_and_deletes_nothing(tmp_path):
-    out = tmp_path / "notes"
+    out = tmp_path / "notes" / "04_rl_training"  # the training folder of run folder notes/
     (out / "eval").mkdir(parents=True)
     (out / "sft").mkdir()
     files = {out / "eval" / "my_notes.txt": "mine", out / "sft" / "thesis.tex": "\\begin",
              out / "metrics.jsonl": "{}"}
     for p, text in files.items():
         p.write_text(text)
-    r = _train(["--profile", "cpu", "--out", str(out), "--fresh"])
+    r = _train(["--profile", "cpu", "--out", str(tmp_path / "notes"), "--fresh"])
     assert r.returncode == 2, r.stderr
     assert ("Traceback" not in r.stderr and "is not a deltamem training run" in r.stderr
             and str(out) in r.stderr)
@@ -35,14 +35,13 @@ def test_fresh_removes_only_what_the_run_wrote(tmp_path):
     from deltamem_lib.training import TrainConfig
     from deltamem_lib.training.pipeline import RUN_MANIFEST, start_run
 
-    out = tmp_path / "run"
-    start_run(TrainConfig(), out, device="cpu")
+    out = start_run(TrainConfig(), tmp_path / "run", device="cpu").out_dir  # <run>/04_rl_training
     assert json.loads((out / RUN_MANIFEST).read_text())["program"] == "deltamem train"
     (out / "eval").mkdir()
     (out / "eval" / "base.json").write_text("{}")
     (out / "metrics.jsonl").write_text("{}\n")
     (out / "my_notes.txt").write_text("mine")
-    start_run(TrainConfig(seed=5), out, device="cpu", fresh=True)
+    start_run(TrainConfig(seed=5), tmp_path / "run", device="cpu", fresh=True)
     assert not (out / "eval").exists() and not (out / "metrics.jsonl").exists()
     assert (out / "my_notes.txt").read_text() == "mine"
     assert TrainConfig.load(out / "config.json").seed == 5
@@ -52,12 +51,12 @@ def test_a_run_manifest_naming_other_files_is_refused(tmp_path):
     from deltamem_lib.training import TrainConfig
     from deltamem_lib.training.pipeline import RUN_MANIFEST, start_run
 
-    out = tmp_path / "run"
-    out.mkdir()
+    out = tmp_path / "run" / "04_rl_training"
+    out.mkdir(parents=True)
     (out / "thesis.tex").write_text("x")
     (out / RUN_MANIFEST).write_text(json.dumps({"program": "deltamem train", "entries": ["thesis.tex"]}))
     with pytest.raises(ValueError, match="field entries"):
-        start_run(TrainConfig(), out, device="cpu", fresh=True)
+        start_run(TrainConfig(), tmp_path / "run", device="cpu", fresh=True)
     assert (out / "thesis.tex").is_file()
 
 

@@ -469,20 +469,21 @@ def test_auxiliary_rewards_rank_partly_right_answers(row):
 def test_start_run_resumes_refuses_or_starts_afresh(tmp_path):
     from deltamem_lib.training.pipeline import start_run
 
-    cfg, out, said = TrainConfig(), tmp_path / "run", []
-    start_run(cfg, out, device="cpu")
+    cfg, run_dir, said = TrainConfig(), tmp_path / "run", []
+    out = start_run(cfg, run_dir, device="cpu").out_dir
+    assert out == run_dir / "04_rl_training"
     (out / "metrics.jsonl").write_text('{"phase": "sft", "step": 1}\n')
     # evaluation-only change: resume
-    start_run(cfg.replace(eval_sessions=9), out, device="cpu", log=said.append)
+    start_run(cfg.replace(eval_sessions=9), run_dir, device="cpu", log=said.append)
     assert (out / "metrics.jsonl").is_file() and "resuming" in said[-1]
     with pytest.raises(ValueError, match=r"other settings \(seed\)"):
-        start_run(cfg.replace(seed=9), out, device="cpu")
+        start_run(cfg.replace(seed=9), run_dir, device="cpu")
     assert (out / "metrics.jsonl").is_file()  # refused: nothing touched
-    start_run(cfg.replace(seed=9), out, device="cpu", fresh="changed", log=said.append)
+    start_run(cfg.replace(seed=9), run_dir, device="cpu", fresh="changed", log=said.append)
     assert not (out / "metrics.jsonl").exists() and "starting afresh" in said[-1]
     assert TrainConfig.load(out / "config.json").seed == 9
     with pytest.raises(ValueError, match="fresh must be"):
-        start_run(cfg, out, device="cpu", fresh="yes")
+        start_run(cfg, run_dir, device="cpu", fresh="yes")
 
 
 def test_sft_config_takes_every_mapped_field(tmp_path):

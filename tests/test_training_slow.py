@@ -122,7 +122,8 @@ def test_pipeline_writes_results_and_figures(setup, trained, tmp_path):
     cfg = cfg.replace(grpo_max_steps=2, ablations=["outcome_reward"], ablation_steps=1,
                       ablation_eval_sessions=1, eval_base=False, bootstrap_samples=200)
     run = start_run(cfg, tmp_path / "run", device="cpu")
-    shutil.copytree(trained["out"] / "sft", tmp_path / "run" / "sft")  # reuse the finished warm start
+    shutil.copytree(trained["out"] / "sft", run.out_dir / "sft")  # reuse the finished warm start
+    assert run.out_dir == tmp_path / "run" / "04_rl_training"  # the run folder's layout
     res = run.all()
     saved = read_json(tmp_path / "run" / "results" / "04_rl_training_smallest.json")
     assert saved["profile"] == "smallest" and saved["model"] and set(saved["evaluation"]) == {

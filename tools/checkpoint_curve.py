@@ -2,8 +2,8 @@
 
 The per-step training reward of a GRPO run averages 4 sessions a step, which is noise at the
 cpu profile's size; whether the policy improves is read on the held-out sessions. This tool
-takes a finished ``deltamem train`` run folder, scores each GRPO checkpoint it kept
-(``grpo/checkpoints/checkpoint-N``; keep them with ``--set save_steps=… save_total_limit=…``)
+takes a finished ``deltamem train`` run folder (``--out``), scores each GRPO checkpoint it kept
+(``04_rl_training/grpo/checkpoints/checkpoint-N``; keep them with ``--set save_steps=… save_total_limit=…``)
 with greedy decoding on the run's held-out sessions, and compares each with the run's SFT
 evaluation (paired bootstrap over the same sessions):
 
@@ -11,7 +11,7 @@ evaluation (paired bootstrap over the same sessions):
 
 ``<run>/checkpoint_curve.json`` holds one row per checkpoint (step, rollouts so far, held-out
 ``r_trans``, the difference to SFT with its interval, the greedy answers per kind); a rerun
-reuses the evaluations already made (``<run>/eval/checkpoint-N.json``).
+reuses the evaluations already made (``<run>/04_rl_training/eval/checkpoint-N.json``).
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from deltamem_lib.io import atomic_write_json, read_json
 from deltamem_lib.training.datasets import prepare_data
 from deltamem_lib.training.decisions import decision_report
 from deltamem_lib.training.heldout import evaluate_model, paired_bootstrap
+from deltamem_lib.training.pipeline import training_folder
 from deltamem_lib.training.settings import TrainConfig
 
 
 def checkpoints(run: Path) -> list[tuple[int, Path]]:
-    """``(step, folder)`` of every GRPO checkpoint of a run folder, by step."""
+    """``(step, folder)`` of every GRPO checkpoint of a training folder, by step."""
     found = []
     for d in (run / "grpo" / "checkpoints").glob("checkpoint-*"):
         m = re.fullmatch(r"checkpoint-(\d+)", d.name)
@@ -39,9 +40,9 @@ def checkpoints(run: Path) -> list[tuple[int, Path]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run", type=Path, help="a finished deltamem train folder")
+    ap.add_argument("run", type=Path, help="a finished deltamem train run folder (its --out)")
     args = ap.parse_args(argv)
-    run = args.run
+    top, run = args.run, training_folder(args.run)
     if not (run / "config.json").is_file() or not (run / "eval" / "sft.json").is_file():
         ap.error(f"{run}: not a finished training run (needs config.json and eval/sft.json)")
     cfg = TrainConfig.load(run / "config.json")
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         c = row["vs_sft"]
         print(f"step {step} ({row['rollouts']} rollouts): r_trans {row['r_trans']:.3f}, − SFT "
               f"{c['mean_diff']:+.3f} [{c['ci_low']:+.3f}, {c['ci_high']:+.3f}]", flush=True)
-    atomic_write_json(run / "checkpoint_curve.json", {"run": str(run), "settings": {
+    atomic_write_json(top / "checkpoint_curve.json", {"run": str(top), "settings": {
         k: getattr(cfg, k) for k in ("temperature", "learning_rate", "num_generations", "prompts_per_step",
                                      "grpo_max_steps", "seed")}, "curve": curve})
     return 0

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..ablation_names import check_ids, label_of
 from ..agent.harness import evaluate_system
 from ..agent.systems import make_system
 from ..episodes import Episode, SessionExample
@@ -53,21 +54,23 @@ def _outcome(entries: Sequence[Any], example: SessionExample, probes: Sequence[M
     return float(outcome_accuracy(list(entries), probes))
 
 
-#: Reward variants, each ``(predicted entries, session example, the session's probes) -> float``.
+#: Reward variants, keyed by the ids of :data:`~deltamem_lib.ablation_names.ABLATION_NAMES` (its
+#: "reward" side; :func:`~deltamem_lib.ablation_names.label_of` gives the label shown), each
+#: ``(predicted entries, session example, the session's probes) -> float``.
 REWARD_VARIANTS: dict[str, Callable[..., float]] = {
-    "r_trans (paper)": _mld(MLDOptions()),
-    "r_trans, no lexical fidelity": _mld(MLDOptions(lexical_fidelity=False)),
-    "r_trans, residual normalisation": _mld(MLDOptions(), dense=False),
-    "whole-state MLD": _mld(MLDOptions(scope="state")),
-    "outcome (probe accuracy)": _outcome,
+    "r_trans": _mld(MLDOptions()),
+    "no_lexical_fidelity": _mld(MLDOptions(lexical_fidelity=False)),
+    "residual_normalisation": _mld(MLDOptions(), dense=False),
+    "state_scope": _mld(MLDOptions(scope="state")),
+    "outcome_reward": _outcome,
 }
 
-#: Agent configurations: label → (system name, options).
+#: Agent configurations ("agent" side of the same ids): id → (system name, options).
 AGENT_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "one-shot": ("deltamem-oneshot", {}),
-    "ReAct": ("deltamem", {}),
-    "one-shot, no DELETE": ("deltamem-oneshot", {"allow_delete": False}),
-    "ReAct, no DELETE": ("deltamem", {"allow_delete": False}),
+    "oneshot_agent": ("deltamem-oneshot", {}),
+    "react_agent": ("deltamem", {}),
+    "oneshot_no_delete": ("deltamem-oneshot", {"allow_delete": False}),
+    "react_no_delete": ("deltamem", {"allow_delete": False}),
 }
 
 
@@ -108,13 +111,13 @@ def mistake_rewards(examples: Sequence[SessionExample], probes: Mapping[str, Seq
                 continue
             for v, score in score_with_variants(pred.state.entries, ex, ps, variants).items():
                 acc.setdefault((name, v), []).append(score)
-    return [{"mistake": m, "reward": v, "n": len(vals), "mean": statistics.fmean(vals)}
+    return [{"mistake": m, "reward": v, "label": label_of(v), "n": len(vals), "mean": statistics.fmean(vals)}
             for (m, v), vals in acc.items()]
 
 
 def agent_ablations(model: Any, examples: Sequence[SessionExample],
                     probes: Mapping[str, Sequence[Mapping[str, Any]]], *,
-                    variants: Sequence[str] = ("one-shot", "ReAct", "one-shot, no DELETE"),
+                    variants: Sequence[str] = ("oneshot_agent", "react_agent", "oneshot_no_delete"),
                     batch_size: int = 8, seed: int = 0, progress: bool = False,
                     **options: Any) -> list[dict[str, Any]]:
     """Evaluate the prompted agent in each configuration of :data:`AGENT_VARIANTS` on the same
@@ -123,12 +126,12 @@ def agent_ablations(model: Any, examples: Sequence[SessionExample],
     ``options`` go to :func:`~deltamem_lib.agent.systems.make_system` (``max_new_tokens``,
     ``max_tool_calls``, ``retriever`` …). Returns one record per configuration: the
     :func:`~deltamem_lib.agent.harness.evaluate_system` summary (without per-session rows)
-    plus ``rewards`` (variant → mean over sessions) and ``label``."""
+    plus ``rewards`` (reward variant id → mean over sessions), ``variant`` (the id) and
+    ``label``. ``variants`` are ids of :data:`AGENT_VARIANTS`; an unknown one is refused before
+    anything runs."""
     out = []
-    for label in variants:
-        if label not in AGENT_VARIANTS:
-            raise ValueError(f"unknown agent variant {label!r}; known: {', '.join(AGENT_VARIANTS)}")
-        name, extra = AGENT_VARIANTS[label]
+    for variant in check_ids(variants, "agent", what="agent variant"):
+        name, extra = AGENT_VARIANTS[variant]
         system = make_system(name, model, **{**options, **extra})
         res = evaluate_system(system, examples, batch_size=batch_size, seed=seed, progress=progress,
                               keep_results=True)
@@ -136,7 +139,7 @@ def agent_ablations(model: Any, examples: Sequence[SessionExample],
         per = [score_with_variants(r.state_after.entries, ex, probes.get(f"{ex.user_id}/{ex.session_id}", []))
                for r, ex in zip(rollouts, examples)]
         res.pop("per_session", None)
-        res["label"] = label
+        res["variant"], res["label"] = variant, label_of(variant)
         res["rewards"] = {v: statistics.fmean(p[v] for p in per) for v in REWARD_VARIANTS}
         res["delete_calls"] = sum(o.op.value == "DELETE" for r in rollouts for o in r.operations)
         out.append(res)
@@ -154,7 +157,9 @@ def training_ablations(path: str | Path | None) -> dict[str, Any] | None:
     rows = []
     for label, e in ev.items():
         c = comps.get(label, {})
-        rows.append({"label": label, "sessions": e.get("sessions"), "r_trans": e.get("r_trans_mean"),
+        kind, _, ablation = label.partition(": ")
+        shown = f"ablation: {label_of(ablation)}" if kind == "ablation" and ablation else label
+        rows.append({"label": shown, "sessions": e.get("sessions"), "r_trans": e.get("r_trans_mean"),
                      "probe_accuracy": e.get("probe_accuracy"), "reference": c.get("reference"),
                      "diff": c.get("mean_diff"), "ci_low": c.get("ci_low"), "ci_high": c.get("ci_high")})
     return {"path": str(path), "profile": res.get("profile"), "model": res.get("model"),

@@ -160,8 +160,8 @@ def _prompt_options(info: dict[str, Any]) -> dict[str, Any]:
 def find_rl_run(output_dir: str | os.PathLike[str], profile: str, model: str, *,
                 adapter: str | os.PathLike[str] = "") -> RLRun:
     """The RL adapter for ``model``: ``adapter`` if given, else ``<output_dir>/04_rl_training/grpo/
-    adapter``; its results file ``04_rl_training_<profile>.json`` in ``04_rl_training/results/`` (``deltamem
-    train``) or in ``<output_dir>/results/`` (notebook 04).
+    adapter``; its results file ``<output_dir>/results/04_rl_training_<profile>.json`` (the run
+    folder's layout, whether notebook 04 or ``deltamem train --out <output_dir>`` trained it).
     An adapter trained on another base model than ``model`` is not used (the note says so).
     ``adapter="shipped"``: the SFT+GRPO adapter of the ``cpu`` profile shipped in ``data/adapters/cpu/``
     (:mod:`deltamem_lib.models.shipped`, checked by SHA-256), for a machine that did not run notebook 04."""
@@ -174,11 +174,8 @@ def find_rl_run(output_dir: str | os.PathLike[str], profile: str, model: str, *,
                      f"{shipped.note}; results file {one.info['results']}",
                      _prompt_options({"agent": "oneshot", "agent_options": one.agent_options}),
                      label="RL (notebook 04's cpu adapter, shipped)")
-    run = Path(output_dir) / "04_rl_training"
-    # `deltamem train --out <run>` writes <run>/results/; notebook 04 writes the run folder's shared results/
-    name = f"04_rl_training_{profile}.json"
-    results = next((p for p in (run / "results" / name, Path(output_dir) / "results" / name) if p.is_file()),
-                   run / "results" / name)
+    run = Path(output_dir) / "04_rl_training"  # training.pipeline.training_folder (not imported: layers)
+    results = Path(output_dir) / "results" / f"04_rl_training_{profile}.json"
     info: dict[str, Any] = read_json(results) if results.is_file() else {}
     path = Path(adapter) if adapter else run / "grpo" / "adapter"
     if not (path / "adapter_config.json").is_file():

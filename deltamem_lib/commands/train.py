@@ -14,8 +14,10 @@ runs that differ only in their seed (:mod:`deltamem_lib.training.seeds`).
 
 The settings are the ``04_rl_training`` section of ``profiles/<profile>.yaml`` over the
 defaults of :class:`deltamem_lib.training.TrainConfig` (``--help-settings`` lists them); ``--set``
-overrides single settings. Results: ``<out>/results/04_rl_training_<profile>.json``; figures in
-``<out>/figures``; the adapters in ``<out>/sft/adapter`` and ``<out>/grpo/adapter``.
+overrides single settings. ``--out`` is a run folder laid out as notebook 04's (its
+``output_dir``): the training in ``<out>/04_rl_training/`` (adapters in ``sft/adapter`` and
+``grpo/adapter``), results in ``<out>/results/04_rl_training_<profile>.json``, figures in
+``<out>/figures/`` — so notebook 05 with ``output_dir=<out>`` uses the run's adapter.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import argparse
 import sys
 from typing import Any
 
+from ..ablation_names import ABLATION_NAMES
 from ..config import PROJECT_ROOT, pick_device
 from ..io import atomic_write_json, read_json
 from ..training.seeds import collect_seeds
@@ -69,19 +72,20 @@ def run(args: argparse.Namespace) -> int:
     if args.help_settings:
         for k, v in TrainConfig.help().items():
             print(f"{k:32s} {v}")
-        print("\nablations: " + ", ".join(f"{k} ({v})" for k, v in ABLATIONS.items()))
+        print("\nablations (--ablation ID):")
+        for k, v in ABLATIONS.items():
+            print(f"  {k:24s} {ABLATION_NAMES[k].about} ({v})")
         return 0
     if args.collect_seeds:
         return collect(args.collect_seeds, args.out)
     cfg = settings(args)
-    from ..training.pipeline import start_run
+    from ..training.pipeline import start_run, training_folder
 
     out = args.out or str(PROJECT_ROOT / "runs" / f"train-{cfg.profile}")
     device = pick_device(args.device)
     if not args.resume and not args.fresh:
-        from pathlib import Path
 
-        if (Path(out) / "config.json").exists():
+        if (training_folder(out) / "config.json").exists():
             print(f"deltamem train: {out} already holds a run; pass --resume to continue it or --fresh to "
                   "start again", file=sys.stderr)
             return 2
@@ -104,10 +108,11 @@ def collect(paths: list[str], out_file: str | None = None) -> int:
     from pathlib import Path
 
     from ..training.metrics import read_metrics, reward_curve
+    from ..training.pipeline import training_folder
 
     curves = []
-    for p in paths:  # <run>/results/04_rl_training_<profile>.json beside <run>/metrics.jsonl
-        metrics = Path(p).resolve().parent.parent / "metrics.jsonl"
+    for p in paths:  # <run>/results/04_rl_training_<profile>.json; <run>/04_rl_training/metrics.jsonl
+        metrics = training_folder(Path(p).resolve().parent.parent) / "metrics.jsonl"
         curves.append(reward_curve(read_metrics(metrics, "grpo")) if metrics.is_file() else None)
     seeds = collect_seeds([read_json(p) for p in paths], reward_curves=curves)
     out = (Path(out_file) if out_file

@@ -52,7 +52,7 @@ from .rewards import reward_on_mistakes
 from .settings import TrainConfig, apply_ablation
 from .trainers import PhaseResult, finished_phase, run_grpo, run_sft
 
-__all__ = ["Run", "environment_info", "start_run", "results_name"]
+__all__ = ["Run", "environment_info", "results_name", "start_run", "training_folder"]
 
 NOTEBOOK = "04_rl_training"
 
@@ -75,6 +75,11 @@ SFT_SETTINGS = ("model", "level", "prompt_style", "related_k", "retriever", "tra
 RUN_ENTRIES = ("sft", "grpo", "ablations", "eval", "metrics.jsonl", "config.json")
 RUN_MANIFEST = "deltamem_run.json"
 _HELD_LOCKS: dict[str, Any] = {}
+
+
+def training_folder(run_dir: str | os.PathLike[str]) -> Path:
+    """The training folder of the run folder ``run_dir`` (:func:`start_run`'s layout)."""
+    return Path(run_dir) / NOTEBOOK
 
 
 def results_name(profile: str) -> str:
@@ -106,7 +111,9 @@ def _mean_load(records: list[dict[str, Any]]) -> float | None:
 
 @dataclass
 class Run:
-    """A training run in a folder: call the stages in order (or :meth:`all`)."""
+    """A training run in its training folder ``out_dir``: call the stages in order (or
+    :meth:`all`). Results and figures default to the run folder's ``results/`` and ``figures/``
+    (the training folder's parent, :func:`start_run`)."""
 
     cfg: TrainConfig
     out_dir: Path
@@ -120,9 +127,9 @@ class Run:
     results_dir: Path | None = None
     figures_dir: Path | None = None
 
-    def __post_init__(self) -> None:
-        self.results_dir = Path(self.results_dir or self.out_dir / "results")
-        self.figures_dir = Path(self.figures_dir or self.out_dir / "figures")
+    def __post_init__(self) -> None:  # the run folder's results/ and figures/ (see start_run)
+        self.results_dir = Path(self.results_dir or Path(self.out_dir).parent / "results")
+        self.figures_dir = Path(self.figures_dir or Path(self.out_dir).parent / "figures")
 
     # ----- stages -------------------------------------------------------------------------
     def prepare(self) -> TrainingData:
@@ -484,12 +491,19 @@ def _clear_run(out: Path, entries: list[str]) -> None:
             p.unlink()
 
 
-def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str | None = None,
+def start_run(cfg: TrainConfig, run_dir: str | os.PathLike[str], *, device: str | None = None,
               progress: bool = False, log: Callable[[str], None] | None = None, fresh: bool | str = False,
-              results_dir: str | os.PathLike[str] | None = None,
-              figures_dir: str | os.PathLike[str] | None = None, caps: DeviceCaps | None = None) -> Run:
-    """A :class:`Run` in ``out_dir`` (created; ``config.json`` written); results and figures go to
-    ``results_dir`` / ``figures_dir`` (default: ``out_dir/results``, ``out_dir/figures``).
+              caps: DeviceCaps | None = None) -> Run:
+    """A :class:`Run` in the run folder ``run_dir``, laid out as every run of the workbook is
+    (notebook 04 with ``output_dir=run_dir`` and ``deltamem train --out run_dir`` alike):
+
+    * ``<run_dir>/04_rl_training/`` — the training folder (``config.json``, ``sft/``, ``grpo/``,
+      ``eval/``, ``metrics.jsonl``; created, locked while open);
+    * ``<run_dir>/results/04_rl_training_<profile>.json`` — the results;
+    * ``<run_dir>/figures/`` — the figures, each beside its numbers.
+
+    So notebook 05 (:func:`~deltamem_lib.benchmarks.paths.find_rl_run`), ``--collect-seeds`` and
+    the tools find a run's adapter and results in one place, whoever trained it.
 
     First the preflight (:func:`~deltamem_lib.training.gpu.preflight`): a run that needs what the
     device lacks (a CUDA GPU, bf16 in hardware, vLLM, memory for its micro-batch) stops here,
@@ -510,7 +524,7 @@ def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str 
     device = device or pick_device()
     preflight(cfg, caps or device_caps(device))
     log = log or (lambda m: None)
-    out = Path(out_dir)
+    out = training_folder(run_dir)
     saved = out / "config.json"
     main = int(os.environ.get("RANK", "0")) == 0
     if main:
@@ -534,5 +548,4 @@ def start_run(cfg: TrainConfig, out_dir: str | os.PathLike[str], *, device: str 
     if main:
         atomic_write_json(out / RUN_MANIFEST, {"program": "deltamem train", "entries": list(RUN_ENTRIES)})
     cfg.save(saved)
-    return Run(cfg, out, device=device, progress=progress, log=log, results_dir=results_dir,
-               figures_dir=figures_dir)
+    return Run(cfg, out, device=device, progress=progress, log=log)

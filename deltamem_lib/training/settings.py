@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..ablation_names import check_ids
 from ..config import field_help, settings_from_profile
 from ..config import setting as _f
 from ..hardware import DeviceCaps, best_precision, device_caps
@@ -253,9 +254,10 @@ class TrainConfig:
         if not isinstance(self.ablations, (list, tuple)):
             p.append(f"ablations must be a list of names, got {self.ablations!r}")
         else:
-            bad = [a for a in self.ablations if a not in ABLATIONS]
-            if bad:
-                p.append(f"unknown ablation(s) {bad}; known: {sorted(ABLATIONS)}")
+            try:
+                check_ids(self.ablations, "training")
+            except ValueError as e:
+                p.append(str(e))
         if p:
             raise ValueError("invalid training settings:\n" + "\n".join(f"  - {x}" for x in p))
 
@@ -294,9 +296,11 @@ class TrainConfig:
         return cls.from_params(data, source=str(path))
 
 
-#: Ablations as config changes. Each is a short GRPO run from the same SFT adapter, scored
-#: on held-out sessions with the *main* reward (r_trans, lexical fidelity on), so the rows
-#: are comparable: the ablation changes what the model is trained on, not how it is judged.
+#: Ablations as config changes, keyed by the ids of :data:`deltamem_lib.ablation_names.ABLATION_NAMES`
+#: (its "training" side; notebook 05 uses the same ids for the reward and agent sides). Each is a
+#: short GRPO run from the same SFT adapter, scored on held-out sessions with the *main* reward
+#: (r_trans, lexical fidelity on), so the rows are comparable: the ablation changes what the model
+#: is trained on, not how it is judged.
 ABLATIONS: dict[str, dict[str, Any]] = {
     "no_lexical_fidelity": {"lexical_fidelity": False},  # the paper's Figure 3
     "state_scope": {"scope": "state", "w_state_aux": 0.0},    # whole-state instead of delta MLD
@@ -310,8 +314,7 @@ ABLATIONS: dict[str, dict[str, Any]] = {
 
 def apply_ablation(cfg: TrainConfig, name: str) -> TrainConfig:
     """``cfg`` with the changes of ablation ``name`` (see :data:`ABLATIONS`)."""
-    if name not in ABLATIONS:
-        raise ValueError(f"unknown ablation {name!r}; known: {sorted(ABLATIONS)}")
+    check_ids([name], "training")
     return cfg.replace(**ABLATIONS[name], ablations=[])
 
 
