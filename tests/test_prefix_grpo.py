@@ -168,3 +168,51 @@ def test_sampled_generation_is_well_formed(trainer):
     assert len(ours) == len(prompts)
     assert all(1 <= len(c) <= COMPLETION and all(0 <= t < len(trainer.processing_class) for t in c)
                for c in ours)
+
+
+def test_kl_reference_is_the_starting_adapter(tmp_path):
+    """``beta`` > 0 with a model that already holds an adapter (GRPO continuing the SFT start):
+    TRL copies that adapter as a frozen ``ref`` adapter, and the reference log-probabilities our
+    shared-prefix path computes under it are the start's — equal to the policy's before any step,
+    unchanged when the trained adapter moves, and only the trained adapter receives gradients."""
+    os.environ["TRL_EXPERIMENTAL_SILENCE"] = "1"
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaForCausalLM
+    from trl import GRPOConfig
+    from trl.trainer.utils import use_adapter
+
+    from deltamem_lib.models.smollm2 import smollm2_tokenizer
+    from deltamem_lib.training.prefix_grpo import PrefixSharingGRPOTrainer
+
+    tok = smollm2_tokenizer()
+    torch.manual_seed(1)
+    model = get_peft_model(LlamaForCausalLM(tiny_llama_config(tok, heads=4, kv_heads=2, max_positions=512)),
+                           LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
+                                      init_lora_weights=False, task_type="CAUSAL_LM"))
+    args = GRPOConfig(output_dir=str(tmp_path), use_cpu=True, bf16=False, gradient_checkpointing=False,
+                      num_generations=G, per_device_train_batch_size=G, max_completion_length=COMPLETION,
+                      max_steps=1, save_strategy="no", report_to=[], beta=0.1, seed=0)
+    trainer = PrefixSharingGRPOTrainer(model=model, processing_class=tok, args=args,
+                                       reward_funcs=lambda completions, **kw: [0.0] * len(completions),
+                                       train_dataset=Dataset.from_list([{"prompt": "hi"}] * 4))
+    peft_model = trainer.accelerator.unwrap_model(trainer.model)
+    assert set(peft_model.peft_config) == {"default", "ref"}
+    batch = _batch(seed=5)
+
+    def logps(adapter):
+        with torch.no_grad(), use_adapter(peft_model, adapter_name=adapter):
+            return trainer._get_per_token_logps_and_entropies(trainer.model, *batch)[0]
+
+    start = logps("ref")
+    torch.testing.assert_close(start, logps("default"))  # step 0: KL 0
+    with torch.no_grad():
+        for name, p in peft_model.named_parameters():
+            if ".default." in name and "lora_B" in name:
+                p.add_(0.05 * torch.randn_like(p))
+    moved = logps("default")
+    assert float((moved - start).abs().max()) > 1e-3  # the policy moved …
+    torch.testing.assert_close(logps("ref"), start)  # … the reference did not
+    trainable = {n for n, p in peft_model.named_parameters() if p.requires_grad}
+    assert trainable and all(".default." in n for n in trainable)  # after switching back: only the policy

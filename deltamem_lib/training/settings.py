@@ -100,7 +100,8 @@ class TrainConfig:
     learning_rate: float = _f(5e-5, "GRPO learning rate (TRL's default 1e-6 is for full fine-tuning)")
     lr_scheduler_type: str = _f("constant", "GRPO learning-rate schedule")
     warmup_steps: int = _f(0, "GRPO warm-up steps")
-    beta: float = _f(0.0, "KL coefficient against the reference policy (0: no reference model is kept)")
+    beta: float = _f(0.0, "KL coefficient against the reference policy: with an SFT start, TRL keeps a "
+                          "frozen copy of the start's adapter as the reference (0: none is kept)")
     loss_type: str = _f("dapo", "GRPO loss aggregation: dapo, grpo, dr_grpo, bnpo …")
     scale_rewards: str = _f("group", "advantage scaling: group (divide by the group's std), batch or none")
     num_generations: int = _f(2, "rollouts per prompt: the GRPO group")
