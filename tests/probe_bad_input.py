@@ -128,15 +128,15 @@ def _deep(tmp: Path) -> Path:
 
 
 def _not_a_run(tmp: Path) -> list[list[str]]:
-    out = tmp / "notes"
+    out = tmp / "notes" / "04_rl_training"  # run folder notes/'s training folder, with the user's files
     (out / "eval").mkdir(parents=True)
     (out / "eval" / "my_notes.txt").write_text("mine")
     (out / "metrics.jsonl").write_text("{}\n")
-    return [["train", "--profile", "cpu", "--out", str(out), "--fresh"]]
+    return [["train", "--profile", "cpu", "--out", str(tmp / "notes"), "--fresh"]]
 
 
 def _kept(tmp: Path) -> str | None:
-    notes = tmp / "notes"
+    notes = tmp / "notes" / "04_rl_training"
     ok = (notes / "eval" / "my_notes.txt").is_file() and (notes / "metrics.jsonl").is_file()
     return None if ok else "train --fresh deleted files it did not write"
 
@@ -168,12 +168,13 @@ def _locked_run(tmp: Path) -> list[list[str]]:
     """A run folder whose lock a process of this probe holds (a run in progress)."""
     from deltamem_lib.workdir import WorkDirLock
 
-    out = tmp / "run"
+    out = tmp / "run" / "04_rl_training"  # the training folder of run folder run/
+    out.mkdir(parents=True)
     lock = WorkDirLock(out).acquire()
     _locked_run.held = lock  # type: ignore[attr-defined]  # kept until the case ends
     (out / "deltamem_run.json").write_text(json.dumps({"program": "deltamem train",
                                                        "entries": ["config.json"]}))
-    return [["train", "--profile", "cpu", "--out", str(out), "--resume"]]
+    return [["train", "--profile", "cpu", "--out", str(tmp / "run"), "--resume"]]
 
 
 CASES = [
