@@ -84,7 +84,6 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or str(PROJECT_ROOT / "runs" / f"train-{cfg.profile}")
     device = pick_device(args.device)
     if not args.resume and not args.fresh:
-
         if (training_folder(out) / "config.json").exists():
             print(f"deltamem train: {out} already holds a run; pass --resume to continue it or --fresh to "
                   "start again", file=sys.stderr)

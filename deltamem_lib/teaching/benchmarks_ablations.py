@@ -23,6 +23,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..ablation_names import label_of
 from ..benchmarks.locomo import (
     CATEGORY_NAMES,
     MEM0_CATEGORY_NAMES,
@@ -294,13 +295,12 @@ def plot_mistake_rewards(records: Sequence[Mapping[str, Any]], *, save_dir: Any 
     mistakes = list(dict.fromkeys(r["mistake"] for r in records))
     variants = list(dict.fromkeys(r["reward"] for r in records))
     by = {(r["mistake"], r["reward"]): r["mean"] for r in records}
-    shown = {r["reward"]: r.get("label", r["reward"]) for r in records}
     x = np.arange(len(mistakes))
     w = 0.8 / max(1, len(variants))
     fig, ax = plt.subplots(figsize=(10, 3.8))
     for i, v in enumerate(variants):
         ax.bar(x + (i - (len(variants) - 1) / 2) * w, [by.get((m, v), np.nan) for m in mistakes], w,
-               label=shown[v])
+               label=label_of(v))
     ax.set_xticks(x, [m.replace("_", " ") for m in mistakes], rotation=25, ha="right")
     ax.set_ylim(0, 1.3)
     ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])

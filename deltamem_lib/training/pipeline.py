@@ -112,8 +112,8 @@ def _mean_load(records: list[dict[str, Any]]) -> float | None:
 @dataclass
 class Run:
     """A training run in its training folder ``out_dir``: call the stages in order (or
-    :meth:`all`). Results and figures default to the run folder's ``results/`` and ``figures/``
-    (the training folder's parent, :func:`start_run`)."""
+    :meth:`all`). Results and figures go to the run folder's ``results/`` and ``figures/`` (the
+    training folder's parent, :func:`start_run`)."""
 
     cfg: TrainConfig
     out_dir: Path
@@ -124,12 +124,16 @@ class Run:
     phases: dict[str, PhaseResult] = field(default_factory=dict)
     evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    results_dir: Path | None = None
-    figures_dir: Path | None = None
 
-    def __post_init__(self) -> None:  # the run folder's results/ and figures/ (see start_run)
-        self.results_dir = Path(self.results_dir or Path(self.out_dir).parent / "results")
-        self.figures_dir = Path(self.figures_dir or Path(self.out_dir).parent / "figures")
+    @property
+    def results_dir(self) -> Path:
+        """The run folder's ``results/`` (the training folder's parent, :func:`start_run`)."""
+        return Path(self.out_dir).parent / "results"
+
+    @property
+    def figures_dir(self) -> Path:
+        """The run folder's ``figures/``."""
+        return Path(self.out_dir).parent / "figures"
 
     # ----- stages -------------------------------------------------------------------------
     def prepare(self) -> TrainingData:
