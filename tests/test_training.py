@@ -476,6 +476,10 @@ def test_start_run_resumes_refuses_or_starts_afresh(tmp_path):
     # evaluation-only change: resume
     start_run(cfg.replace(eval_sessions=9), run_dir, device="cpu", log=said.append)
     assert (out / "metrics.jsonl").is_file() and "resuming" in said[-1]
+    # so is scoring a finished single-level run on the full level too
+    start_run(cfg.replace(full_level_eval_sessions=cfg.full_level_eval_sessions + 80), run_dir, device="cpu",
+              log=said.append)
+    assert (out / "metrics.jsonl").is_file() and "resuming" in said[-1]
     with pytest.raises(ValueError, match=r"other settings \(seed\)"):
         start_run(cfg.replace(seed=9), run_dir, device="cpu")
     assert (out / "metrics.jsonl").is_file()  # refused: nothing touched

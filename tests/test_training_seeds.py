@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from deltamem_lib.training.seeds import collect_seeds, pooled_bootstrap
+from deltamem_lib.training.seeds import collect_seeds, compare_recipes, pooled_bootstrap
 
 
 def _result(seed, gains, keys=("u1/s1", "u1/s2", "u2/s1", "u2/s2")):
@@ -51,6 +51,31 @@ def test_collect_refuses_what_is_not_one_recipe():
         collect_seeds([a])
     with pytest.raises(ValueError, match="seeds × sessions"):
         pooled_bootstrap([])
+
+
+def _recipe(beta, gains_per_seed):
+    runs = [_result(seed, gains) for seed, gains in enumerate(gains_per_seed)]
+    for r in runs:
+        r["config"]["beta"] = beta
+    return runs
+
+
+def test_compare_recipes_pairs_seed_with_seed_and_session_with_session():
+    a = _recipe(0.0, [[0.0, 0.0, 0.0, 0.0], [0.1, 0.0, 0.1, 0.0]])
+    b = _recipe(1.0, [[0.1, 0.1, 0.1, 0.1], [0.2, 0.1, 0.2, 0.1]])
+    c = compare_recipes(a, list(reversed(b)))  # paired by seed, not by position
+    assert c["per_seed_mean"] == [0.1, 0.1] and c["mean_diff"] == pytest.approx(0.1) and c["excludes_zero"]
+    assert c["settings_differ"] == {"beta": [0.0, 1.0]} and c["seed_ids"] == [0, 1] and c["seeds"] == 2
+    worse = compare_recipes(b, a)
+    assert worse["mean_diff"] == pytest.approx(-0.1) and worse["ci_high"] < 0
+    with pytest.raises(ValueError, match="different seeds"):
+        compare_recipes(a, b[:1])
+    moved = copy.deepcopy(b)
+    moved[1]["per_session"]["sft+grpo"]["keys"][3] = "u3/s9"
+    with pytest.raises(ValueError, match="seed 1: .*different held-out sessions"):
+        compare_recipes(a, moved)
+    with pytest.raises(ValueError, match="one run per seed"):
+        compare_recipes(a, [b[0], b[0]])
 
 
 def test_the_command_line_collects_seeds_and_sets_the_seed(tmp_path, capsys):

@@ -59,7 +59,7 @@ NOTEBOOK = "04_rl_training"
 #: Settings a resumed run may change: they add evaluations or ablation runs but do not touch
 #: what was trained (e.g. ``deltamem train --resume --ablation outcome_reward`` after a main run).
 RESUMABLE_CHANGES = frozenset({"ablations", "ablation_eval_sessions", "eval_sessions", "eval_batch_size",
-                               "eval_base", "bootstrap_samples"})
+                               "eval_base", "bootstrap_samples", "full_level_eval_sessions"})
 
 
 #: Settings that decide what an SFT start is: a run continuing another run's start (``sft_from``)

@@ -14,7 +14,8 @@ sessions; only ``seed`` differs: LoRA initialisation, sampling, shuffling):
   the run drew.
 
 :func:`collect_seeds` builds ``results/04_rl_training_<profile>_seeds.json`` from the runs'
-results files.
+results files; :func:`compare_recipes` compares two recipes run on the same seeds and held-out
+sessions (e.g. GRPO with and without a KL term) with the same two-level bootstrap.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["COMPARED", "EVALUATION_ONLY", "collect_seeds", "pooled_bootstrap"]
+__all__ = ["COMPARED", "EVALUATION_ONLY", "collect_seeds", "compare_recipes", "pooled_bootstrap"]
 
 #: The comparisons every seed reports: (trained stage, reference).
 COMPARED = (("sft+grpo", "sft"), ("sft+grpo", "no-op"))
@@ -108,3 +109,32 @@ def collect_seeds(results: Sequence[dict[str, Any]], *, n_boot: int = 2000,
             rows.append([after[k] - before[k] for k in keys])
         out["pooled"][f"{a} vs {b}"] = pooled_bootstrap(rows, n_boot=n_boot)
     return out
+
+
+def compare_recipes(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *, stage: str = "sft+grpo",
+                    n_boot: int = 2000) -> dict[str, Any]:
+    """Recipe ``b`` minus recipe ``a``: held-out ``r_trans`` of ``stage`` paired by seed and session.
+
+    ``a`` and ``b`` are the results files of the two recipes' runs, one per seed. Each seed of
+    ``a`` is paired with the run of ``b`` that has the same seed, and each session with the same
+    session, so the differences ``d[seed, session]`` remove what a seed's sampling and a session's
+    difficulty share; :func:`pooled_bootstrap` gives the interval. Refuses recipes whose seeds or
+    held-out sessions differ, and (in ``settings_differ``) names the settings in which they differ.
+    """
+    by_seed_a = {r["config"]["seed"]: r for r in a}
+    by_seed_b = {r["config"]["seed"]: r for r in b}
+    if len(by_seed_a) != len(a) or len(by_seed_b) != len(b):
+        raise ValueError("each recipe needs one run per seed")
+    if sorted(by_seed_a) != sorted(by_seed_b):
+        raise ValueError(f"the recipes ran different seeds: {sorted(by_seed_a)} and {sorted(by_seed_b)}")
+    rows = []
+    for seed in sorted(by_seed_a):
+        before, after = _per_session(by_seed_a[seed], stage), _per_session(by_seed_b[seed], stage)
+        if list(before) != list(after):
+            raise ValueError(f"seed {seed}: the recipes were evaluated on different held-out sessions")
+        rows.append([after[k] - before[k] for k in before])
+    skip = EVALUATION_ONLY | {"seed"}
+    ca, cb = by_seed_a[min(by_seed_a)]["config"], by_seed_b[min(by_seed_b)]["config"]
+    differ = {k: [ca.get(k), cb.get(k)] for k in sorted((set(ca) | set(cb)) - skip) if ca.get(k) != cb.get(k)}
+    return {"stage": stage, "seed_ids": sorted(by_seed_a), "settings_differ": differ,
+            **pooled_bootstrap(rows, n_boot=n_boot)}
