@@ -8,7 +8,7 @@ numbers, so that `deltamem_lib.models.shipped.shipped_adapters` can verify the f
     python tools/ship_adapters.py --profile cpu \\
       --stage sft=runs/sft_start/400x2/sft/adapter \\
       --stage sft+grpo=runs/seeds/seed-0/04_rl_training/grpo/adapter \\
-      --results results/04_rl_training_cpu_seeds/seed-0.json \\
+      --results results/04_rl_training_cpu_seeds_beta0/seed-0.json \\
       --command "deltamem train --profile cpu --seed 0 --out runs/seeds/seed-0 --set sft_from=... sft_seed=0"
 """
 
