@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["COMPARED", "EVALUATION_ONLY", "collect_seeds", "compare_recipes", "pooled_bootstrap"]
+__all__ = ["COMPARED", "EVALUATION_ONLY", "collect_seeds", "compare_recipes", "pooled_bootstrap",
+           "settings_differ"]
 
 #: The comparisons every seed reports: (trained stage, reference).
 COMPARED = (("sft+grpo", "sft"), ("sft+grpo", "no-op"))
@@ -32,6 +33,14 @@ COMPARED = (("sft+grpo", "sft"), ("sft+grpo", "no-op"))
 #: sessions it is compared (e.g. the base model evaluated in one seed only): seeds may differ here.
 EVALUATION_ONLY = frozenset({"eval_base", "eval_batch_size", "bootstrap_samples", "ablations",
                              "full_level_eval_sessions", "ablation_eval_sessions", "ablation_steps"})
+
+
+def settings_differ(a: dict[str, Any], b: dict[str, Any]) -> dict[str, list[Any]]:
+    """The settings in which two runs' configs differ, ``name -> [a's value, b's value]`` (sorted by
+    name), leaving out ``seed`` and the :data:`EVALUATION_ONLY` settings: what makes two runs two
+    recipes rather than two seeds of one."""
+    skip = EVALUATION_ONLY | {"seed"}
+    return {k: [a.get(k), b.get(k)] for k in sorted((set(a) | set(b)) - skip) if a.get(k) != b.get(k)}
 
 
 def pooled_bootstrap(diffs: Sequence[Sequence[float]], *, n_boot: int = 2000, seed: int = 0,
@@ -77,11 +86,8 @@ def collect_seeds(results: Sequence[dict[str, Any]], *, n_boot: int = 2000,
     seeds = [r["config"]["seed"] for r in results]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds {seeds}: every run must have its own seed")
-    skip = EVALUATION_ONLY | {"seed"}
-    base = {k: v for k, v in results[0]["config"].items() if k not in skip}
     for r in results[1:]:
-        other = {k: v for k, v in r["config"].items() if k not in skip}
-        diff = sorted(k for k in set(base) | set(other) if base.get(k) != other.get(k))
+        diff = sorted(settings_differ(results[0]["config"], r["config"]))
         if diff:
             raise ValueError(f"seed {r['config']['seed']}: settings differ from seed {seeds[0]} in {diff}")
     out: dict[str, Any] = {"profile": results[0]["profile"], "level": results[0].get("level", "full"),
@@ -133,8 +139,6 @@ def compare_recipes(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], *,
         if list(before) != list(after):
             raise ValueError(f"seed {seed}: the recipes were evaluated on different held-out sessions")
         rows.append([after[k] - before[k] for k in before])
-    skip = EVALUATION_ONLY | {"seed"}
-    ca, cb = by_seed_a[min(by_seed_a)]["config"], by_seed_b[min(by_seed_b)]["config"]
-    differ = {k: [ca.get(k), cb.get(k)] for k in sorted((set(ca) | set(cb)) - skip) if ca.get(k) != cb.get(k)}
+    differ = settings_differ(by_seed_a[min(by_seed_a)]["config"], by_seed_b[min(by_seed_b)]["config"])
     return {"stage": stage, "seed_ids": sorted(by_seed_a), "settings_differ": differ,
             **pooled_bootstrap(rows, n_boot=n_boot)}
